@@ -1,0 +1,51 @@
+# The front door. `make up` runs the whole system locally; `make test` runs every check.
+# Both install what is missing first. See README.md for ports and configuration.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+LOCAL := deploy/local
+UV := uv run --all-packages --locked --no-sync
+
+.PHONY: help install infra migrate up down status logs lint typecheck test test-only
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## install what is missing (Debian packages, uv, Python workspace, Kafka jars)
+	@$(LOCAL)/install.sh
+
+infra: install  ## start Postgres, Redis and Kafka (idempotent)
+	@$(LOCAL)/stack.sh up
+
+migrate: infra  ## apply the database migrations
+	@$(UV) chat-migrate upgrade head
+
+up: migrate  ## run the whole system locally
+	@$(LOCAL)/services.sh start
+
+down:  ## stop every process of the local system
+	@$(LOCAL)/services.sh stop
+	@$(LOCAL)/stack.sh down
+
+status:  ## which local processes run
+	@$(LOCAL)/stack.sh status
+	@$(LOCAL)/services.sh status
+
+logs:  ## follow the logs of every local process
+	@tail -n 20 -F .run/logs/*.log
+
+lint: install  ## ruff (lint and format) and mypy --strict
+	@$(UV) ruff check .
+	@$(UV) ruff format --check .
+	@for package in services/*/; do \
+	  (cd $$package && MYPYPATH=src $(UV) mypy --config-file $(CURDIR)/pyproject.toml src tests); \
+	done
+
+test: lint migrate  ## lint, type-check, then every test against the real services
+	@$(UV) pytest
+
+test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')
+	@$(UV) pytest $(ARGS)

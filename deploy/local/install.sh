@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tests need and is missing; quick when nothing is.
+# Debian packages (PostgreSQL 15, Redis, nginx), uv, the Python workspace, the Kafka jars.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light openssl)
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=("$package")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  ((EUID == 0)) || SUDO=sudo
+  $SUDO apt-get update -q >/dev/null
+  # Debian starts packaged services on install; the project runs its own instances instead.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+if ! command -v uv >/dev/null; then
+  say "installing uv"
+  python3 -m pip install -q --disable-pip-version-check uv
+fi
+export UV_PYTHON_DOWNLOADS=never
+uv sync --all-packages --locked -q
+
+"$ROOT/deploy/local/kafka.sh" install

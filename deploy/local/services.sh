@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The chat services as local processes, logs in .run/logs. Usage: services.sh start|stop|status
+# Each service issue adds its process here; the table lists name, port and command.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+export UV_PYTHON_DOWNLOADS=never
+PIDS="$RUN/pids"
+mkdir -p "$PIDS"
+
+# name|health URL|command (run from the repository root)
+SERVICES=()
+
+start_one() {
+  local name=$1 url=$2 cmd=$3
+  if ! pid_alive "$PIDS/$name.pid"; then
+    (cd "$ROOT" && nohup bash -c "exec $cmd" >>"$LOGS/$name.log" 2>&1 &
+      echo $! >"$PIDS/$name.pid")
+  fi
+  wait_until "$name" "$LOGS/$name.log" 30 curl -fsS "$url"
+  say "$name ready ($url, log $LOGS/$name.log)"
+}
+
+case "${1:?usage: services.sh start|stop|status}" in
+  start)
+    for entry in "${SERVICES[@]}"; do
+      IFS='|' read -r name url cmd <<<"$entry"
+      start_one "$name" "$url" "$cmd"
+    done
+    ;;
+  stop)
+    for pidfile in "$PIDS"/*.pid; do
+      [[ -e $pidfile ]] || continue
+      stop_pid "$(basename "$pidfile" .pid)" "$pidfile"
+    done
+    ;;
+  status)
+    for pidfile in "$PIDS"/*.pid; do
+      [[ -e $pidfile ]] || continue
+      name=$(basename "$pidfile" .pid)
+      pid_alive "$pidfile" && say "$name: running" || say "$name: stopped"
+    done
+    ;;
+  *) fail "usage: services.sh start|stop|status" ;;
+esac

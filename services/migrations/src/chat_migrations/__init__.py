@@ -1,0 +1,1 @@
+"""Versioned Postgres schema of the chat system, applied with Alembic."""

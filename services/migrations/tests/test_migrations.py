@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from chat_migrations.cli import main
+from chat_migrations.urls import sqlalchemy_url
+
+
+async def _migrate(database_url: str, *argv: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAT_DATABASE_URL", database_url)
+    # Alembic is synchronous; run it off the event loop like the make target runs it.
+    assert await asyncio.to_thread(main, list(argv)) == 0
+
+
+async def _tables(connection: asyncpg.Connection) -> set[str]:
+    rows = await connection.fetch(
+        "SELECT tablename FROM pg_tables"
+        " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    )
+    return {row["tablename"] for row in rows}
+
+
+async def test_migrations_apply_and_a_room_is_written_and_read(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _migrate(scratch_database_url, "upgrade", "head", monkeypatch=monkeypatch)
+    connection = await asyncpg.connect(scratch_database_url)
+    try:
+        assert "rooms" in await _tables(connection)
+        await connection.execute(
+            "INSERT INTO rooms (id, kind, created_by) VALUES ($1, $2, $3)", "lobby", "public", "u1"
+        )
+        row = await connection.fetchrow("SELECT id, kind, read_only FROM rooms WHERE id = 'lobby'")
+        assert row is not None
+        assert dict(row) == {"id": "lobby", "kind": "public", "read_only": False}
+        with pytest.raises(asyncpg.CheckViolationError):
+            await connection.execute("INSERT INTO rooms (id, kind) VALUES ('Bad Name!', 'public')")
+    finally:
+        await connection.close()
+
+
+async def test_every_migration_reverts_and_applies_again(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _migrate(scratch_database_url, "upgrade", "head", monkeypatch=monkeypatch)
+    await _migrate(scratch_database_url, "downgrade", "base", monkeypatch=monkeypatch)
+    connection = await asyncpg.connect(scratch_database_url)
+    try:
+        assert await _tables(connection) == set()
+    finally:
+        await connection.close()
+    await _migrate(scratch_database_url, "upgrade", "head", monkeypatch=monkeypatch)
+
+
+def test_only_postgres_urls_are_accepted() -> None:
+    assert sqlalchemy_url("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+    with pytest.raises(ValueError, match="postgresql"):
+        sqlalchemy_url("mysql://u:p@h/d")
