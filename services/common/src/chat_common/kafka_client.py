@@ -34,8 +34,11 @@ def create_consumer(
     group_id: str,
     client_id: str,
     max_poll_records: int = 500,
+    session_timeout_ms: int = 10_000,
+    heartbeat_interval_ms: int = 3_000,
 ) -> AIOKafkaConsumer:
     # Offsets are committed by hand, only after the work they cover is done (at-least-once).
+    # A member that stops heartbeating for session_timeout_ms loses its partitions to the others.
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
@@ -45,6 +48,8 @@ def create_consumer(
         auto_offset_reset="earliest",
         max_poll_records=max_poll_records,
         isolation_level="read_committed",
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
     )
 
 
