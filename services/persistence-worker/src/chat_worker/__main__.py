@@ -1,0 +1,32 @@
+"""``python -m chat_worker``: load the settings, then run the worker until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from chat_common.logs import configure_logging
+from chat_common.settings import SettingsError
+from chat_worker.service import serve
+from chat_worker.settings import load_worker_settings
+
+
+def main() -> int:
+    try:
+        settings = load_worker_settings()
+    except SettingsError as exc:
+        print(f"chat-persistence-worker: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(serve(settings))
+    except Exception:
+        # Nothing unstored was committed; a restarted worker reads those records again.
+        logging.getLogger("chat_worker").exception("worker failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""One poll's worth of records, sorted into storable rows and poison records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka import TopicPartition
+
+from chat_common.envelope import EnvelopeError, decode_envelope
+from chat_worker.rows import MessageRow, to_row
+
+
+class KafkaRecord(Protocol):
+    """The parts of aiokafka's ConsumerRecord the worker reads."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonRecord:
+    """A record that can never be stored, and why; it goes to the dead-letter topic."""
+
+    record: KafkaRecord
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    rows: list[MessageRow]
+    sources: list[KafkaRecord]  # the record each row came from, index for index
+    poison: list[PoisonRecord]
+    # Per partition, the offset to commit once this batch is stored: last offset + 1.
+    next_offsets: dict[TopicPartition, int]
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + len(self.poison)
+
+
+def sort_batch(fetched: Mapping[TopicPartition, Sequence[KafkaRecord]]) -> Batch:
+    rows: list[MessageRow] = []
+    sources: list[KafkaRecord] = []
+    poison: list[PoisonRecord] = []
+    next_offsets: dict[TopicPartition, int] = {}
+    for partition, records in fetched.items():
+        if not records:
+            continue
+        for record in records:
+            try:
+                row = _decode(record)
+            except EnvelopeError as exc:
+                poison.append(PoisonRecord(record, str(exc)))
+            else:
+                rows.append(row)
+                sources.append(record)
+        next_offsets[partition] = records[-1].offset + 1
+    return Batch(rows, sources, poison, next_offsets)
+
+
+def _decode(record: KafkaRecord) -> MessageRow:
+    if record.value is None:
+        raise EnvelopeError("record has no value")
+    return to_row(decode_envelope(record.value))

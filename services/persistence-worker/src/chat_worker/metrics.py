@@ -1,0 +1,75 @@
+"""The worker's Prometheus metrics, on its own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from chat_common.metrics import LATENCY_BUCKETS
+
+# Records per batch: one at a trickle, up to batch_max_records (1000 by default) under load.
+BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+# Kafka append to database commit. G1 targets p99 < 2 s; the tail shows outages.
+AGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class WorkerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.records_written = Counter(
+            "chat_worker_records_written",
+            "Messages inserted into Postgres.",
+            registry=registry,
+        )
+        self.records_duplicate = Counter(
+            "chat_worker_records_duplicate",
+            "Records whose message was already stored (redelivery or producer retry).",
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "chat_worker_dlq_records",
+            "Records sent to the dead-letter topic.",
+            registry=registry,
+        )
+        self.db_retries = Counter(
+            "chat_worker_db_retries",
+            "Batch writes retried because Postgres was unavailable.",
+            registry=registry,
+        )
+        self.dlq_retries = Counter(
+            "chat_worker_dlq_retries",
+            "Batch writes retried because the dead-letter topic did not acknowledge.",
+            registry=registry,
+        )
+        self.commit_failures = Counter(
+            "chat_worker_offset_commit_failures",
+            "Offset commits that failed; the records are read and deduplicated again.",
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "chat_worker_batch_records",
+            "Records per stored batch.",
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "chat_worker_batch_seconds",
+            "Time to store one batch (transaction and dead letters), successful attempt.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.record_age = Histogram(
+            "chat_worker_record_age_seconds",
+            "From a record's Kafka timestamp to the commit of its row.",
+            buckets=AGE_BUCKETS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "chat_worker_consumer_lag",
+            "Records in Kafka not yet stored, per assigned partition (from the last fetch).",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.assigned_partitions = Gauge(
+            "chat_worker_assigned_partitions",
+            "Partitions this worker owns in its consumer group.",
+            registry=registry,
+        )

@@ -1,0 +1,125 @@
+"""Composition root: builds the worker from its settings and runs it, with its metrics and
+health endpoints, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+
+from chat_common.database import create_pool
+from chat_common.health import health_routes
+from chat_common.kafka_client import create_consumer, create_producer
+from chat_common.metrics import metrics_route, new_registry
+from chat_worker.dead_letters import DeadLetters
+from chat_worker.metrics import WorkerMetrics
+from chat_worker.offsets import CommitOnRevoke, WrittenOffsets
+from chat_worker.settings import WorkerSettings
+from chat_worker.store import MessageStore, prepare_connection
+from chat_worker.worker import PersistenceWorker
+
+log = logging.getLogger(__name__)
+
+# One connection writes batches, one answers /readyz; no connection is opened at start-up, so
+# the worker starts (and reports not ready) while Postgres is down.
+_POOL_MIN, _POOL_MAX = 0, 2
+_POOL_CLOSE_TIMEOUT_S = 5.0
+
+
+class _EndpointServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # SIGTERM belongs to the worker, which finishes its batch before this server stops.
+        yield
+
+
+def create_http_app(
+    registry: CollectorRegistry, store: MessageStore, consumer: AIOKafkaConsumer
+) -> Starlette:
+    checks = {"postgres": store.ping, "kafka": consumer.topics}
+    return Starlette(routes=[*health_routes(checks), metrics_route(registry)])
+
+
+async def serve(settings: WorkerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    registry = new_registry()
+    metrics = WorkerMetrics(registry)
+    pool = await create_pool(
+        settings.database_url,
+        min_size=_POOL_MIN,
+        max_size=_POOL_MAX,
+        command_timeout=settings.database_timeout_s,
+        init=prepare_connection,
+    )
+    store = MessageStore(pool)
+    producer = create_producer(settings.kafka_bootstrap, client_id=f"{settings.client_id}-dlq")
+    consumer = create_consumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.group_id,
+        client_id=settings.client_id,
+        max_poll_records=settings.batch_max_records,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+    )
+    endpoints = _EndpointServer(
+        uvicorn.Config(
+            create_http_app(registry, store, consumer),
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            log_level="warning",
+        )
+    )
+    endpoints_task = asyncio.create_task(endpoints.serve())
+    try:
+        async with contextlib.AsyncExitStack() as running:
+            await producer.start()
+            running.push_async_callback(producer.stop)
+            await consumer.start()
+            running.push_async_callback(consumer.stop)  # leaves the group
+            offsets = WrittenOffsets(consumer, metrics)
+            consumer.subscribe([settings.topic], listener=CommitOnRevoke(offsets, metrics))
+            worker = PersistenceWorker(
+                consumer,
+                store,
+                DeadLetters(producer, settings.dlq_topic),
+                offsets,
+                metrics,
+                settings,
+            )
+            log.info(
+                "worker consuming",
+                extra={
+                    "topic": settings.topic,
+                    "group": settings.group_id,
+                    "dlq": settings.dlq_topic,
+                    "endpoints": f"http://{settings.metrics_host}:{settings.metrics_port}",
+                },
+            )
+            await worker.run(stop)
+        log.info("worker stopped")
+    finally:
+        await _close_pool(pool)
+        endpoints.should_exit = True
+        await endpoints_task
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), _POOL_CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        pool.terminate()

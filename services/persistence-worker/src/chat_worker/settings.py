@@ -1,0 +1,67 @@
+"""Worker settings, read from ``CHAT_WORKER_*`` variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+import msgspec
+
+from chat_common.settings import (
+    LOCAL_DATABASE_URL,
+    LOCAL_KAFKA_BOOTSTRAP,
+    NonEmptyStr,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    ServiceSettings,
+    load_settings,
+)
+
+PREFIX = "CHAT_WORKER_"
+
+# The broker refuses sessions below its group.min.session.timeout.ms (6 s by default).
+SessionTimeoutMs = Annotated[int, msgspec.Meta(ge=6_000)]
+
+
+class WorkerSettings(ServiceSettings, frozen=True, kw_only=True):
+    kafka_bootstrap: NonEmptyStr = LOCAL_KAFKA_BOOTSTRAP
+    topic: NonEmptyStr = "chat.messages"
+    dlq_topic: NonEmptyStr = "chat.messages.dlq"
+    group_id: NonEmptyStr = "chat-persistence"
+    # Names this process to the broker and in logs; unique per worker.
+    client_id: NonEmptyStr = f"chat-worker-{socket.gethostname()}-{os.getpid()}"
+    # One batch is one transaction and one offset commit. 1000 rows is one COPY of about 300 KB:
+    # large enough that the per-batch commits stop mattering, small enough to keep a batch
+    # well under a second when Postgres is slow.
+    batch_max_records: PositiveInt = 1000
+    # How long an idle poll waits for records; also how soon an idle worker notices SIGTERM.
+    batch_max_wait_ms: PositiveInt = 200
+    session_timeout_ms: SessionTimeoutMs = 10_000
+    heartbeat_interval_ms: PositiveInt = 3_000
+
+    database_url: NonEmptyStr = LOCAL_DATABASE_URL
+    # A statement that takes longer than this is treated as an outage and retried.
+    database_timeout_s: PositiveFloat = 10.0
+    # Capped exponential backoff while Postgres (or the DLQ) is unavailable: the first retry
+    # comes quickly for a blip, the cap keeps a restarted database from waiting long for us.
+    retry_initial_ms: PositiveInt = 100
+    retry_max_ms: PositiveInt = 5_000
+
+    # Metrics, /healthz and /readyz; containers set the host to 0.0.0.0.
+    metrics_host: NonEmptyStr = "127.0.0.1"
+    metrics_port: Port = 8300
+
+    def __post_init__(self) -> None:
+        # msgspec reports these as validation errors of the whole configuration.
+        if self.retry_max_ms < self.retry_initial_ms:
+            raise ValueError(f"{PREFIX}RETRY_MAX_MS must be at least {PREFIX}RETRY_INITIAL_MS")
+        if self.heartbeat_interval_ms >= self.session_timeout_ms:
+            raise ValueError(
+                f"{PREFIX}HEARTBEAT_INTERVAL_MS must be below {PREFIX}SESSION_TIMEOUT_MS"
+            )
+
+
+def load_worker_settings() -> WorkerSettings:
+    return load_settings(WorkerSettings, PREFIX)

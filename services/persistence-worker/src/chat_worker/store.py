@@ -1,0 +1,115 @@
+"""Writes batches of message rows to Postgres idempotently.
+
+The bulk path COPYs a batch into a per-connection temporary table, then moves it into
+``messages`` with one ``INSERT … ON CONFLICT DO NOTHING``: a conflict on the message id or on
+(room, seq) means the message is already stored (a redelivery after a crash, or a producer
+retry), never an error. If Postgres refuses a row's content, the batch is written again row by
+row, each under a savepoint, so that only the refused rows are set aside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from chat_worker.rows import MessageRow
+
+COLUMNS = ("id", "room", "seq", "user_id", "user_name", "body", "client_msg_id", "created_at")
+
+# Lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch, and a
+# rolled-back batch leaves nothing behind either.
+_CREATE_STAGING = """
+CREATE TEMPORARY TABLE message_staging (
+    id uuid, room text, seq bigint, user_id text, user_name text, body text,
+    client_msg_id text, created_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+_MOVE_STAGED = """
+INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
+SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at FROM message_staging
+ON CONFLICT DO NOTHING
+"""
+_INSERT_ONE = """
+INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING
+"""
+
+# What a row's content can make Postgres (or asyncpg's encoders, which raise ValueError
+# subclasses) refuse. Anything else from the database is about the database, not the row.
+ROW_REFUSALS: tuple[type[Exception], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    ValueError,
+)
+# A database that is down, restarting, overloaded or unreachable: retry later, drop nothing.
+# Errors of the schema or permissions land here too, so a missed migration stalls the stream
+# (loudly) instead of sending good messages to the dead-letter topic.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    inserted: int
+    duplicates: int
+    # (index into the written rows, Postgres's reason) for rows that can never be stored.
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def prepare_connection(connection: asyncpg.Connection) -> None:
+    """Pool ``init``: every connection, reconnects included, gets its own staging table."""
+    await connection.execute(_CREATE_STAGING)
+
+
+class MessageStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def write(self, rows: Sequence[MessageRow]) -> WriteOutcome:
+        """Store every row not stored yet, in one transaction."""
+        if not rows:
+            return WriteOutcome(inserted=0, duplicates=0)
+        async with self._pool.acquire() as connection:
+            try:
+                async with connection.transaction():
+                    await connection.copy_records_to_table(
+                        "message_staging", records=rows, columns=COLUMNS
+                    )
+                    inserted = _row_count(await connection.execute(_MOVE_STAGED))
+            except ROW_REFUSALS:
+                return await _write_one_by_one(connection, rows)
+        return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted)
+
+    async def ping(self) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.fetchval("SELECT 1")
+
+
+async def _write_one_by_one(
+    connection: PoolConnectionProxy[asyncpg.Record], rows: Sequence[MessageRow]
+) -> WriteOutcome:
+    inserted = 0
+    refused: list[tuple[int, str]] = []
+    async with connection.transaction():
+        for index, row in enumerate(rows):
+            try:
+                async with connection.transaction():  # a savepoint per row
+                    inserted += _row_count(await connection.execute(_INSERT_ONE, *row))
+            except ROW_REFUSALS as exc:
+                refused.append((index, f"refused by the database: {exc}"))
+    return WriteOutcome(
+        inserted=inserted, duplicates=len(rows) - inserted - len(refused), refused=refused
+    )
+
+
+def _row_count(status: str) -> int:
+    # "INSERT 0 <rows>"
+    return int(status.rsplit(" ", 1)[1])

@@ -1,0 +1,191 @@
+"""The worker under failure, against the real Kafka and Postgres: SIGKILLed again and again,
+Postgres gone for ten seconds, SIGTERM during an outage, a group member dying.
+
+Each ends the same way: every produced message stored once, none missing, none doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import (
+        Conversation,
+        MessageTable,
+        PrivatePostgres,
+        StartWorker,
+        Topics,
+        WaitUntil,
+    )
+
+    from chat_common.envelope import Envelope
+
+pytestmark = pytest.mark.slow
+
+WRITTEN = "chat_worker_records_written_total"
+DB_RETRIES = "chat_worker_db_retries_total"
+ASSIGNED = "chat_worker_assigned_partitions"
+OUTAGE_S = 10.0
+
+
+def _with_producer_retries(messages: list[Envelope]) -> list[Envelope]:
+    """Every tenth message sent twice in a row, as a producer retry after a lost ack does."""
+    sent: list[Envelope] = []
+    for index, message in enumerate(messages):
+        sent.append(message)
+        if index % 10 == 0:
+            sent.append(message)
+    return sent
+
+
+async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    messages = conversation.messages(6000)
+    # About 20 s of traffic; each restart waits out the killed member's 6 s session, so all
+    # three kills land while records are still arriving.
+    stream = asyncio.create_task(
+        topics.produce_steadily(_with_producer_retries(messages), per_second=330)
+    )
+    for _ in range(3):
+        before = await stored.count()
+        worker = await start_worker(batch_max_records="50")
+
+        async def progressing(before: int = before) -> bool:
+            return await stored.count() > before
+
+        await wait_until(progressing, "the restarted worker stores rows")
+        worker.kill()
+    await start_worker(batch_max_records="50")
+    await stream
+
+    await stored.wait_for(len(messages))
+    rows = await stored.rows()
+    assert len(rows) == len(messages)
+    assert set(rows) == conversation.rows_of(messages)
+
+
+async def test_postgres_down_for_ten_seconds_the_worker_waits_then_catches_up(
+    topics: Topics,
+    conversation: Conversation,
+    private_postgres: PrivatePostgres,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    table = private_postgres.table(conversation.rooms)
+    worker = await start_worker(database_url=private_postgres.url, retry_max_ms="1000")
+    messages = conversation.messages(4000)
+    stream = asyncio.create_task(topics.produce_steadily(messages, per_second=250))
+    await table.wait_for(1)
+
+    await private_postgres.stop()
+    try:
+
+        async def retrying() -> bool:
+            return await worker.metric(DB_RETRIES) > 0
+
+        await wait_until(retrying, "the worker retries while Postgres is down")
+        ready = await worker.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["postgres"] != "ok"
+        assert ready.json()["checks"]["kafka"] == "ok"
+        await asyncio.sleep(OUTAGE_S)
+    finally:
+        await private_postgres.start()
+    await stream
+
+    await table.wait_for(len(messages))
+    rows = await table.rows()
+    assert len(rows) == len(messages)
+    assert set(rows) == conversation.rows_of(messages)
+
+    async def ready_again() -> bool:
+        return (await worker.get("/readyz")).status_code == 200
+
+    await wait_until(ready_again, "the worker is ready again")
+
+
+async def test_sigterm_during_an_outage_gives_up_the_batch_and_commits_nothing_unstored(
+    topics: Topics,
+    conversation: Conversation,
+    private_postgres: PrivatePostgres,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    table = private_postgres.table(conversation.rooms)
+    worker = await start_worker(database_url=private_postgres.url)
+    first = conversation.messages(600)
+    await topics.produce(first)
+    await table.wait_for(len(first))
+    stored_ends = await topics.end_offsets()
+    expected = {p: end or None for p, end in stored_ends.items()}
+
+    async def all_committed() -> bool:
+        return await topics.committed(worker.group) == expected
+
+    await wait_until(all_committed, "the stored records are committed")
+
+    await private_postgres.stop()
+    second = conversation.messages(600)
+    await topics.produce(second)
+
+    async def retrying() -> bool:
+        return await worker.metric(DB_RETRIES) > 0
+
+    await wait_until(retrying, "the worker retries while Postgres is down")
+    assert await worker.terminate() == 0
+    # The batch that could not be stored was given up: its offsets are not committed.
+    assert await topics.committed(worker.group) == expected
+
+    await private_postgres.start()
+    await start_worker(database_url=private_postgres.url)
+    await table.wait_for(len(first) + len(second))
+    rows = await table.rows()
+    assert len(rows) == len(first) + len(second)
+    assert set(rows) == conversation.rows_of(first + second)
+
+
+async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_dies(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    messages = conversation.messages(6000)
+    first = await start_worker()
+    stream = asyncio.create_task(topics.produce_steadily(messages, per_second=500))
+    await stored.wait_for(1)
+
+    # The second member joins mid-stream: the first gives up half its partitions.
+    second = await start_worker()
+
+    async def shared() -> bool:
+        owned = [await first.metric(ASSIGNED), await second.metric(ASSIGNED)]
+        return owned == [topics.partitions // 2] * 2
+
+    await wait_until(shared, "each worker owns half the partitions")
+
+    async def both_writing() -> bool:
+        return await first.metric(WRITTEN) > 0 and await second.metric(WRITTEN) > 0
+
+    await wait_until(both_writing, "both workers store rows")
+
+    first.kill()
+
+    async def took_over() -> bool:
+        return await second.metric(ASSIGNED) == topics.partitions
+
+    await wait_until(took_over, "the survivor owns every partition")
+    await stream
+    await stored.wait_for(len(messages))
+    rows = await stored.rows()
+    assert len(rows) == len(messages)
+    assert set(rows) == conversation.rows_of(messages)

@@ -1,0 +1,109 @@
+"""MessageStore against the real Postgres: bulk writes, conflicts as duplicates, refused rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from chat_common.database import create_pool
+from chat_worker.rows import MessageRow
+from chat_worker.store import MessageStore, prepare_connection
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await create_pool(database_url, min_size=0, max_size=2, init=prepare_connection)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+async def room(pool: asyncpg.Pool) -> AsyncIterator[str]:
+    name = f"store-{uuid.uuid4().hex[:12]}"
+    yield name
+    await pool.execute("DELETE FROM messages WHERE room = $1", name)
+
+
+def _row(room: str, seq: int, body: str = "hi") -> MessageRow:
+    return MessageRow(
+        id=uuid.uuid4(),
+        room=room,
+        seq=seq,
+        user_id="u1",
+        user_name="alice",
+        body=body,
+        client_msg_id=f"c-{seq}",
+        created_at=datetime(2026, 11, 25, 21, 0, tzinfo=UTC),
+    )
+
+
+async def _stored(pool: asyncpg.Pool, room: str) -> list[tuple[uuid.UUID, int, str]]:
+    records = await pool.fetch(
+        "SELECT id, seq, body FROM messages WHERE room = $1 ORDER BY seq", room
+    )
+    return [(record["id"], record["seq"], record["body"]) for record in records]
+
+
+async def test_a_batch_is_stored_and_the_same_batch_again_changes_nothing(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool)
+    rows = [_row(room, seq) for seq in range(1, 501)]
+
+    first = await store.write(rows)
+    again = await store.write(rows)
+
+    assert (first.inserted, first.duplicates, first.refused) == (500, 0, [])
+    assert (again.inserted, again.duplicates, again.refused) == (0, 500, [])
+    assert await _stored(pool, room) == [(row.id, row.seq, row.body) for row in rows]
+
+
+async def test_a_known_id_or_a_known_room_seq_counts_as_already_stored(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool)
+    original = _row(room, 1)
+    await store.write([original])
+
+    same_id = original._replace(seq=2)
+    same_seq = _row(room, 1, body="another message id for seq 1")
+    twice_in_one_batch = _row(room, 3)
+    outcome = await store.write([same_id, same_seq, twice_in_one_batch, twice_in_one_batch])
+
+    assert (outcome.inserted, outcome.duplicates) == (1, 3)
+    assert await _stored(pool, room) == [
+        (original.id, 1, original.body),
+        (twice_in_one_batch.id, 3, twice_in_one_batch.body),
+    ]
+
+
+async def test_rows_the_database_refuses_are_set_aside_and_the_rest_is_stored(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool)
+    rows = [_row(room, 1), _row(room, 2, body="nul \x00 inside"), _row(room, 3)]
+
+    outcome = await store.write(rows)
+
+    assert (outcome.inserted, outcome.duplicates) == (2, 0)
+    [(index, reason)] = outcome.refused
+    assert index == 1
+    assert "0x00" in reason
+    assert [seq for _, seq, _ in await _stored(pool, room)] == [1, 3]
+
+
+async def test_the_staging_table_is_empty_after_every_batch(database_url: str, room: str) -> None:
+    # One connection: the one that wrote is the one inspected (the table is per connection).
+    single = await create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)
+    try:
+        store = MessageStore(single)
+        await store.write([_row(room, 1), _row(room, 2)])
+        await store.write([_row(room, 2, body="refused \x00"), _row(room, 3)])
+        async with single.acquire() as connection:
+            assert await connection.fetchval("SELECT count(*) FROM message_staging") == 0
+    finally:
+        await single.close()

@@ -1,0 +1,180 @@
+"""The worker as a process against the real Kafka and Postgres: every message stored exactly
+once, poison records set aside while the stream goes on, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from chat_common.envelope import encode_envelope
+
+if TYPE_CHECKING:
+    from tests.conftest import Conversation, MessageTable, StartWorker, Topics, WaitUntil
+
+WRITTEN = "chat_worker_records_written_total"
+DUPLICATE = "chat_worker_records_duplicate_total"
+
+
+async def test_ten_thousand_messages_over_many_rooms_become_ten_thousand_rows(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    messages = conversation.messages(10_000)
+    await topics.produce(messages)
+    worker = await start_worker()
+
+    await stored.wait_for(10_000)
+    rows = await stored.rows()
+    assert len(rows) == 10_000
+    assert set(rows) == conversation.rows_of(messages)
+
+    async def all_counted() -> bool:
+        return await worker.metric(WRITTEN) >= 10_000
+
+    await wait_until(all_counted, "the worker counts 10,000 rows written")
+    assert await worker.metric(WRITTEN) == 10_000
+    assert await worker.metric(DUPLICATE) == 0
+    # Batches are bounded by count (1000 by default), so 10,000 records take at least ten.
+    assert await worker.metric("chat_worker_batch_records_count") >= 10
+    assert await worker.metric("chat_worker_batch_records_sum") == 10_000
+
+    async def caught_up() -> bool:
+        assigned = await worker.metric("chat_worker_assigned_partitions")
+        return (
+            assigned == topics.partitions
+            and await worker.metric_sum("chat_worker_consumer_lag") == 0
+        )
+
+    await wait_until(caught_up, "every partition assigned and its lag at zero")
+    ready = await worker.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
+
+
+async def test_records_produced_twice_are_stored_once(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    messages = conversation.messages(1000)
+    # A producer retry after a lost ack: the same record twice, mostly in the same batch.
+    await topics.produce(messages)
+    await topics.produce(messages)
+    worker = await start_worker()
+
+    async def counted(records: int) -> bool:
+        return await worker.metric(WRITTEN) + await worker.metric(DUPLICATE) >= records
+
+    await wait_until(lambda: counted(2000), "2000 records handled")
+    # And once more after they are stored: now every copy conflicts with a stored row.
+    await topics.produce(messages)
+    await wait_until(lambda: counted(3000), "3000 records handled")
+
+    assert await worker.metric(WRITTEN) == 1000
+    assert await worker.metric(DUPLICATE) == 2000
+    rows = await stored.rows()
+    assert len(rows) == 1000
+    assert set(rows) == conversation.rows_of(messages)
+
+
+async def test_a_message_id_or_room_seq_seen_before_is_already_stored(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    [first] = conversation.messages(1)
+    same_id = msgspec.structs.replace(first, seq=first.seq + 1000, body="same id, other seq")
+    same_seq = msgspec.structs.replace(first, id="9f1c1d5e-0000-4000-8000-000000000001")
+    await topics.produce([first, same_id, same_seq])
+    worker = await start_worker()
+
+    async def counted() -> bool:
+        return await worker.metric(WRITTEN) + await worker.metric(DUPLICATE) >= 3
+
+    await wait_until(counted, "3 records handled")
+    assert await stored.rows() == sorted(conversation.rows_of([first]))
+    assert await worker.metric(DUPLICATE) == 2
+
+
+async def test_poison_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+) -> None:
+    before = conversation.messages(500)
+    [template] = conversation.messages(1)
+    poison = [
+        (b"\xff\x00 not JSON", "not JSON"),
+        (encode_envelope(msgspec.structs.replace(template, seq=0)), "seq"),
+        (encode_envelope(msgspec.structs.replace(template, id="m-17")), "not a UUID"),
+        # Valid on the wire, but Postgres text cannot hold NUL: the database refuses it.
+        (encode_envelope(msgspec.structs.replace(template, body="a\x00b")), "refused"),
+    ]
+    after = conversation.messages(500)
+    # Keyed by a room like the rest: the poison sits between valid records of its partition.
+    room = template.room.encode()
+    await topics.produce(before)
+    metadata = await topics.produce_raw([(room, value) for value, _ in poison])
+    await topics.produce(after)
+    worker = await start_worker()
+
+    await stored.wait_for(len(before) + len(after))
+    assert set(await stored.rows()) == conversation.rows_of(before + after)
+
+    letters = await topics.dead_letters(len(poison))
+    assert len(letters) == len(poison)
+    for letter, (value, reason), sent in zip(letters, poison, metadata, strict=True):
+        headers = {key: data.decode() for key, data in letter.headers}
+        assert letter.value == value
+        assert letter.key == room
+        assert reason in headers["dlq.reason"]
+        assert headers["dlq.source.topic"] == topics.name
+        assert headers["dlq.source.partition"] == str(sent.partition)
+        assert headers["dlq.source.offset"] == str(sent.offset)
+    assert await worker.metric("chat_worker_dlq_records_total") == len(poison)
+
+
+async def test_sigterm_commits_what_is_stored_and_leaves_the_group(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    wait_until: WaitUntil,
+) -> None:
+    messages = conversation.messages(2000)
+    await topics.produce(messages)
+    worker = await start_worker()
+    await stored.wait_for(2000)
+
+    assert await worker.terminate() == 0
+    # Every stored record is committed, and the group is empty at once (no session timeout).
+    ends = await topics.end_offsets()
+    committed = await topics.committed(worker.group)
+    assert {p: committed[p] for p in ends if ends[p]} == {p: e for p, e in ends.items() if e}
+    assert await topics.group_members(worker.group) == []
+
+    # So the next worker of the group finds nothing to read again.
+    successor = await start_worker()
+
+    async def caught_up() -> bool:
+        return await successor.metric("chat_worker_assigned_partitions") == topics.partitions
+
+    await wait_until(caught_up, "the successor owns every partition")
+    await topics.produce(conversation.messages(10))
+    await stored.wait_for(2010)
+
+    async def counted() -> bool:
+        return await successor.metric(WRITTEN) >= 10
+
+    await wait_until(counted, "the successor counts its 10 rows")
+    assert await successor.metric(WRITTEN) == 10
+    assert await successor.metric(DUPLICATE) == 0
