@@ -1,0 +1,141 @@
+// The wire contract as the client sees it: frame shapes, error and close codes, frame parsing.
+
+export interface UserRef {
+  id: string;
+  name: string;
+}
+
+export interface ChatMessage {
+  id: string;
+  room: string;
+  seq: number;
+  user: UserRef;
+  body: string;
+  ts: string;
+  client_msg_id: string;
+}
+
+export interface Limits {
+  max_frame_bytes: number;
+  max_body_chars: number;
+  send_rate_per_s: number;
+}
+
+export interface ConnectReply {
+  user: UserRef & { roles: string[] };
+  session: string;
+  server_time: string;
+  limits: Limits;
+}
+
+export interface JoinReply {
+  room: string;
+  last_seq: number;
+  online: UserRef[];
+  messages: ChatMessage[];
+  recovered: boolean;
+}
+
+export interface HistoryPage {
+  messages: ChatMessage[];
+  has_more: boolean;
+}
+
+export interface SendReply {
+  message: ChatMessage;
+}
+
+export interface PresenceReply {
+  online: UserRef[];
+}
+
+export type ServerEvent =
+  | { type: "message"; message: ChatMessage }
+  | { type: "presence"; room: string; user: UserRef; state: "online" | "offline" }
+  | { type: "typing"; room: string; user: UserRef }
+  | { type: "kicked"; room: string; reason: string }
+  | { type: "reconnect"; reason: string };
+
+export type ErrorCode =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "too_large"
+  | "rate_limited"
+  | "unavailable"
+  | "internal"
+  // Client-side codes: the request never got an answer.
+  | "disconnected"
+  | "timeout";
+
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ErrorCode, message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  abnormal: 1006,
+  draining: 1012,
+  unauthorized: 4001,
+  banned: 4003,
+  policy: 4008,
+  connectTimeout: 4009,
+} as const;
+
+export type Frame =
+  | { kind: "reply"; id: string; body: Record<string, unknown> }
+  | { kind: "error"; id: string | undefined; error: ProtocolError }
+  | { kind: "event"; event: ServerEvent };
+
+const EVENT_TYPES = new Set(["message", "presence", "typing", "kicked", "reconnect"]);
+
+/** Parses one text frame; null for anything that is not a frame of the contract. */
+export function parseFrame(text: string): Frame | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return null;
+  const frame = data as Record<string, unknown>;
+  const id = frame.id === undefined || frame.id === null ? undefined : String(frame.id);
+  if (frame.type === "reply" && id !== undefined) return { kind: "reply", id, body: frame };
+  if (frame.type === "error") {
+    const code = typeof frame.code === "string" ? (frame.code as ErrorCode) : "internal";
+    const message = typeof frame.message === "string" ? frame.message : code;
+    const retry = typeof frame.retry_after_ms === "number" ? frame.retry_after_ms : undefined;
+    return { kind: "error", id, error: new ProtocolError(code, message, retry) };
+  }
+  if (typeof frame.type === "string" && EVENT_TYPES.has(frame.type) && id === undefined) {
+    return { kind: "event", event: frame as unknown as ServerEvent };
+  }
+  return null;
+}
+
+/** A direct-message room between two users: `dm:<smaller id>:<larger id>`. */
+export function dmRoomId(a: string, b: string): string {
+  return a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
+}
+
+/** The other member of a DM room, or null when the room is not a DM of `me`. */
+export function dmPartner(room: string, me: string): string | null {
+  if (!room.startsWith("dm:")) return null;
+  const [, first, second] = room.split(":");
+  if (first === undefined || second === undefined) return null;
+  if (first === me) return second;
+  if (second === me) return first;
+  return null;
+}
+
+export const ROOM_NAME = /^[a-z0-9_-]{1,64}$/;
