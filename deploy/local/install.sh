@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need and is missing; quick when nothing is.
-# Debian packages (PostgreSQL 15, Redis, nginx), uv, the Python workspace, the Kafka jars.
+# Debian packages (PostgreSQL 15, Redis, nginx, Chromium for the browser tests), uv, the Python
+# workspace, the Kafka jars.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light openssl)
+APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light openssl chromium)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
