@@ -1,0 +1,112 @@
+"""Revocation of login sessions, shared by the auth service (writer) and the gateways (readers).
+
+A revocation is told twice: a message on ``chat:revocations`` so gateways close the affected
+sockets at once, and a durable mark in Redis so a gateway that missed the message (pub/sub is
+at-most-once) or a later ``connect`` still refuses the token. A mark lives as long as any access
+token it covers can: the access-token lifetime plus leeway.
+
+- ``revoked:sid:{sid}`` = revocation time: every token of that login session is revoked (session
+  ids are never reused and a revoked session issues no more tokens).
+- ``revoked:user:{user_id}`` = revocation time: every token of the user with ``iat`` at or before
+  it is revoked; the auth service issues later tokens with a later ``iat``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+from redis.asyncio import Redis
+
+from chat_common.tokens import AccessClaims
+
+REVOCATION_CHANNEL = "chat:revocations"
+
+
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    # None: every session of the user (logout everywhere).
+    sid: str | None
+    reason: str
+    # Unix seconds; a user-wide revocation covers tokens issued at or before it.
+    revoked_at: int
+
+    def covers(self, claims: AccessClaims) -> bool:
+        if claims.sub != self.user_id:
+            return False
+        if self.sid is not None:
+            return claims.sid == self.sid
+        return claims.iat <= self.revoked_at
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Revocation)
+
+
+def session_mark_key(sid: str) -> str:
+    return f"revoked:sid:{sid}"
+
+
+def user_mark_key(user_id: str) -> str:
+    return f"revoked:user:{user_id}"
+
+
+def encode_revocation(revocation: Revocation) -> bytes:
+    return _encoder.encode(revocation)
+
+
+def decode_revocation(data: bytes) -> Revocation:
+    """Raises ``ValueError`` for anything that is not a revocation message."""
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ValueError(f"invalid revocation message: {exc}") from exc
+
+
+async def publish_revocation(
+    redis: Redis,
+    *,
+    user_id: str,
+    sid: str | None,
+    reason: str,
+    mark_ttl_s: int,
+    also_sids: tuple[str, ...] = (),
+    revoked_at: int | None = None,
+) -> Revocation:
+    """Write the marks, then publish, in one MULTI so no reader sees the message without the mark.
+
+    ``also_sids`` marks further sessions without a message of their own: a logout everywhere
+    marks each session it ended as well as the user, so tokens stay refused even if the clocks
+    of two auth-service replicas disagree about the second it happened.
+    """
+    revocation = Revocation(
+        user_id=user_id,
+        sid=sid,
+        reason=reason,
+        revoked_at=int(time.time()) if revoked_at is None else revoked_at,
+    )
+    value = str(revocation.revoked_at)
+    async with redis.pipeline(transaction=True) as pipe:
+        if sid is None:
+            pipe.set(user_mark_key(user_id), value, ex=mark_ttl_s)
+        for marked in (sid, *also_sids):
+            if marked is not None:
+                pipe.set(session_mark_key(marked), value, ex=mark_ttl_s)
+        pipe.publish(REVOCATION_CHANNEL, encode_revocation(revocation))
+        await pipe.execute()
+    return revocation
+
+
+async def is_revoked(redis: Redis, claims: AccessClaims) -> bool:
+    session_mark, user_mark = await redis.mget(
+        session_mark_key(claims.sid), user_mark_key(claims.sub)
+    )
+    if session_mark is not None:
+        return True
+    return user_mark is not None and claims.iat <= int(user_mark)
+
+
+async def user_revoked_at(redis: Redis, user_id: str) -> int | None:
+    """The time of the user's latest revocation still marked, if any."""
+    mark = await redis.get(user_mark_key(user_id))
+    return None if mark is None else int(mark)
