@@ -7,21 +7,18 @@ Each ends the same way: every produced message stored once, none missing, none d
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from tests.conftest import (
-        Conversation,
-        MessageTable,
-        PrivatePostgres,
-        StartWorker,
-        Topics,
-        WaitUntil,
-    )
-
-    from chat_common.envelope import Envelope
+from chat_common.envelope import Envelope
+from worker_harness import (
+    Conversation,
+    MessageTable,
+    PrivatePostgres,
+    StartWorker,
+    Topics,
+    eventually,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +43,6 @@ async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     messages = conversation.messages(6000)
     # About 20 s of traffic; each restart waits out the killed member's 6 s session, so all
@@ -61,7 +57,7 @@ async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing
         async def progressing(before: int = before) -> bool:
             return await stored.count() > before
 
-        await wait_until(progressing, "the restarted worker stores rows")
+        await eventually(progressing, "the restarted worker stores rows")
         worker.kill()
     await start_worker(batch_max_records="50")
     await stream
@@ -77,7 +73,6 @@ async def test_postgres_down_for_ten_seconds_the_worker_waits_then_catches_up(
     conversation: Conversation,
     private_postgres: PrivatePostgres,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     table = private_postgres.table(conversation.rooms)
     worker = await start_worker(database_url=private_postgres.url, retry_max_ms="1000")
@@ -91,7 +86,7 @@ async def test_postgres_down_for_ten_seconds_the_worker_waits_then_catches_up(
         async def retrying() -> bool:
             return await worker.metric(DB_RETRIES) > 0
 
-        await wait_until(retrying, "the worker retries while Postgres is down")
+        await eventually(retrying, "the worker retries while Postgres is down")
         ready = await worker.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["postgres"] != "ok"
@@ -109,7 +104,7 @@ async def test_postgres_down_for_ten_seconds_the_worker_waits_then_catches_up(
     async def ready_again() -> bool:
         return (await worker.get("/readyz")).status_code == 200
 
-    await wait_until(ready_again, "the worker is ready again")
+    await eventually(ready_again, "the worker is ready again")
 
 
 async def test_sigterm_during_an_outage_gives_up_the_batch_and_commits_nothing_unstored(
@@ -117,7 +112,6 @@ async def test_sigterm_during_an_outage_gives_up_the_batch_and_commits_nothing_u
     conversation: Conversation,
     private_postgres: PrivatePostgres,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     table = private_postgres.table(conversation.rooms)
     worker = await start_worker(database_url=private_postgres.url)
@@ -130,7 +124,7 @@ async def test_sigterm_during_an_outage_gives_up_the_batch_and_commits_nothing_u
     async def all_committed() -> bool:
         return await topics.committed(worker.group) == expected
 
-    await wait_until(all_committed, "the stored records are committed")
+    await eventually(all_committed, "the stored records are committed")
 
     await private_postgres.stop()
     second = conversation.messages(600)
@@ -139,7 +133,7 @@ async def test_sigterm_during_an_outage_gives_up_the_batch_and_commits_nothing_u
     async def retrying() -> bool:
         return await worker.metric(DB_RETRIES) > 0
 
-    await wait_until(retrying, "the worker retries while Postgres is down")
+    await eventually(retrying, "the worker retries while Postgres is down")
     assert await worker.terminate() == 0
     # The batch that could not be stored was given up: its offsets are not committed.
     assert await topics.committed(worker.group) == expected
@@ -157,7 +151,6 @@ async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_othe
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     messages = conversation.messages(6000)
     first = await start_worker()
@@ -171,19 +164,19 @@ async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_othe
         owned = [await first.metric(ASSIGNED), await second.metric(ASSIGNED)]
         return owned == [topics.partitions // 2] * 2
 
-    await wait_until(shared, "each worker owns half the partitions")
+    await eventually(shared, "each worker owns half the partitions")
 
     async def both_writing() -> bool:
         return await first.metric(WRITTEN) > 0 and await second.metric(WRITTEN) > 0
 
-    await wait_until(both_writing, "both workers store rows")
+    await eventually(both_writing, "both workers store rows")
 
     first.kill()
 
     async def took_over() -> bool:
         return await second.metric(ASSIGNED) == topics.partitions
 
-    await wait_until(took_over, "the survivor owns every partition")
+    await eventually(took_over, "the survivor owns every partition")
     await stream
     await stored.wait_for(len(messages))
     rows = await stored.rows()

@@ -3,14 +3,10 @@ once, poison records set aside while the stream goes on, a clean stop on SIGTERM
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import msgspec
 
 from chat_common.envelope import encode_envelope
-
-if TYPE_CHECKING:
-    from tests.conftest import Conversation, MessageTable, StartWorker, Topics, WaitUntil
+from worker_harness import Conversation, MessageTable, StartWorker, Topics, eventually
 
 WRITTEN = "chat_worker_records_written_total"
 DUPLICATE = "chat_worker_records_duplicate_total"
@@ -21,7 +17,6 @@ async def test_ten_thousand_messages_over_many_rooms_become_ten_thousand_rows(
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     messages = conversation.messages(10_000)
     await topics.produce(messages)
@@ -35,7 +30,7 @@ async def test_ten_thousand_messages_over_many_rooms_become_ten_thousand_rows(
     async def all_counted() -> bool:
         return await worker.metric(WRITTEN) >= 10_000
 
-    await wait_until(all_counted, "the worker counts 10,000 rows written")
+    await eventually(all_counted, "the worker counts 10,000 rows written")
     assert await worker.metric(WRITTEN) == 10_000
     assert await worker.metric(DUPLICATE) == 0
     # Batches are bounded by count (1000 by default), so 10,000 records take at least ten.
@@ -49,7 +44,7 @@ async def test_ten_thousand_messages_over_many_rooms_become_ten_thousand_rows(
             and await worker.metric_sum("chat_worker_consumer_lag") == 0
         )
 
-    await wait_until(caught_up, "every partition assigned and its lag at zero")
+    await eventually(caught_up, "every partition assigned and its lag at zero")
     ready = await worker.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
@@ -60,7 +55,6 @@ async def test_records_produced_twice_are_stored_once(
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     messages = conversation.messages(1000)
     # A producer retry after a lost ack: the same record twice, mostly in the same batch.
@@ -71,10 +65,10 @@ async def test_records_produced_twice_are_stored_once(
     async def counted(records: int) -> bool:
         return await worker.metric(WRITTEN) + await worker.metric(DUPLICATE) >= records
 
-    await wait_until(lambda: counted(2000), "2000 records handled")
+    await eventually(lambda: counted(2000), "2000 records handled")
     # And once more after they are stored: now every copy conflicts with a stored row.
     await topics.produce(messages)
-    await wait_until(lambda: counted(3000), "3000 records handled")
+    await eventually(lambda: counted(3000), "3000 records handled")
 
     assert await worker.metric(WRITTEN) == 1000
     assert await worker.metric(DUPLICATE) == 2000
@@ -88,7 +82,6 @@ async def test_a_message_id_or_room_seq_seen_before_is_already_stored(
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     [first] = conversation.messages(1)
     same_id = msgspec.structs.replace(first, seq=first.seq + 1000, body="same id, other seq")
@@ -99,7 +92,7 @@ async def test_a_message_id_or_room_seq_seen_before_is_already_stored(
     async def counted() -> bool:
         return await worker.metric(WRITTEN) + await worker.metric(DUPLICATE) >= 3
 
-    await wait_until(counted, "3 records handled")
+    await eventually(counted, "3 records handled")
     assert await stored.rows() == sorted(conversation.rows_of([first]))
     assert await worker.metric(DUPLICATE) == 2
 
@@ -148,7 +141,6 @@ async def test_sigterm_commits_what_is_stored_and_leaves_the_group(
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
-    wait_until: WaitUntil,
 ) -> None:
     messages = conversation.messages(2000)
     await topics.produce(messages)
@@ -168,13 +160,13 @@ async def test_sigterm_commits_what_is_stored_and_leaves_the_group(
     async def caught_up() -> bool:
         return await successor.metric("chat_worker_assigned_partitions") == topics.partitions
 
-    await wait_until(caught_up, "the successor owns every partition")
+    await eventually(caught_up, "the successor owns every partition")
     await topics.produce(conversation.messages(10))
     await stored.wait_for(2010)
 
     async def counted() -> bool:
         return await successor.metric(WRITTEN) >= 10
 
-    await wait_until(counted, "the successor counts its 10 rows")
+    await eventually(counted, "the successor counts its 10 rows")
     assert await successor.metric(WRITTEN) == 10
     assert await successor.metric(DUPLICATE) == 0
