@@ -1,0 +1,362 @@
+"""Persistence-worker benchmark: sustained rows per second, and produce → row-visible lag.
+
+Runs against the local stack (Kafka on 9092, Postgres on 5432 with the migrations applied) and
+starts one worker of its own, with its default batch settings, on a topic of its own with as
+many partitions as chat.messages. Two phases:
+
+1. drain: a backlog of ``--messages`` envelopes is produced first, then the worker is started;
+   the rate is rows stored per second from the first row seen to the last.
+2. lag: with the worker caught up, envelopes are produced at ``--rate`` per second for
+   ``--seconds``; each message's lag runs from just before its send to the first poll of
+   Postgres that sees its row. Rooms are written in seq order (one room, one partition, one
+   transaction per batch), so ``max(seq)`` of a room tells which of its messages are visible.
+
+Prints the figures and writes them, with the command, to docs/benchmarks/persistence-worker.md.
+Removes its rows and topics afterwards.
+
+    uv run --all-packages python loadtests/bench_worker.py --messages 100000 --rate 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from chat_common.envelope import Author, Envelope, encode_envelope, format_ts
+from chat_common.kafka_client import create_producer, ensure_topics
+from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT = REPO / "docs" / "benchmarks" / "persistence-worker.md"
+# As chat.messages (deploy/local/kafka.sh).
+PARTITIONS = 12
+# Postgres is polled this often for visible rows: the lag figures are this coarse.
+POLL_S = 0.005
+# Bound on every wait: a stuck worker ends the run with an error instead of hanging.
+WAIT_S = 300.0
+
+_VISIBLE = """
+SELECT r.room, coalesce((SELECT max(seq) FROM messages m WHERE m.room = r.room), 0)
+FROM unnest($1::text[]) AS r(room)
+"""
+
+
+@dataclass(frozen=True)
+class Figures:
+    rows_per_s: float
+    drain_s: float
+    lags_s: list[float]
+    batches: int
+    mean_batch: float
+
+    def lag_ms(self, quantile: float) -> float:
+        ordered = sorted(self.lags_s)
+        return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000
+
+
+class Rooms:
+    """Envelopes round-robin over rooms of this run's own; remembers when each was sent."""
+
+    def __init__(self, count: int) -> None:
+        prefix = f"bench-{uuid.uuid4().hex[:10]}"
+        self.names = [f"{prefix}-{index}" for index in range(count)]
+        self._seqs = dict.fromkeys(self.names, 0)
+        self._turn = 0
+        self.sent_at: dict[tuple[str, int], float] = {}
+
+    def next(self) -> Envelope:
+        room = self.names[self._turn % len(self.names)]
+        self._turn += 1
+        self._seqs[room] += 1
+        seq = self._seqs[room]
+        return Envelope(
+            id=str(uuid.uuid4()),
+            room=room,
+            seq=seq,
+            user=Author(id=f"u{seq % 50}", name=f"user {seq % 50}"),
+            body=f"benchmark message {seq} " + "x" * 80,
+            ts=format_ts(datetime.now(UTC)),
+            client_msg_id=f"c-{seq}",
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(self._seqs.values())
+
+
+async def _visible(connection: asyncpg.Connection, rooms: Sequence[str]) -> dict[str, int]:
+    return {row["room"]: row[1] for row in await connection.fetch(_VISIBLE, list(rooms))}
+
+
+async def _send(
+    producer: AIOKafkaProducer, topic: str, rooms: Rooms, count: int
+) -> list[asyncio.Future[Any]]:
+    deliveries = []
+    for _ in range(count):
+        envelope = rooms.next()
+        rooms.sent_at[(envelope.room, envelope.seq)] = time.perf_counter()
+        deliveries.append(
+            await producer.send(topic, encode_envelope(envelope), key=envelope.room.encode())
+        )
+    return deliveries
+
+
+async def drain(
+    producer: AIOKafkaProducer,
+    connection: asyncpg.Connection,
+    topic: str,
+    rooms: Rooms,
+    messages: int,
+    start_worker: asyncio.Future[None],
+) -> tuple[float, float]:
+    """Produce a backlog, start the worker, time it from the first row seen to the last."""
+    for start in range(0, messages, 10_000):
+        await asyncio.gather(*await _send(producer, topic, rooms, min(10_000, messages - start)))
+    start_worker.set_result(None)
+    deadline = time.perf_counter() + WAIT_S
+    first: tuple[float, int] | None = None
+    while True:
+        stored = sum((await _visible(connection, rooms.names)).values())
+        now = time.perf_counter()
+        if first is None and stored > 0:
+            first = (now, stored)
+        if stored >= messages and first is not None:
+            elapsed = now - first[0]
+            return (messages - first[1]) / elapsed if elapsed > 0 else float("inf"), elapsed
+        if now > deadline:
+            raise RuntimeError(f"only {stored} of {messages} rows after {WAIT_S:.0f}s")
+        await asyncio.sleep(POLL_S)
+
+
+async def lag(
+    producer: AIOKafkaProducer,
+    connection: asyncpg.Connection,
+    topic: str,
+    rooms: Rooms,
+    rate: int,
+    seconds: float,
+) -> list[float]:
+    """Produce at ``rate`` per second; return each message's produce → visible lag in s."""
+    already = await _visible(connection, rooms.names)
+    rooms.sent_at.clear()
+    first_new = {room: already.get(room, 0) + 1 for room in rooms.names}
+    lags: list[float] = []
+    seen = dict(already)
+
+    async def produce() -> None:
+        tick = 0.01
+        started = time.perf_counter()
+        sent = 0
+        pending = []
+        while (elapsed := time.perf_counter() - started) < seconds:
+            due = int(elapsed * rate) - sent
+            if due > 0:
+                pending += await _send(producer, topic, rooms, due)
+                sent += due
+            await asyncio.sleep(tick)
+        await asyncio.gather(*pending)
+
+    producing = asyncio.create_task(produce())
+    deadline = time.perf_counter() + seconds + WAIT_S
+    while True:
+        visible = await _visible(connection, rooms.names)
+        now = time.perf_counter()
+        for room, top in visible.items():
+            for seq in range(max(seen.get(room, 0) + 1, first_new[room]), top + 1):
+                lags.append(now - rooms.sent_at[(room, seq)])
+            seen[room] = max(seen.get(room, 0), top)
+        if producing.done() and len(lags) == len(rooms.sent_at):
+            await producing
+            return lags
+        if now > deadline:
+            raise RuntimeError(f"only {len(lags)} of {len(rooms.sent_at)} rows visible")
+        await asyncio.sleep(POLL_S)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "chat_worker"], env=env, stdout=output, stderr=output
+        )
+
+
+async def _metrics(port: int) -> dict[str, float]:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=5)).text
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
+
+
+def _machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    memory_gib = memory_kib / 1024 / 1024
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gib:.0f} GiB RAM, {platform.system()}"
+
+
+async def run(args: argparse.Namespace) -> Figures:
+    topic = f"bench.worker.{uuid.uuid4().hex[:10]}"
+    dlq = f"{topic}.dlq"
+    await ensure_topics(args.kafka, {topic: PARTITIONS, dlq: 1})
+    rooms = Rooms(args.rooms)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CHAT_WORKER_KAFKA_BOOTSTRAP": args.kafka,
+        "CHAT_WORKER_TOPIC": topic,
+        "CHAT_WORKER_DLQ_TOPIC": dlq,
+        "CHAT_WORKER_GROUP_ID": f"bench-{uuid.uuid4().hex[:10]}",
+        "CHAT_WORKER_DATABASE_URL": args.database,
+        "CHAT_WORKER_METRICS_PORT": str(port),
+        "CHAT_WORKER_LOG_LEVEL": "warning",
+    }
+    log = REPO / ".run" / "logs" / "bench-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    producer = create_producer(args.kafka, client_id="bench-producer")
+    connection = await asyncpg.connect(args.database)
+    worker: subprocess.Popen[bytes] | None = None
+    await producer.start()
+    try:
+        go = asyncio.get_running_loop().create_future()
+        draining = asyncio.create_task(drain(producer, connection, topic, rooms, args.messages, go))
+        await go
+        worker = _start_worker(env, log)
+        rows_per_s, drain_s = await draining
+        lags = await lag(producer, connection, topic, rooms, args.rate, args.seconds)
+        metrics = await _metrics(port)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+        await connection.execute("DELETE FROM messages WHERE room = ANY($1::text[])", rooms.names)
+        await connection.close()
+        await producer.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=args.kafka, client_id="bench-cleanup")
+        await admin.start()
+        try:
+            await admin.delete_topics([topic, dlq])
+        finally:
+            await admin.close()
+    batches = metrics["chat_worker_batch_records_count"]
+    return Figures(
+        rows_per_s=rows_per_s,
+        drain_s=drain_s,
+        lags_s=lags,
+        batches=int(batches),
+        mean_batch=metrics["chat_worker_batch_records_sum"] / batches,
+    )
+
+
+def _report(args: argparse.Namespace, figures: Figures, command: str) -> str:
+    rows = [
+        (
+            f"sustained rows per second (drain of a {args.messages:,}-message backlog)",
+            f"**{figures.rows_per_s:,.0f}** rows/s over {figures.drain_s:.1f} s",
+        ),
+        (
+            f"produce → row visible, p50 (at {args.rate:,} messages/s for {args.seconds:.0f} s)",
+            f"**{figures.lag_ms(0.50):.0f} ms**",
+        ),
+        ("produce → row visible, p99", f"**{figures.lag_ms(0.99):.0f} ms**"),
+        ("produce → row visible, max", f"{max(figures.lags_s) * 1000:.0f} ms"),
+        ("lag samples", f"{len(figures.lags_s):,}"),
+        (
+            "batches stored, mean records per batch",
+            f"{figures.batches:,}, {figures.mean_batch:.0f}",
+        ),
+    ]
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    return f"""# Persistence worker benchmark
+
+Measured {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} on {_machine()}, with Kafka 3.9
+(one KRaft broker), PostgreSQL 15 and the worker on the same machine, as the local stack runs
+them (`make infra`; its Postgres runs with `synchronous_commit = off`). One worker with its
+default settings (batches of up to 1000 records, one transaction and one offset commit each)
+on a topic of {PARTITIONS} partitions, {args.rooms} rooms.
+
+```
+make bench-worker   # runs: {command}
+```
+
+| figure | value |
+|---|---|
+{table}
+
+How it is measured: the drain rate counts rows from the first one seen in Postgres to the last,
+so start-up and the group join are left out. Lag runs from just before the producer's `send`
+to the first poll of Postgres (every {POLL_S * 1000:.0f} ms) that sees the row; it includes the
+Kafka acknowledgement, the fetch, the batch transaction and up to one poll interval. The
+benchmark, the broker, Postgres and the worker share the machine's cores.
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000, help="drain backlog size")
+    parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument("--rate", type=int, default=2000, help="messages/s in the lag phase")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the lag phase")
+    parser.add_argument("--kafka", default=os.environ.get("CHAT_KAFKA", LOCAL_KAFKA_BOOTSTRAP))
+    parser.add_argument(
+        "--database", default=os.environ.get("CHAT_DATABASE_URL", LOCAL_DATABASE_URL)
+    )
+    parser.add_argument("--no-report", action="store_true", help="print only, write no report")
+    args = parser.parse_args()
+    # A new topic's first sends may meet a partition leader not elected yet; aiokafka retries
+    # them and would warn on every one.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    command = shlex.join(["python", "loadtests/bench_worker.py", *sys.argv[1:]])
+    figures = asyncio.run(run(args))
+    print(
+        f"sustained: {figures.rows_per_s:,.0f} rows/s over {figures.drain_s:.1f} s;"
+        f" produce -> row visible at {args.rate}/s: p50 {figures.lag_ms(0.5):.0f} ms,"
+        f" p99 {figures.lag_ms(0.99):.0f} ms, max {max(figures.lags_s) * 1000:.0f} ms;"
+        f" {figures.batches} batches of {figures.mean_batch:.0f} records on average"
+    )
+    if not args.no_report:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(_report(args, figures, command))
+        print(f"report: {REPORT.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
