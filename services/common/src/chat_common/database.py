@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 
 # Runs once on every new connection of the pool, reconnects included (session-level setup such
 # as temporary tables).
-ConnectionInit = Callable[[asyncpg.Connection], Awaitable[None]]
+ConnectionInit = Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]
 
 
 async def create_pool(
