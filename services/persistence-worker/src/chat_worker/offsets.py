@@ -40,6 +40,11 @@ class WrittenOffsets:
             self._pending[partition] = max(offset, self._pending.get(partition, 0))
 
     async def commit(self, partitions: Collection[TopicPartition] | None = None) -> None:
+        # A partition no longer assigned cannot be committed by this member, and would make
+        # every later commit fail with it; its next owner starts from the committed offset.
+        assigned = self._consumer.assignment()
+        for gone in [partition for partition in self._pending if partition not in assigned]:
+            del self._pending[gone]
         offsets = {
             partition: offset
             for partition, offset in self._pending.items()

@@ -59,12 +59,15 @@ class PersistenceWorker:
             await self._offsets.commit()
 
     async def _handle(self, batch: Batch, stop: asyncio.Event) -> None:
-        if await self._store_with_retry(batch, stop):
+        generation = self._offsets.generation
+        stored = await self._store_with_retry(batch, generation, stop)
+        # After a rebalance these offsets belong to an assignment that is gone: the records are
+        # read again from the committed offsets (and found stored), so they are not committed.
+        if stored and self._offsets.generation == generation:
             self._offsets.mark_written(batch.next_offsets)
             await self._offsets.commit()
 
-    async def _store_with_retry(self, batch: Batch, stop: asyncio.Event) -> bool:
-        generation = self._offsets.generation
+    async def _store_with_retry(self, batch: Batch, generation: int, stop: asyncio.Event) -> bool:
         delays = backoff_delays(
             self._settings.retry_initial_ms / 1000, self._settings.retry_max_ms / 1000
         )
