@@ -109,7 +109,6 @@ export function ChatScreen({ store, onLogout }: { store: ChatStore; onLogout: ()
               key={room.id}
               room={room}
               meId={state.me.id}
-              meName={state.me.name}
               onLoadOlder={loadOlder}
               onRetry={(id) => store.retry(room.id, id)}
               onDiscard={(id) => store.discard(room.id, id)}

@@ -17,7 +17,6 @@ const PREFETCH_ROWS = 10;
 interface MessageListProps {
   room: RoomView;
   meId: string;
-  meName: string;
   onLoadOlder: () => void;
   onRetry: (clientMsgId: string) => void;
   onDiscard: (clientMsgId: string) => void;
@@ -48,7 +47,7 @@ function useToday(): Date {
   return today;
 }
 
-export function MessageList({ room, meId, meName, onLoadOlder, onRetry, onDiscard }: MessageListProps) {
+export function MessageList({ room, meId, onLoadOlder, onRetry, onDiscard }: MessageListProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const today = useToday();
   const rows = useMemo(
@@ -65,13 +64,14 @@ export function MessageList({ room, meId, meName, onLoadOlder, onRetry, onDiscar
 
   const atBottom = useRef(true);
   const [showJump, setShowJump] = useState(false);
-  const previous = useRef<{ firstKey: string | undefined; total: number; count: number }>({
+  const previous = useRef<{ firstKey: string | undefined; lastKey: string | undefined; total: number }>({
     firstKey: undefined,
+    lastKey: undefined,
     total: 0,
-    count: 0,
   });
 
   const firstMessageKey = rows.find((r) => r.kind === "message" || r.kind === "pending")?.key;
+  const lastKey = rows[rows.length - 1]?.key;
 
   // After every change of rows: keep the view where the reader is.
   useLayoutEffect(() => {
@@ -84,11 +84,11 @@ export function MessageList({ room, meId, meName, onLoadOlder, onRetry, onDiscar
     } else if (before.firstKey !== undefined && firstMessageKey !== before.firstKey) {
       // Older messages went in above: move down by what they added, so nothing jumps.
       element.scrollTop += total - before.total;
-    } else if (rows.length > before.count) {
+    } else if (before.lastKey !== undefined && lastKey !== before.lastKey) {
       setShowJump(true);
     }
-    previous.current = { firstKey: firstMessageKey, total, count: rows.length };
-  }, [rows, firstMessageKey, virtualizer]);
+    previous.current = { firstKey: firstMessageKey, lastKey, total };
+  }, [rows, firstMessageKey, lastKey, virtualizer]);
 
   const items = virtualizer.getVirtualItems();
   const firstVisible = items[0]?.index ?? 0;
@@ -133,7 +133,7 @@ export function MessageList({ room, meId, meName, onLoadOlder, onRetry, onDiscar
               if (row === undefined) return null;
               return (
                 <div key={item.key} data-index={item.index} ref={virtualizer.measureElement}>
-                  <RowView row={row} room={room} meId={meId} meName={meName} onRetry={onRetry} onDiscard={onDiscard} />
+                  <RowView row={row} room={room} onRetry={onRetry} onDiscard={onDiscard} />
                 </div>
               );
             })}
@@ -152,15 +152,11 @@ export function MessageList({ room, meId, meName, onLoadOlder, onRetry, onDiscar
 function RowView({
   row,
   room,
-  meId,
-  meName,
   onRetry,
   onDiscard,
 }: {
   row: Row;
   room: RoomView;
-  meId: string;
-  meName: string;
   onRetry: (clientMsgId: string) => void;
   onDiscard: (clientMsgId: string) => void;
 }) {
@@ -193,19 +189,21 @@ function RowView({
           data-seq={message.seq}
           data-state="sent"
         >
-          <div className="msg-gutter">
-            {row.first ? (
-              <Avatar id={message.user.id} name={message.user.name} />
-            ) : (
-              <time className="msg-time-hover" dateTime={message.ts}>
-                {row.time}
-              </time>
-            )}
-          </div>
+          {!row.own && (
+            <div className="msg-gutter">
+              {row.first ? (
+                <Avatar id={message.user.id} name={message.user.name} />
+              ) : (
+                <time className="msg-time-hover" dateTime={message.ts}>
+                  {row.time}
+                </time>
+              )}
+            </div>
+          )}
           <div className="msg-main">
             {row.first && (
               <header className="msg-head">
-                <span className="msg-author">{row.own ? `${message.user.name} (you)` : message.user.name}</span>
+                <span className="msg-author">{row.own ? "You" : message.user.name}</span>
                 <time dateTime={message.ts} title={localTime().fullText(new Date(message.ts))}>
                   {row.time}
                 </time>
@@ -229,11 +227,10 @@ function RowView({
           data-testid="message"
           data-state={pending.state}
         >
-          <div className="msg-gutter">{row.first && <Avatar id={meId} name={meName} />}</div>
           <div className="msg-main">
             {row.first && (
               <header className="msg-head">
-                <span className="msg-author">{meName} (you)</span>
+                <span className="msg-author">You</span>
                 <time>{row.time}</time>
               </header>
             )}
