@@ -22,7 +22,7 @@ from chat_worker.dead_letters import DeadLetters
 from chat_worker.metrics import WorkerMetrics
 from chat_worker.offsets import WrittenOffsets
 from chat_worker.settings import WorkerSettings
-from chat_worker.store import DATABASE_UNAVAILABLE, MessageStore
+from chat_worker.store import DATABASE_UNAVAILABLE, MessageStore, WriteOutcome
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,13 @@ class PersistenceWorker:
         started = time.perf_counter()
         outcome = await self._store.write(batch.rows)
         refused = [PoisonRecord(batch.sources[index], reason) for index, reason in outcome.refused]
-        poison = batch.poison + refused
-        await self._dead_letters.send(poison)
-        elapsed = time.perf_counter() - started
+        await self._dead_letters.send(batch.poison + refused)
+        self._account(batch, outcome, refused, time.perf_counter() - started)
 
+    def _account(
+        self, batch: Batch, outcome: WriteOutcome, refused: list[PoisonRecord], elapsed: float
+    ) -> None:
+        poison = batch.poison + refused
         self._metrics.batch_seconds.observe(elapsed)
         self._metrics.batch_size.observe(batch.size)
         self._metrics.records_written.inc(outcome.inserted)
