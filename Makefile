@@ -10,6 +10,7 @@ LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
 .PHONY: help install infra migrate up down status logs lint typecheck test test-only
+.PHONY: bench bench-worker
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,7 +42,7 @@ lint: install  ## ruff (lint and format) and mypy --strict
 	@$(UV) ruff check .
 	@$(UV) ruff format --check .
 	@for package in services/*/; do \
-	  (cd $$package && MYPYPATH=src $(UV) mypy --config-file $(CURDIR)/pyproject.toml src tests); \
+	  (cd $$package && MYPYPATH=src:tests $(UV) mypy --config-file $(CURDIR)/pyproject.toml src tests); \
 	done
 
 test: lint migrate  ## lint, type-check, then every test against the real services
@@ -49,3 +50,8 @@ test: lint migrate  ## lint, type-check, then every test against the real servic
 
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')
 	@$(UV) pytest $(ARGS)
+
+bench: bench-worker  ## every benchmark; each writes its figures under docs/benchmarks/
+
+bench-worker: migrate  ## persistence worker: sustained rows/s, produce-to-row lag p50/p99
+	@$(UV) python loadtests/bench_worker.py $(ARGS)

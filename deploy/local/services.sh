@@ -9,7 +9,9 @@ PIDS="$RUN/pids"
 mkdir -p "$PIDS"
 
 # name|health URL|command (run from the repository root)
-SERVICES=()
+SERVICES=(
+  "persistence-worker|http://127.0.0.1:8300/readyz|.venv/bin/python -m chat_worker"
+)
 
 start_one() {
   local name=$1 url=$2 cmd=$3
