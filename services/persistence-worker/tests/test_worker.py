@@ -3,6 +3,8 @@ once, poison records set aside while the stream goes on, a clean stop on SIGTERM
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 
 from chat_common.envelope import encode_envelope
@@ -85,7 +87,7 @@ async def test_a_message_id_or_room_seq_seen_before_is_already_stored(
 ) -> None:
     [first] = conversation.messages(1)
     same_id = msgspec.structs.replace(first, seq=first.seq + 1000, body="same id, other seq")
-    same_seq = msgspec.structs.replace(first, id="9f1c1d5e-0000-4000-8000-000000000001")
+    same_seq = msgspec.structs.replace(first, id=str(uuid.uuid4()))
     await topics.produce([first, same_id, same_seq])
     worker = await start_worker()
 
