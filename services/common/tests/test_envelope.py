@@ -60,3 +60,10 @@ def test_timestamps_are_rfc3339_utc_with_milliseconds() -> None:
     moment = datetime(2026, 11, 25, 21, 0, 0, 123456, tzinfo=UTC)
     assert format_ts(moment) == "2026-11-25T21:00:00.123Z"
     assert parse_ts("2026-11-25T21:00:00.123Z") == moment.replace(microsecond=123000)
+
+
+def test_an_additive_field_from_a_newer_writer_is_ignored_not_refused() -> None:
+    # New optional fields keep the schema version; a reader that does not know them still
+    # decodes the record (the persistence worker must not dead-letter it).
+    record = encode_envelope(_envelope())[:-1] + b',"edited_at":"2026-11-25T21:01:00.000Z"}'
+    assert decode_envelope(record) == _envelope()
