@@ -69,6 +69,7 @@ class Figures:
     lags_s: list[float]
     batches: int
     mean_batch: float
+    load_at_start: float
 
     def lag_ms(self, quantile: float) -> float:
         ordered = sorted(self.lags_s)
@@ -233,6 +234,7 @@ def _machine() -> str:
 
 
 async def run(args: argparse.Namespace) -> Figures:
+    load_at_start = os.getloadavg()[0]
     topic = f"bench.worker.{uuid.uuid4().hex[:10]}"
     dlq = f"{topic}.dlq"
     await ensure_topics(args.kafka, {topic: PARTITIONS, dlq: 1})
@@ -282,6 +284,7 @@ async def run(args: argparse.Namespace) -> Figures:
         lags_s=lags,
         batches=int(batches),
         mean_batch=metrics["chat_worker_batch_records_sum"] / batches,
+        load_at_start=load_at_start,
     )
 
 
@@ -310,7 +313,8 @@ Measured {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} on {_machine()}, wit
 (one KRaft broker), PostgreSQL 15 and the worker on the same machine, as the local stack runs
 them (`make infra`; its Postgres runs with `synchronous_commit = off`). One worker with its
 default settings (batches of up to 1000 records, one transaction and one offset commit each)
-on a topic of {PARTITIONS} partitions, {args.rooms} rooms.
+on a topic of {PARTITIONS} partitions, {args.rooms} rooms. Load average when the run began:
+{figures.load_at_start:.2f} (the machine is shared; the figures move with its load).
 
 ```
 make bench-worker   # runs: {command}
