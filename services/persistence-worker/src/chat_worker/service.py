@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 
 import asyncpg
@@ -56,66 +57,76 @@ async def serve(settings: WorkerSettings) -> None:
 
     registry = new_registry()
     metrics = WorkerMetrics(registry)
-    pool = await create_pool(
-        settings.database_url,
-        min_size=_POOL_MIN,
-        max_size=_POOL_MAX,
-        command_timeout=settings.database_timeout_s,
-        init=prepare_connection,
-    )
-    store = MessageStore(pool)
-    producer = create_producer(settings.kafka_bootstrap, client_id=f"{settings.client_id}-dlq")
-    consumer = create_consumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=settings.group_id,
-        client_id=settings.client_id,
-        max_poll_records=settings.batch_max_records,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-    )
-    endpoints = _EndpointServer(
-        uvicorn.Config(
-            create_http_app(registry, store, consumer),
-            host=settings.metrics_host,
-            port=settings.metrics_port,
-            lifespan="off",
-            access_log=False,
-            log_config=None,
-            log_level="warning",
+    # Everything is closed in reverse order of creation, whichever step fails; a client is
+    # registered for closing before it starts, since starting can fail half-way.
+    async with contextlib.AsyncExitStack() as resources:
+        listener = resources.enter_context(_listen(settings.metrics_host, settings.metrics_port))
+        pool = await create_pool(
+            settings.database_url,
+            min_size=_POOL_MIN,
+            max_size=_POOL_MAX,
+            command_timeout=settings.database_timeout_s,
+            init=prepare_connection,
         )
-    )
-    endpoints_task = asyncio.create_task(endpoints.serve())
+        resources.push_async_callback(_close_pool, pool)
+        store = MessageStore(pool)
+        producer = create_producer(settings.kafka_bootstrap, client_id=f"{settings.client_id}-dlq")
+        consumer = create_consumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.group_id,
+            client_id=settings.client_id,
+            max_poll_records=settings.batch_max_records,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        )
+        resources.push_async_callback(producer.stop)
+        resources.push_async_callback(consumer.stop)  # leaves the group
+        endpoints = _EndpointServer(
+            uvicorn.Config(
+                create_http_app(registry, store, consumer),
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                log_level="warning",
+            )
+        )
+        serving = asyncio.create_task(endpoints.serve(sockets=[listener]))
+        resources.push_async_callback(_stop_endpoints, endpoints, serving)
+
+        await producer.start()
+        await consumer.start()
+        offsets = WrittenOffsets(consumer, metrics)
+        consumer.subscribe([settings.topic], listener=CommitOnRevoke(offsets, metrics))
+        dead_letters = DeadLetters(producer, settings.dlq_topic)
+        worker = PersistenceWorker(consumer, store, dead_letters, offsets, metrics, settings)
+        log.info(
+            "worker consuming",
+            extra={
+                "topic": settings.topic,
+                "group": settings.group_id,
+                "dlq": settings.dlq_topic,
+                "endpoints": f"http://{settings.metrics_host}:{settings.metrics_port}",
+            },
+        )
+        await worker.run(stop)
+    log.info("worker stopped")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        async with contextlib.AsyncExitStack() as running:
-            await producer.start()
-            running.push_async_callback(producer.stop)
-            await consumer.start()
-            running.push_async_callback(consumer.stop)  # leaves the group
-            offsets = WrittenOffsets(consumer, metrics)
-            consumer.subscribe([settings.topic], listener=CommitOnRevoke(offsets, metrics))
-            worker = PersistenceWorker(
-                consumer,
-                store,
-                DeadLetters(producer, settings.dlq_topic),
-                offsets,
-                metrics,
-                settings,
-            )
-            log.info(
-                "worker consuming",
-                extra={
-                    "topic": settings.topic,
-                    "group": settings.group_id,
-                    "dlq": settings.dlq_topic,
-                    "endpoints": f"http://{settings.metrics_host}:{settings.metrics_port}",
-                },
-            )
-            await worker.run(stop)
-        log.info("worker stopped")
-    finally:
-        await _close_pool(pool)
-        endpoints.should_exit = True
-        await endpoints_task
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+async def _stop_endpoints(endpoints: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    endpoints.should_exit = True
+    await serving
 
 
 async def _close_pool(pool: asyncpg.Pool) -> None:
