@@ -1,0 +1,1 @@
+"""WebSocket gateway of the chat system."""

@@ -1,0 +1,5 @@
+import sys
+
+from chat_gateway.server import main
+
+sys.exit(main())

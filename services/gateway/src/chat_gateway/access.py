@@ -1,0 +1,156 @@
+"""Who may join, read, post and moderate where (G6): deny by default.
+
+- public rooms: every signed-in user who is not banned there;
+- private rooms: their members only;
+- ``dm:<a>:<b>`` (a < b): exactly users a and b;
+- read-only rooms: posts from the room's owner and moderators and global moderators/admins;
+- muted users cannot post until the mute ends; banned users cannot join, read or post.
+Global ``admin`` may do anything. Decisions use a cache that every gateway drops at once when a
+membership, mute or ban changes (``RoomEvents``), and that expires by itself after a while in
+case an invalidation was lost (Redis pub/sub is at-most-once).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import asyncpg
+
+from chat_common.errors import ChatError, ErrorCode
+from chat_gateway.roster import RoomRoster, Standing, ensure_dm
+from chat_gateway.store import Room, RoomDirectory
+
+# Invalidation makes changes take effect at once; the TTL only bounds a lost invalidation.
+_CACHE_TTL_S = 30.0
+_CACHE_ENTRIES = 50_000
+_STAFF = frozenset({"admin", "moderator"})
+_ROOM_STAFF = frozenset({"owner", "moderator"})
+
+
+class Caller:
+    __slots__ = ("roles", "user_id")
+
+    def __init__(self, user_id: str, roles: tuple[str, ...]) -> None:
+        self.user_id = user_id
+        self.roles = roles
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def dm_members(room: str) -> tuple[str, str] | None:
+    if not room.startswith("dm:"):
+        return None
+    _, first, second = room.split(":", 2)
+    return first, second
+
+
+class RoomAccess:
+    def __init__(
+        self, pool: asyncpg.Pool, rooms: RoomDirectory, roster: RoomRoster, *, create_on_join: bool
+    ) -> None:
+        self._pool = pool
+        self._rooms = rooms
+        self._roster = roster
+        self._create_on_join = create_on_join
+        self._room_cache: dict[str, tuple[float, Room]] = {}
+        self._standing_cache: dict[tuple[str, str], tuple[float, Standing]] = {}
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    async def for_join(self, caller: Caller, room: str) -> Room:
+        return await self._readable(caller, room, create=self._create_on_join)
+
+    async def for_read(self, caller: Caller, room: str) -> Room:
+        return await self._readable(caller, room, create=False)
+
+    async def for_send(self, caller: Caller, room: str) -> Room:
+        found = await self._readable(caller, room, create=False)
+        standing = await self.standing(room, caller.user_id)
+        if standing.muted_until is not None and standing.muted_until > datetime.now(UTC):
+            until = standing.muted_until.astimezone(UTC).isoformat(timespec="seconds")
+            raise ChatError(ErrorCode.FORBIDDEN, f"you are muted in this room until {until}")
+        if found.read_only and not self._is_staff(caller, standing):
+            raise ChatError(ErrorCode.FORBIDDEN, f"room {room} is read-only")
+        return found
+
+    async def for_moderation(self, caller: Caller, room: str) -> Room:
+        found = await self._lookup(room)
+        if found is None or found.kind == "dm":
+            raise ChatError(ErrorCode.NOT_FOUND, f"no room {room}")
+        if not self._is_staff(caller, await self.standing(room, caller.user_id)):
+            raise ChatError(ErrorCode.FORBIDDEN, "only the room's owner and moderators may do that")
+        return found
+
+    async def visible_rooms(self, caller: Caller) -> list[Room]:
+        return await self._roster.visible_to(caller.user_id)
+
+    def _is_staff(self, caller: Caller, standing: Standing) -> bool:
+        return bool(_STAFF.intersection(caller.roles)) or standing.role in _ROOM_STAFF
+
+    async def _readable(self, caller: Caller, room: str, *, create: bool) -> Room:
+        pair = dm_members(room)
+        if pair is not None:
+            return await self._direct(caller, room, pair)
+        found = await self._lookup(room)
+        if found is None:
+            if not create:
+                raise ChatError(ErrorCode.NOT_FOUND, f"no room {room}")
+            found = await self._rooms.create_public(room, caller.user_id)
+            self._remember_room(found)
+        if caller.is_admin:
+            return found
+        standing = await self.standing(room, caller.user_id)
+        if standing.banned:
+            raise ChatError(ErrorCode.FORBIDDEN, "you are banned from this room")
+        if found.kind != "public" and standing.role is None:
+            raise ChatError(ErrorCode.FORBIDDEN, "not a member of this room")
+        return found
+
+    async def _direct(self, caller: Caller, room: str, pair: tuple[str, str]) -> Room:
+        if pair[0] >= pair[1]:
+            raise ChatError(ErrorCode.BAD_REQUEST, "a dm room is dm:<smaller id>:<larger id>")
+        if caller.user_id not in pair and not caller.is_admin:
+            raise ChatError(ErrorCode.FORBIDDEN, "not a member of this room")
+        if room not in self._room_cache:
+            await ensure_dm(self._pool, room, *pair)
+            self._remember_room(Room(room, "dm", False))
+        return Room(room, "dm", False)
+
+    # -- cache --------------------------------------------------------------------------------
+
+    async def standing(self, room: str, user_id: str) -> Standing:
+        key = (room, user_id)
+        cached = self._standing_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        standing = await self._roster.standing(room, user_id)
+        if len(self._standing_cache) >= _CACHE_ENTRIES:
+            self._standing_cache.clear()
+        self._standing_cache[key] = (time.monotonic() + _CACHE_TTL_S, standing)
+        return standing
+
+    async def _lookup(self, room: str) -> Room | None:
+        cached = self._room_cache.get(room)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = await self._rooms.get(room)
+        if found is not None:
+            self._remember_room(found)
+        return found
+
+    def _remember_room(self, room: Room) -> None:
+        if len(self._room_cache) >= _CACHE_ENTRIES:
+            self._room_cache.clear()
+        self._room_cache[room.id] = (time.monotonic() + _CACHE_TTL_S, room)
+
+    def forget(self, room: str, user_id: str | None) -> None:
+        """Drop what is known of a room (``user_id`` None) or of one user's standing in it."""
+        if user_id is None:
+            self._room_cache.pop(room, None)
+            for key in [key for key in self._standing_cache if key[0] == room]:
+                del self._standing_cache[key]
+        else:
+            self._standing_cache.pop((room, user_id), None)

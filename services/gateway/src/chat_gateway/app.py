@@ -1,0 +1,326 @@
+"""The composition root: builds the gateway from its settings and serves HTTP and WebSocket.
+
+Only here are the concrete Redis, Kafka and Postgres clients chosen; everything below gets
+them through ``GatewayContext``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import msgspec
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from chat_common import database, redis_client
+from chat_common.envelope import parse_ts
+from chat_common.errors import ChatError, ErrorCode
+from chat_common.health import health_routes
+from chat_common.kafka_client import create_producer
+from chat_common.metrics import metrics_route
+from chat_common.tokens import JwksVerifier, TokenError
+from chat_gateway import protocol
+from chat_gateway.access import Caller, RoomAccess
+from chat_gateway.broker import RoomBroker
+from chat_gateway.context import Claims, GatewayContext, VerifyToken
+from chat_gateway.fanout import Deliver, RoomFanout
+from chat_gateway.frames import RoomFrame
+from chat_gateway.history import MessageHistory
+from chat_gateway.hub import Hub
+from chat_gateway.message_log import MessageLog, PersistenceWatch
+from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.presence import PresenceTracker
+from chat_gateway.room_events import CONTROL_CHANNELS, ControlHandler
+from chat_gateway.rooms_http import json_response, room_routes
+from chat_gateway.roster import RoomRoster
+from chat_gateway.sequencer import Sequencer
+from chat_gateway.session import Session
+from chat_gateway.settings import GatewaySettings
+from chat_gateway.store import MessageStore, RoomDirectory
+from chat_gateway.transport import serve_websocket
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    state: dict[str, Any] = {}
+    metrics = GatewayMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            ctx = await _build(settings, stack)
+            app.state.ctx = ctx
+            app.state.sessions = set()
+            state["ctx"] = ctx
+            heartbeat = asyncio.create_task(_heartbeat(app))
+            stack.callback(heartbeat.cancel)
+            sweeper = asyncio.create_task(_sweep_presence(ctx))
+            stack.callback(sweeper.cancel)
+            yield
+
+    async def readiness_fanout() -> None:
+        ctx: GatewayContext = state["ctx"]
+        if ctx.draining:
+            raise RuntimeError("draining")
+        if not ctx.fanout.healthy:
+            raise ConnectionError("room subscription to redis is down")
+
+    async def readiness_redis() -> None:
+        await state["redis"].ping()
+
+    async def readiness_postgres() -> None:
+        await database.ping(state["pool"])
+
+    checks = {"redis": readiness_redis, "postgres": readiness_postgres, "fanout": readiness_fanout}
+
+    async def _build(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> GatewayContext:
+        redis = redis_client.create_redis(
+            settings.redis_url, client_name=f"gateway-{settings.node_id}"
+        )
+        stack.push_async_callback(redis.aclose)
+        pool = await database.create_pool(settings.database_url, min_size=1, max_size=10)
+        stack.push_async_callback(pool.close)
+        state["redis"], state["pool"] = redis, pool
+        producer = create_producer(
+            settings.kafka_bootstrap,
+            client_id=f"gateway-{settings.node_id}",
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        watch = PersistenceWatch(
+            settings.kafka_bootstrap, settings.kafka_topic, settings.persistence_group
+        )
+        stack.push_async_callback(watch.close)
+        check_token = _jwks_check(settings, stack)
+        broker = RoomBroker(
+            redis,
+            window_size=settings.recent_window_size,
+            window_ttl_s=settings.recent_window_ttl_s,
+            dedup_ttl_s=settings.dedup_ttl_s,
+            send_rate_per_s=settings.send_rate_per_s,
+            send_burst=settings.send_burst,
+        )
+        store = MessageStore(pool)
+        history = MessageHistory(broker, store)
+        hub = Hub()
+        roster = RoomRoster(pool)
+        access = RoomAccess(
+            pool, RoomDirectory(pool), roster, create_on_join=settings.create_rooms_on_join
+        )
+        fanout = RoomFanout(
+            redis,
+            broker,
+            history,
+            _deliverer(hub, metrics),
+            hub.broadcast,
+            metrics,
+            control_channels=CONTROL_CHANNELS,
+            on_control=ControlHandler(hub, access),
+            hole_retry_s=settings.hole_retry_s,
+            hole_deadline_s=settings.hole_deadline_s,
+        )
+        await fanout.start()
+        stack.push_async_callback(fanout.stop)
+        return GatewayContext(
+            settings=settings,
+            verify_token=check_token,
+            broker=broker,
+            sequencer=Sequencer(broker, store, watch, settings.seed_wait_s),
+            message_log=MessageLog(
+                producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
+            ),
+            history=history,
+            fanout=fanout,
+            hub=hub,
+            presence=PresenceTracker(redis, ttl_s=settings.presence_ttl_s),
+            access=access,
+            roster=roster,
+            metrics=metrics,
+            redis=redis,
+        )
+
+    routes = [
+        WebSocketRoute("/ws", serve_websocket),
+        Route("/v1/rooms", list_rooms, methods=["GET"]),
+        Route("/v1/rooms/{room}/messages", room_messages, methods=["GET"]),
+        *room_routes(_caller_of),
+        *health_routes(checks),
+        metrics_route(metrics.registry),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_exception_handler(ChatError, _chat_error_response)  # type: ignore[arg-type]
+    for dependency_error in (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(dependency_error, _unavailable_response)
+    return app
+
+
+def _deliverer(hub: Hub, metrics: GatewayMetrics) -> Deliver:
+    def deliver(room: str, frame: RoomFrame) -> None:
+        if hub.deliver(room, frame):
+            sent_at = _timestamp_of(frame)
+            if sent_at is not None:
+                metrics.deliver_latency.observe(max(0.0, time.time() - sent_at))
+
+    return deliver
+
+
+def _timestamp_of(frame: RoomFrame) -> float | None:
+    # The envelope's own ts, found without decoding the JSON: once per message per gateway.
+    at = frame.frame.find(b'"ts":"')
+    if at < 0:
+        return None
+    try:
+        return parse_ts(frame.frame[at + 6 : at + 30].decode()).timestamp()
+    except ValueError:
+        return None
+
+
+def _jwks_check(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> VerifyToken:
+    verifier = JwksVerifier(
+        jwks_url=settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience
+    )
+    stack.push_async_callback(verifier.aclose)
+
+    async def verify(token: str) -> Claims:
+        try:
+            return await verifier.verify(token)
+        except TokenError as exc:
+            raise ChatError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
+
+    return verify
+
+
+async def _heartbeat(app: Starlette) -> None:
+    ctx: GatewayContext = app.state.ctx
+    while True:
+        await asyncio.sleep(ctx.settings.presence_ttl_s / 3)
+        sessions: list[Session] = [s for s in app.state.sessions if s.claims is not None]
+        try:
+            await ctx.presence.heartbeat(
+                [(s.user_id, s.session_id) for s in sessions],
+                [(room, s._member()) for s in sessions for room in s.rooms],
+            )
+        except Exception as exc:
+            log.warning("presence heartbeat failed", extra={"error": repr(exc)})
+
+
+async def _sweep_presence(ctx: GatewayContext) -> None:
+    """Report users offline whose every connection lapsed (their gateway died)."""
+    while True:
+        await asyncio.sleep(ctx.settings.presence_sweep_s)
+        for room in list(ctx.hub.rooms):
+            try:
+                for user in await ctx.presence.sweep(room):
+                    await ctx.broker.announce(
+                        room,
+                        {
+                            "type": "presence",
+                            "room": room,
+                            "state": "offline",
+                            "user": {"id": user.id, "name": user.name},
+                        },
+                    )
+            except Exception as exc:
+                log.warning("presence sweep failed", extra={"room": room, "error": repr(exc)})
+
+
+async def drain(app: Starlette, grace_s: float) -> None:
+    """Tell every client to reconnect elsewhere, give them ``grace_s``, then close with 1012."""
+    ctx: GatewayContext = app.state.ctx
+    ctx.draining = True
+    sessions: set[Session] = app.state.sessions
+    reconnect = protocol.event("reconnect", reason="server draining")
+    for session in list(sessions):
+        session.push_event(reconnect)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_s
+    while sessions and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    for session in list(sessions):
+        session.close_soon(1012, "server draining")
+    deadline = loop.time() + 2.0
+    while sessions and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+
+
+# -- HTTP routes ------------------------------------------------------------------------------
+
+
+async def _caller_of(request: Request) -> Caller:
+    ctx: GatewayContext = request.app.state.ctx
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ChatError(ErrorCode.UNAUTHORIZED, "a Bearer access token is required")
+    claims = await ctx.verify_token(token.strip())
+    return Caller(claims.sub, claims.roles)
+
+
+async def list_rooms(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    caller = await _caller_of(request)
+    rooms = await ctx.access.visible_rooms(caller)
+    seqs = await ctx.broker.current_seqs([room.id for room in rooms])
+    return json_response(
+        {
+            "rooms": [
+                {
+                    "id": room.id,
+                    "name": room.id,
+                    "kind": room.kind,
+                    "read_only": room.read_only,
+                    "last_seq": seq,
+                }
+                for room, seq in zip(rooms, seqs, strict=True)
+            ]
+        }
+    )
+
+
+async def room_messages(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    caller = await _caller_of(request)
+    room = request.path_params["room"]
+    query = _decode_query(request)
+    await ctx.access.for_read(caller, room)
+    frames, has_more = await ctx.history.before(room, query.before, query.limit)
+    return json_response(
+        {"messages": [msgspec.Raw(frame.message_json) for frame in frames], "has_more": has_more}
+    )
+
+
+class _PageQuery(msgspec.Struct):
+    before: protocol.Seq | None = None
+    limit: protocol.Limit = 50
+
+
+def _decode_query(request: Request) -> _PageQuery:
+    try:
+        return msgspec.convert(dict(request.query_params), _PageQuery, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
+
+
+async def _chat_error_response(_: Request, exc: ChatError) -> Response:
+    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message}
+    response = JSONResponse(body, status_code=exc.http_status)
+    if exc.code is ErrorCode.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+async def _unavailable_response(_: Request, exc: Exception) -> Response:
+    log.warning("dependency failed", extra={"error": repr(exc)})
+    return await _chat_error_response(
+        _, ChatError(ErrorCode.UNAVAILABLE, "service unavailable; retry")
+    )

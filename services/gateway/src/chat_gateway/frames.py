@@ -1,0 +1,50 @@
+"""Message frames, encoded once per message and shared by every connection that receives it.
+
+What travels through Redis (pub/sub and the recent window) is ``<seq>\\n<frame>``: a receiving
+gateway reads the seq from the prefix and forwards the frame without decoding the JSON. A
+``void`` frame marks a seq that was allocated but never made durable, so receivers stop
+waiting for it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from chat_common.envelope import Envelope, encode_envelope
+
+_FRAME_HEAD = b'{"type":"message","message":'
+_FRAME_TAIL = b"}"
+VOID = b"void"
+
+
+class RoomFrame(msgspec.Struct, frozen=True):
+    seq: int
+    frame: bytes  # a complete ``message`` event, or VOID
+
+    @property
+    def is_void(self) -> bool:
+        return self.frame == VOID
+
+    @property
+    def message_json(self) -> bytes:
+        """The ``message`` object alone, for replies that list messages."""
+        return self.frame[len(_FRAME_HEAD) : -len(_FRAME_TAIL)]
+
+
+def frame_of(envelope: Envelope) -> RoomFrame:
+    return RoomFrame(envelope.seq, _FRAME_HEAD + encode_envelope(envelope) + _FRAME_TAIL)
+
+
+def void_frame(seq: int) -> RoomFrame:
+    return RoomFrame(seq, VOID)
+
+
+def to_payload(frame: RoomFrame) -> bytes:
+    return b"%d\n" % frame.seq + frame.frame
+
+
+def from_payload(payload: bytes) -> RoomFrame:
+    head, sep, frame = payload.partition(b"\n")
+    if not sep or not head.isdigit():
+        raise ValueError("not a room frame payload")
+    return RoomFrame(int(head), frame)

@@ -1,0 +1,109 @@
+"""Hub: this gateway's connections, by room, by user and by client address."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from typing import Protocol
+
+from chat_common.tokens import AccessClaims
+from chat_gateway.frames import RoomFrame
+
+
+class Listener(Protocol):
+    """What the hub needs of a connection."""
+
+    user_id: str
+    session_id: str
+    claims: AccessClaims | None
+
+    def kick(self, room: str, reason: str) -> None: ...
+
+    def close_soon(self, code: int, reason: str) -> None: ...
+
+    def deliver(self, room: str, frame: RoomFrame, text: str) -> None: ...
+
+    def push_event(self, text: str) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_room: dict[str, set[Listener]] = collections.defaultdict(set)
+        self._by_user: dict[str, set[Listener]] = collections.defaultdict(set)
+        self._by_address: collections.Counter[str] = collections.Counter()
+        self._all: set[Listener] = set()
+
+    def opened_from(self, address: str) -> int:
+        """Count a new connection from ``address``; returns how many it now has here."""
+        self._by_address[address] += 1
+        return self._by_address[address]
+
+    def closed_from(self, address: str) -> None:
+        self._by_address[address] -= 1
+        if self._by_address[address] <= 0:
+            del self._by_address[address]
+
+    def add(self, listener: Listener) -> None:
+        self._all.add(listener)
+        self._by_user[listener.user_id].add(listener)
+
+    def discard(self, listener: Listener) -> list[str]:
+        """Forget a closed connection; returns the rooms no local connection follows any more."""
+        self._all.discard(listener)
+        _discard(self._by_user, listener.user_id, listener)
+        emptied = []
+        for room in [room for room, members in self._by_room.items() if listener in members]:
+            if self.leave(listener, room):
+                emptied.append(room)
+        return emptied
+
+    def join(self, listener: Listener, room: str) -> bool:
+        """Returns True when this is the room's first local member."""
+        first = room not in self._by_room
+        self._by_room[room].add(listener)
+        return first
+
+    def leave(self, listener: Listener, room: str) -> bool:
+        """Returns True when the room has no local member left."""
+        members = self._by_room.get(room)
+        if members is None or listener not in members:
+            return False
+        return _discard(self._by_room, room, listener)
+
+    def deliver(self, room: str, frame: RoomFrame) -> int:
+        members = self._by_room.get(room)
+        if not members:
+            return 0
+        text = frame.frame.decode()  # once per message, shared by every connection
+        for listener in list(members):
+            listener.deliver(room, frame, text)
+        return len(members)
+
+    def broadcast(self, room: str, text: str) -> None:
+        for listener in list(self._by_room.get(room, ())):
+            listener.push_event(text)
+
+    def members(self, room: str) -> Iterable[Listener]:
+        return tuple(self._by_room.get(room, ()))
+
+    def of_user(self, user_id: str) -> Iterable[Listener]:
+        return tuple(self._by_user.get(user_id, ()))
+
+    @property
+    def connections(self) -> Iterable[Listener]:
+        return tuple(self._all)
+
+    @property
+    def rooms(self) -> dict[str, set[Listener]]:
+        return self._by_room
+
+
+def _discard(index: dict[str, set[Listener]], key: str, listener: Listener) -> bool:
+    members = index.get(key)
+    if members is None:
+        return False
+    members.discard(listener)
+    if not members:
+        del index[key]
+        return True
+    return False

@@ -1,0 +1,124 @@
+"""The WebSocket wire format (PROTOCOL.md): command decoding and frame encoding.
+
+Commands are a tagged union on ``type``; a frame that is not one gets ``bad_request`` with a
+message naming the problem, and never closes the connection by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from chat_common.envelope import ClientMsgId, RoomId
+from chat_common.errors import ChatError, ErrorCode
+
+CommandId = str | int
+Seq = Annotated[int, msgspec.Meta(ge=0)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class Command(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw_only=True):
+    id: CommandId | None = None
+
+
+class Connect(Command, tag="connect"):
+    token: str
+
+
+class Refresh(Command, tag="refresh"):
+    token: str
+
+
+class Join(Command, tag="join"):
+    room: RoomId
+    since: Seq | None = None
+
+
+class Leave(Command, tag="leave"):
+    room: RoomId
+
+
+class Send(Command, tag="send"):
+    room: RoomId
+    body: str
+    client_msg_id: ClientMsgId
+
+
+class History(Command, tag="history"):
+    room: RoomId
+    before: Seq | None = None
+    limit: Limit = 50
+
+
+class Typing(Command, tag="typing"):
+    room: RoomId
+
+
+class Presence(Command, tag="presence"):
+    room: RoomId
+
+
+class Ping(Command, tag="ping"):
+    pass
+
+
+AnyCommand = Connect | Refresh | Join | Leave | Send | History | Typing | Presence | Ping
+
+_decoder = msgspec.json.Decoder(AnyCommand)
+_encoder = msgspec.json.Encoder()
+_any_decoder = msgspec.json.Decoder()
+
+
+def decode_command(text: str) -> AnyCommand:
+    try:
+        command: AnyCommand = _decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, _explain(str(exc))) from exc
+    except msgspec.DecodeError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, f"frame is not valid JSON: {exc}") from exc
+    return command
+
+
+def command_id_of(text: str) -> CommandId | None:
+    """The ``id`` of a frame that failed to decode, so its error can still be matched."""
+    try:
+        value = _any_decoder.decode(text)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(value, dict):
+        found = value.get("id")
+        if isinstance(found, str | int) and not isinstance(found, bool):
+            return found
+    return None
+
+
+def _explain(message: str) -> str:
+    if "Invalid value" in message and "$.type" in message:
+        return "unknown command type"
+    if " - at `$" not in message:
+        return f"frame must be a JSON object with a type: {message}"
+    return message.replace("`$.", "`")
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return _encoder.encode(frame).decode()
+
+
+def reply(command_id: CommandId | None, **fields: Any) -> str:
+    return encode({"type": "reply", "id": command_id, **fields})
+
+
+def error(command_id: CommandId | None, failure: ChatError) -> str:
+    frame: dict[str, Any] = {"type": "error"}
+    if command_id is not None:
+        frame["id"] = command_id
+    frame["code"] = failure.code.value
+    frame["message"] = failure.message
+    if failure.retry_after_ms is not None:
+        frame["retry_after_ms"] = failure.retry_after_ms
+    return encode(frame)
+
+
+def event(kind: str, **fields: Any) -> str:
+    return encode({"type": kind, **fields})

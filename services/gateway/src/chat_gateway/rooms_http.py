@@ -1,0 +1,169 @@
+"""HTTP routes that create rooms and manage who is in them (PROTOCOL.md, gateway HTTP).
+
+Every change is checked (owner or moderator of the room, or a global moderator/admin), written
+with its audit row, and announced to every gateway, which applies it to its sockets at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chat_common.errors import ChatError, ErrorCode
+from chat_gateway.access import Caller
+from chat_gateway.context import GatewayContext
+from chat_gateway.room_events import RoomChange, announce
+
+NamedRoomId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
+UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+BodyT = TypeVar("BodyT")
+# A request body for these routes is a few dozen bytes.
+_MAX_BODY_BYTES = 4096
+
+
+class NewRoom(msgspec.Struct, forbid_unknown_fields=True):
+    name: NamedRoomId
+    kind: Literal["public", "private"] = "public"
+    read_only: bool = False
+
+
+class NewMember(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: UserId
+    role: Literal["member", "moderator"] = "member"
+
+
+class NewMute(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: UserId
+    until: datetime
+
+
+class NewBan(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: UserId
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+def room_routes(caller_of: Any) -> list[Route]:
+    """``caller_of(request)`` authenticates the request (Bearer access token)."""
+
+    async def create_room(request: Request) -> Response:
+        ctx, caller = _ctx(request), await caller_of(request)
+        body = await _body(request, NewRoom)
+        room = await ctx.roster.create(body.name, body.kind, body.read_only, caller.user_id)
+        if room is None:
+            return json_response(
+                {
+                    "code": ErrorCode.BAD_REQUEST.value,
+                    "message": f"room {body.name} already exists",
+                },
+                409,
+            )
+        await announce(ctx.redis, RoomChange(room=room.id, action="room"))
+        return json_response(
+            {
+                "id": room.id,
+                "name": room.id,
+                "kind": room.kind,
+                "read_only": room.read_only,
+                "last_seq": 0,
+            },
+            201,
+        )
+
+    async def add_member(request: Request) -> Response:
+        ctx, caller, room = await _moderated(request, caller_of)
+        body = await _body(request, NewMember)
+        await ctx.roster.add_member(room, body.user_id, body.role, caller.user_id)
+        await announce(ctx.redis, RoomChange(room=room, action="member", user_id=body.user_id))
+        return json_response({"room": room, "user_id": body.user_id, "role": body.role}, 201)
+
+    async def remove_member(request: Request) -> Response:
+        ctx, caller, room = await _moderated(request, caller_of)
+        user_id = request.path_params["user_id"]
+        removed = await ctx.roster.remove_member(room, user_id, caller.user_id)
+        if not removed and (await ctx.access.standing(room, user_id)).role == "owner":
+            raise ChatError(ErrorCode.FORBIDDEN, "the owner cannot be removed")
+        await announce(ctx.redis, RoomChange(room=room, action="kick", user_id=user_id))
+        return Response(status_code=204)
+
+    async def mute(request: Request) -> Response:
+        ctx, caller, room = await _moderated(request, caller_of)
+        body = await _body(request, NewMute)
+        until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
+        await ctx.roster.mute(room, body.user_id, until, caller.user_id)
+        await announce(ctx.redis, RoomChange(room=room, action="mute", user_id=body.user_id))
+        return json_response(
+            {"room": room, "user_id": body.user_id, "until": until.isoformat()}, 201
+        )
+
+    async def unmute(request: Request) -> Response:
+        ctx, caller, room = await _moderated(request, caller_of)
+        user_id = request.path_params["user_id"]
+        await ctx.roster.unmute(room, user_id, caller.user_id)
+        await announce(ctx.redis, RoomChange(room=room, action="unmute", user_id=user_id))
+        return Response(status_code=204)
+
+    async def ban(request: Request) -> Response:
+        ctx, caller, room = await _moderated(request, caller_of)
+        body = await _body(request, NewBan)
+        await ctx.roster.ban(room, body.user_id, body.reason, caller.user_id)
+        await announce(ctx.redis, RoomChange(room=room, action="ban", user_id=body.user_id))
+        return json_response({"room": room, "user_id": body.user_id, "reason": body.reason}, 201)
+
+    async def unban(request: Request) -> Response:
+        ctx, caller, room = await _moderated(request, caller_of)
+        user_id = request.path_params["user_id"]
+        await ctx.roster.unban(room, user_id, caller.user_id)
+        await announce(ctx.redis, RoomChange(room=room, action="unban", user_id=user_id))
+        return Response(status_code=204)
+
+    async def audit(request: Request) -> Response:
+        ctx, _, room = await _moderated(request, caller_of)
+        entries = await ctx.roster.audit_trail(room)
+        return json_response({"entries": entries})
+
+    return [
+        Route("/v1/rooms", create_room, methods=["POST"]),
+        Route("/v1/rooms/{room}/members", add_member, methods=["POST"]),
+        Route("/v1/rooms/{room}/members/{user_id}", remove_member, methods=["DELETE"]),
+        Route("/v1/rooms/{room}/mutes", mute, methods=["POST"]),
+        Route("/v1/rooms/{room}/mutes/{user_id}", unmute, methods=["DELETE"]),
+        Route("/v1/rooms/{room}/bans", ban, methods=["POST"]),
+        Route("/v1/rooms/{room}/bans/{user_id}", unban, methods=["DELETE"]),
+        Route("/v1/rooms/{room}/audit", audit, methods=["GET"]),
+    ]
+
+
+def _ctx(request: Request) -> GatewayContext:
+    ctx: GatewayContext = request.app.state.ctx
+    return ctx
+
+
+async def _moderated(request: Request, caller_of: Any) -> tuple[GatewayContext, Caller, str]:
+    ctx, caller = _ctx(request), await caller_of(request)
+    room = request.path_params["room"]
+    await ctx.access.for_moderation(caller, room)
+    return ctx, caller, room
+
+
+async def _body(request: Request, kind: type[BodyT]) -> BodyT:
+    raw = await request.body()
+    if len(raw) > _MAX_BODY_BYTES:
+        raise ChatError(ErrorCode.TOO_LARGE, "request body too large")
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
+    except msgspec.DecodeError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(body), status_code=status, media_type="application/json")

@@ -1,0 +1,191 @@
+"""Who belongs to which room, with which role, and who is muted or banned (Postgres).
+
+Every change a moderator makes is written together with its audit row in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from asyncpg.pool import PoolConnectionProxy
+
+from chat_gateway.store import Room
+
+
+class Standing(msgspec.Struct, frozen=True):
+    """A user's standing in one room."""
+
+    role: str | None  # owner, moderator, member, or None when not a member
+    muted_until: datetime | None
+    banned: bool
+
+
+class RoomRoster:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def standing(self, room: str, user_id: str) -> Standing:
+        row = await self._pool.fetchrow(
+            """
+            SELECT (SELECT role FROM room_members WHERE room = $1 AND user_id = $2) AS role,
+                   (SELECT until FROM room_mutes WHERE room = $1 AND user_id = $2) AS until,
+                   EXISTS (SELECT 1 FROM room_bans WHERE room = $1 AND user_id = $2) AS banned
+            """,
+            room,
+            user_id,
+        )
+        assert row is not None
+        return Standing(row["role"], row["until"], row["banned"])
+
+    async def create(self, room: str, kind: str, read_only: bool, owner: str) -> Room | None:
+        """Create a room owned by ``owner``; None when the id is taken."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            created = await connection.fetchrow(
+                "INSERT INTO rooms (id, kind, read_only, created_by) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (id) DO NOTHING RETURNING id, kind, read_only",
+                room,
+                kind,
+                read_only,
+                owner,
+            )
+            if created is None:
+                return None
+            await connection.execute(
+                "INSERT INTO room_members (room, user_id, role, added_by)"
+                " VALUES ($1, $2, 'owner', $2)",
+                room,
+                owner,
+            )
+            await _audit(connection, room, owner, "create_room", None, {"kind": kind})
+        return Room(created["id"], created["kind"], created["read_only"])
+
+    async def add_member(self, room: str, user_id: str, role: str, actor: str) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            added = await connection.fetchval(
+                "INSERT INTO room_members (room, user_id, role, added_by) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (room, user_id) DO UPDATE SET role = EXCLUDED.role"
+                " WHERE room_members.role <> 'owner' RETURNING true",
+                room,
+                user_id,
+                role,
+                actor,
+            )
+            await _audit(connection, room, actor, "add_member", user_id, {"role": role})
+        return bool(added)
+
+    async def remove_member(self, room: str, user_id: str, actor: str) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            removed = await connection.fetchval(
+                "DELETE FROM room_members WHERE room = $1 AND user_id = $2 AND role <> 'owner'"
+                " RETURNING true",
+                room,
+                user_id,
+            )
+            await _audit(connection, room, actor, "kick", user_id, {})
+        return bool(removed)
+
+    async def mute(self, room: str, user_id: str, until: datetime, actor: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO room_mutes (room, user_id, until, muted_by) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (room, user_id) DO UPDATE SET until = EXCLUDED.until,"
+                " muted_by = EXCLUDED.muted_by, muted_at = now()",
+                room,
+                user_id,
+                until,
+                actor,
+            )
+            await _audit(connection, room, actor, "mute", user_id, {"until": until.isoformat()})
+
+    async def unmute(self, room: str, user_id: str, actor: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "DELETE FROM room_mutes WHERE room = $1 AND user_id = $2", room, user_id
+            )
+            await _audit(connection, room, actor, "unmute", user_id, {})
+
+    async def ban(self, room: str, user_id: str, reason: str, actor: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO room_bans (room, user_id, reason, banned_by) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (room, user_id) DO UPDATE SET reason = EXCLUDED.reason",
+                room,
+                user_id,
+                reason,
+                actor,
+            )
+            await connection.execute(
+                "DELETE FROM room_members WHERE room = $1 AND user_id = $2 AND role <> 'owner'",
+                room,
+                user_id,
+            )
+            await _audit(connection, room, actor, "ban", user_id, {"reason": reason})
+
+    async def unban(self, room: str, user_id: str, actor: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "DELETE FROM room_bans WHERE room = $1 AND user_id = $2", room, user_id
+            )
+            await _audit(connection, room, actor, "unban", user_id, {})
+
+    async def audit_trail(self, room: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT actor_id, action, target_id, detail, at FROM moderation_audit"
+            " WHERE room = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            room,
+            limit,
+        )
+        return [dict(row) for row in rows]
+
+    async def visible_to(self, user_id: str) -> list[Room]:
+        rows = await self._pool.fetch(
+            """
+            SELECT id, kind, read_only FROM rooms
+            WHERE (kind = 'public' AND NOT EXISTS
+                     (SELECT 1 FROM room_bans b WHERE b.room = rooms.id AND b.user_id = $1))
+               OR id IN (SELECT room FROM room_members WHERE user_id = $1)
+            ORDER BY id
+            """,
+            user_id,
+        )
+        return [Room(row["id"], row["kind"], row["read_only"]) for row in rows]
+
+
+async def _audit(
+    connection: asyncpg.Connection | PoolConnectionProxy,
+    room: str,
+    actor: str,
+    action: str,
+    target: str | None,
+    detail: dict[str, Any],
+) -> None:
+    await connection.execute(
+        "INSERT INTO moderation_audit (room, actor_id, action, target_id, detail)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb)",
+        room,
+        actor,
+        action,
+        target,
+        msgspec.json.encode(detail).decode(),
+    )
+
+
+async def ensure_dm(pool: asyncpg.Pool, room: str, first: str, second: str) -> None:
+    """A direct-message room exists implicitly; its row and both memberships appear on first use
+    so it shows in both users' room lists."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            "INSERT INTO rooms (id, kind, created_by) VALUES ($1, 'dm', $2) ON CONFLICT DO NOTHING",
+            room,
+            first,
+        )
+        await connection.execute(
+            "INSERT INTO room_members (room, user_id, role)"
+            " VALUES ($1, $2, 'member'), ($1, $3, 'member') ON CONFLICT DO NOTHING",
+            room,
+            first,
+            second,
+        )

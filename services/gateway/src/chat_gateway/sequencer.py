@@ -1,0 +1,48 @@
+"""Per-room sequence numbers (G2): ``INCR`` on a Redis counter that is never allowed to go back.
+
+Redis may lose the counter (a restart without persistence). It is then re-created from the
+highest seq in Postgres, but only once the persistence worker has stored everything already in
+Kafka; otherwise an acknowledged message still in flight to Postgres could have its seq reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from chat_common.errors import ChatError, ErrorCode
+from chat_gateway.broker import RoomBroker
+from chat_gateway.message_log import PersistenceWatch
+from chat_gateway.store import MessageStore
+
+
+class Sequencer:
+    def __init__(
+        self, broker: RoomBroker, store: MessageStore, watch: PersistenceWatch, seed_wait_s: float
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._watch = watch
+        self._seed_wait_s = seed_wait_s
+        # Seeding is rare (once per room after Redis lost its counters): one lock is enough.
+        self._seeding = asyncio.Lock()
+
+    async def next(self, room: str) -> int:
+        seq = await self._broker.next_seq(room)
+        if seq is not None:
+            return seq
+        async with self._seeding:
+            if not await self._broker.has_seq(room):
+                await self._seed(room)
+        seq = await self._broker.next_seq(room)
+        if seq is None:
+            raise ChatError(ErrorCode.UNAVAILABLE, "room sequence unavailable; retry shortly")
+        return seq
+
+    async def _seed(self, room: str) -> None:
+        await self._watch.wait_until_stored(self._seed_wait_s)
+        floor = max(await self._store.max_seq(room), await self._window_top(room))
+        await self._broker.seed_seq(room, floor)
+
+    async def _window_top(self, room: str) -> int:
+        frames = await self._broker.window(room, 0)
+        return frames[-1].seq if frames else 0

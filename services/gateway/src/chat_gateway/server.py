@@ -1,0 +1,85 @@
+"""``chat-gateway``: runs the gateway under uvicorn with the WebSocket settings it relies on.
+
+SIGTERM drains: the gateway stops taking connections, tells every client to reconnect
+elsewhere, waits ``drain_grace_s``, closes the rest with 1012, then exits. A second signal
+exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+
+from chat_common.logs import configure_logging
+from chat_common.settings import SettingsError
+from chat_gateway.app import create_app, drain
+from chat_gateway.settings import GatewaySettings, load_gateway_settings
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, settings: GatewaySettings) -> None:
+        super().__init__(config)
+        self._settings = settings
+        self._draining: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)  # type: ignore[arg-type]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining is not None or self._loop is None or sig != signal.SIGTERM:
+            super().handle_exit(sig, frame)
+            return
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._draining = asyncio.ensure_future(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        app = self.config.loaded_app
+        # uvicorn wraps the app in middleware; the Starlette app is at the bottom.
+        while hasattr(app, "app"):
+            app = app.app
+        try:
+            await drain(app, self._settings.drain_grace_s)
+        finally:
+            self.should_exit = True
+
+
+def build_config(settings: GatewaySettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws="websockets",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.ping_interval_s,
+        ws_ping_timeout=settings.ping_timeout_s,
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+    )
+
+
+def main() -> int:
+    try:
+        settings = load_gateway_settings()
+    except SettingsError as exc:
+        print(f"chat-gateway: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    server = DrainingServer(build_config(settings), settings)
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

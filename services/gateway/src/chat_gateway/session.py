@@ -1,0 +1,454 @@
+"""One WebSocket session: the commands of PROTOCOL.md, independent of the web framework.
+
+The transport hands in text frames and gets back text to send and close requests. Commands of
+one connection run one after another, so a user's messages from one tab keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+import msgspec
+from redis.exceptions import RedisError
+
+from chat_common.envelope import Author, Envelope, format_ts
+from chat_common.errors import ChatError, CloseCode, ErrorCode
+from chat_common.revocation import is_revoked
+from chat_gateway import protocol
+from chat_gateway.access import Caller
+from chat_gateway.broker import Admission
+from chat_gateway.context import Claims, GatewayContext
+from chat_gateway.frames import RoomFrame, frame_of, void_frame
+from chat_gateway.outbound import Outbound
+from chat_gateway.presence import Member
+
+log = logging.getLogger(__name__)
+
+# Failures of Redis or Postgres reach the client as ``unavailable``: retry later, nothing lost.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    RedisError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
+# Control characters other than tab and newline have no place in a chat message and are a
+# classic way to corrupt terminals and logs downstream.
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A join waits this long for the room's Redis subscription before answering ``unavailable``.
+_FOLLOW_TIMEOUT_S = 5.0
+# A concurrent send of the same client_msg_id is waited for this long before ``unavailable``.
+_BUSY_WAIT_S = 5.0
+
+
+class Transport(Protocol):
+    async def send_text(self, text: str) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class _Joining:
+    """Live frames that arrive while a join's catch-up is being read, held until it is sent."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[RoomFrame, str]] = []
+
+
+class Session:
+    def __init__(self, ctx: GatewayContext, transport: Transport, address: str) -> None:
+        self.ctx = ctx
+        self.address = address
+        self.session_id = f"{ctx.settings.node_id}:{uuid.uuid4().hex[:12]}"
+        self.user_id = ""
+        self.claims: Claims | None = None
+        self.closed = asyncio.Event()
+        self._transport = transport
+        self._rooms: dict[str, _Joining | None] = {}
+        self._strikes = 0
+        self._bad_frames = 0
+        self._expiry: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.outbound = Outbound(
+            transport.send_text,
+            limit_bytes=ctx.settings.outbound_queue_bytes,
+            on_overflow=self._on_overflow,
+        )
+
+    # -- what the hub calls -------------------------------------------------------------------
+
+    def deliver(self, room: str, frame: RoomFrame, text: str) -> None:
+        joining = self._rooms.get(room)
+        if joining is not None:
+            joining.frames.append((frame, text))
+        elif self.outbound.push(text):
+            self.ctx.metrics.messages_delivered.inc()
+
+    def push_event(self, text: str) -> None:
+        self.outbound.push(text)
+
+    # -- frames in ----------------------------------------------------------------------------
+
+    async def handle_text(self, text: str) -> None:
+        try:
+            command = protocol.decode_command(text)
+        except ChatError as failure:
+            self._bad_frames += 1
+            self._send_error(protocol.command_id_of(text), failure)
+            if self._bad_frames >= self.ctx.settings.bad_frames_before_close:
+                self.close_soon(CloseCode.POLICY_VIOLATION, "too many malformed frames")
+            return
+        if self.claims is None and not isinstance(command, protocol.Connect):
+            self._send_error(command.id, ChatError(ErrorCode.UNAUTHORIZED, "connect first"))
+            self.close_soon(CloseCode.UNAUTHORIZED, "connect must be the first frame")
+            return
+        try:
+            fields = await self._dispatch(command)
+        except ChatError as failure:
+            self._send_error(command.id, failure)
+            self._count_strike(failure)
+            return
+        except DEPENDENCY_ERRORS as exc:
+            log.warning("dependency failed", extra={"error": repr(exc)})
+            self._send_error(
+                command.id, ChatError(ErrorCode.UNAVAILABLE, "service unavailable; retry")
+            )
+            return
+        except Exception:
+            log.exception("command failed", extra={"type": type(command).__name__})
+            self._send_error(command.id, ChatError(ErrorCode.INTERNAL, "internal error"))
+            return
+        self._strikes = 0
+        if command.id is not None and fields is not None:
+            self.outbound.push(protocol.reply(command.id, **fields))
+
+    async def _dispatch(self, command: protocol.AnyCommand) -> dict[str, Any] | None:
+        match command:
+            case protocol.Connect():
+                return await self._connect(command)
+            case protocol.Refresh():
+                return await self._refresh(command)
+            case protocol.Join():
+                return await self._join(command)
+            case protocol.Leave():
+                return await self._leave(command.room)
+            case protocol.Send():
+                return await self._send(command)
+            case protocol.History():
+                return await self._history(command)
+            case protocol.Presence():
+                await self.ctx.access.for_read(self._caller(), command.room)
+                return {"online": await self.ctx.presence.online(command.room)}
+            case protocol.Typing():
+                return await self._typing(command.room)
+            case protocol.Ping():
+                return {}
+        raise ChatError(ErrorCode.BAD_REQUEST, "unknown command type")  # pragma: no cover
+
+    # -- session lifecycle --------------------------------------------------------------------
+
+    async def _connect(self, command: protocol.Connect) -> dict[str, Any]:
+        if self.claims is not None:
+            raise ChatError(ErrorCode.BAD_REQUEST, "already connected")
+        try:
+            claims = await self.ctx.verify_token(command.token)
+        except ChatError:
+            self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
+            raise
+        if await is_revoked(self.ctx.redis, claims):
+            self.close_soon(CloseCode.UNAUTHORIZED, "session revoked")
+            raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
+        settings = self.ctx.settings
+        if not await self.ctx.presence.admit_connection(
+            claims.sub, self.session_id, settings.max_connections_per_user
+        ):
+            self.close_soon(CloseCode.POLICY_VIOLATION, "too many connections for this user")
+            raise ChatError(ErrorCode.FORBIDDEN, "too many connections for this user")
+        self.claims = claims
+        self.user_id = claims.sub
+        self.ctx.hub.add(self)
+        self._expire_at(claims.exp)
+        return {
+            "user": {"id": claims.sub, "name": claims.name, "roles": list(claims.roles)},
+            "session": self.session_id,
+            "server_time": format_ts(datetime.now(UTC)),
+            "limits": {
+                "max_frame_bytes": settings.max_frame_bytes,
+                "max_body_chars": settings.max_body_chars,
+                "send_rate_per_s": settings.send_rate_per_s,
+            },
+        }
+
+    async def _refresh(self, command: protocol.Refresh) -> dict[str, Any]:
+        claims = await self.ctx.verify_token(command.token)
+        if self.claims is None or claims.sub != self.claims.sub:
+            raise ChatError(ErrorCode.UNAUTHORIZED, "the new token is for another user")
+        self.claims = claims
+        self._expire_at(claims.exp)
+        return {"expires_at": format_ts(datetime.fromtimestamp(claims.exp, UTC))}
+
+    def _expire_at(self, exp: int) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        delay = max(0.0, exp - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, self.close_soon, CloseCode.UNAUTHORIZED, "token_expired"
+        )
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        self.ctx.metrics.closes.labels(str(code)).inc()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        # Replies already queued (the error that explains the close) go out first, briefly.
+        await self.outbound.flush(0.5)
+        await self.outbound.stop()
+        await self._transport.close(code, reason)
+
+    def _on_overflow(self) -> None:
+        self.ctx.metrics.queue_overflows.inc()
+        self.close_soon(CloseCode.POLICY_VIOLATION, "slow consumer")
+
+    async def release(self) -> None:
+        """Called once by the transport when the connection is gone."""
+        self.closed.set()
+        self.outbound.close()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self.claims is None:
+            return
+        emptied = self.ctx.hub.discard(self)
+        for room in emptied:
+            await self.ctx.fanout.unfollow(room)
+        member = self._member()
+        for room in list(self._rooms):
+            if await self.ctx.presence.leave(room, member):
+                await self._announce_presence(room, "offline")
+        await self.ctx.presence.drop_connection(self.user_id, self.session_id)
+
+    # -- rooms --------------------------------------------------------------------------------
+
+    def _caller(self) -> Caller:
+        assert self.claims is not None
+        return Caller(self.claims.sub, self.claims.roles)
+
+    def _member(self) -> Member:
+        assert self.claims is not None
+        return Member(self.claims.sub, self.claims.name, self.session_id)
+
+    @property
+    def rooms(self) -> list[str]:
+        return list(self._rooms)
+
+    async def _join(self, command: protocol.Join) -> dict[str, Any] | None:
+        room = command.room
+        await self.ctx.access.for_join(self._caller(), room)
+        joining = _Joining()
+        self._rooms[room] = joining
+        if self.ctx.hub.join(self, room):
+            self.ctx.metrics.joined_rooms.inc()
+        self.ctx.metrics.room_members.inc()
+        try:
+            async with asyncio.timeout(_FOLLOW_TIMEOUT_S):
+                last_seq = await self.ctx.fanout.follow(room)
+            frames: list[RoomFrame] = []
+            recovered = True
+            if command.since is not None:
+                frames, recovered = await self.ctx.history.after(
+                    room, command.since, self.ctx.settings.catch_up_limit
+                )
+            if await self.ctx.presence.enter(room, self._member()):
+                await self._announce_presence(room, "online")
+            online = await self.ctx.presence.online(room)
+        except BaseException as exc:
+            await self._leave(room)
+            if isinstance(exc, TimeoutError):
+                raise ChatError(ErrorCode.UNAVAILABLE, "room not available; retry") from exc
+            raise
+        sent = {frame.seq for frame in frames}
+        last_seq = max([last_seq, *sent])
+        if command.id is not None:
+            self.outbound.push(
+                protocol.reply(
+                    command.id,
+                    room=room,
+                    last_seq=last_seq,
+                    online=online,
+                    messages=[msgspec.Raw(frame.message_json) for frame in frames],
+                    recovered=recovered,
+                )
+            )
+        self._rooms[room] = None
+        for frame, text in joining.frames:
+            if frame.seq not in sent:
+                self.deliver(room, frame, text)
+        return None  # the reply is already queued, ahead of the held live frames
+
+    async def _leave(self, room: str) -> dict[str, Any]:
+        if room in self._rooms:
+            await self._after_leave(room, self._drop_room(room))
+        return {}
+
+    def _drop_room(self, room: str) -> bool:
+        """Stop delivering ``room`` here; True when no local connection follows it any more."""
+        del self._rooms[room]
+        self.ctx.metrics.room_members.dec()
+        emptied = self.ctx.hub.leave(self, room)
+        if emptied:
+            self.ctx.metrics.joined_rooms.dec()
+        return emptied
+
+    async def _after_leave(self, room: str, emptied: bool) -> None:
+        if emptied:
+            await self.ctx.fanout.unfollow(room)
+        if await self.ctx.presence.leave(room, self._member()):
+            await self._announce_presence(room, "offline")
+
+    async def _announce_presence(self, room: str, state: str) -> None:
+        assert self.claims is not None
+        user = {"id": self.claims.sub, "name": self.claims.name}
+        await self.ctx.broker.announce(
+            room, {"type": "presence", "room": room, "user": user, "state": state}
+        )
+
+    def kick(self, room: str, reason: str) -> None:
+        """Removed from ``room`` by a moderator: stop delivering at once, then tell the client."""
+        if room not in self._rooms or self.closed.is_set():
+            return
+        emptied = self._drop_room(room)
+        self.push_event(protocol.event("kicked", room=room, reason=reason))
+        task = asyncio.get_running_loop().create_task(self._after_leave(room, emptied))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _history(self, command: protocol.History) -> dict[str, Any]:
+        await self.ctx.access.for_read(self._caller(), command.room)
+        frames, has_more = await self.ctx.history.before(
+            command.room, command.before, command.limit
+        )
+        return {
+            "messages": [msgspec.Raw(frame.message_json) for frame in frames],
+            "has_more": has_more,
+        }
+
+    async def _typing(self, room: str) -> dict[str, Any]:
+        if room not in self._rooms:
+            raise ChatError(ErrorCode.FORBIDDEN, "join the room first")
+        assert self.claims is not None
+        await self.ctx.broker.typing(room, self.claims.sub, self.claims.name)
+        return {}
+
+    # -- the message path (ARCHITECTURE.md, steps 1-5) ----------------------------------------
+
+    async def _send(self, command: protocol.Send) -> dict[str, Any]:
+        started = time.perf_counter()
+        self._validate_body(command.body)
+        caller = self._caller()
+        await self.ctx.access.for_send(caller, command.room)
+        admission = await self._admit(command.client_msg_id)
+        if admission.outcome is Admission.DONE:
+            return {"message": msgspec.Raw(admission.envelope)}
+        broker = self.ctx.broker
+        try:
+            if admission.outcome is Admission.RETRY:
+                envelope = msgspec.json.decode(admission.envelope, type=Envelope)
+            else:
+                envelope = await self._new_envelope(command)
+            encoded = msgspec.json.encode(envelope)
+            await broker.remember_pending(caller.user_id, command.client_msg_id, encoded)
+        except BaseException:
+            with contextlib.suppress(*DEPENDENCY_ERRORS):
+                await broker.release(caller.user_id, command.client_msg_id)
+            raise
+        frame = frame_of(envelope)
+        try:
+            await self.ctx.message_log.append(command.room, encoded)
+        except BaseException:
+            self.ctx.metrics.kafka_errors.inc()
+            # Receivers stop waiting for this seq; a retry sends the same envelope again.
+            with contextlib.suppress(*DEPENDENCY_ERRORS):
+                await broker.publish(
+                    void_frame(envelope.seq),
+                    command.room,
+                    user_id=caller.user_id,
+                    client_msg_id=command.client_msg_id,
+                )
+            raise
+        try:
+            await broker.publish(
+                frame,
+                command.room,
+                user_id=caller.user_id,
+                client_msg_id=command.client_msg_id,
+                envelope=encoded,
+            )
+        except Exception as exc:
+            # Durable in Kafka already: acknowledge. Receivers fill the hole from Postgres.
+            self.ctx.metrics.redis_errors.labels("publish").inc()
+            log.warning("publish failed after a durable send", extra={"error": repr(exc)})
+        self.ctx.metrics.messages_received.inc()
+        self.ctx.metrics.ack_latency.observe(time.perf_counter() - started)
+        return {"message": msgspec.Raw(frame.message_json)}
+
+    def _validate_body(self, body: str) -> None:
+        limit = self.ctx.settings.max_body_chars
+        if not body:
+            raise ChatError(ErrorCode.BAD_REQUEST, "body must not be empty")
+        if len(body) > limit:
+            raise ChatError(ErrorCode.TOO_LARGE, f"body is longer than {limit} characters")
+        if _FORBIDDEN_CHARS.search(body):
+            raise ChatError(
+                ErrorCode.BAD_REQUEST, "body contains control characters other than \\n and \\t"
+            )
+
+    async def _admit(self, client_msg_id: str) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _BUSY_WAIT_S
+        while True:
+            admission = await self.ctx.broker.admit(self.user_id, client_msg_id, self.session_id)
+            if admission.outcome is Admission.LIMITED:
+                raise ChatError(
+                    ErrorCode.RATE_LIMITED,
+                    "sending too fast",
+                    retry_after_ms=max(1, admission.retry_after_ms),
+                )
+            if admission.outcome is not Admission.BUSY:
+                return admission
+            if loop.time() > deadline:
+                raise ChatError(ErrorCode.UNAVAILABLE, "the same message is still being sent")
+            await asyncio.sleep(0.05)
+
+    async def _new_envelope(self, command: protocol.Send) -> Envelope:
+        assert self.claims is not None
+        seq = await self.ctx.sequencer.next(command.room)
+        return Envelope(
+            id=str(uuid.uuid4()),
+            room=command.room,
+            seq=seq,
+            user=Author(id=self.claims.sub, name=self.claims.name),
+            body=command.body,
+            ts=format_ts(datetime.now(UTC)),
+            client_msg_id=command.client_msg_id,
+        )
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def _send_error(self, command_id: protocol.CommandId | None, failure: ChatError) -> None:
+        self.ctx.metrics.errors.labels(failure.code.value).inc()
+        self.outbound.push(protocol.error(command_id, failure))
+
+    def _count_strike(self, failure: ChatError) -> None:
+        if failure.code is not ErrorCode.RATE_LIMITED:
+            return
+        self._strikes += 1
+        if self._strikes >= self.ctx.settings.abuse_strikes:
+            self.close_soon(CloseCode.POLICY_VIOLATION, "flooding")

@@ -1,0 +1,88 @@
+"""Gateway settings, read from ``CHAT_GATEWAY_*`` variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+import msgspec
+
+from chat_common.settings import (
+    LOCAL_DATABASE_URL,
+    LOCAL_KAFKA_BOOTSTRAP,
+    LOCAL_REDIS_URL,
+    NonEmptyStr,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    ServiceSettings,
+    load_settings,
+)
+
+PREFIX = "CHAT_GATEWAY_"
+
+
+class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Port = 8101
+    # Names this process in metrics, logs and connection ids; unique per gateway.
+    node_id: NonEmptyStr = f"{socket.gethostname()}-{os.getpid()}"
+
+    redis_url: NonEmptyStr = LOCAL_REDIS_URL
+    kafka_bootstrap: NonEmptyStr = LOCAL_KAFKA_BOOTSTRAP
+    database_url: NonEmptyStr = LOCAL_DATABASE_URL
+    kafka_topic: NonEmptyStr = "chat.messages"
+    # The persistence worker's consumer group: a lost seq counter is re-seeded from Postgres only
+    # after this group has stored everything already in Kafka, so seq never goes backwards.
+    persistence_group: NonEmptyStr = "chat-persistence"
+    seed_wait_s: PositiveFloat = 15.0
+
+    jwks_url: NonEmptyStr = "http://127.0.0.1:8200/.well-known/jwks.json"
+    token_issuer: NonEmptyStr = "chat-auth"  # noqa: S105 - a claim value, not a secret
+    token_audience: NonEmptyStr = "chat"  # noqa: S105 - a claim value, not a secret
+
+    # Exact-match Origin allowlist; a handshake without Origin (native apps) is allowed.
+    allowed_origins: tuple[str, ...] = ("https://localhost:8443",)
+    create_rooms_on_join: bool = True
+
+    # G5 limits. 64 KiB frames: OWASP's suggestion, far above a 4000-character message.
+    max_frame_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
+    max_body_chars: Annotated[int, msgspec.Meta(ge=1, le=4000)] = 4000
+    # 5 messages/s sustained with bursts of 20: above any typist, far below a flood.
+    send_rate_per_s: PositiveFloat = 5.0
+    send_burst: PositiveInt = 20
+    # A connection refused this many times in a row is flooding, not typing: closed with 4008.
+    abuse_strikes: PositiveInt = 50
+    bad_frames_before_close: PositiveInt = 100
+    max_connections_per_user: PositiveInt = 20
+    max_connections_per_ip: PositiveInt = 200
+    # Bytes queued for one connection before it counts as a slow reader (4008). 1 MiB holds
+    # ~2000 typical messages: minutes of a busy room, yet bounded per connection.
+    outbound_queue_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 1_048_576
+    connect_timeout_s: PositiveFloat = 10.0
+    # WebSocket ping every 20 s, below nginx's and most balancers' 60 s idle timeout.
+    ping_interval_s: PositiveFloat = 20.0
+    ping_timeout_s: PositiveFloat = 20.0
+    drain_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+
+    # Presence entries lapse this long after their gateway's last heartbeat (one every third of
+    # it) and lapsed users are looked for this often: a gateway killed with SIGKILL stops counting
+    # its users within presence_ttl_s + presence_sweep_s (75 s, inside the promised 90 s).
+    presence_ttl_s: PositiveFloat = 60.0
+    presence_sweep_s: PositiveFloat = 15.0
+
+    # Recent window per room in Redis: the newest messages for catch-up and hole filling.
+    recent_window_size: PositiveInt = 1000
+    recent_window_ttl_s: PositiveInt = 86_400
+    catch_up_limit: PositiveInt = 1000
+    # A live seq hole is looked up again in the window after this delay, then in Postgres, and
+    # declared unused after the deadline (a sender that died between seq and publish).
+    hole_retry_s: PositiveFloat = 0.05
+    hole_deadline_s: PositiveFloat = 3.0
+    dedup_ttl_s: PositiveInt = 86_400
+    kafka_request_timeout_ms: PositiveInt = 5000
+
+
+def load_gateway_settings() -> GatewaySettings:
+    return load_settings(GatewaySettings, PREFIX)

@@ -1,0 +1,112 @@
+"""The whole message path for the gateway's tests: auth-service, persistence worker and
+gateways run as real processes on free ports, against the real Postgres and Kafka of the local
+stack and a Redis of their own (so Redis can be restarted without disturbing other suites)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from chat_common.kafka_client import ensure_topics
+from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+from gateway_harness import (
+    ORIGIN,
+    STRICT_ORIGIN,
+    ChatSystem,
+    ServiceProcess,
+    auth_service,
+    free_port,
+    gateway_process,
+    python_module,
+    redis_server,
+)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ChatSystem]:
+    log_dir = tmp_path_factory.mktemp("gateway-system")
+    kafka = os.environ.get("CHAT_TEST_KAFKA_BOOTSTRAP", LOCAL_KAFKA_BOOTSTRAP)
+    database_url = os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
+    run_id = uuid.uuid4().hex[:10]
+    topic, group = f"test.gateway.{run_id}", f"test-gateway-{run_id}"
+    await ensure_topics(kafka, {topic: 6})
+
+    redis_port = free_port()
+    redis = redis_server(redis_port, log_dir)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    auth_port = free_port()
+    auth = auth_service(log_dir, auth_port, database_url, redis_url)
+    # Same keys, database and Redis, shortest allowed token lifetime: for expiry tests.
+    short_auth_port = free_port()
+    short_auth = auth_service(
+        log_dir, short_auth_port, database_url, redis_url, CHAT_AUTH_ACCESS_TOKEN_TTL_S="30"
+    )
+    worker = ServiceProcess(
+        "worker",
+        python_module("chat_worker"),
+        {
+            "CHAT_WORKER_KAFKA_BOOTSTRAP": kafka,
+            "CHAT_WORKER_TOPIC": topic,
+            "CHAT_WORKER_GROUP_ID": group,
+            "CHAT_WORKER_DATABASE_URL": database_url,
+            "CHAT_WORKER_METRICS_PORT": str(worker_port := free_port()),
+        },
+        log_dir,
+        ready_url=f"http://127.0.0.1:{worker_port}/readyz",
+    )
+    system = ChatSystem(
+        topic=topic,
+        group=group,
+        kafka=kafka,
+        database_url=database_url,
+        redis_url=redis_url,
+        auth_url=f"http://127.0.0.1:{auth_port}",
+        short_auth_url=f"http://127.0.0.1:{short_auth_port}",
+        log_dir=log_dir,
+        redis=redis,
+        auth=auth,
+        worker=worker,
+    )
+    system.gateway_env = {
+        "CHAT_GATEWAY_REDIS_URL": redis_url,
+        "CHAT_GATEWAY_KAFKA_BOOTSTRAP": kafka,
+        "CHAT_GATEWAY_DATABASE_URL": database_url,
+        "CHAT_GATEWAY_KAFKA_TOPIC": topic,
+        "CHAT_GATEWAY_PERSISTENCE_GROUP": group,
+        "CHAT_GATEWAY_JWKS_URL": f"{system.auth_url}/.well-known/jwks.json",
+        "CHAT_GATEWAY_ALLOWED_ORIGINS": ORIGIN,
+        # Throughput tests send faster than a person; the strict gateway keeps real limits.
+        "CHAT_GATEWAY_SEND_RATE_PER_S": "500",
+        "CHAT_GATEWAY_SEND_BURST": "1000",
+        "CHAT_GATEWAY_DRAIN_GRACE_S": "1",
+        # Short presence lapse so a killed gateway's users go offline within seconds here.
+        "CHAT_GATEWAY_PRESENCE_TTL_S": "6",
+        "CHAT_GATEWAY_PRESENCE_SWEEP_S": "1",
+    }
+    system.gateways = [gateway_process(system, "gateway-a"), gateway_process(system, "gateway-b")]
+    system.strict = gateway_process(
+        system,
+        "gateway-strict",
+        CHAT_GATEWAY_ALLOWED_ORIGINS=STRICT_ORIGIN,
+        CHAT_GATEWAY_SEND_RATE_PER_S="5",
+        CHAT_GATEWAY_SEND_BURST="10",
+        CHAT_GATEWAY_ABUSE_STRIKES="20",
+        CHAT_GATEWAY_CONNECT_TIMEOUT_S="1.5",
+        CHAT_GATEWAY_OUTBOUND_QUEUE_BYTES="65536",
+        CHAT_GATEWAY_MAX_CONNECTIONS_PER_USER="3",
+        CHAT_GATEWAY_MAX_FRAME_BYTES="8192",
+        CHAT_GATEWAY_MAX_BODY_CHARS="500",
+        CHAT_GATEWAY_BAD_FRAMES_BEFORE_CLOSE="30",
+    )
+    processes = [redis, auth, short_auth, worker, *system.gateways, system.strict]
+    try:
+        for process in processes:
+            await process.start()
+        yield system
+    finally:
+        for process in reversed(processes):
+            await process.stop()

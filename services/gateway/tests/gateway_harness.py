@@ -1,0 +1,410 @@
+"""Test harness: real service processes on free ports, and a WebSocket client of the protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from aiokafka.admin import AIOKafkaAdminClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ServiceProcess:
+    """A service run as its own process, as in production, so tests can SIGKILL it."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        ready_url: str | None = None,
+        ready: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.ready_url = ready_url
+        self._ready = ready
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self, limit_s: float = 40.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on via polling
+            self.argv,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        log.close()
+        await self.wait_ready(limit_s)
+
+    async def wait_ready(self, limit_s: float = 40.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited; see {self.log_path}")
+                if await self._answers(client):
+                    return
+                if loop.time() > deadline:
+                    raise RuntimeError(f"{self.name} not ready in {limit_s}s; see {self.log_path}")
+                await asyncio.sleep(0.2)
+
+    async def _answers(self, client: httpx.AsyncClient) -> bool:
+        if self._ready is not None:
+            with contextlib.suppress(Exception):
+                return await self._ready()
+            return False
+        assert self.ready_url is not None
+        with contextlib.suppress(httpx.HTTPError):
+            return (await client.get(self.ready_url)).status_code == 200
+        return False
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    async def wait_exit(self, limit_s: float = 20.0) -> int | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        while self.process is not None and self.process.poll() is None:
+            if loop.time() > deadline:
+                return None
+            await asyncio.sleep(0.05)
+        return None if self.process is None else self.process.returncode
+
+    async def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        await self.wait_exit()
+
+    async def stop(self) -> None:
+        self.signal(signal.SIGTERM)
+        if await self.wait_exit(15.0) is None:
+            await self.kill()
+
+
+def python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+class ProtocolError(AssertionError):
+    pass
+
+
+class ChatClient:
+    """A protocol client: commands with ids and their replies, events kept in arrival order."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.events: list[dict[str, Any]] = []
+        self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._arrived = asyncio.Event()
+        self.closed: asyncio.Future[tuple[int | None, str]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(
+        cls, url: str, *, token: str | None = None, origin: str | None = None, **options: Any
+    ) -> ChatClient:
+        headers = {"Origin": origin} if origin else None
+        connection = await connect(
+            url, additional_headers=headers, compression=None, max_size=None, **options
+        )
+        client = cls(connection)
+        if token is not None:
+            await client.request("connect", token=token)
+        return client
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.connection:
+                frame = msgspec.json.decode(raw)
+                waiter = self._replies.pop(frame.get("id"), None)
+                if waiter is not None and frame["type"] in ("reply", "error"):
+                    waiter.set_result(frame)
+                else:
+                    self.events.append(frame)
+                    self._arrived.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            rcvd = self.connection.protocol.close_rcvd
+            result = (rcvd.code, rcvd.reason) if rcvd is not None else (None, "")
+            if not self.closed.done():
+                self.closed.set_result(result)
+            self._arrived.set()
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.connection.send(data)
+
+    async def command(self, kind: str, limit_s: float = 15.0, **fields: Any) -> dict[str, Any]:
+        """Send a command and return its reply or error frame."""
+        command_id = next(self._ids)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[command_id] = waiter
+        await self.connection.send(
+            msgspec.json.encode({"type": kind, "id": command_id, **fields}).decode()
+        )
+        async with asyncio.timeout(limit_s):
+            return await waiter
+
+    async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Send a command that must succeed; returns its reply."""
+        frame = await self.command(kind, **fields)
+        if frame["type"] != "reply":
+            raise ProtocolError(f"{kind} failed: {frame}")
+        return frame
+
+    def messages(self, room: str | None = None) -> list[dict[str, Any]]:
+        return [
+            event["message"]
+            for event in self.events
+            if event["type"] == "message" and (room is None or event["message"]["room"] == room)
+        ]
+
+    async def wait_for(self, predicate: Any, limit_s: float = 15.0) -> None:
+        async with asyncio.timeout(limit_s):
+            while not predicate(self):
+                self._arrived.clear()
+                if self.closed.done() and not predicate(self):
+                    raise ProtocolError(f"connection closed: {self.closed.result()}")
+                await self._arrived.wait()
+
+    async def wait_closed(self, limit_s: float = 15.0) -> tuple[int | None, str]:
+        async with asyncio.timeout(limit_s):
+            return await asyncio.shield(self.closed)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.connection.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
+def redis_server(port: int, log_dir: Path) -> ServiceProcess:
+    """A Redis of the test's own, so restarting it disturbs nothing else."""
+
+    async def pong() -> bool:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"PING\r\n")
+        answer = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        return answer == b"+PONG\r\n"
+
+    return ServiceProcess(
+        f"redis-{port}",
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(log_dir),
+        ],
+        {},
+        log_dir,
+        ready=pong,
+    )
+
+
+def kafka_jars() -> Path:
+    pom = REPO / "deploy/local/kafka/pom.xml"
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chat"
+    return cache / f"kafka-jars-{digest}"
+
+
+def kafka_broker(port: int, controller_port: int, data_dir: Path) -> ServiceProcess:
+    """A single-node KRaft broker of the test's own, so stopping it disturbs nothing else."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    template = (REPO / "deploy/local/kafka/server.properties").read_text()
+    properties = data_dir / "server.properties"
+    properties.write_text(
+        template.replace("@DATA@", str(data_dir / "log"))
+        .replace("127.0.0.1:9093", f"127.0.0.1:{controller_port}")
+        .replace("127.0.0.1:9092", f"127.0.0.1:{port}")
+    )
+    classpath = f"{kafka_jars()}/*"
+    logging = f"-Dlog4j.configuration=file:{REPO / 'deploy/local/kafka/log4j.properties'}"
+    if not (data_dir / "log" / "meta.properties").exists():
+        subprocess.run(
+            [
+                "java",
+                "-cp",
+                classpath,
+                logging,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode(),
+                "-c",
+                str(properties),
+                "--ignore-formatted",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    async def answers() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=2000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return True
+        finally:
+            await admin.close()
+
+    return ServiceProcess(
+        f"kafka-{port}",
+        ["java", "-Xms128m", "-Xmx384m", "-cp", classpath, logging, "kafka.Kafka", str(properties)],
+        {},
+        data_dir,
+        ready=answers,
+    )
+
+
+PASSWORD = "pa55word!x"
+ORIGIN = "https://chat.test"
+STRICT_ORIGIN = "https://strict.chat.test"
+
+
+@dataclass
+class ChatSystem:
+    topic: str
+    group: str
+    kafka: str
+    database_url: str
+    redis_url: str
+    auth_url: str
+    log_dir: Path
+    redis: ServiceProcess
+    auth: ServiceProcess
+    worker: ServiceProcess
+    short_auth_url: str = ""
+    gateways: list[ServiceProcess] = field(default_factory=list)
+    strict: ServiceProcess | None = None
+    gateway_env: dict[str, str] = field(default_factory=dict)
+
+    def ws_url(self, gateway: ServiceProcess) -> str:
+        return f"ws://127.0.0.1:{gateway.env['CHAT_GATEWAY_PORT']}/ws"
+
+    def http_url(self, gateway: ServiceProcess) -> str:
+        return f"http://127.0.0.1:{gateway.env['CHAT_GATEWAY_PORT']}"
+
+    async def user(self, prefix: str = "user") -> tuple[str, str]:
+        """Register a new user and log in; returns (user id, access token)."""
+        user_id, name = await self.register(prefix)
+        return user_id, await self.login(name)
+
+    async def register(self, prefix: str = "user") -> tuple[str, str]:
+        """Register a new user; returns (user id, username)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        async with httpx.AsyncClient(base_url=self.auth_url, timeout=10.0) as client:
+            created = await client.post("/v1/users", json={"username": name, "password": PASSWORD})
+            assert created.status_code == 201, created.text
+        return str(created.json()["id"]), name
+
+    async def login(self, username: str, *, short_lived: bool = False) -> str:
+        """An access token from the auth-service (30 s lifetime when ``short_lived``)."""
+        url = self.short_auth_url if short_lived else self.auth_url
+        async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+            token = await client.post(
+                "/v1/token", json={"username": username, "password": PASSWORD}
+            )
+            assert token.status_code == 200, token.text
+        return str(token.json()["access_token"])
+
+    async def client(self, gateway: ServiceProcess, token: str | None) -> ChatClient:
+        return await ChatClient.open(self.ws_url(gateway), token=token, origin=ORIGIN)
+
+
+def gateway_process(system: ChatSystem, name: str, **overrides: str) -> ServiceProcess:
+    port = free_port()
+    env = {
+        **system.gateway_env,
+        "CHAT_GATEWAY_PORT": str(port),
+        "CHAT_GATEWAY_NODE_ID": f"{name}-{uuid.uuid4().hex[:6]}",
+        **overrides,
+    }
+    return ServiceProcess(
+        name,
+        python_module("chat_gateway"),
+        env,
+        system.log_dir,
+        ready_url=f"http://127.0.0.1:{port}/readyz",
+    )
+
+
+def signing_key(directory: Path) -> Path:
+    """An Ed25519 signing key for the auth-service under test (PKCS#8 PEM)."""
+    path = directory / "auth-signing.pem"
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return path
+
+
+def auth_service(
+    log_dir: Path, port: int, database_url: str, redis_url: str, **overrides: str
+) -> ServiceProcess:
+    return ServiceProcess(
+        f"auth-service-{port}",
+        python_module("chat_auth"),
+        {
+            "CHAT_AUTH_PORT": str(port),
+            "CHAT_AUTH_DATABASE_URL": database_url,
+            "CHAT_AUTH_REDIS_URL": redis_url,
+            "CHAT_AUTH_SIGNING_KEY_FILE": str(signing_key(log_dir)),
+            **overrides,
+        },
+        log_dir,
+        ready_url=f"http://127.0.0.1:{port}/readyz",
+    )
