@@ -9,8 +9,9 @@ export UV_PYTHON_DOWNLOADS := never
 LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
-.PHONY: help install infra migrate up down status logs lint typecheck test test-only
+.PHONY: help install infra migrate up down status logs lint typecheck protocol-check test test-only
 .PHONY: bench bench-worker
+.PHONY: web web-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,16 +25,20 @@ infra: install  ## start Postgres, Redis and Kafka (idempotent)
 migrate: infra  ## apply the database migrations
 	@$(UV) chat-migrate upgrade head
 
-up: migrate  ## run the whole system locally
+up: migrate web  ## run the whole system locally
 	@$(LOCAL)/services.sh start
+	@$(LOCAL)/nginx.sh start
+	@printf '\nThe chat is up: https://localhost:8443/\n'
 
 down:  ## stop every process of the local system
+	@$(LOCAL)/nginx.sh stop
 	@$(LOCAL)/services.sh stop
 	@$(LOCAL)/stack.sh down
 
 status:  ## which local processes run
 	@$(LOCAL)/stack.sh status
 	@$(LOCAL)/services.sh status
+	@$(LOCAL)/nginx.sh status
 
 logs:  ## follow the logs of every local process
 	@tail -n 20 -F .run/logs/*.log
@@ -44,8 +49,13 @@ lint: install  ## ruff (lint and format) and mypy --strict
 	@for package in services/*/; do \
 	  (cd $$package && MYPYPATH=src:tests $(UV) mypy --config-file $(CURDIR)/pyproject.toml src tests); \
 	done
+	@MYPYPATH=services/gateway/tests $(UV) mypy --config-file pyproject.toml tests
 
-test: lint migrate  ## lint, type-check, then every test against the real services
+protocol-check:  ## validate the AsyncAPI document of the protocol (offline)
+	@[[ -d docs/protocol/node_modules ]] || npm ci --prefix docs/protocol --no-audit --no-fund --silent
+	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml
+
+test: lint protocol-check migrate web web-test  ## lint, type-check, then every test against the real services
 	@$(UV) pytest
 
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')
@@ -55,3 +65,14 @@ bench: bench-worker  ## every benchmark; each writes its figures under docs/benc
 
 bench-worker: migrate  ## persistence worker: sustained rows/s, produce-to-row lag p50/p99
 	@$(UV) python loadtests/bench_worker.py $(ARGS)
+
+# The web app's packages are installed when missing or older than its lock file.
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package-lock.json
+	@npm ci --prefix web --no-audit --no-fund --loglevel=error
+
+web: $(WEB_DEPS)  ## build the web app into web/dist (type-check, then vite build)
+	@npm run --prefix web --silent build
+
+web-test: $(WEB_DEPS)  ## the web app's unit tests (Vitest)
+	@npm test --prefix web --silent

@@ -11,6 +11,8 @@ mkdir -p "$PIDS"
 # name|health URL|command (run from the repository root)
 SERVICES=(
   "persistence-worker|http://127.0.0.1:8300/readyz|.venv/bin/python -m chat_worker"
+  "gateway-1|http://127.0.0.1:8101/readyz|env CHAT_GATEWAY_PORT=8101 CHAT_GATEWAY_NODE_ID=gateway-1 .venv/bin/python -m chat_gateway"
+  "gateway-2|http://127.0.0.1:8102/readyz|env CHAT_GATEWAY_PORT=8102 CHAT_GATEWAY_NODE_ID=gateway-2 .venv/bin/python -m chat_gateway"
 )
 
 start_one() {
