@@ -57,6 +57,8 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX refresh_tokens_by_session ON refresh_tokens (session_id)")
+    # The auth service deletes expired tokens hourly; this keeps that a range scan.
+    op.execute("CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at)")
 
 
 def downgrade() -> None:

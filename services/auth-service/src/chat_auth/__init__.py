@@ -1,0 +1,1 @@
+"""The auth service: users, password login, access tokens with JWKS, refresh tokens, revocation."""

@@ -1,0 +1,5 @@
+import sys
+
+from chat_auth.server import main
+
+sys.exit(main())

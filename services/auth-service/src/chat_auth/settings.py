@@ -1,0 +1,78 @@
+"""Auth-service settings, read from ``CHAT_AUTH_*`` variables and validated at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import msgspec
+
+from chat_common.settings import (
+    LOCAL_DATABASE_URL,
+    LOCAL_REDIS_URL,
+    NonEmptyStr,
+    Port,
+    PositiveInt,
+    ServiceSettings,
+    load_settings,
+)
+
+PREFIX = "CHAT_AUTH_"
+
+# PROTOCOL.md caps access tokens at 15 minutes: a revoked session's token must die soon even
+# where a gateway missed the revocation.
+AccessLifetime = Annotated[int, msgspec.Meta(ge=30, le=900)]
+# OWASP password storage cheat sheet, Argon2id minimum: 19 MiB, 2 iterations, parallelism 1.
+Argon2Memory = Annotated[int, msgspec.Meta(ge=19_456)]
+Argon2TimeCost = Annotated[int, msgspec.Meta(ge=2)]
+
+
+class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Port = 8200
+    database_url: NonEmptyStr = LOCAL_DATABASE_URL
+    redis_url: NonEmptyStr = LOCAL_REDIS_URL
+
+    issuer: NonEmptyStr = "chat-auth"
+    audience: NonEmptyStr = "chat"
+    access_token_ttl_s: AccessLifetime = 600
+    # Each refresh issues a new token with a fresh lifetime: a login idle this long ends.
+    refresh_token_ttl_s: Annotated[int, msgspec.Meta(ge=60)] = 14 * 86_400
+    # Ed25519 private keys in PEM (PKCS#8). The previous key only verifies: it stays in the JWKS
+    # during a rotation (docs/auth-service.md).
+    signing_key_file: NonEmptyStr = ".run/keys/auth-signing.pem"
+    previous_key_file: str = ""
+    # Revocation marks outlive every token they cover by this much (gateway clock leeway).
+    revocation_leeway_s: Annotated[int, msgspec.Meta(ge=0)] = 60
+
+    # Browser mode: exact-match Origin allowlist for cookie-based refresh and logout.
+    allowed_origins: tuple[str, ...] = ("https://localhost:8443",)
+    cookie_path: NonEmptyStr = "/auth/v1"
+    refresh_cookie_name: NonEmptyStr = "chat_refresh"
+    csrf_cookie_name: NonEmptyStr = "chat_csrf"
+
+    # Failed logins per username and per client IP within the window, then 429. Ten guesses per
+    # quarter hour per account make online guessing hopeless; an office behind one NAT address
+    # still has room for a hundred typos.
+    login_failures_per_user: PositiveInt = 10
+    login_failures_per_ip: PositiveInt = 100
+    login_throttle_window_s: PositiveInt = 900
+    # Addresses of proxies trusted to set X-Forwarded-For (the client IP for throttling). Empty:
+    # the peer address is the client.
+    forwarded_allow_ips: tuple[str, ...] = ()
+
+    argon2_time_cost: Argon2TimeCost = 2
+    argon2_memory_kib: Argon2Memory = 19_456
+    argon2_parallelism: PositiveInt = 1
+    # Concurrent hashes; each holds argon2_memory_kib, so this bounds the memory hashing uses.
+    hash_workers: PositiveInt = 4
+
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16_384
+    database_pool_size: PositiveInt = 10
+    # How often expired refresh tokens and the sessions left without tokens are deleted; an
+    # hour keeps the tables near their live size at any login rate.
+    purge_interval_s: PositiveInt = 3600
+
+
+def load_auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
+    return load_settings(AuthSettings, PREFIX, environ)

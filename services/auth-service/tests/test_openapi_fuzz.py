@@ -1,0 +1,119 @@
+"""schemathesis against the running service's own OpenAPI document.
+
+It runs on a database of its own: generated usernames cannot carry a uuid, and a fuzzer's users
+have no place among the shared tables other tests read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from auth_harness import AuthProcess, KeyFiles, service_settings
+
+# "No 5xx, responses conform": every documented status, content type, header and body schema,
+# and invalid input must never be accepted.
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+    ]
+)
+# Bounded: a few examples per operation plus schemathesis' coverage phase, a few seconds in all.
+# A fixed seed keeps a failure reproducible with the same command.
+EXAMPLES_PER_OPERATION = 15
+SEED = 20261125
+
+
+async def _admin(database_url: str, statement: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="module")
+def scratch_database_url(database_url: str) -> Iterator[str]:
+    name = f"chat_auth_fuzz_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        url = database_url.rsplit("/", 1)[0] + f"/{name}"
+        migrate = subprocess.run(
+            [sys.executable, "-m", "chat_migrations.cli", "upgrade", "head"],
+            env={**os.environ, "CHAT_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        yield url
+    finally:
+        asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def fuzzed_service(
+    scratch_database_url: str,
+    redis_url: str,
+    key_files: KeyFiles,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AuthProcess]:
+    settings = service_settings(
+        database_url=scratch_database_url,
+        redis_url=redis_url,
+        key_file=key_files.current,
+        previous_key_file=key_files.previous,
+    )
+    # The fuzzer comes from one address; let it reach the handlers, not only the throttle.
+    settings["CHAT_AUTH_LOGIN_FAILURES_PER_IP"] = "100000"
+    service = AuthProcess(settings, tmp_path_factory.mktemp("fuzz") / "auth.log")
+    yield service
+    service.stop()
+
+
+def test_the_api_keeps_its_openapi_promises_under_generated_input(
+    fuzzed_service: AuthProcess, tmp_path: Path
+) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{fuzzed_service.url}/openapi.json",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            str(EXAMPLES_PER_OPERATION),
+            "--seed",
+            str(SEED),
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--request-timeout",
+            "10",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, f"{report}\n--- service log ---\n{fuzzed_service.log_tail()}"
+    assert "8 selected / 8 total" in report
+    assert "No issues found" in report
