@@ -49,7 +49,7 @@ lint: install  ## ruff (lint and format) and mypy --strict
 	@for package in services/*/; do \
 	  (cd $$package && MYPYPATH=src:tests $(UV) mypy --config-file $(CURDIR)/pyproject.toml src tests); \
 	done
-	@MYPYPATH=services/gateway/tests $(UV) mypy --config-file pyproject.toml tests
+	@MYPYPATH=services/gateway/tests:tests/e2e $(UV) mypy --config-file pyproject.toml tests
 
 protocol-check:  ## validate the AsyncAPI document of the protocol (offline)
 	@[[ -d docs/protocol/node_modules ]] || npm ci --prefix docs/protocol --no-audit --no-fund --silent

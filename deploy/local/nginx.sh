@@ -6,6 +6,7 @@
 #
 # Environment (all optional; tests start a second balancer with their own values):
 #   CHAT_NGINX_DIR       where the rendered configuration, pid and temp files go (.run/nginx)
+#   CHAT_NGINX_LOG_DIR   where the access and error logs go (.run/logs)
 #   CHAT_NGINX_LISTEN    address:port to serve HTTPS on (127.0.0.1:8443)
 #   CHAT_NGINX_GATEWAYS  the gateways, space-separated host:port (127.0.0.1:8101 127.0.0.1:8102)
 #   CHAT_NGINX_AUTH      the auth service, host:port (127.0.0.1:8200)
@@ -15,6 +16,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 DIR="${CHAT_NGINX_DIR:-$RUN/nginx}"
+LOGS="${CHAT_NGINX_LOG_DIR:-$LOGS}"
+mkdir -p "$LOGS"
 LISTEN="${CHAT_NGINX_LISTEN:-127.0.0.1:8443}"
 GATEWAYS="${CHAT_NGINX_GATEWAYS:-127.0.0.1:8101 127.0.0.1:8102}"
 AUTH="${CHAT_NGINX_AUTH:-127.0.0.1:8200}"

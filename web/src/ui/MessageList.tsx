@@ -187,6 +187,7 @@ function RowView({
           className={`msg${row.own ? " own" : ""}${row.first ? " first" : ""}`}
           data-testid="message"
           data-seq={message.seq}
+          data-own={row.own}
           data-state="sent"
         >
           {!row.own && (
@@ -225,6 +226,7 @@ function RowView({
         <article
           className={`msg own pending${row.first ? " first" : ""}${pending.state === "failed" ? " failed" : ""}`}
           data-testid="message"
+          data-own="true"
           data-state={pending.state}
         >
           <div className="msg-main">

@@ -1,0 +1,215 @@
+"""The web app in Debian's Chromium, through nginx over https and wss, against the real system:
+what two people see when they chat, what a message body can never do, and what a person sees
+when the gateway their browser is connected to dies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.async_api import Locator, expect
+
+from gateway_harness import ChatClient, ServiceProcess
+
+if TYPE_CHECKING:
+    from conftest import People, Person, WebSystem
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# Generous: the first page load also warms every service's caches (JWKS, rooms, connections).
+expect.set_options(timeout=20_000)
+
+
+async def create_room(person: Person) -> str:
+    room = f"e2e-{uuid.uuid4().hex[:8]}"
+    await person.page.get_by_role("button", name="Create a room").first.click()
+    await person.page.get_by_test_id("new-room-name").fill(room)
+    await person.page.get_by_test_id("create-room").click()
+    await expect(person.page.get_by_test_id("room-title")).to_contain_text(room)
+    return room
+
+
+async def join_room(person: Person, room: str) -> None:
+    await person.page.locator(f"[data-testid=browse-room][data-room='{room}']").click()
+    await expect(person.page.get_by_test_id("room-title")).to_contain_text(room)
+
+
+async def say(person: Person, text: str) -> None:
+    composer = person.page.get_by_test_id("composer")
+    await composer.fill(text)
+    await composer.press("Enter")
+
+
+def message(person: Person, text: str) -> Locator:
+    return person.page.get_by_test_id("message").filter(has_text=text)
+
+
+def body(person: Person, text: str) -> Locator:
+    return person.page.get_by_test_id("message-body").filter(has_text=text)
+
+
+def online(person: Person, name: str) -> Locator:
+    return person.page.locator(f"[data-testid=person][data-user='{name}']")
+
+
+async def test_two_people_chat_in_real_time(people: People) -> None:
+    ann = await people.sign_up("ann")
+    room = await create_room(ann)
+    bob = await people.sign_up("bob")
+    await join_room(bob, room)
+    await expect(online(ann, bob.name)).to_be_visible()
+    await expect(online(bob, ann.name)).to_be_visible()
+
+    await say(ann, "hello bob")
+    await expect(message(bob, "hello bob")).to_have_attribute("data-own", "false")
+    await expect(message(ann, "hello bob")).to_have_attribute("data-own", "true")
+    await expect(message(ann, "hello bob")).to_have_attribute("data-state", "sent")
+
+    # Typing shows on the other side; Shift+Enter is a new line, Enter sends.
+    composer = bob.page.get_by_test_id("composer")
+    await composer.press_sequentially("hi ann", delay=40)
+    await expect(ann.page.get_by_test_id("typing")).to_have_text(f"{bob.name} is typing…")
+    await composer.press("Shift+Enter")
+    await composer.press_sequentially("second line")
+    await composer.press("Enter")
+    await expect(body(ann, "second line")).to_have_text("hi ann\nsecond line")
+    await expect(ann.page.get_by_test_id("typing")).to_have_text("")
+
+    # While bob reads a direct message from ann's name, the room collects an unread badge.
+    await online(bob, ann.name).get_by_role("button", name="Message").click()
+    await expect(bob.page.get_by_test_id("room-title")).to_contain_text(ann.name)
+    await say(ann, "are you still there?")
+    link = bob.page.locator(f"[data-testid=room-link][data-room='{room}']")
+    await expect(link.get_by_test_id("unread-badge")).to_have_text("1")
+    await link.click()
+    await expect(body(bob, "are you still there?")).to_be_visible()
+    await expect(link.get_by_test_id("unread-badge")).to_have_count(0)
+
+    assert ann.csp_violations == []
+    assert bob.csp_violations == []
+
+
+async def test_message_text_is_never_html(people: People) -> None:
+    ann = await people.sign_up("ann")
+    room = await create_room(ann)
+    bob = await people.sign_up("bob")
+    await join_room(bob, room)
+    payload = "<img src=x onerror=alert(1)>"
+    await say(bob, payload)
+    for person in (ann, bob):
+        await expect(body(person, payload)).to_have_text(payload)
+        await expect(person.page.locator("[data-testid=messages] img")).to_have_count(0)
+    # A later message arrives behind it, so an image's error handler would have had its chance.
+    await say(ann, "after the payload")
+    await expect(body(bob, "after the payload")).to_be_visible()
+    assert ann.dialogs == []
+    assert bob.dialogs == []
+
+
+async def _connections(system: WebSystem) -> list[int]:
+    return [await system.connections(gateway) for gateway in system.gateways]
+
+
+async def _gateway_gained(system: WebSystem, before: list[int]) -> ServiceProcess:
+    after = await _connections(system)
+    gained = [
+        gateway
+        for gateway, was, now in zip(system.gateways, before, after, strict=True)
+        if now == was + 1
+    ]
+    assert len(gained) == 1, (before, after)
+    return gained[0]
+
+
+async def _until_no_connections(system: WebSystem) -> None:
+    """Pages of earlier tests are closed; their sessions end on the gateways soon after."""
+    for _ in range(100):
+        if sum(await _connections(system)) == 0:
+            return
+        await asyncio.sleep(0.1)
+    assert await _connections(system) == [0, 0]
+
+
+# Records every state the connection status shows, as the page renders it.
+WATCH_STATUS = """() => {
+    const status = document.querySelector("[data-testid=connection-status]");
+    window.seenStates = [];
+    const note = () => window.seenStates.push([status.dataset.state, status.textContent]);
+    new MutationObserver(note).observe(status, {
+        attributes: true, childList: true, subtree: true, characterData: true,
+    });
+}"""
+
+
+async def test_reconnect_after_gateway_killed(web_system: WebSystem, people: People) -> None:
+    await _until_no_connections(web_system)
+    before = await _connections(web_system)
+    ann = await people.sign_up("ann")
+    ann_gateway = await _gateway_gained(web_system, before)
+    room = await create_room(ann)
+    before = await _connections(web_system)
+    bob = await people.sign_up("bob")
+    # least_conn puts the second person on the gateway that has nobody yet.
+    assert await _gateway_gained(web_system, before) is not ann_gateway
+    await join_room(bob, room)
+    await say(bob, "before the crash")
+    await expect(body(ann, "before the crash")).to_be_visible()
+
+    await ann.page.evaluate(WATCH_STATUS)
+    try:
+        await ann_gateway.kill()
+        missed = [f"while you were away {n}" for n in range(1, 4)]
+        for text in missed:
+            await say(bob, text)
+        for text in missed:
+            await expect(message(bob, text)).to_have_attribute("data-state", "sent")
+
+        await expect(body(ann, missed[-1])).to_be_visible()
+        status = ann.page.get_by_test_id("connection-status")
+        await expect(status).to_have_attribute("data-state", "online")
+        seen = await ann.page.evaluate("window.seenStates")
+        assert any(
+            state == "reconnecting" and text.startswith("Reconnecting") for state, text in seen
+        ), seen
+        # Everything once and in order: nothing lost, nothing doubled by the catch-up.
+        texts = await ann.page.get_by_test_id("message-body").all_inner_texts()
+        assert texts == ["before the crash", *missed]
+
+        await say(bob, "back to normal")
+        await expect(body(ann, "back to normal")).to_be_visible()
+    finally:
+        await ann_gateway.start()
+
+
+async def test_scroll_back_through_history(web_system: WebSystem, people: People) -> None:
+    room = f"e2e-history-{uuid.uuid4().hex[:6]}"
+    token = await people.access_token("writer")
+    port = web_system.gateways[0].env["CHAT_GATEWAY_PORT"]
+    client = await ChatClient.open(
+        f"ws://127.0.0.1:{port}/ws", token=token, origin=web_system.origin
+    )
+    try:
+        await client.request("join", room=room)
+        for n in range(1, 181):
+            await client.request("send", room=room, body=f"history {n}", client_msg_id=f"h{n}")
+    finally:
+        await client.close()
+
+    reader = await people.sign_up("reader")
+    await join_room(reader, room)
+    await expect(body(reader, "history 180")).to_be_visible()
+    # A virtualized list: only the rows near the view exist in the page.
+    assert await reader.page.get_by_test_id("message").count() < 100
+    # Scrolling up fetches older pages until the room's very first message.
+    start = reader.page.get_by_text("This is the very beginning of the room.")
+    await reader.page.get_by_test_id("messages").hover()
+    for _ in range(200):
+        if await start.is_visible():
+            break
+        await reader.page.mouse.wheel(0, -1500)
+        await asyncio.sleep(0.05)
+    await expect(start).to_be_visible()
+    first = reader.page.get_by_test_id("message-body").get_by_text("history 1", exact=True)
+    await expect(first).to_be_visible()
