@@ -12,6 +12,7 @@ UV := uv run --all-packages --locked --no-sync
 .PHONY: help install infra migrate up down status logs lint typecheck protocol-check test test-only
 .PHONY: bench bench-worker
 .PHONY: web web-test
+.PHONY: keys
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,7 +26,10 @@ infra: install  ## start Postgres, Redis and Kafka (idempotent)
 migrate: infra  ## apply the database migrations
 	@$(UV) chat-migrate upgrade head
 
-up: migrate web  ## run the whole system locally
+keys:  ## make the auth service's development signing key when there is none
+	@$(LOCAL)/keys.sh
+
+up: migrate web keys  ## run the whole system locally
 	@$(LOCAL)/services.sh start
 	@$(LOCAL)/nginx.sh start
 	@printf '\nThe chat is up: https://localhost:8443/\n'
@@ -55,7 +59,7 @@ protocol-check:  ## validate the AsyncAPI document of the protocol (offline)
 	@[[ -d docs/protocol/node_modules ]] || npm ci --prefix docs/protocol --no-audit --no-fund --silent
 	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml
 
-test: lint protocol-check migrate web web-test  ## lint, type-check, then every test against the real services
+test: lint protocol-check migrate web web-test keys  ## lint, type-check, then every test against the real services
 	@$(UV) pytest
 
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -282,7 +283,7 @@ async def test_a_refresh_token_is_not_an_access_token(
 ) -> None:
     assert "not an access token" in await refused(verifier, key.sign(good_claims(typ="refresh")))
     # The auth service's refresh tokens are opaque: not even a JWT.
-    assert "well-formed" in await refused(verifier, "E_BmtG4h6MHa7cfWSvccbIoJavMFX3ontRIaUS0Ml8o")
+    assert "well-formed" in await refused(verifier, secrets.token_urlsafe(32))
 
 
 async def test_a_token_signed_by_another_key_with_the_same_kid_is_refused(
