@@ -10,8 +10,8 @@ LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
 .PHONY: help install infra migrate up down status logs lint typecheck protocol-check test test-only
-.PHONY: bench bench-worker
-.PHONY: web web-test
+.PHONY: bench bench-worker bench-gateway
+.PHONY: web web-test screenshots
 .PHONY: keys
 
 help:  ## list the targets
@@ -65,10 +65,13 @@ test: lint protocol-check migrate web web-test keys  ## lint, type-check, then e
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')
 	@$(UV) pytest $(ARGS)
 
-bench: bench-worker  ## every benchmark; each writes its figures under docs/benchmarks/
+bench: bench-worker bench-gateway  ## every benchmark; each writes its figures under docs/benchmarks/
 
 bench-worker: migrate  ## persistence worker: sustained rows/s, produce-to-row lag p50/p99
 	@$(UV) python loadtests/bench_worker.py $(ARGS)
+
+bench-gateway: up  ## gateway: connections held and memory each, deliveries/s with p50/p99 latency
+	@$(UV) python loadtests/bench_gateway.py $(ARGS)
 
 # The web app's packages are installed when missing or older than its lock file.
 WEB_DEPS := web/node_modules/.package-lock.json
@@ -80,3 +83,6 @@ web: $(WEB_DEPS)  ## build the web app into web/dist (type-check, then vite buil
 
 web-test: $(WEB_DEPS)  ## the web app's unit tests (Vitest)
 	@npm test --prefix web --silent
+
+screenshots: migrate web  ## photograph the main screens into docs/screenshots/ (own processes)
+	@PYTHONPATH=tests/e2e:services/gateway/tests $(UV) python tests/e2e/screenshots.py

@@ -4,7 +4,7 @@ Runs against the local stack of `make up` (auth-service on 8200, persistence wor
 Redis, Kafka) and starts one gateway of its own with limits raised for load. Prints the figures
 and writes docs/benchmarks/gateway.md. Loopback only; every loop is bounded in count and time.
 
-    uv run python loadtests/bench_gateway.py --connections 2000 --rooms 20 --members 50
+    make bench-gateway ARGS="--connections 5000 --rate 300 --seconds 10"
 """
 
 from __future__ import annotations
@@ -109,11 +109,15 @@ class Member:
             await self.connection.close()
 
 
+def _text(frame: dict[str, object]) -> str:
+    return msgspec.json.encode(frame).decode()
+
+
 async def _open(url: str, token: str, room: str) -> ClientConnection:
     connection = await connect(url, compression=None, max_size=None, open_timeout=30)
-    await connection.send(msgspec.json.encode({"type": "connect", "id": 1, "token": token}))
+    await connection.send(_text({"type": "connect", "id": 1, "token": token}))
     await connection.recv()
-    await connection.send(msgspec.json.encode({"type": "join", "id": 2, "room": room}))
+    await connection.send(_text({"type": "join", "id": 2, "room": room}))
     await connection.recv()
     return connection
 
@@ -157,7 +161,7 @@ async def fan_out(
     for n in range(total):
         sender = senders[n % rooms]
         await sender.send(
-            msgspec.json.encode(
+            _text(
                 {
                     "type": "send",
                     "room": names[n % rooms],
@@ -227,10 +231,10 @@ its arrival at each member, so it includes the durable Kafka write.
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--members", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=100.0, help="messages per second")
+    parser.add_argument("--rate", type=float, default=300.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--report", type=Path, default=REPO / "docs/benchmarks/gateway.md")
     args = parser.parse_args()
