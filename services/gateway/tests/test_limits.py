@@ -305,3 +305,21 @@ async def test_an_expired_token_closes_with_4001_unless_refreshed_first(
     finally:
         await lapsing.close()
         await renewed.close()
+
+
+async def test_a_peer_that_stops_answering_pings_is_closed(system: ChatSystem) -> None:
+    gateway = gateway_process(
+        system, "gateway-ping", CHAT_GATEWAY_PING_INTERVAL_S="1", CHAT_GATEWAY_PING_TIMEOUT_S="1"
+    )
+    await gateway.start()
+    _, token = await system.user("silent")
+    client = await system.client(gateway, token)
+    try:
+        client.connection.transport.pause_reading()  # pings go unanswered from now on
+        await asyncio.sleep(4)
+        client.connection.transport.resume_reading()
+        code, _ = await client.wait_closed(limit_s=10)
+        assert code == 1011  # keepalive ping timeout
+    finally:
+        await client.close()
+        await gateway.stop()
