@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import msgspec
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import WebSocketRoute
 
 from chat_common import database, redis_client
 from chat_common.envelope import parse_ts
@@ -29,7 +28,7 @@ from chat_common.kafka_client import create_producer
 from chat_common.metrics import metrics_route
 from chat_common.tokens import JwksVerifier, TokenError
 from chat_gateway import protocol
-from chat_gateway.access import Caller, RoomAccess
+from chat_gateway.access import RoomAccess
 from chat_gateway.broker import RoomBroker
 from chat_gateway.context import Claims, GatewayContext, VerifyToken
 from chat_gateway.fanout import Deliver, RoomFanout
@@ -40,8 +39,9 @@ from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.presence import PresenceTracker
 from chat_gateway.room_events import CONTROL_CHANNELS, ControlHandler
-from chat_gateway.rooms_http import json_response, room_routes
+from chat_gateway.rooms_http import room_routes
 from chat_gateway.roster import RoomRoster
+from chat_gateway.sending import MessageSender
 from chat_gateway.sequencer import Sequencer
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
@@ -136,9 +136,15 @@ def create_app(settings: GatewaySettings) -> Starlette:
             settings=settings,
             verify_token=check_token,
             broker=broker,
-            sequencer=Sequencer(broker, store, watch, settings.seed_wait_s),
-            message_log=MessageLog(
-                producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
+            sender=MessageSender(
+                broker=broker,
+                sequencer=Sequencer(broker, store, watch, settings.seed_wait_s),
+                message_log=MessageLog(
+                    producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
+                ),
+                access=access,
+                metrics=metrics,
+                max_body_chars=settings.max_body_chars,
             ),
             history=history,
             fanout=fanout,
@@ -152,9 +158,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     routes = [
         WebSocketRoute("/ws", serve_websocket),
-        Route("/v1/rooms", list_rooms, methods=["GET"]),
-        Route("/v1/rooms/{room}/messages", room_messages, methods=["GET"]),
-        *room_routes(_caller_of),
+        *room_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
     ]
@@ -254,61 +258,7 @@ async def drain(app: Starlette, grace_s: float) -> None:
         await asyncio.sleep(0.05)
 
 
-# -- HTTP routes ------------------------------------------------------------------------------
-
-
-async def _caller_of(request: Request) -> Caller:
-    ctx: GatewayContext = request.app.state.ctx
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ChatError(ErrorCode.UNAUTHORIZED, "a Bearer access token is required")
-    claims = await ctx.verify_token(token.strip())
-    return Caller(claims.sub, claims.roles)
-
-
-async def list_rooms(request: Request) -> Response:
-    ctx: GatewayContext = request.app.state.ctx
-    caller = await _caller_of(request)
-    rooms = await ctx.access.visible_rooms(caller)
-    seqs = await ctx.broker.current_seqs([room.id for room in rooms])
-    return json_response(
-        {
-            "rooms": [
-                {
-                    "id": room.id,
-                    "name": room.id,
-                    "kind": room.kind,
-                    "read_only": room.read_only,
-                    "last_seq": seq,
-                }
-                for room, seq in zip(rooms, seqs, strict=True)
-            ]
-        }
-    )
-
-
-async def room_messages(request: Request) -> Response:
-    ctx: GatewayContext = request.app.state.ctx
-    caller = await _caller_of(request)
-    room = request.path_params["room"]
-    query = _decode_query(request)
-    await ctx.access.for_read(caller, room)
-    frames, has_more = await ctx.history.before(room, query.before, query.limit)
-    return json_response(
-        {"messages": [msgspec.Raw(frame.message_json) for frame in frames], "has_more": has_more}
-    )
-
-
-class _PageQuery(msgspec.Struct):
-    before: protocol.Seq | None = None
-    limit: protocol.Limit = 50
-
-
-def _decode_query(request: Request) -> _PageQuery:
-    try:
-        return msgspec.convert(dict(request.query_params), _PageQuery, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
+# -- HTTP errors ------------------------------------------------------------------------------
 
 
 async def _chat_error_response(_: Request, exc: ChatError) -> Response:

@@ -13,11 +13,10 @@ from chat_gateway.broker import RoomBroker
 from chat_gateway.fanout import RoomFanout
 from chat_gateway.history import MessageHistory
 from chat_gateway.hub import Hub
-from chat_gateway.message_log import MessageLog
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.presence import PresenceTracker
 from chat_gateway.roster import RoomRoster
-from chat_gateway.sequencer import Sequencer
+from chat_gateway.sending import MessageSender
 from chat_gateway.settings import GatewaySettings
 
 Claims = AccessClaims
@@ -32,8 +31,7 @@ class GatewayContext:
     settings: GatewaySettings
     verify_token: VerifyToken
     broker: RoomBroker
-    sequencer: Sequencer
-    message_log: MessageLog
+    sender: MessageSender
     history: MessageHistory
     fanout: RoomFanout
     hub: Hub

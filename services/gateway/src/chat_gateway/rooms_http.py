@@ -1,4 +1,4 @@
-"""HTTP routes that create rooms and manage who is in them (PROTOCOL.md, gateway HTTP).
+"""The gateway's HTTP routes (PROTOCOL.md): rooms, history pages, and managing who is in a room.
 
 Every change is checked (owner or moderator of the room, or a global moderator/admin), written
 with its audit row, and announced to every gateway, which applies it to its sockets at once.
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chat_common.errors import ChatError, ErrorCode
+from chat_gateway import protocol
 from chat_gateway.access import Caller
 from chat_gateway.context import GatewayContext
 from chat_gateway.room_events import RoomChange, announce
@@ -47,8 +48,7 @@ class NewBan(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
-def room_routes(caller_of: Any) -> list[Route]:
-    """``caller_of(request)`` authenticates the request (Bearer access token)."""
+def room_routes() -> list[Route]:
 
     async def create_room(request: Request) -> Response:
         ctx, caller = _ctx(request), await caller_of(request)
@@ -75,14 +75,14 @@ def room_routes(caller_of: Any) -> list[Route]:
         )
 
     async def add_member(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request, caller_of)
+        ctx, caller, room = await _moderated(request)
         body = await _body(request, NewMember)
         await ctx.roster.add_member(room, body.user_id, body.role, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="member", user_id=body.user_id))
         return json_response({"room": room, "user_id": body.user_id, "role": body.role}, 201)
 
     async def remove_member(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request, caller_of)
+        ctx, caller, room = await _moderated(request)
         user_id = request.path_params["user_id"]
         removed = await ctx.roster.remove_member(room, user_id, caller.user_id)
         if not removed and (await ctx.access.standing(room, user_id)).role == "owner":
@@ -91,7 +91,7 @@ def room_routes(caller_of: Any) -> list[Route]:
         return Response(status_code=204)
 
     async def mute(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request, caller_of)
+        ctx, caller, room = await _moderated(request)
         body = await _body(request, NewMute)
         until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
         await ctx.roster.mute(room, body.user_id, until, caller.user_id)
@@ -101,32 +101,34 @@ def room_routes(caller_of: Any) -> list[Route]:
         )
 
     async def unmute(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request, caller_of)
+        ctx, caller, room = await _moderated(request)
         user_id = request.path_params["user_id"]
         await ctx.roster.unmute(room, user_id, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="unmute", user_id=user_id))
         return Response(status_code=204)
 
     async def ban(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request, caller_of)
+        ctx, caller, room = await _moderated(request)
         body = await _body(request, NewBan)
         await ctx.roster.ban(room, body.user_id, body.reason, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="ban", user_id=body.user_id))
         return json_response({"room": room, "user_id": body.user_id, "reason": body.reason}, 201)
 
     async def unban(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request, caller_of)
+        ctx, caller, room = await _moderated(request)
         user_id = request.path_params["user_id"]
         await ctx.roster.unban(room, user_id, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="unban", user_id=user_id))
         return Response(status_code=204)
 
     async def audit(request: Request) -> Response:
-        ctx, _, room = await _moderated(request, caller_of)
+        ctx, _, room = await _moderated(request)
         entries = await ctx.roster.audit_trail(room)
         return json_response({"entries": entries})
 
     return [
+        Route("/v1/rooms", list_rooms, methods=["GET"]),
+        Route("/v1/rooms/{room}/messages", room_messages, methods=["GET"]),
         Route("/v1/rooms", create_room, methods=["POST"]),
         Route("/v1/rooms/{room}/members", add_member, methods=["POST"]),
         Route("/v1/rooms/{room}/members/{user_id}", remove_member, methods=["DELETE"]),
@@ -138,12 +140,66 @@ def room_routes(caller_of: Any) -> list[Route]:
     ]
 
 
+async def caller_of(request: Request) -> Caller:
+    ctx: GatewayContext = request.app.state.ctx
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ChatError(ErrorCode.UNAUTHORIZED, "a Bearer access token is required")
+    claims = await ctx.verify_token(token.strip())
+    return Caller(claims.sub, claims.roles)
+
+
+async def list_rooms(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    caller = await caller_of(request)
+    rooms = await ctx.access.visible_rooms(caller)
+    seqs = await ctx.broker.current_seqs([room.id for room in rooms])
+    return json_response(
+        {
+            "rooms": [
+                {
+                    "id": room.id,
+                    "name": room.id,
+                    "kind": room.kind,
+                    "read_only": room.read_only,
+                    "last_seq": seq,
+                }
+                for room, seq in zip(rooms, seqs, strict=True)
+            ]
+        }
+    )
+
+
+async def room_messages(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    caller = await caller_of(request)
+    room = request.path_params["room"]
+    query = _decode_query(request)
+    await ctx.access.for_read(caller, room)
+    frames, has_more = await ctx.history.before(room, query.before, query.limit)
+    return json_response(
+        {"messages": [msgspec.Raw(frame.message_json) for frame in frames], "has_more": has_more}
+    )
+
+
+class _PageQuery(msgspec.Struct):
+    before: protocol.Seq | None = None
+    limit: protocol.Limit = 50
+
+
+def _decode_query(request: Request) -> _PageQuery:
+    try:
+        return msgspec.convert(dict(request.query_params), _PageQuery, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
+
+
 def _ctx(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.ctx
     return ctx
 
 
-async def _moderated(request: Request, caller_of: Any) -> tuple[GatewayContext, Caller, str]:
+async def _moderated(request: Request) -> tuple[GatewayContext, Caller, str]:
     ctx, caller = _ctx(request), await caller_of(request)
     room = request.path_params["room"]
     await ctx.access.for_moderation(caller, room)

@@ -7,46 +7,29 @@ one connection run one after another, so a user's messages from one tab keep the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import asyncpg
 import msgspec
-from redis.exceptions import RedisError
 
-from chat_common.envelope import Author, Envelope, format_ts
+from chat_common.envelope import format_ts
 from chat_common.errors import ChatError, CloseCode, ErrorCode
 from chat_common.revocation import is_revoked
 from chat_gateway import protocol
 from chat_gateway.access import Caller
-from chat_gateway.broker import Admission
 from chat_gateway.context import Claims, GatewayContext
-from chat_gateway.frames import RoomFrame, frame_of, void_frame
+from chat_gateway.frames import RoomFrame
 from chat_gateway.outbound import Outbound
 from chat_gateway.presence import Member
+from chat_gateway.sending import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
 
-# Failures of Redis or Postgres reach the client as ``unavailable``: retry later, nothing lost.
-DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
-    RedisError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    OSError,
-)
-
-# Control characters other than tab and newline have no place in a chat message and are a
-# classic way to corrupt terminals and logs downstream.
-_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A join waits this long for the room's Redis subscription before answering ``unavailable``.
 _FOLLOW_TIMEOUT_S = 5.0
-# A concurrent send of the same client_msg_id is waited for this long before ``unavailable``.
-_BUSY_WAIT_S = 5.0
 
 
 class Transport(Protocol):
@@ -347,98 +330,9 @@ class Session:
         await self.ctx.broker.typing(room, self.claims.sub, self.claims.name)
         return {}
 
-    # -- the message path (ARCHITECTURE.md, steps 1-5) ----------------------------------------
-
     async def _send(self, command: protocol.Send) -> dict[str, Any]:
-        started = time.perf_counter()
-        self._validate_body(command.body)
-        caller = self._caller()
-        await self.ctx.access.for_send(caller, command.room)
-        admission = await self._admit(command.client_msg_id)
-        if admission.outcome is Admission.DONE:
-            return {"message": msgspec.Raw(admission.envelope)}
-        broker = self.ctx.broker
-        try:
-            if admission.outcome is Admission.RETRY:
-                envelope = msgspec.json.decode(admission.envelope, type=Envelope)
-            else:
-                envelope = await self._new_envelope(command)
-            encoded = msgspec.json.encode(envelope)
-            await broker.remember_pending(caller.user_id, command.client_msg_id, encoded)
-        except BaseException:
-            with contextlib.suppress(*DEPENDENCY_ERRORS):
-                await broker.release(caller.user_id, command.client_msg_id)
-            raise
-        frame = frame_of(envelope)
-        try:
-            await self.ctx.message_log.append(command.room, encoded)
-        except BaseException:
-            self.ctx.metrics.kafka_errors.inc()
-            # Receivers stop waiting for this seq; a retry sends the same envelope again.
-            with contextlib.suppress(*DEPENDENCY_ERRORS):
-                await broker.publish(
-                    void_frame(envelope.seq),
-                    command.room,
-                    user_id=caller.user_id,
-                    client_msg_id=command.client_msg_id,
-                )
-            raise
-        try:
-            await broker.publish(
-                frame,
-                command.room,
-                user_id=caller.user_id,
-                client_msg_id=command.client_msg_id,
-                envelope=encoded,
-            )
-        except Exception as exc:
-            # Durable in Kafka already: acknowledge. Receivers fill the hole from Postgres.
-            self.ctx.metrics.redis_errors.labels("publish").inc()
-            log.warning("publish failed after a durable send", extra={"error": repr(exc)})
-        self.ctx.metrics.messages_received.inc()
-        self.ctx.metrics.ack_latency.observe(time.perf_counter() - started)
-        return {"message": msgspec.Raw(frame.message_json)}
-
-    def _validate_body(self, body: str) -> None:
-        limit = self.ctx.settings.max_body_chars
-        if not body:
-            raise ChatError(ErrorCode.BAD_REQUEST, "body must not be empty")
-        if len(body) > limit:
-            raise ChatError(ErrorCode.TOO_LARGE, f"body is longer than {limit} characters")
-        if _FORBIDDEN_CHARS.search(body):
-            raise ChatError(
-                ErrorCode.BAD_REQUEST, "body contains control characters other than \\n and \\t"
-            )
-
-    async def _admit(self, client_msg_id: str) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _BUSY_WAIT_S
-        while True:
-            admission = await self.ctx.broker.admit(self.user_id, client_msg_id, self.session_id)
-            if admission.outcome is Admission.LIMITED:
-                raise ChatError(
-                    ErrorCode.RATE_LIMITED,
-                    "sending too fast",
-                    retry_after_ms=max(1, admission.retry_after_ms),
-                )
-            if admission.outcome is not Admission.BUSY:
-                return admission
-            if loop.time() > deadline:
-                raise ChatError(ErrorCode.UNAVAILABLE, "the same message is still being sent")
-            await asyncio.sleep(0.05)
-
-    async def _new_envelope(self, command: protocol.Send) -> Envelope:
         assert self.claims is not None
-        seq = await self.ctx.sequencer.next(command.room)
-        return Envelope(
-            id=str(uuid.uuid4()),
-            room=command.room,
-            seq=seq,
-            user=Author(id=self.claims.sub, name=self.claims.name),
-            body=command.body,
-            ts=format_ts(datetime.now(UTC)),
-            client_msg_id=command.client_msg_id,
-        )
+        return {"message": await self.ctx.sender.send(self.claims, self.session_id, command)}
 
     # -- errors -------------------------------------------------------------------------------
 
