@@ -1,247 +1,26 @@
-"""The whole system behind its balancer, for tests that use it the way a browser does.
-
-Everything runs as real processes on free ports: a Redis of its own, the auth-service, the
-persistence worker on a Kafka topic of its own, two gateways, and nginx rendered by
-deploy/local/nginx.sh with the same configuration `make up` uses. Postgres and Kafka are the
-local stack's. The browser is Debian's Chromium driven by Playwright (never a downloaded one).
-"""
+"""Fixtures of the browser end-to-end tests: one system and one Chromium per session."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Dialog,
-    Page,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Browser
 
-from chat_common.kafka_client import ensure_topics
-from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
-from gateway_harness import ServiceProcess, auth_service, free_port, python_module, redis_server
-
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
-# Headless Chromium as root on a machine without outside network: no sandbox (root), no GPU,
-# and none of the background requests to Google's hosts that would only fail here.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-
-
-@dataclass
-class WebSystem:
-    url: str
-    origin: str
-    auth_url: str
-    gateways: list[ServiceProcess]
-    log_dir: Path
-
-    def gateway_port(self, gateway: ServiceProcess) -> int:
-        return int(gateway.env["CHAT_GATEWAY_PORT"])
-
-    async def connections(self, gateway: ServiceProcess) -> int:
-        """Open WebSocket sessions of a gateway, from its metrics."""
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            text = (await client.get(f"http://127.0.0.1:{self.gateway_port(gateway)}/metrics")).text
-        for line in text.splitlines():
-            if line.startswith("chat_gateway_connections "):
-                return int(float(line.split()[1]))
-        raise AssertionError("the gateway reports no chat_gateway_connections")
-
-
-def _nginx(action: str, env: dict[str, str]) -> None:
-    subprocess.run(
-        [str(REPO / "deploy/local/nginx.sh"), action],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
-
-
-def _require(path: Path, why: str) -> None:
-    assert path.exists(), f"{path}: {why}"
+from web_harness import People, WebSystem, chromium, running_system
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def web_system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WebSystem]:
-    _require(REPO / "web/dist/index.html", "the web app is not built: `make web` builds it")
-    log_dir = tmp_path_factory.mktemp("web-system")
-    kafka = os.environ.get("CHAT_TEST_KAFKA_BOOTSTRAP", LOCAL_KAFKA_BOOTSTRAP)
-    database_url = os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
-    run_id = uuid.uuid4().hex[:10]
-    topic, group = f"test.web.{run_id}", f"test-web-{run_id}"
-    await ensure_topics(kafka, {topic: 3})
-
-    nginx_port = free_port()
-    # The page's origin: what the gateways and the auth service must allow.
-    origin = f"https://localhost:{nginx_port}"
-    redis_port = free_port()
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    auth_port = free_port()
-    worker_port = free_port()
-    processes = [
-        redis_server(redis_port, log_dir),
-        auth_service(log_dir, auth_port, database_url, redis_url, CHAT_AUTH_ALLOWED_ORIGINS=origin),
-        ServiceProcess(
-            "worker",
-            python_module("chat_worker"),
-            {
-                "CHAT_WORKER_KAFKA_BOOTSTRAP": kafka,
-                "CHAT_WORKER_TOPIC": topic,
-                "CHAT_WORKER_GROUP_ID": group,
-                "CHAT_WORKER_DATABASE_URL": database_url,
-                "CHAT_WORKER_METRICS_PORT": str(worker_port),
-            },
-            log_dir,
-            ready_url=f"http://127.0.0.1:{worker_port}/readyz",
-        ),
-    ]
-    gateways = []
-    for name in ("gateway-a", "gateway-b"):
-        port = free_port()
-        env = {
-            "CHAT_GATEWAY_PORT": str(port),
-            "CHAT_GATEWAY_NODE_ID": f"web-{name}-{run_id}",
-            "CHAT_GATEWAY_REDIS_URL": redis_url,
-            "CHAT_GATEWAY_KAFKA_BOOTSTRAP": kafka,
-            "CHAT_GATEWAY_DATABASE_URL": database_url,
-            "CHAT_GATEWAY_KAFKA_TOPIC": topic,
-            "CHAT_GATEWAY_PERSISTENCE_GROUP": group,
-            "CHAT_GATEWAY_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json",
-            "CHAT_GATEWAY_ALLOWED_ORIGINS": origin,
-            # The history test fills a room quickly through the protocol; people stay far slower.
-            "CHAT_GATEWAY_SEND_RATE_PER_S": "500",
-            "CHAT_GATEWAY_SEND_BURST": "1000",
-        }
-        gateways.append(
-            ServiceProcess(
-                name,
-                python_module("chat_gateway"),
-                env,
-                log_dir,
-                ready_url=f"http://127.0.0.1:{port}/readyz",
-            )
-        )
-    nginx_env = {
-        "CHAT_NGINX_DIR": str(log_dir / "nginx"),
-        "CHAT_NGINX_LOG_DIR": str(log_dir),
-        "CHAT_NGINX_LISTEN": f"127.0.0.1:{nginx_port}",
-        "CHAT_NGINX_GATEWAYS": " ".join(
-            f"127.0.0.1:{g.env['CHAT_GATEWAY_PORT']}" for g in gateways
-        ),
-        "CHAT_NGINX_AUTH": f"127.0.0.1:{auth_port}",
-    }
-    started: list[ServiceProcess] = []
-    try:
-        for process in [*processes, *gateways]:
-            started.append(process)
-            await process.start()
-        _nginx("start", nginx_env)
-        yield WebSystem(
-            url=f"{origin}/",
-            origin=origin,
-            auth_url=f"http://127.0.0.1:{auth_port}",
-            gateways=gateways,
-            log_dir=log_dir,
-        )
-    finally:
-        _nginx("stop", nginx_env)
-        for process in reversed(started):
-            await process.stop()
+    async with running_system(tmp_path_factory.mktemp("web-system")) as system:
+        yield system
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    _require(Path(CHROMIUM), "no Chromium there: `make install` adds Debian's package")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Person:
-    """Someone using the app in a browser context of their own (own cookies and storage)."""
-
-    name: str
-    context: BrowserContext
-    page: Page
-    dialogs: list[str] = field(default_factory=list)
-    csp_violations: list[str] = field(default_factory=list)
-
-
-class People:
-    """Signs people up through the app's own sign-up form; closes their browsers afterwards."""
-
-    def __init__(self, browser: Browser, system: WebSystem) -> None:
-        self._browser = browser
-        self._system = system
-        self._contexts: list[BrowserContext] = []
-
-    async def sign_up(self, prefix: str) -> Person:
-        context = await self._browser.new_context(
-            ignore_https_errors=True, viewport={"width": 1280, "height": 800}
-        )
-        self._contexts.append(context)
-        page = await context.new_page()
-        person = Person(f"{prefix}-{uuid.uuid4().hex[:8]}", context, page)
-
-        async def on_dialog(dialog: Dialog) -> None:
-            person.dialogs.append(dialog.message)
-            await dialog.dismiss()
-
-        def on_console(message: ConsoleMessage) -> None:
-            if "Content Security Policy" in message.text:
-                person.csp_violations.append(message.text)
-
-        page.on("dialog", on_dialog)
-        page.on("console", on_console)
-        await page.goto(self._system.url)
-        await page.get_by_role("button", name="Create an account").click()
-        await page.fill("input[name=username]", person.name)
-        await page.fill("input[name=password]", PASSWORD)
-        await page.get_by_role("button", name="Create account").click()
-        await expect(page.get_by_test_id("me")).to_have_text(person.name)
-        status = page.get_by_test_id("connection-status")
-        await expect(status).to_have_attribute("data-state", "online")
-        return person
-
-    async def access_token(self, prefix: str) -> str:
-        """Registers someone who uses the protocol directly, not the app; their access token."""
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        credentials = {"username": name, "password": PASSWORD}
-        async with httpx.AsyncClient(base_url=self._system.auth_url, timeout=10.0) as auth:
-            created = await auth.post("/v1/users", json=credentials)
-            assert created.status_code == 201, created.text
-            login = await auth.post("/v1/token", json=credentials)
-            assert login.status_code == 200, login.text
-        return str(login.json()["access_token"])
-
-    async def close(self) -> None:
-        for context in self._contexts:
-            await context.close()
+    async with chromium() as browser:
+        yield browser
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -59,6 +59,8 @@ export interface ChatState {
   readonly me: UserRef;
   /** Global roles from the gateway's connect reply: `member`, `moderator`, `admin`. */
   readonly roles: readonly string[];
+  /** The gateway's id for the current connection (for support: it names the gateway). */
+  readonly session: string | null;
   readonly connection: ConnectionState;
   readonly rooms: Readonly<Record<string, RoomView>>;
   readonly activeRoom: string | null;
@@ -124,6 +126,7 @@ export class ChatStore {
     this.state = {
       me,
       roles: [],
+      session: null,
       connection: { phase: "connecting", attempt: 0 },
       rooms,
       activeRoom: null,
@@ -296,6 +299,7 @@ export class ChatStore {
       ...this.state,
       me,
       roles: reply.user.roles ?? [],
+      session: reply.session ?? null,
       maxBodyChars: reply.limits?.max_body_chars ?? 4000,
     });
     for (const room of Object.values(this.state.rooms)) {

@@ -29,12 +29,27 @@ export function statusText(state: ConnectionState, now: number): string {
   }
 }
 
-export function ConnectionStatus({ state, onRetry }: { state: ConnectionState; onRetry: () => void }) {
+export function ConnectionStatus({
+  state,
+  session,
+  onRetry,
+}: {
+  state: ConnectionState;
+  session: string | null;
+  onRetry: () => void;
+}) {
   const now = useNow(state.phase === "reconnecting");
   // "connecting" after a lost connection is part of reconnecting for the person looking.
   const shown = state.phase === "connecting" && state.attempt > 0 ? "reconnecting" : state.phase;
   return (
-    <div className={`connection connection-${shown}`} data-testid="connection-status" data-state={shown} role="status">
+    <div
+      className={`connection connection-${shown}`}
+      data-testid="connection-status"
+      data-state={shown}
+      data-session={session ?? undefined}
+      title={session === null ? undefined : `Connection ${session}`}
+      role="status"
+    >
       <span className="connection-dot" aria-hidden="true" />
       <span className="connection-text">{statusText(state, now)}</span>
       {state.phase === "reconnecting" && (

@@ -80,7 +80,7 @@ export function Sidebar({ state, onOpen, onNewRoom, onNewDm, onLogout, onRetry }
           <div className="brand-mark" aria-hidden="true" />
           <span>Chat</span>
         </div>
-        <ConnectionStatus state={connection} onRetry={onRetry} />
+        <ConnectionStatus state={connection} session={state.session} onRetry={onRetry} />
       </header>
       <div className="sidebar-scroll">
         <section>

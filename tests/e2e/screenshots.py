@@ -1,0 +1,125 @@
+"""Takes the screenshots in docs/screenshots/ from the real system: `make screenshots`.
+
+Starts the same system as the end-to-end tests (web_harness), lets three people talk, and
+photographs the main screens in light and dark, on a wide and on a phone-sized screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from web_harness import REPO, People, Person, chromium, running_system
+
+OUT = REPO / "docs/screenshots"
+
+CONVERSATION = [
+    ("bob", "Morning! The new reconnect logic is deployed to staging 🎉"),
+    ("ann", "Nice. Did you try killing a gateway mid-conversation?"),
+    ("bob", "Twice. The page says Reconnecting…, then everything sent meanwhile shows up."),
+    ("bob", "In order, and nothing twice."),
+    ("cara", "I scrolled back through 5000 messages in the load-test room, smooth as butter."),
+    ("ann", "Lovely. Shipping it after lunch then?\nI will write the release notes."),
+    ("cara", "👍"),
+]
+
+
+async def shoot(page: Page, name: str) -> None:
+    await page.wait_for_timeout(300)  # let transitions settle before the picture
+    await page.screenshot(path=str(OUT / f"{name}.png"))
+    print(f"docs/screenshots/{name}.png")
+
+
+async def say(person: Person, text: str) -> None:
+    composer = person.page.get_by_test_id("composer")
+    lines = text.split("\n")
+    await composer.fill(lines[0])
+    for line in lines[1:]:
+        await composer.press("Shift+Enter")
+        await composer.press_sequentially(line)
+    await composer.press("Enter")
+    await expect(person.page.get_by_test_id("message").last).to_have_attribute("data-state", "sent")
+
+
+async def open_room(person: Person, room: str) -> None:
+    link = person.page.locator(f"[data-room='{room}']").first
+    await link.click()
+    await expect(person.page.get_by_test_id("room-title")).to_contain_text(room)
+
+
+async def create_room(person: Person, room: str) -> None:
+    await person.page.get_by_role("button", name="Create a room").first.click()
+    await person.page.get_by_test_id("new-room-name").fill(room)
+    await person.page.get_by_test_id("create-room").click()
+    await expect(person.page.get_by_test_id("room-title")).to_contain_text(room)
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="chat-screenshots-"))
+    async with running_system(log_dir) as system, chromium() as browser:
+        people = People(browser, system)
+        try:
+            login = await browser.new_context(
+                ignore_https_errors=True, viewport={"width": 1280, "height": 800}
+            )
+            page = await login.new_page()
+            await page.goto(system.url)
+            await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+            await shoot(page, "sign-in")
+            await login.close()
+
+            ann = await people.sign_up("ann")
+            room, other = "design-review", "random"
+            suffix = ann.name.rsplit("-", 1)[1]
+            room, other = f"{room}-{suffix}", f"{other}-{suffix}"
+            await create_room(ann, other)
+            await create_room(ann, room)
+            await shoot(ann.page, "empty-room")
+            bob = await people.sign_up("bob", dark=True)
+            cara = await people.sign_up("cara", width=390, height=844)
+            by_name = {"ann": ann, "bob": bob, "cara": cara}
+            for person in (bob, cara):
+                await person.page.reload()
+                await open_room(person, other)
+                await open_room(person, room)
+            for who, text in CONVERSATION:
+                await say(by_name[who], text)
+            await open_room(cara, other)
+            await say(cara, "Anyone up for lunch at noon?")
+            await open_room(cara, room)
+            await bob.page.get_by_test_id("composer").press_sequentially("On my way to", delay=30)
+            await expect(ann.page.get_by_test_id("typing")).not_to_have_text("")
+            await shoot(ann.page, "chat")
+            await shoot(bob.page, "chat-dark")
+            await shoot(cara.page, "phone")
+            await cara.page.get_by_role("button", name="Show rooms").click()
+            await shoot(cara.page, "phone-rooms")
+
+            await ann.page.get_by_role("button", name="Create a room").first.click()
+            await ann.page.get_by_test_id("new-room-name").fill("release-notes")
+            await shoot(ann.page, "new-room")
+            await ann.page.keyboard.press("Escape")
+
+            # Every gateway gone: the page says so, keeps what is typed, sends it when back.
+            for gateway in system.gateways:
+                await gateway.kill()
+            await expect(ann.page.get_by_test_id("offline-banner")).to_be_visible()
+            composer = ann.page.get_by_test_id("composer")
+            await composer.fill("Sent while the gateways were down")
+            await composer.press("Enter")
+            await shoot(ann.page, "reconnecting")
+            for gateway in system.gateways:
+                await gateway.start()
+            await expect(ann.page.get_by_test_id("message").last).to_have_attribute(
+                "data-state", "sent", timeout=60_000
+            )
+        finally:
+            await people.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

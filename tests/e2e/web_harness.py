@@ -1,0 +1,227 @@
+"""The whole system behind its balancer, and people using it through the web app.
+
+Everything runs as real processes on free ports: a Redis of its own, the auth-service, the
+persistence worker on a Kafka topic of its own, two gateways, and nginx rendered by
+deploy/local/nginx.sh from the configuration `make up` uses. Postgres and Kafka are the local
+stack's. The browser is Debian's Chromium driven by Playwright (never a downloaded one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    async_playwright,
+    expect,
+)
+
+from chat_common.kafka_client import ensure_topics
+from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+from gateway_harness import ServiceProcess, auth_service, free_port, python_module, redis_server
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
+# Headless Chromium as root on a machine without outside network: no sandbox (root), no GPU,
+# and none of the background requests to Google's hosts that would only fail here.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class WebSystem:
+    url: str
+    origin: str
+    auth_url: str
+    gateways: list[ServiceProcess]
+    log_dir: Path
+
+
+def _nginx(action: str, env: dict[str, str]) -> None:
+    subprocess.run(
+        [str(REPO / "deploy/local/nginx.sh"), action],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
+def _require(path: Path, why: str) -> None:
+    assert path.exists(), f"{path}: {why}"
+
+
+def _gateway(name: str, run_id: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    port = free_port()
+    env = {**env, "CHAT_GATEWAY_PORT": str(port), "CHAT_GATEWAY_NODE_ID": f"web-{name}-{run_id}"}
+    ready = f"http://127.0.0.1:{port}/readyz"
+    return ServiceProcess(name, python_module("chat_gateway"), env, log_dir, ready_url=ready)
+
+
+@contextlib.asynccontextmanager
+async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
+    _require(REPO / "web/dist/index.html", "the web app is not built: `make web` builds it")
+    kafka = os.environ.get("CHAT_TEST_KAFKA_BOOTSTRAP", LOCAL_KAFKA_BOOTSTRAP)
+    database_url = os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
+    run_id = uuid.uuid4().hex[:10]
+    topic, group = f"test.web.{run_id}", f"test-web-{run_id}"
+    await ensure_topics(kafka, {topic: 3})
+
+    nginx_port = free_port()
+    # The page's origin: what the gateways and the auth service must allow.
+    origin = f"https://localhost:{nginx_port}"
+    redis_port, auth_port, worker_port = free_port(), free_port(), free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    worker_env = {
+        "CHAT_WORKER_KAFKA_BOOTSTRAP": kafka,
+        "CHAT_WORKER_TOPIC": topic,
+        "CHAT_WORKER_GROUP_ID": group,
+        "CHAT_WORKER_DATABASE_URL": database_url,
+        "CHAT_WORKER_METRICS_PORT": str(worker_port),
+    }
+    gateway_env = {
+        "CHAT_GATEWAY_REDIS_URL": redis_url,
+        "CHAT_GATEWAY_KAFKA_BOOTSTRAP": kafka,
+        "CHAT_GATEWAY_DATABASE_URL": database_url,
+        "CHAT_GATEWAY_KAFKA_TOPIC": topic,
+        "CHAT_GATEWAY_PERSISTENCE_GROUP": group,
+        "CHAT_GATEWAY_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json",
+        "CHAT_GATEWAY_ALLOWED_ORIGINS": origin,
+        # The history test fills a room quickly through the protocol; people stay far slower.
+        "CHAT_GATEWAY_SEND_RATE_PER_S": "500",
+        "CHAT_GATEWAY_SEND_BURST": "1000",
+    }
+    gateways = [_gateway(name, run_id, gateway_env, log_dir) for name in ("gateway-a", "gateway-b")]
+    processes = [
+        redis_server(redis_port, log_dir),
+        auth_service(log_dir, auth_port, database_url, redis_url, CHAT_AUTH_ALLOWED_ORIGINS=origin),
+        ServiceProcess(
+            "worker",
+            python_module("chat_worker"),
+            worker_env,
+            log_dir,
+            ready_url=f"http://127.0.0.1:{worker_port}/readyz",
+        ),
+        *gateways,
+    ]
+    upstreams = (f"127.0.0.1:{g.env['CHAT_GATEWAY_PORT']}" for g in gateways)
+    nginx_env = {
+        "CHAT_NGINX_DIR": str(log_dir / "nginx"),
+        "CHAT_NGINX_LOG_DIR": str(log_dir),
+        "CHAT_NGINX_LISTEN": f"127.0.0.1:{nginx_port}",
+        "CHAT_NGINX_GATEWAYS": " ".join(upstreams),
+        "CHAT_NGINX_AUTH": f"127.0.0.1:{auth_port}",
+    }
+    started: list[ServiceProcess] = []
+    try:
+        for process in processes:
+            started.append(process)
+            await process.start()
+        _nginx("start", nginx_env)
+        yield WebSystem(
+            url=f"{origin}/",
+            origin=origin,
+            auth_url=f"http://127.0.0.1:{auth_port}",
+            gateways=gateways,
+            log_dir=log_dir,
+        )
+    finally:
+        _nginx("stop", nginx_env)
+        for process in reversed(started):
+            await process.stop()
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    _require(Path(CHROMIUM), "no Chromium there: `make install` adds Debian's package")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Person:
+    """Someone using the app in a browser context of their own (own cookies and storage)."""
+
+    name: str
+    context: BrowserContext
+    page: Page
+    dialogs: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+
+class People:
+    """Signs people up through the app's own sign-up form; closes their browsers afterwards."""
+
+    def __init__(self, browser: Browser, system: WebSystem) -> None:
+        self._browser = browser
+        self._system = system
+        self._contexts: list[BrowserContext] = []
+
+    async def sign_up(
+        self, prefix: str, *, dark: bool = False, width: int = 1280, height: int = 800
+    ) -> Person:
+        context = await self._browser.new_context(
+            ignore_https_errors=True,
+            viewport={"width": width, "height": height},
+            color_scheme="dark" if dark else "light",
+        )
+        self._contexts.append(context)
+        page = await context.new_page()
+        person = Person(f"{prefix}-{uuid.uuid4().hex[:6]}", context, page)
+
+        async def on_dialog(dialog: Dialog) -> None:
+            person.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:
+                person.csp_violations.append(message.text)
+
+        page.on("dialog", on_dialog)
+        page.on("console", on_console)
+        await page.goto(self._system.url)
+        await page.get_by_role("button", name="Create an account").click()
+        await page.fill("input[name=username]", person.name)
+        await page.fill("input[name=password]", PASSWORD)
+        await page.get_by_role("button", name="Create account").click()
+        await expect(page.get_by_test_id("me")).to_have_text(person.name)
+        status = page.get_by_test_id("connection-status")
+        await expect(status).to_have_attribute("data-state", "online")
+        return person
+
+    async def access_token(self, prefix: str) -> str:
+        """Registers someone who uses the protocol directly, not the app; their access token."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        credentials = {"username": name, "password": PASSWORD}
+        async with httpx.AsyncClient(base_url=self._system.auth_url, timeout=10.0) as auth:
+            created = await auth.post("/v1/users", json=credentials)
+            assert created.status_code == 201, created.text
+            login = await auth.post("/v1/token", json=credentials)
+            assert login.status_code == 200, login.text
+        return str(login.json()["access_token"])
+
+    async def close(self) -> None:
+        for context in self._contexts:
+            await context.close()
