@@ -1,0 +1,154 @@
+"""The message path of one ``send`` (ARCHITECTURE.md, steps 1-5): validate, authorise, admit,
+number, make durable in Kafka, publish, acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+from redis.exceptions import RedisError
+
+from chat_common.envelope import Author, Envelope, format_ts
+from chat_common.errors import ChatError, ErrorCode
+from chat_common.tokens import AccessClaims
+from chat_gateway import protocol
+from chat_gateway.access import Caller, RoomAccess
+from chat_gateway.broker import Admission, RoomBroker, SendAdmission
+from chat_gateway.frames import frame_of, void_frame
+from chat_gateway.message_log import MessageLog
+from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.sequencer import Sequencer
+
+log = logging.getLogger(__name__)
+
+# Failures of Redis or Postgres reach the client as ``unavailable``: retry later, nothing lost.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    RedisError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+# Control characters other than tab and newline have no place in a chat message and are a
+# classic way to corrupt terminals and logs downstream.
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A concurrent send of the same client_msg_id is waited for this long before ``unavailable``.
+_BUSY_WAIT_S = 5.0
+
+
+class MessageSender:
+    def __init__(
+        self,
+        *,
+        broker: RoomBroker,
+        sequencer: Sequencer,
+        message_log: MessageLog,
+        access: RoomAccess,
+        metrics: GatewayMetrics,
+        max_body_chars: int,
+    ) -> None:
+        self._broker = broker
+        self._sequencer = sequencer
+        self._log = message_log
+        self._access = access
+        self._metrics = metrics
+        self._max_body_chars = max_body_chars
+
+    async def send(
+        self, claims: AccessClaims, session_id: str, command: protocol.Send
+    ) -> msgspec.Raw:
+        """The acknowledged message (JSON), once it is durable."""
+        started = time.perf_counter()
+        self._validate_body(command.body)
+        user_id, client_msg_id = claims.sub, command.client_msg_id
+        await self._access.for_send(Caller(user_id, claims.roles), command.room)
+        admission = await self._admit(user_id, client_msg_id, session_id)
+        if admission.outcome is Admission.DONE:
+            return msgspec.Raw(admission.envelope)
+        try:
+            if admission.outcome is Admission.RETRY:
+                envelope = msgspec.json.decode(admission.envelope, type=Envelope)
+            else:
+                envelope = await self._new_envelope(claims, command)
+            encoded = msgspec.json.encode(envelope)
+            await self._broker.remember_pending(user_id, client_msg_id, encoded)
+        except BaseException:
+            with contextlib.suppress(*DEPENDENCY_ERRORS):
+                await self._broker.release(user_id, client_msg_id)
+            raise
+        try:
+            await self._log.append(command.room, encoded)
+        except BaseException:
+            self._metrics.kafka_errors.inc()
+            # Receivers stop waiting for this seq; a retry sends the same envelope again.
+            with contextlib.suppress(*DEPENDENCY_ERRORS):
+                await self._broker.publish(
+                    void_frame(envelope.seq),
+                    command.room,
+                    user_id=user_id,
+                    client_msg_id=client_msg_id,
+                )
+            raise
+        frame = frame_of(envelope)
+        try:
+            await self._broker.publish(
+                frame,
+                command.room,
+                user_id=user_id,
+                client_msg_id=client_msg_id,
+                envelope=encoded,
+            )
+        except Exception as exc:
+            # Durable in Kafka already: acknowledge. Receivers fill the hole from Postgres.
+            self._metrics.redis_errors.labels("publish").inc()
+            log.warning("publish failed after a durable send", extra={"error": repr(exc)})
+        self._metrics.messages_received.inc()
+        self._metrics.ack_latency.observe(time.perf_counter() - started)
+        return msgspec.Raw(frame.message_json)
+
+    def _validate_body(self, body: str) -> None:
+        if not body:
+            raise ChatError(ErrorCode.BAD_REQUEST, "body must not be empty")
+        if len(body) > self._max_body_chars:
+            raise ChatError(
+                ErrorCode.TOO_LARGE, f"body is longer than {self._max_body_chars} characters"
+            )
+        if _FORBIDDEN_CHARS.search(body):
+            raise ChatError(
+                ErrorCode.BAD_REQUEST, "body contains control characters other than \\n and \\t"
+            )
+
+    async def _admit(self, user_id: str, client_msg_id: str, owner: str) -> SendAdmission:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _BUSY_WAIT_S
+        while True:
+            admission = await self._broker.admit(user_id, client_msg_id, owner)
+            if admission.outcome is Admission.LIMITED:
+                raise ChatError(
+                    ErrorCode.RATE_LIMITED,
+                    "sending too fast",
+                    retry_after_ms=max(1, admission.retry_after_ms),
+                )
+            if admission.outcome is not Admission.BUSY:
+                return admission
+            if loop.time() > deadline:
+                raise ChatError(ErrorCode.UNAVAILABLE, "the same message is still being sent")
+            await asyncio.sleep(0.05)
+
+    async def _new_envelope(self, claims: AccessClaims, command: protocol.Send) -> Envelope:
+        seq = await self._sequencer.next(command.room)
+        return Envelope(
+            id=str(uuid.uuid4()),
+            room=command.room,
+            seq=seq,
+            user=Author(id=claims.sub, name=claims.name),
+            body=command.body,
+            ts=format_ts(datetime.now(UTC)),
+            client_msg_id=command.client_msg_id,
+        )
