@@ -7,11 +7,22 @@ import contextlib
 import uuid
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
 from gateway_harness import ChatClient, ChatSystem, ProtocolError, ServiceProcess
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
+
+
+async def _all_stored(system: ChatSystem, room: str, count: int) -> bool:
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        stored = await connection.fetchval("SELECT count(*) FROM messages WHERE room = $1", room)
+    finally:
+        await connection.close()
+    return bool(stored == count)
 
 
 def _room() -> str:
@@ -163,3 +174,44 @@ async def test_delivery_resumes_after_a_redis_restart_and_catch_up_fills_the_gap
         await receiver.close()
         for gateway in system.gateways:
             await gateway.wait_ready()
+
+
+async def test_after_redis_lost_its_counters_a_new_member_gets_only_new_messages(
+    system: ChatSystem,
+) -> None:
+    room = _room()
+    (_, a_token), (_, b_token) = await system.user("a"), await system.user("b")
+    sender = await system.client(system.gateways[0], a_token)
+    try:
+        await sender.request("join", room=room)
+        for n in range(5):
+            await sender.request("send", room=room, body=f"old {n}", client_msg_id=f"o{n}")
+    finally:
+        await sender.close()
+    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[0])) as http:
+        for _ in range(100):  # let the worker store them: Redis is about to forget everything
+            stored = await http.get(
+                f"/v1/rooms/{room}/messages", headers={"Authorization": f"Bearer {a_token}"}
+            )
+            if len(stored.json()["messages"]) == 5 and await _all_stored(system, room, 5):
+                break
+            await asyncio.sleep(0.2)
+    await system.redis.kill()
+    await system.redis.start()
+    for gateway in system.gateways:
+        await gateway.wait_ready()
+
+    newcomer = await system.client(system.gateways[1], b_token)
+    sender = await system.client(system.gateways[0], a_token)
+    try:
+        joined = await newcomer.request("join", room=room)
+        assert joined["last_seq"] == 5
+        reply = await sender.command("send", room=room, body="new", client_msg_id="n1")
+        assert reply["type"] == "reply", reply
+        assert reply["message"]["seq"] == 6
+        await newcomer.wait_for(lambda c: len(c.messages(room)) >= 1)
+        await asyncio.sleep(0.5)
+        assert [m["body"] for m in newcomer.messages(room)] == ["new"]
+    finally:
+        await newcomer.close()
+        await sender.close()

@@ -138,7 +138,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             broker=broker,
             sender=MessageSender(
                 broker=broker,
-                sequencer=Sequencer(broker, store, watch, settings.seed_wait_s),
+                sequencer=Sequencer(broker, history, watch, settings.seed_wait_s),
                 message_log=MessageLog(
                     producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
                 ),

@@ -116,6 +116,10 @@ class RoomFanout:
         # Subscribed first, then read the counter: whatever is published from now on arrives
         # live, and a seq at or below the counter not yet in the window may still arrive late.
         counter = await self._broker.current_seq(room)
+        if counter == 0:
+            # No counter (a new room, or Redis lost it): start after the newest stored message,
+            # or a first live frame would make every older message look like a hole to fill.
+            counter = await self._history.newest_seq(room)
         if followed.order is not None:
             return
         recent = {

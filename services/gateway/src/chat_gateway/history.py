@@ -47,6 +47,10 @@ class MessageHistory:
         frames = _merge(recent, stored)
         return frames[-limit:], len(frames) > limit
 
+    async def newest_seq(self, room: str) -> int:
+        recent = await self._broker.window(room, 0)
+        return max(recent[-1].seq if recent else 0, await self._store.max_seq(room))
+
     async def _older_than_window(
         self, room: str, after: int, recent: list[RoomFrame], limit: int, until: int | None = None
     ) -> list[RoomFrame]:

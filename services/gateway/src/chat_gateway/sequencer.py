@@ -11,16 +11,20 @@ import asyncio
 
 from chat_common.errors import ChatError, ErrorCode
 from chat_gateway.broker import RoomBroker
+from chat_gateway.history import MessageHistory
 from chat_gateway.message_log import PersistenceWatch
-from chat_gateway.store import MessageStore
 
 
 class Sequencer:
     def __init__(
-        self, broker: RoomBroker, store: MessageStore, watch: PersistenceWatch, seed_wait_s: float
+        self,
+        broker: RoomBroker,
+        history: MessageHistory,
+        watch: PersistenceWatch,
+        seed_wait_s: float,
     ) -> None:
         self._broker = broker
-        self._store = store
+        self._history = history
         self._watch = watch
         self._seed_wait_s = seed_wait_s
         # Seeding is rare (once per room after Redis lost its counters): one lock is enough.
@@ -40,9 +44,4 @@ class Sequencer:
 
     async def _seed(self, room: str) -> None:
         await self._watch.wait_until_stored(self._seed_wait_s)
-        floor = max(await self._store.max_seq(room), await self._window_top(room))
-        await self._broker.seed_seq(room, floor)
-
-    async def _window_top(self, room: str) -> int:
-        frames = await self._broker.window(room, 0)
-        return frames[-1].seq if frames else 0
+        await self._broker.seed_seq(room, await self._history.newest_seq(room))
