@@ -13,6 +13,7 @@ UV := uv run --all-packages --locked --no-sync
 .PHONY: bench bench-worker bench-gateway
 .PHONY: web web-test screenshots
 .PHONY: keys
+.PHONY: k8s-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,7 +60,10 @@ protocol-check:  ## validate the AsyncAPI document of the protocol (offline)
 	@[[ -d docs/protocol/node_modules ]] || npm ci --prefix docs/protocol --no-audit --no-fund --silent
 	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml
 
-test: lint protocol-check migrate web web-test keys  ## lint, type-check, then every test against the real services
+k8s-check: install  ## validate k8s/, compose.yaml and the Dockerfiles offline (no Docker, no cluster)
+	@deploy/validate/check.sh
+
+test: lint protocol-check k8s-check migrate web web-test keys  ## lint, type-check, then every test against the real services
 	@$(UV) pytest
 
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')

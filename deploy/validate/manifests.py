@@ -1,0 +1,415 @@
+"""Checks one overlay's built manifests for what schemas cannot see, and sorts them by validator.
+
+Writes into OUTPUT_DIR ``builtin.yaml`` (kubernetes-validate), ``crds.yaml`` (kubeconform with
+schemas from the operators' CRDs) and ``strimzi.json`` (deploy/validate/strimzi). Then checks:
+every container is bounded and unprivileged; the services probe their real health routes on
+their real ports; their environment loads with the services' own settings classes; the
+gateway's grace period covers its drain; every Deployment has a Service, a PDB and an HPA;
+every pod of the system is under the default-deny NetworkPolicy; the Ingresses route like the
+local balancer with WebSocket timeouts above the ping interval; Kafka topics are replicated.
+
+Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml  # type: ignore[import-untyped]
+
+from chat_auth.settings import PREFIX as AUTH_PREFIX
+from chat_auth.settings import AuthSettings
+from chat_common.settings import SettingsError, load_settings
+from chat_gateway.settings import PREFIX as GATEWAY_PREFIX
+from chat_gateway.settings import GatewaySettings
+from chat_worker.settings import PREFIX as WORKER_PREFIX
+from chat_worker.settings import WorkerSettings
+
+Resource = dict[str, Any]
+
+# Custom resources and what validates them.
+KUBECONFORM_GROUPS = {"postgresql.cnpg.io", "monitoring.coreos.com"}
+STRIMZI_GROUPS = {"kafka.strimzi.io", "core.strimzi.io"}
+WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
+
+# name → (settings class, prefix, port, readiness path, liveness path)
+SERVICES: dict[str, tuple[type[msgspec.Struct] | None, str, int, str, str]] = {
+    "gateway": (GatewaySettings, GATEWAY_PREFIX, 8101, "/readyz", "/healthz"),
+    "auth-service": (AuthSettings, AUTH_PREFIX, 8200, "/readyz", "/healthz"),
+    "persistence-worker": (WorkerSettings, WORKER_PREFIX, 8300, "/readyz", "/healthz"),
+    "web": (None, "", 8080, "/nginx-health", "/nginx-health"),
+}
+# Containers allowed a writable root filesystem, with the reason.
+WRITABLE_ROOT = {
+    ("dev", "StatefulSet/kafka"): "the Apache Kafka image writes its configuration at start",
+}
+# uvicorn's timeout_graceful_shutdown in chat_gateway.server, plus room for the Kafka flush.
+GATEWAY_SHUTDOWN_S = 5 + 5
+# Values for variables that come from Secrets, shaped as the settings expect.
+SECRET_PLACEHOLDERS = {
+    "uri": "postgresql://chat:secret@postgres:5432/chat",
+    "url": "redis://:secret@redis:6379/0",
+}
+
+
+class Report:
+    def __init__(self, overlay: str) -> None:
+        self.overlay = overlay
+        self.errors: list[str] = []
+
+    def check(self, condition: bool, where: str, message: str) -> None:
+        if not condition:
+            self.errors.append(f"{self.overlay}: {where}: {message}")
+
+
+def name_of(resource: Resource) -> str:
+    return f"{resource['kind']}/{resource['metadata']['name']}"
+
+
+def group_of(resource: Resource) -> str:
+    api_version: str = resource["apiVersion"]
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def is_custom(resource: Resource) -> bool:
+    group = group_of(resource)
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def pod_spec(resource: Resource) -> Resource:
+    spec: Resource = resource["spec"]["template"]["spec"]
+    return spec
+
+
+def containers(resource: Resource) -> Iterator[Resource]:
+    spec = pod_spec(resource)
+    yield from spec.get("initContainers", [])
+    yield from spec["containers"]
+
+
+def selects(selector: Resource, labels: dict[str, str]) -> bool:
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        present = expression["key"] in labels
+        value = labels.get(expression["key"])
+        operator = expression["operator"]
+        if operator == "In" and value not in expression["values"]:
+            return False
+        if operator == "NotIn" and value in expression["values"]:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def check_container_bounds(report: Report, resource: Resource) -> None:
+    spec = pod_spec(resource)
+    pod_security = spec.get("securityContext", {})
+    where = name_of(resource)
+    report.check(
+        spec.get("automountServiceAccountToken") is False, where, "mounts a service account token"
+    )
+    for container in containers(resource):
+        at = f"{where} container {container['name']}"
+        image: str = container["image"]
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        report.check(
+            "@sha256:" in image or (tag != "" and tag != "latest"), at, f"image {image} not pinned"
+        )
+        resources = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            for quantity in ("cpu", "memory"):
+                report.check(
+                    quantity in resources.get(kind, {}), at, f"no {quantity} in resources.{kind}"
+                )
+        security = container.get("securityContext", {})
+        report.check(
+            security.get("allowPrivilegeEscalation") is False, at, "privilege escalation allowed"
+        )
+        report.check(
+            "ALL" in security.get("capabilities", {}).get("drop", []),
+            at,
+            "capabilities not dropped",
+        )
+        report.check(security.get("privileged") is not True, at, "privileged")
+        if (report.overlay, where) not in WRITABLE_ROOT:
+            report.check(
+                security.get("readOnlyRootFilesystem") is True, at, "root filesystem writable"
+            )
+        non_root = security.get("runAsNonRoot", pod_security.get("runAsNonRoot"))
+        report.check(non_root is True, at, "runAsNonRoot is not set")
+        user = security.get("runAsUser", pod_security.get("runAsUser"))
+        report.check(user is not None and user != 0, at, "no non-root runAsUser")
+        seccomp = security.get("seccompProfile", pod_security.get("seccompProfile", {}))
+        report.check(seccomp.get("type") == "RuntimeDefault", at, "no RuntimeDefault seccomp")
+
+
+def environment(resource: Resource, config_maps: dict[str, Resource]) -> dict[str, str]:
+    """The container's environment as the kubelet would build it; Secrets as placeholders."""
+    env: dict[str, str] = {}
+    container = pod_spec(resource)["containers"][0]
+    for source in container.get("envFrom", []):
+        data = config_maps[source["configMapRef"]["name"]].get("data", {})
+        env.update({key: str(value) for key, value in data.items()})
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = str(variable["value"])
+            continue
+        origin = variable["valueFrom"]
+        if "fieldRef" in origin:
+            env[variable["name"]] = "pod-0"
+        elif "configMapKeyRef" in origin:
+            reference = origin["configMapKeyRef"]
+            env[variable["name"]] = str(config_maps[reference["name"]]["data"][reference["key"]])
+        elif "secretKeyRef" in origin:
+            env[variable["name"]] = SECRET_PLACEHOLDERS.get(origin["secretKeyRef"]["key"], "secret")
+    return env
+
+
+def check_settings(
+    report: Report,
+    resource: Resource,
+    env: dict[str, str],
+    settings: type[msgspec.Struct],
+    prefix: str,
+) -> None:
+    where = name_of(resource)
+    fields = {f"{prefix}{field.upper()}" for field in settings.__struct_fields__}
+    for variable in env:
+        if variable.startswith(prefix):
+            report.check(variable in fields, where, f"{variable} is no setting of the service")
+    try:
+        load_settings(settings, prefix, env)
+    except SettingsError as exc:
+        report.errors.append(f"{report.overlay}: {where}: {exc}")
+
+
+def http_probe(container: Resource, probe: str) -> tuple[str, int] | None:
+    get = container.get(probe, {}).get("httpGet")
+    if get is None:
+        return None
+    port = get["port"]
+    if isinstance(port, str):
+        named = [p["containerPort"] for p in container["ports"] if p["name"] == port]
+        port = named[0] if named else -1
+    return str(get["path"]), int(port)
+
+
+def sleep_seconds(container: Resource) -> float:
+    command = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    return float(command[1]) if len(command) == 2 and command[0] == "sleep" else 0.0
+
+
+def check_services(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
+    deployments = {r["metadata"]["name"]: r for r in by_kind.get("Deployment", [])}
+    for name, (settings, prefix, port, ready, live) in SERVICES.items():
+        where = f"Deployment/{name}"
+        deployment = deployments.get(name)
+        report.check(deployment is not None, where, "missing")
+        if deployment is None:
+            continue
+        container = pod_spec(deployment)["containers"][0]
+        report.check(
+            http_probe(container, "readinessProbe") == (ready, port),
+            where,
+            f"readiness probe is not GET {ready} on {port}",
+        )
+        report.check(
+            http_probe(container, "livenessProbe") == (live, port),
+            where,
+            f"liveness probe is not GET {live} on {port}",
+        )
+        if settings is None:
+            continue
+        env = environment(deployment, config_maps)
+        check_settings(report, deployment, env, settings, prefix)
+        if name == "gateway":
+            drain = float(env.get(f"{prefix}DRAIN_GRACE_S", "5"))
+            needed = sleep_seconds(container) + drain + GATEWAY_SHUTDOWN_S
+            grace = pod_spec(deployment).get("terminationGracePeriodSeconds", 30)
+            report.check(
+                grace >= needed,
+                where,
+                f"terminationGracePeriodSeconds {grace} < preStop + drain + shutdown ({needed})",
+            )
+            report.check(
+                env.get(f"{prefix}HOST") == "0.0.0.0", where, "the gateway must listen on 0.0.0.0"
+            )
+    for job in by_kind.get("Job", []):
+        if job["metadata"]["name"] == "chat-migrate":
+            env = environment(job, config_maps)
+            report.check("CHAT_DATABASE_URL" in env, name_of(job), "no CHAT_DATABASE_URL")
+
+
+def check_companions(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    for deployment in by_kind.get("Deployment", []):
+        where = name_of(deployment)
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        report.check(
+            any(
+                selects(p["spec"]["selector"], labels)
+                for p in by_kind.get("PodDisruptionBudget", [])
+            ),
+            where,
+            "no PodDisruptionBudget",
+        )
+        report.check(
+            any(
+                h["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+                for h in by_kind.get("HorizontalPodAutoscaler", [])
+            ),
+            where,
+            "no HorizontalPodAutoscaler",
+        )
+        report.check(
+            any(
+                selects({"matchLabels": s["spec"]["selector"]}, labels) for s in by_kind["Service"]
+            ),
+            where,
+            "no Service",
+        )
+    hpas = {h["metadata"]["name"]: h for h in by_kind.get("HorizontalPodAutoscaler", [])}
+    gateway = hpas.get("gateway", {"spec": {"metrics": []}})
+    metrics = {
+        m.get("resource", {}).get("name") or m.get("pods", {}).get("metric", {}).get("name")
+        for m in gateway["spec"]["metrics"]
+    }
+    report.check("cpu" in metrics, "HorizontalPodAutoscaler/gateway", "does not scale on CPU")
+    if report.overlay == "prod":
+        report.check(
+            "chat_gateway_connections" in metrics,
+            "HorizontalPodAutoscaler/gateway",
+            "does not scale on chat_gateway_connections",
+        )
+
+
+def check_network_policies(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    policies = by_kind.get("NetworkPolicy", [])
+    deny = [
+        p
+        for p in policies
+        if set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    report.check(len(deny) == 1, "NetworkPolicy", "no single default-deny policy")
+    for workload in (r for kind in WORKLOADS for r in by_kind.get(kind, [])):
+        labels = workload["spec"]["template"]["metadata"].get("labels", {})
+        report.check(
+            any(selects(p["spec"]["podSelector"], labels) for p in deny),
+            name_of(workload),
+            "its pods escape the default-deny NetworkPolicy",
+        )
+
+
+def check_ingress(report: Report, by_kind: dict[str, list[Resource]], ping_s: float) -> None:
+    routes: dict[str, str] = {}
+    for ingress in by_kind.get("Ingress", []):
+        where = name_of(ingress)
+        spec = ingress["spec"]
+        report.check(bool(spec.get("tls")), where, "no TLS")
+        hosts = {h for t in spec.get("tls", []) for h in t.get("hosts", [])}
+        for rule in spec["rules"]:
+            report.check(rule.get("host") in hosts, where, f"host {rule.get('host')} without TLS")
+            for path in rule["http"]["paths"]:
+                routes[path["path"]] = path["backend"]["service"]["name"]
+        annotations = ingress["metadata"].get("annotations", {})
+        if any(
+            p["backend"]["service"]["name"] == "gateway"
+            for r in spec["rules"]
+            for p in r["http"]["paths"]
+        ):
+            timeout = float(annotations.get("nginx.ingress.kubernetes.io/proxy-read-timeout", 60))
+            report.check(
+                timeout > 2 * ping_s, where, f"proxy-read-timeout {timeout} s not above two pings"
+            )
+    expected = {"/ws": "gateway", "/v1/": "gateway", "/auth(/|$)(.*)": "auth-service", "/": "web"}
+    for path, service in expected.items():
+        report.check(routes.get(path) == service, "Ingress", f"{path} does not go to {service}")
+
+
+def check_kafka(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    if report.overlay != "prod":
+        return
+    topics = {t["metadata"]["name"]: t["spec"] for t in by_kind.get("KafkaTopic", [])}
+    for topic, partitions in (("chat.messages", 12), ("chat.messages.dlq", 3)):
+        spec = topics.get(topic, {})
+        where = f"KafkaTopic/{topic}"
+        report.check(spec.get("partitions") == partitions, where, f"not {partitions} partitions")
+        report.check(spec.get("replicas") == 3, where, "not 3 replicas")
+        report.check(
+            spec.get("config", {}).get("min.insync.replicas") == 2,
+            where,
+            "min.insync.replicas not 2",
+        )
+
+
+def sort_by_validator(resources: list[Resource], output: Path, report: Report) -> None:
+    builtin = [r for r in resources if not is_custom(r)]
+    crds = [r for r in resources if group_of(r) in KUBECONFORM_GROUPS]
+    strimzi = [r for r in resources if group_of(r) in STRIMZI_GROUPS]
+    for resource in resources:
+        group = group_of(resource)
+        report.check(
+            not is_custom(resource) or group in KUBECONFORM_GROUPS | STRIMZI_GROUPS,
+            name_of(resource),
+            f"no schema source for the API group {group}",
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "builtin.yaml").write_text(yaml.safe_dump_all(builtin, sort_keys=False))
+    (output / "crds.yaml").write_text(yaml.safe_dump_all(crds, sort_keys=False))
+    (output / "strimzi.json").write_text(json.dumps(strimzi))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    overlay, built, output = argv[1], Path(argv[2]), Path(argv[3])
+    resources = [r for r in yaml.safe_load_all(built.read_text()) if r]
+    by_kind: dict[str, list[Resource]] = {}
+    for resource in resources:
+        by_kind.setdefault(resource["kind"], []).append(resource)
+    report = Report(overlay)
+    sort_by_validator(resources, output, report)
+    for workload in (r for kind in WORKLOADS for r in by_kind.get(kind, [])):
+        check_container_bounds(report, workload)
+    checks: list[Callable[[Report, dict[str, list[Resource]]], None]] = [
+        check_services,
+        check_companions,
+        check_network_policies,
+        check_kafka,
+    ]
+    for check in checks:
+        check(report, by_kind)
+    gateway_config: Resource = next(
+        (
+            c
+            for c in by_kind.get("ConfigMap", [])
+            if c["metadata"]["name"].startswith("gateway-config")
+        ),
+        {"data": {}},
+    )
+    ping = float(gateway_config["data"].get(f"{GATEWAY_PREFIX}PING_INTERVAL_S", 20))
+    check_ingress(report, by_kind, ping)
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if report.errors:
+        return 1
+    kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_kind.items()))
+    print(f"{overlay}: {len(resources)} resources pass the policy checks ({kinds})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
