@@ -15,15 +15,16 @@ from playwright.async_api import Page, expect
 from web_harness import REPO, People, Person, chromium, running_system
 
 OUT = REPO / "docs/screenshots"
+expect.set_options(timeout=20_000)
 
 CONVERSATION = [
-    ("bob", "Morning! The new reconnect logic is deployed to staging 🎉"),
+    ("bob", "Morning! The new reconnect logic is deployed to staging."),
     ("ann", "Nice. Did you try killing a gateway mid-conversation?"),
     ("bob", "Twice. The page says Reconnecting…, then everything sent meanwhile shows up."),
     ("bob", "In order, and nothing twice."),
-    ("cara", "I scrolled back through 5000 messages in the load-test room, smooth as butter."),
+    ("cara", "I scrolled back through 5000 messages in the load-test room: smooth."),
     ("ann", "Lovely. Shipping it after lunch then?\nI will write the release notes."),
-    ("cara", "👍"),
+    ("cara", "+1, ship it"),
 ]
 
 
@@ -45,7 +46,14 @@ async def say(person: Person, text: str) -> None:
 
 
 async def open_room(person: Person, room: str) -> None:
+    menu = person.page.get_by_role("button", name="Show rooms")
+    if await menu.is_visible():  # a phone-sized screen keeps the room list in a drawer
+        await menu.click()
     link = person.page.locator(f"[data-room='{room}']").first
+    find = person.page.get_by_test_id("find-room")
+    await expect(link.or_(find).first).to_be_visible()
+    if not await link.is_visible():
+        await find.fill(room)
     await link.click()
     await expect(person.page.get_by_test_id("room-title")).to_contain_text(room)
 
@@ -83,7 +91,9 @@ async def main() -> None:
             cara = await people.sign_up("cara", width=390, height=844)
             by_name = {"ann": ann, "bob": bob, "cara": cara}
             for person in (bob, cara):
-                await person.page.reload()
+                await person.page.reload()  # the room list as it is now, with ann's rooms
+                status = person.page.get_by_test_id("connection-status")
+                await expect(status).to_have_attribute("data-state", "online")
                 await open_room(person, other)
                 await open_room(person, room)
             for who, text in CONVERSATION:
@@ -91,6 +101,10 @@ async def main() -> None:
             await open_room(cara, other)
             await say(cara, "Anyone up for lunch at noon?")
             await open_room(cara, room)
+            person = ann.page.locator(f"[data-testid=person][data-user='{cara.name}']")
+            await person.get_by_role("button", name="Message").click()
+            await say(ann, "Lunch at noon sounds good. The usual place?")
+            await open_room(ann, room)
             await bob.page.get_by_test_id("composer").press_sequentially("On my way to", delay=30)
             await expect(ann.page.get_by_test_id("typing")).not_to_have_text("")
             await shoot(ann.page, "chat")

@@ -265,7 +265,7 @@ describe("ChatStore", () => {
     expect(room("lobby").online.map((u) => u.name)).toEqual(["ann"]);
   });
 
-  it("tells others about typing at most every two seconds", async () => {
+  it("tells others about typing at most every two and a half seconds", async () => {
     const { recorder, store, pump, clock } = setup();
     store.start();
     await pump();
@@ -274,12 +274,45 @@ describe("ChatStore", () => {
     const typings = (): number => recorder.latest.sent.filter((c) => c.type === "typing").length;
     store.typing("lobby");
     store.typing("lobby");
-    await clock.advance(1999);
+    await clock.advance(2499);
     store.typing("lobby");
     expect(typings()).toBe(1);
     await clock.advance(1);
+    expect(typings()).toBe(2); // the keystrokes inside the window, announced when it ended
     store.typing("lobby");
     expect(typings()).toBe(2);
+  });
+
+  it("announces a short burst of typing that came too soon after the last one", async () => {
+    const { recorder, store, pump, clock } = setup();
+    store.start();
+    await pump();
+    store.openRoom("lobby");
+    await pump();
+    const typings = (): number => recorder.latest.sent.filter((c) => c.type === "typing").length;
+    store.typing("lobby");
+    await clock.advance(500);
+    store.typing("lobby"); // a few keys, then nothing more
+    expect(typings()).toBe(1);
+    await clock.advance(2000);
+    expect(typings()).toBe(2);
+    await clock.advance(10_000);
+    expect(typings()).toBe(2);
+  });
+
+  it("sends no late typing after the message went out", async () => {
+    const { recorder, store, pump, clock } = setup();
+    store.start();
+    await pump();
+    store.openRoom("lobby");
+    await pump();
+    store.typing("lobby");
+    await clock.advance(500);
+    store.typing("lobby");
+    store.send("lobby", "done typing");
+    await clock.advance(5000);
+    await pump();
+    expect(recorder.latest.sent.filter((c) => c.type === "typing")).toHaveLength(1);
   });
 
   it("starts a DM in the room named by both ids and titles it with the other's name", async () => {

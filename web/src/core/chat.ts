@@ -34,7 +34,7 @@ import {
   prependPage,
   type Timeline,
 } from "./timeline";
-import { TYPING_SHOW_MS, shouldSendTyping } from "./typing";
+import { TYPING_SEND_INTERVAL_MS, TYPING_SHOW_MS, shouldSendTyping } from "./typing";
 
 export interface RoomView {
   readonly id: string;
@@ -103,6 +103,7 @@ export class ChatStore {
   private readonly connection: ConnectionLike;
   private readonly listeners = new Set<() => void>();
   private readonly typingSentAt = new Map<string, number>();
+  private readonly typingLater = new Map<string, unknown>();
   private readonly typingTimers = new Map<string, unknown>();
   private readonly sending = new Set<string>();
   private readonly flushTimers = new Map<string, unknown>();
@@ -161,7 +162,8 @@ export class ChatStore {
 
   stop(): void {
     this.deps.clock.clearTimeout(this.roomsTimer);
-    for (const timer of [...this.typingTimers.values(), ...this.flushTimers.values()]) {
+    const timers = [...this.typingTimers.values(), ...this.typingLater.values(), ...this.flushTimers.values()];
+    for (const timer of timers) {
       this.deps.clock.clearTimeout(timer);
     }
     this.connection.stop();
@@ -223,6 +225,9 @@ export class ChatStore {
     if (body.trim() === "" || body.length > this.state.maxBodyChars) return;
     const room = this.state.rooms[roomId];
     if (room === undefined) return;
+    // The message itself tells the others the typing is over: no late announcement after it.
+    this.deps.clock.clearTimeout(this.typingLater.get(roomId));
+    this.typingLater.delete(roomId);
     const pending = newPending(roomId, body, this.deps.newId(), this.deps.clock.now());
     this.putRoom({ ...room, pending: [...room.pending, pending] });
     this.markRead(roomId);
@@ -241,11 +246,25 @@ export class ChatStore {
     this.putRoom({ ...room, pending: room.pending.filter((p) => p.clientMsgId !== clientMsgId) });
   }
 
+  /**
+   * The person typed in a room. Others hear of it at most every 2.5 s (the gateway drops more);
+   * keystrokes inside that window are not lost but announced once it ends, so a short burst
+   * right after an earlier one still shows.
+   */
   typing(roomId: string): void {
     const now = this.deps.clock.now();
     if (!this.state.rooms[roomId]?.joined) return;
-    if (!shouldSendTyping(this.typingSentAt.get(roomId), now)) return;
-    if (this.connection.notify("typing", { room: roomId })) this.typingSentAt.set(roomId, now);
+    const last = this.typingSentAt.get(roomId);
+    if (shouldSendTyping(last, now)) {
+      if (this.connection.notify("typing", { room: roomId })) this.typingSentAt.set(roomId, now);
+      return;
+    }
+    if (last === undefined || this.typingLater.has(roomId)) return;
+    const timer = this.deps.clock.setTimeout(() => {
+      this.typingLater.delete(roomId);
+      this.typing(roomId);
+    }, last + TYPING_SEND_INTERVAL_MS - now);
+    this.typingLater.set(roomId, timer);
   }
 
   /** The page became visible again: what the person now sees counts as read. */

@@ -31,3 +31,13 @@ export function sidebarSections(state: ChatState): SidebarSections {
 export function badgeText(unread: number): string {
   return unread > 99 ? "99+" : String(unread);
 }
+
+/** Rooms whose name contains every word typed, best matches (name starts with it) first. */
+export function findRooms(rooms: readonly RoomView[], query: string): RoomView[] {
+  const words = query.toLowerCase().split(/\s+/).filter((w) => w !== "");
+  if (words.length === 0) return [...rooms];
+  const hits = rooms.filter((room) => words.every((w) => room.title.toLowerCase().includes(w)));
+  const first = words[0]!;
+  const starts = (room: RoomView): number => (room.title.toLowerCase().startsWith(first) ? 0 : 1);
+  return hits.sort((a, b) => starts(a) - starts(b) || a.title.localeCompare(b.title));
+}

@@ -2,9 +2,10 @@
 
 import type { UserRef } from "./protocol";
 
-// The gateway forwards at most one typing event per person and room every 2 s; sending more
-// often only costs frames.
-export const TYPING_SEND_INTERVAL_MS = 2000;
+// The gateway forwards at most one typing event per person and room every 2 s and drops the
+// rest. Half a second more than that, so network jitter never lands an announcement inside the
+// gateway's window, where it would be lost.
+export const TYPING_SEND_INTERVAL_MS = 2500;
 // Shown a little longer than the send interval so a steady typist does not flicker.
 export const TYPING_SHOW_MS = 3500;
 

@@ -18,7 +18,8 @@ export function ChatScreen({ store, onLogout }: { store: ChatStore; onLogout: ()
   const state = useChat(store);
   const [dialog, setDialog] = useState<Dialog>("none");
   const [drawer, setDrawer] = useState(false);
-  const [peopleOpen, setPeopleOpen] = useState(true);
+  // The people list sits beside the messages on wide screens; on narrow ones it opens on demand.
+  const [peopleOpen, setPeopleOpen] = useState(() => window.matchMedia("(min-width: 1101px)").matches);
   const room = state.activeRoom === null ? undefined : state.rooms[state.activeRoom];
 
   const { unreadTotal } = sidebarSections(state);

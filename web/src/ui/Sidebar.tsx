@@ -1,9 +1,11 @@
 // Rooms, direct messages and public rooms to join, with unread badges; who is signed in.
 
+import { useState } from "react";
+
 import type { ChatState, RoomView } from "../core/chat";
 import type { ConnectionState } from "../core/connection";
 import { dmPartner } from "../core/protocol";
-import { badgeText, sidebarSections } from "../core/sidebar";
+import { badgeText, findRooms, sidebarSections } from "../core/sidebar";
 import { Avatar } from "./Avatar";
 import { ConnectionStatus } from "./ConnectionStatus";
 
@@ -117,24 +119,7 @@ export function Sidebar({ state, onOpen, onNewRoom, onNewDm, onLogout, onRetry }
             </ul>
           )}
         </section>
-        {browse.length > 0 && (
-          <section>
-            <div className="section-head">
-              <h2>Public rooms</h2>
-            </div>
-            <ul>
-              {browse.map((room) => (
-                <li key={room.id}>
-                  <button type="button" className="room-link browse" data-testid="browse-room" data-room={room.id} onClick={() => onOpen(room)}>
-                    <RoomIcon room={room} me={state.me.id} />
-                    <span className="room-name">{room.title}</span>
-                    <span className="join-hint">Join</span>
-                  </button>
-                </li>
-              ))}
-            </ul>
-          </section>
-        )}
+        {browse.length > 0 && <Browse rooms={browse} me={state.me.id} onOpen={onOpen} />}
       </div>
       <footer className="me">
         <Avatar id={state.me.id} name={state.me.name} />
@@ -147,5 +132,57 @@ export function Sidebar({ state, onOpen, onNewRoom, onNewDm, onLogout, onRetry }
         </button>
       </footer>
     </nav>
+  );
+}
+
+// A handful of public rooms is a sidebar; hundreds are a search.
+const BROWSE_SHOWN = 8;
+
+function Browse({ rooms, me, onOpen }: { rooms: RoomView[]; me: string; onOpen: (room: RoomView) => void }) {
+  const [query, setQuery] = useState("");
+  const found = findRooms(rooms, query);
+  const shown = found.slice(0, BROWSE_SHOWN);
+  return (
+    <section>
+      <div className="section-head">
+        <h2>Public rooms</h2>
+        <span className="muted small">{rooms.length}</span>
+      </div>
+      {rooms.length > BROWSE_SHOWN && (
+        <input
+          className="find"
+          type="search"
+          placeholder="Find a room"
+          aria-label="Find a public room"
+          data-testid="find-room"
+          value={query}
+          onChange={(event) => setQuery(event.target.value)}
+        />
+      )}
+      <ul>
+        {shown.map((room) => (
+          <li key={room.id}>
+            <button
+              type="button"
+              className="room-link browse"
+              data-testid="browse-room"
+              data-room={room.id}
+              onClick={() => {
+                setQuery("");
+                onOpen(room);
+              }}
+            >
+              <RoomIcon room={room} me={me} />
+              <span className="room-name">{room.title}</span>
+              <span className="join-hint">Join</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {found.length > shown.length && (
+        <p className="empty-hint">{found.length - shown.length} more; type to narrow down.</p>
+      )}
+      {found.length === 0 && <p className="empty-hint">No public room matches.</p>}
+    </section>
   );
 }
