@@ -61,6 +61,6 @@ done
 "$VENV/hadolint" --config "$ROOT/deploy/validate/hadolint.yaml" "$ROOT"/deploy/docker/*.Dockerfile ||
   fail "hadolint refused a Dockerfile"
 "$PYTHON" "$ROOT/deploy/validate/dockerfiles.py" "$ROOT"
-"$ROOT/deploy/validate/nginx-check.sh" "$WORK/nginx"
+"$ROOT/deploy/validate/nginx-check.sh"
 
 say "k8s-check passed in $((SECONDS - started))s"
