@@ -4,7 +4,9 @@ Writes into OUTPUT_DIR ``builtin.yaml`` (kubernetes-validate), ``crds.yaml`` (ku
 schemas from the operators' CRDs) and ``strimzi.json`` (deploy/validate/strimzi). Then checks:
 every container is bounded and unprivileged; the services probe their real health routes on
 their real ports; their environment loads with the services' own settings classes; the
-gateway's grace period covers its drain; every Deployment has a Service, a PDB and an HPA;
+gateway's grace period covers its drain; the gateway and the auth service agree on the
+token issuer and the allowed origins, which include the Ingress's site; every Deployment has a
+Service, a PDB and an HPA;
 every pod of the system is under the default-deny NetworkPolicy; the Ingresses route like the
 local balancer with WebSocket timeouts above the ping interval; Kafka topics are replicated.
 
@@ -245,10 +247,50 @@ def check_services(report: Report, by_kind: dict[str, list[Resource]]) -> None:
             report.check(
                 env.get(f"{prefix}HOST") == "0.0.0.0", where, "the gateway must listen on 0.0.0.0"
             )
+    check_agreement(report, deployments, config_maps, by_kind.get("Ingress", []))
     for job in by_kind.get("Job", []):
         if job["metadata"]["name"] == "chat-migrate":
             env = environment(job, config_maps)
             report.check("CHAT_DATABASE_URL" in env, name_of(job), "no CHAT_DATABASE_URL")
+
+
+def check_agreement(
+    report: Report,
+    deployments: dict[str, Resource],
+    config_maps: dict[str, Resource],
+    ingresses: list[Resource],
+) -> None:
+    """What the gateway and the auth service must agree on, and with the site's address."""
+    if "gateway" not in deployments or "auth-service" not in deployments:
+        return
+    gateway = environment(deployments["gateway"], config_maps)
+    auth = environment(deployments["auth-service"], config_maps)
+    where = "Deployment/gateway"
+    report.check(
+        gateway.get(f"{GATEWAY_PREFIX}TOKEN_ISSUER", "chat-auth")
+        == auth.get(f"{AUTH_PREFIX}ISSUER", "chat-auth"),
+        where,
+        "TOKEN_ISSUER differs from the auth service's ISSUER",
+    )
+    report.check(
+        gateway.get(f"{GATEWAY_PREFIX}ALLOWED_ORIGINS")
+        == auth.get(f"{AUTH_PREFIX}ALLOWED_ORIGINS"),
+        where,
+        "ALLOWED_ORIGINS differs from the auth service's",
+    )
+    jwks = gateway.get(f"{GATEWAY_PREFIX}JWKS_URL", "")
+    report.check(
+        jwks.startswith("http://auth-service:8200/"), where, f"JWKS_URL {jwks} is not the Service"
+    )
+    sites = {
+        f"https://{rule['host']}" for ingress in ingresses for rule in ingress["spec"]["rules"]
+    }
+    origins = set(gateway.get(f"{GATEWAY_PREFIX}ALLOWED_ORIGINS", "").split(","))
+    report.check(
+        bool(sites) and sites <= origins,
+        where,
+        f"ALLOWED_ORIGINS {sorted(origins)} does not allow the site {sorted(sites)}",
+    )
 
 
 def check_companions(report: Report, by_kind: dict[str, list[Resource]]) -> None:

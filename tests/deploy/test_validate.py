@@ -111,6 +111,16 @@ def test_an_unknown_or_invalid_setting_is_refused(
     assert any("CHAT_GATEWAY_PING_INTERVAL_S" in e for e in errors)
 
 
+def test_origins_the_site_is_not_in_are_refused(prod: list[dict[str, Any]], tmp_path: Path) -> None:
+    broken = copy.deepcopy(prod)
+    data = _find(broken, "ConfigMap", "auth-config")["data"]
+    data["CHAT_AUTH_ALLOWED_ORIGINS"] = "https://localhost:8443"
+    _find(broken, "ConfigMap", "gateway-config")["data"]["CHAT_GATEWAY_TOKEN_ISSUER"] = "other"
+    errors = _errors(broken, tmp_path)
+    assert any("ALLOWED_ORIGINS differs" in e for e in errors)
+    assert any("TOKEN_ISSUER differs" in e for e in errors)
+
+
 def test_a_probe_off_the_health_route_is_refused(
     prod: list[dict[str, Any]], tmp_path: Path
 ) -> None:
