@@ -20,8 +20,11 @@ SERVICES=(
 start_one() {
   local name=$1 url=$2 cmd=$3
   if ! pid_alive "$PIDS/$name.pid"; then
-    (cd "$ROOT" && nohup bash -c "exec $cmd" >>"$LOGS/$name.log" 2>&1 &
-      echo $! >"$PIDS/$name.pid")
+    # Backgrounded as one simple command, so $! is the service itself (stop signals it, not a
+    # shell in between) and no shell lingers holding this script's output open.
+    cd "$ROOT"
+    nohup bash -c "exec $cmd" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    echo $! >"$PIDS/$name.pid"
   fi
   wait_until "$name" "$LOGS/$name.log" 30 curl -fsS "$url"
   say "$name ready ($url, log $LOGS/$name.log)"
