@@ -40,6 +40,11 @@ export class GatewayApi {
     return "room" in body ? body.room : body;
   }
 
+  /** Adds someone to a private room (its owner or a moderator may). */
+  async addMember(room: string, userId: string): Promise<void> {
+    await this.call("POST", `/rooms/${encodeURIComponent(room)}/members`, { user_id: userId });
+  }
+
   async messages(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before !== undefined) query.set("before", String(before));

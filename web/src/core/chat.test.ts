@@ -31,6 +31,7 @@ function setup(options: { storage?: MemoryStore; visible?: boolean; clock?: Fake
     api: {
       listRooms: async () => serverRooms,
       createRoom: async (name, kind) => ({ id: name, name, kind, read_only: false, last_seq: 0 }),
+      addMember: async () => undefined,
       messages: async (room, before, limit): Promise<HistoryPage> => {
         const older = (gateway.rooms.get(room) ?? []).filter((m) => m.seq < (before ?? Infinity));
         return { messages: older.slice(-limit), has_more: older.length > limit };

@@ -84,7 +84,7 @@ export type ConnectionHandlers = Pick<ConnectionOptions, "onReady" | "onEvent" |
 
 export interface ChatDeps {
   connect(handlers: ConnectionHandlers): ConnectionLike;
-  api: Pick<GatewayApi, "listRooms" | "createRoom" | "messages">;
+  api: Pick<GatewayApi, "listRooms" | "createRoom" | "addMember" | "messages">;
   prefs: Prefs;
   clock: Clock;
   newId(): string;
@@ -207,6 +207,12 @@ export class ChatStore {
     }
     this.upsertFromServer(info);
     this.openRoom(info.id, info.kind);
+  }
+
+  /** Adds someone to a private room; rejects with the gateway's reason when not allowed. */
+  async addMember(roomId: string, person: UserRef): Promise<void> {
+    await this.deps.api.addMember(roomId, person.id);
+    this.learnNames([person]);
   }
 
   leaveRoom(id: string): void {
@@ -374,8 +380,8 @@ export class ChatStore {
         ? room.timeline.lastSeq
         : room.lastRead > 0
           ? room.lastRead
-          : room.kind === "dm"
-            ? 0 // a DM someone else started: everything in it is news
+          : room.kind !== "public"
+            ? 0 // a DM or private room someone let this person into: everything in it is news
             : undefined;
     let reply: JoinReply;
     try {

@@ -6,13 +6,13 @@ import type { ChatStore, RoomView } from "../core/chat";
 import { sidebarSections } from "../core/sidebar";
 import { typingText } from "../core/typing";
 import { Composer } from "./Composer";
-import { NewDmDialog, NewRoomDialog } from "./Dialogs";
+import { NewRoomDialog, PersonPicker } from "./Dialogs";
 import { MessageList } from "./MessageList";
 import { PeoplePanel } from "./PeoplePanel";
 import { LockIcon, Sidebar } from "./Sidebar";
 import { useChat } from "./useChat";
 
-type Dialog = "none" | "room" | "dm";
+type Dialog = "none" | "room" | "dm" | "add";
 
 export function ChatScreen({ store, onLogout }: { store: ChatStore; onLogout: () => void }) {
   const state = useChat(store);
@@ -75,6 +75,11 @@ export function ChatScreen({ store, onLogout }: { store: ChatStore; onLogout: ()
                 >
                   <span className="online-dot" aria-hidden="true" /> {room.online.length} online
                 </button>
+                {room.kind === "private" && (
+                  <button type="button" className="ghost small" onClick={() => setDialog("add")}>
+                    Add people
+                  </button>
+                )}
                 <button type="button" className="ghost small" onClick={() => store.leaveRoom(room.id)}>
                   Leave
                 </button>
@@ -144,11 +149,23 @@ export function ChatScreen({ store, onLogout }: { store: ChatStore; onLogout: ()
         <NewRoomDialog onCreate={(name, kind) => store.createRoom(name, kind)} onClose={() => setDialog("none")} />
       )}
       {dialog === "dm" && (
-        <NewDmDialog
+        <PersonPicker
+          title="New direct message"
           people={state.people}
-          meId={state.me.id}
+          exclude={new Set([state.me.id])}
           onPick={(person) => store.startDm(person)}
           onClose={() => setDialog("none")}
+          closeOnPick
+        />
+      )}
+      {dialog === "add" && room && (
+        <PersonPicker
+          title={`Add people to ${room.title}`}
+          people={state.people}
+          exclude={new Set([state.me.id, ...room.online.map((p) => p.id)])}
+          onPick={(person) => store.addMember(room.id, person)}
+          onClose={() => setDialog("none")}
+          closeOnPick={false}
         />
       )}
     </div>

@@ -111,45 +111,60 @@ export function NewRoomDialog({
   );
 }
 
-export function NewDmDialog({
+export function PersonPicker({
+  title,
   people,
-  meId,
+  exclude,
   onPick,
   onClose,
+  closeOnPick,
 }: {
+  title: string;
   people: Readonly<Record<string, string>>;
-  meId: string;
-  onPick: (person: UserRef) => void;
+  /** Ids not offered (oneself, people already in the room). */
+  exclude: ReadonlySet<string>;
+  onPick: (person: UserRef) => Promise<void> | void;
   onClose: () => void;
+  closeOnPick: boolean;
 }) {
   const [filter, setFilter] = useState("");
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
   const wanted = filter.trim().toLowerCase();
   const matches = Object.entries(people)
-    .filter(([id, name]) => id !== meId && name.toLowerCase().includes(wanted))
+    .filter(([id, name]) => !exclude.has(id) && name.toLowerCase().includes(wanted))
     .sort(([, a], [, b]) => a.localeCompare(b))
     .slice(0, 50);
+  const pick = async (person: UserRef): Promise<void> => {
+    try {
+      await onPick(person);
+      if (closeOnPick) onClose();
+      else setResult({ ok: true, text: `Added ${person.name}.` });
+    } catch (failure) {
+      setResult({ ok: false, text: failure instanceof Error ? failure.message : String(failure) });
+    }
+  };
   return (
-    <Modal title="New direct message" onClose={onClose}>
+    <Modal title={title} onClose={onClose}>
       <div className="modal-body">
         <input
           autoFocus
           placeholder="Find someone you have met in a room"
+          aria-label="Find a person"
           value={filter}
           onChange={(event) => setFilter(event.target.value)}
         />
+        {result && (
+          <p className={result.ok ? "form-ok" : "form-error"} role="status">
+            {result.text}
+          </p>
+        )}
         {matches.length === 0 ? (
-          <p className="muted">Nobody found yet. People appear here once you have seen them in a room.</p>
+          <p className="muted">Nobody found. People appear here once you have seen them in a room.</p>
         ) : (
           <ul className="pick-list">
             {matches.map(([id, name]) => (
               <li key={id}>
-                <button
-                  type="button"
-                  onClick={() => {
-                    onPick({ id, name });
-                    onClose();
-                  }}
-                >
+                <button type="button" onClick={() => void pick({ id, name })}>
                   <Avatar id={id} name={name} size="sm" />
                   <span>{name}</span>
                 </button>
