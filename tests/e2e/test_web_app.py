@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Locator, expect
 
 from gateway_harness import ChatClient, ServiceProcess
-from web_harness import People, Person, WebSystem
+from web_harness import PASSWORD, People, Person, WebSystem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -91,6 +91,30 @@ async def test_two_people_chat_in_real_time(people: People) -> None:
 
     assert ann.csp_violations == []
     assert bob.csp_violations == []
+
+
+async def test_stays_signed_in_until_signing_out(people: People) -> None:
+    ann = await people.sign_up("ann")
+    status = ann.page.get_by_test_id("connection-status")
+    # The access token lives in memory only: a reload signs in again from the refresh cookie.
+    await ann.page.reload()
+    await expect(ann.page.get_by_test_id("me")).to_have_text(ann.name)
+    await expect(status).to_have_attribute("data-state", "online")
+    stored = await ann.page.evaluate("JSON.stringify({...localStorage, ...sessionStorage})")
+    assert "eyJ" not in stored  # no JWT in web storage
+
+    await ann.page.get_by_test_id("logout").click()
+    await expect(ann.page.get_by_role("button", name="Sign in")).to_be_visible()
+    await ann.page.reload()
+    await expect(ann.page.get_by_role("button", name="Sign in")).to_be_visible()
+
+    await ann.page.fill("input[name=username]", ann.name)
+    await ann.page.fill("input[name=password]", "not the password")
+    await ann.page.get_by_role("button", name="Sign in").click()
+    await expect(ann.page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    await ann.page.fill("input[name=password]", PASSWORD)
+    await ann.page.get_by_role("button", name="Sign in").click()
+    await expect(status).to_have_attribute("data-state", "online")
 
 
 async def test_message_text_is_never_html(people: People) -> None:
