@@ -44,7 +44,7 @@ def _kustomize() -> str:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     found = sorted((cache / "chat" / "tools").glob("kustomize-*/kustomize"))
     if not found:
-        pytest.skip("kustomize is not installed yet (make k8s-check installs it)")
+        pytest.fail("kustomize is not installed: run make k8s-check (make test runs it first)")
     return str(found[-1])
 
 
