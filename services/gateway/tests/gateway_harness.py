@@ -129,6 +129,7 @@ class ChatClient:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
         self.events: list[dict[str, Any]] = []
+        self.arrivals: list[dict[str, Any]] = []  # every frame, replies included, in order
         self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._arrived = asyncio.Event()
@@ -154,6 +155,7 @@ class ChatClient:
         try:
             async for raw in self.connection:
                 frame = msgspec.json.decode(raw)
+                self.arrivals.append(frame)
                 waiter = self._replies.pop(frame.get("id"), None)
                 if waiter is not None and frame["type"] in ("reply", "error"):
                     waiter.set_result(frame)

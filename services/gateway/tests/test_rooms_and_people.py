@@ -354,3 +354,16 @@ async def test_logout_everywhere_closes_the_users_sockets_on_both_gateways(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_join_is_answered_before_the_events_it_causes(system: ChatSystem) -> None:
+    room = _name()
+    _, token = await system.user("first")
+    client = await system.client(system.gateways[0], token)
+    try:
+        await client.request("join", room=room)
+        await client.wait_for(lambda c: bool(_events(c, "presence")))
+        kinds = [frame["type"] for frame in client.arrivals]
+        assert kinds.index("reply", 1) < kinds.index("presence")  # after connect's reply
+    finally:
+        await client.close()

@@ -23,7 +23,7 @@ class Listener(Protocol):
 
     def deliver(self, room: str, frame: RoomFrame, text: str) -> None: ...
 
-    def push_event(self, text: str) -> None: ...
+    def deliver_event(self, room: str, text: str) -> None: ...
 
 
 class Hub:
@@ -81,7 +81,7 @@ class Hub:
 
     def broadcast(self, room: str, text: str) -> None:
         for listener in list(self._by_room.get(room, ())):
-            listener.push_event(text)
+            listener.deliver_event(room, text)
 
     def members(self, room: str) -> Iterable[Listener]:
         return tuple(self._by_room.get(room, ()))

@@ -38,10 +38,11 @@ class Transport(Protocol):
 
 
 class _Joining:
-    """Live frames that arrive while a join's catch-up is being read, held until it is sent."""
+    """Live frames and events that arrive while a join's catch-up is being read, held until the
+    reply is sent (``frame`` None for an event)."""
 
     def __init__(self) -> None:
-        self.frames: list[tuple[RoomFrame, str]] = []
+        self.frames: list[tuple[RoomFrame | None, str]] = []
 
 
 class Session:
@@ -72,6 +73,13 @@ class Session:
             joining.frames.append((frame, text))
         elif self.outbound.push(text):
             self.ctx.metrics.messages_delivered.inc()
+
+    def deliver_event(self, room: str, text: str) -> None:
+        joining = self._rooms.get(room)
+        if joining is not None:
+            joining.frames.append((None, text))
+        else:
+            self.outbound.push(text)
 
     def push_event(self, text: str) -> None:
         self.outbound.push(text)
@@ -272,7 +280,9 @@ class Session:
             )
         self._rooms[room] = None
         for frame, text in joining.frames:
-            if frame.seq not in sent:
+            if frame is None:
+                self.outbound.push(text)
+            elif frame.seq not in sent:
                 self.deliver(room, frame, text)
         return None  # the reply is already queued, ahead of the held live frames
 
