@@ -158,7 +158,8 @@ class ChatClient:
                 self.arrivals.append(frame)
                 waiter = self._replies.pop(frame.get("id"), None)
                 if waiter is not None and frame["type"] in ("reply", "error"):
-                    waiter.set_result(frame)
+                    if not waiter.done():  # its command may have timed out already
+                        waiter.set_result(frame)
                 else:
                     self.events.append(frame)
                     self._arrived.set()

@@ -217,3 +217,38 @@ async def test_history_pages_backwards_over_websocket_and_http(system: ChatSyste
             assert listed[room]["last_seq"] == 7
     finally:
         await client.close()
+
+
+async def _gauges(system: ChatSystem) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[0])) as http:
+        text = (await http.get("/metrics")).text
+    wanted = (
+        "chat_gateway_connections",
+        "chat_gateway_room_memberships",
+        "chat_gateway_room_subscriptions",
+    )
+    return {
+        name: float(value)
+        for name, value in (line.split() for line in text.splitlines() if line.startswith(wanted))
+    }
+
+
+async def test_gauges_return_to_where_they_were_when_connections_close(
+    system: ChatSystem,
+) -> None:
+    before = await _gauges(system)
+    _, token = await system.user("counted")
+    clients = [await system.client(system.gateways[0], token) for _ in range(2)]
+    rooms = [_room(), _room()]
+    for client in clients:
+        for room in rooms:
+            await client.request("join", room=room)
+    during = await _gauges(system)
+    assert during["chat_gateway_room_memberships"] == before["chat_gateway_room_memberships"] + 4
+    assert (
+        during["chat_gateway_room_subscriptions"] == before["chat_gateway_room_subscriptions"] + 2
+    )
+    for client in clients:
+        await client.close()
+    await asyncio.sleep(0.5)
+    assert await _gauges(system) == before

@@ -213,7 +213,7 @@ async def _heartbeat(app: Starlette) -> None:
         try:
             await ctx.presence.heartbeat(
                 [(s.user_id, s.session_id) for s in sessions],
-                [(room, s._member()) for s in sessions for room in s.rooms],
+                [(room, s.member()) for s in sessions for room in s.rooms],
             )
         except Exception as exc:
             log.warning("presence heartbeat failed", extra={"error": repr(exc)})

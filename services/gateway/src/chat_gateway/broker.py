@@ -208,11 +208,6 @@ class RoomBroker:
         )
         return _deduplicated(from_payload(payload) for payload in payloads)
 
-    async def window_floor(self, room: str) -> int | None:
-        """The lowest seq the window still holds."""
-        first = await self._redis.zrange(_window_key(room), 0, 0, withscores=True)
-        return int(first[0][1]) if first else None
-
 
 def _deduplicated(frames: Iterable[RoomFrame]) -> list[RoomFrame]:
     # A seq voided after a failed produce and later sent on retry has two entries: the message

@@ -31,7 +31,6 @@ class Hub:
         self._by_room: dict[str, set[Listener]] = collections.defaultdict(set)
         self._by_user: dict[str, set[Listener]] = collections.defaultdict(set)
         self._by_address: collections.Counter[str] = collections.Counter()
-        self._all: set[Listener] = set()
 
     def opened_from(self, address: str) -> int:
         """Count a new connection from ``address``; returns how many it now has here."""
@@ -44,18 +43,13 @@ class Hub:
             del self._by_address[address]
 
     def add(self, listener: Listener) -> None:
-        self._all.add(listener)
         self._by_user[listener.user_id].add(listener)
 
-    def discard(self, listener: Listener) -> list[str]:
-        """Forget a closed connection; returns the rooms no local connection follows any more."""
-        self._all.discard(listener)
+    def discard(self, listener: Listener, rooms: Iterable[str]) -> list[str]:
+        """Forget a closed connection and the ``rooms`` it had joined; returns the rooms no
+        local connection follows any more."""
         _discard(self._by_user, listener.user_id, listener)
-        emptied = []
-        for room in [room for room, members in self._by_room.items() if listener in members]:
-            if self.leave(listener, room):
-                emptied.append(room)
-        return emptied
+        return [room for room in rooms if self.leave(listener, room)]
 
     def join(self, listener: Listener, room: str) -> bool:
         """Returns True when this is the room's first local member."""
@@ -83,15 +77,8 @@ class Hub:
         for listener in list(self._by_room.get(room, ())):
             listener.deliver_event(room, text)
 
-    def members(self, room: str) -> Iterable[Listener]:
-        return tuple(self._by_room.get(room, ()))
-
     def of_user(self, user_id: str) -> Iterable[Listener]:
         return tuple(self._by_user.get(user_id, ()))
-
-    @property
-    def connections(self) -> Iterable[Listener]:
-        return tuple(self._all)
 
     @property
     def rooms(self) -> dict[str, set[Listener]]:

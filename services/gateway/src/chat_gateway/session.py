@@ -21,6 +21,7 @@ from chat_common.revocation import is_revoked
 from chat_gateway import protocol
 from chat_gateway.access import Caller
 from chat_gateway.context import Claims, GatewayContext
+from chat_gateway.cursor import RoomCursor
 from chat_gateway.frames import RoomFrame
 from chat_gateway.outbound import Outbound
 from chat_gateway.presence import Member
@@ -37,12 +38,12 @@ class Transport(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
-class _Joining:
-    """Live frames and events that arrive while a join's catch-up is being read, held until the
-    reply is sent (``frame`` None for an event)."""
-
+class _JoinedRoom:
     def __init__(self) -> None:
-        self.frames: list[tuple[RoomFrame | None, str]] = []
+        self.cursor = RoomCursor()
+        # Live frames and events that arrive while the join's catch-up is read, held until the
+        # reply is sent (``frame`` None for an event); None once the reply is out.
+        self.held: list[tuple[RoomFrame | None, str]] | None = []
 
 
 class Session:
@@ -54,7 +55,7 @@ class Session:
         self.claims: Claims | None = None
         self.closed = asyncio.Event()
         self._transport = transport
-        self._rooms: dict[str, _Joining | None] = {}
+        self._rooms: dict[str, _JoinedRoom] = {}
         self._strikes = 0
         self._bad_frames = 0
         self._expiry: asyncio.TimerHandle | None = None
@@ -68,16 +69,18 @@ class Session:
     # -- what the hub calls -------------------------------------------------------------------
 
     def deliver(self, room: str, frame: RoomFrame, text: str) -> None:
-        joining = self._rooms.get(room)
-        if joining is not None:
-            joining.frames.append((frame, text))
-        elif self.outbound.push(text):
+        joined = self._rooms.get(room)
+        if joined is None:
+            return
+        if joined.held is not None:
+            joined.held.append((frame, text))
+        elif joined.cursor.admit(frame.seq) and self.outbound.push(text):
             self.ctx.metrics.messages_delivered.inc()
 
     def deliver_event(self, room: str, text: str) -> None:
-        joining = self._rooms.get(room)
-        if joining is not None:
-            joining.frames.append((None, text))
+        joined = self._rooms.get(room)
+        if joined is not None and joined.held is not None:
+            joined.held.append((None, text))
         else:
             self.outbound.push(text)
 
@@ -217,10 +220,12 @@ class Session:
             self._expiry.cancel()
         if self.claims is None:
             return
-        emptied = self.ctx.hub.discard(self)
+        emptied = self.ctx.hub.discard(self, self._rooms)
+        self.ctx.metrics.room_members.dec(len(self._rooms))
+        self.ctx.metrics.joined_rooms.dec(len(emptied))
         for room in emptied:
             await self.ctx.fanout.unfollow(room)
-        member = self._member()
+        member = self.member()
         for room in list(self._rooms):
             if await self.ctx.presence.leave(room, member):
                 await self._announce_presence(room, "offline")
@@ -232,7 +237,7 @@ class Session:
         assert self.claims is not None
         return Caller(self.claims.sub, self.claims.roles)
 
-    def _member(self) -> Member:
+    def member(self) -> Member:
         assert self.claims is not None
         return Member(self.claims.sub, self.claims.name, self.session_id)
 
@@ -243,11 +248,13 @@ class Session:
     async def _join(self, command: protocol.Join) -> dict[str, Any] | None:
         room = command.room
         await self.ctx.access.for_join(self._caller(), room)
-        joining = _Joining()
-        self._rooms[room] = joining
+        joined = _JoinedRoom()
+        already = room in self._rooms  # joining again: catch up again, count once
+        self._rooms[room] = joined
         if self.ctx.hub.join(self, room):
             self.ctx.metrics.joined_rooms.inc()
-        self.ctx.metrics.room_members.inc()
+        if not already:
+            self.ctx.metrics.room_members.inc()
         try:
             async with asyncio.timeout(_FOLLOW_TIMEOUT_S):
                 last_seq = await self.ctx.fanout.follow(room)
@@ -257,7 +264,7 @@ class Session:
                 frames, recovered = await self.ctx.history.after(
                     room, command.since, self.ctx.settings.catch_up_limit
                 )
-            if await self.ctx.presence.enter(room, self._member()):
+            if await self.ctx.presence.enter(room, self.member()):
                 await self._announce_presence(room, "online")
             online = await self.ctx.presence.online(room)
         except BaseException as exc:
@@ -265,8 +272,10 @@ class Session:
             if isinstance(exc, TimeoutError):
                 raise ChatError(ErrorCode.UNAVAILABLE, "room not available; retry") from exc
             raise
-        sent = {frame.seq for frame in frames}
-        last_seq = max([last_seq, *sent])
+        last_seq = max([last_seq, *(frame.seq for frame in frames)])
+        joined.cursor = RoomCursor(after=command.since or 0)
+        for frame in frames:
+            joined.cursor.admit(frame.seq)
         if command.id is not None:
             self.outbound.push(
                 protocol.reply(
@@ -278,12 +287,12 @@ class Session:
                     recovered=recovered,
                 )
             )
-        self._rooms[room] = None
-        for frame, text in joining.frames:
-            if frame is None:
+        held, joined.held = joined.held or [], None
+        for live, text in held:
+            if live is None:
                 self.outbound.push(text)
-            elif frame.seq not in sent:
-                self.deliver(room, frame, text)
+            else:
+                self.deliver(room, live, text)
         return None  # the reply is already queued, ahead of the held live frames
 
     async def _leave(self, room: str) -> dict[str, Any]:
@@ -303,7 +312,7 @@ class Session:
     async def _after_leave(self, room: str, emptied: bool) -> None:
         if emptied:
             await self.ctx.fanout.unfollow(room)
-        if await self.ctx.presence.leave(room, self._member()):
+        if await self.ctx.presence.leave(room, self.member()):
             await self._announce_presence(room, "offline")
 
     async def _announce_presence(self, room: str, state: str) -> None:
