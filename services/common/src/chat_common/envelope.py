@@ -14,7 +14,9 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
-RoomId = Annotated[str, msgspec.Meta(pattern=r"^([a-z0-9_-]{1,64}|dm:[^:\s]{1,64}:[^:\s]{1,64})$")]
+RoomId = Annotated[
+    str, msgspec.Meta(pattern=r"^([a-z0-9_-]{1,64}|dm:[a-z0-9_-]{1,64}:[a-z0-9_-]{1,64})$")
+]
 Seq = Annotated[int, msgspec.Meta(ge=1)]
 Body = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]

@@ -24,6 +24,7 @@ class Admission(enum.Enum):
     DONE = "done"  # already sent: answer with the stored result
     BUSY = "busy"  # the same client_msg_id is being sent right now
     LIMITED = "limited"  # over the send rate
+    CONFLICT = "conflict"  # this client_msg_id already names a message of another room
 
 
 class SendAdmission(msgspec.Struct, frozen=True):
@@ -33,11 +34,19 @@ class SendAdmission(msgspec.Struct, frozen=True):
 
 
 # KEYS: dedup record, in-flight lock, rate bucket.
-# ARGV: now_ms, rate per ms, burst, lock ttl ms, lock owner.
+# ARGV: now_ms, rate per ms, burst, lock ttl ms, lock owner, room.
+# A record belongs to the room of its envelope: a retry naming another room is a conflict,
+# never a re-publication of the first room's message into the second.
 _ADMIT = """
 local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'done' then
-  return {'done', redis.call('HGET', KEYS[1], 'envelope'), 0}
+if state then
+  local envelope = redis.call('HGET', KEYS[1], 'envelope')
+  if cjson.decode(envelope)['room'] ~= ARGV[6] then
+    return {'conflict', '', 0}
+  end
+  if state == 'done' then
+    return {'done', envelope, 0}
+  end
 end
 if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
   return {'busy', '', 0}
@@ -115,7 +124,7 @@ class RoomBroker:
         self._next_seq = redis.register_script(_NEXT_SEQ)
         self._publish = redis.register_script(_PUBLISH)
 
-    async def admit(self, user_id: str, client_msg_id: str, owner: str) -> SendAdmission:
+    async def admit(self, user_id: str, client_msg_id: str, owner: str, room: str) -> SendAdmission:
         # The lock outlives a Kafka produce timeout, so a crashed sender releases it soon.
         result = await self._admit(
             keys=[
@@ -123,7 +132,7 @@ class RoomBroker:
                 _lock_key(user_id, client_msg_id),
                 f"bucket:{user_id}",
             ],
-            args=[int(time.time() * 1000), self._rate_per_ms, self._burst, 15_000, owner],
+            args=[int(time.time() * 1000), self._rate_per_ms, self._burst, 15_000, owner, room],
         )
         outcome, envelope, retry_after = result
         return SendAdmission(Admission(outcome.decode()), envelope, int(retry_after))

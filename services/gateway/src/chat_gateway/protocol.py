@@ -65,6 +65,10 @@ class Ping(Command, tag="ping"):
 
 AnyCommand = Connect | Refresh | Join | Leave | Send | History | Typing | Presence | Ping
 
+# msgspec decodes nested containers recursively and raises RecursionError past the
+# interpreter's limit (about 1,000 levels): a bad frame like any other, not a crash.
+TOO_DEEP = "frame is nested too deeply"
+
 _decoder = msgspec.json.Decoder(AnyCommand)
 _encoder = msgspec.json.Encoder()
 _any_decoder = msgspec.json.Decoder()
@@ -77,6 +81,8 @@ def decode_command(text: str) -> AnyCommand:
         raise ChatError(ErrorCode.BAD_REQUEST, _explain(str(exc))) from exc
     except msgspec.DecodeError as exc:
         raise ChatError(ErrorCode.BAD_REQUEST, f"frame is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, TOO_DEEP) from exc
     return command
 
 
@@ -84,7 +90,7 @@ def command_id_of(text: str) -> CommandId | None:
     """The ``id`` of a frame that failed to decode, so its error can still be matched."""
     try:
         value = _any_decoder.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(value, dict):
         found = value.get("id")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from redis.exceptions import RedisError
 
 from chat_common.envelope import Author, Envelope, format_ts
 from chat_common.errors import ChatError, ErrorCode
+from chat_common.text import body_problem
 from chat_common.tokens import AccessClaims
 from chat_gateway import protocol
 from chat_gateway.access import Caller, RoomAccess
@@ -35,9 +35,6 @@ DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     OSError,
 )
-# Control characters other than tab and newline have no place in a chat message and are a
-# classic way to corrupt terminals and logs downstream.
-_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A concurrent send of the same client_msg_id is waited for this long before ``unavailable``.
 _BUSY_WAIT_S = 5.0
 
@@ -67,8 +64,10 @@ class MessageSender:
         started = time.perf_counter()
         self._validate_body(command.body)
         user_id, client_msg_id = claims.sub, command.client_msg_id
-        await self._access.for_send(Caller(user_id, claims.roles), command.room)
-        admission = await self._admit(user_id, client_msg_id, session_id)
+        room = await self._access.for_send(Caller(user_id, claims.roles), command.room)
+        if room.kind == "dm":
+            await self._access.open_direct(command.room)  # both people see it in their lists
+        admission = await self._admit(user_id, client_msg_id, session_id, command.room)
         if admission.outcome is Admission.DONE:
             return msgspec.Raw(admission.envelope)
         try:
@@ -119,16 +118,22 @@ class MessageSender:
             raise ChatError(
                 ErrorCode.TOO_LARGE, f"body is longer than {self._max_body_chars} characters"
             )
-        if _FORBIDDEN_CHARS.search(body):
-            raise ChatError(
-                ErrorCode.BAD_REQUEST, "body contains control characters other than \\n and \\t"
-            )
+        problem = body_problem(body)
+        if problem is not None:
+            raise ChatError(ErrorCode.BAD_REQUEST, problem)
 
-    async def _admit(self, user_id: str, client_msg_id: str, owner: str) -> SendAdmission:
+    async def _admit(
+        self, user_id: str, client_msg_id: str, owner: str, room: str
+    ) -> SendAdmission:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _BUSY_WAIT_S
         while True:
-            admission = await self._broker.admit(user_id, client_msg_id, owner)
+            admission = await self._broker.admit(user_id, client_msg_id, owner, room)
+            if admission.outcome is Admission.CONFLICT:
+                raise ChatError(
+                    ErrorCode.BAD_REQUEST,
+                    "this client_msg_id was already used for a message in another room",
+                )
             if admission.outcome is Admission.LIMITED:
                 raise ChatError(
                     ErrorCode.RATE_LIMITED,
