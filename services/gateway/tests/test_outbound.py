@@ -37,3 +37,17 @@ async def test_a_reader_that_does_not_keep_up_overflows_once_and_push_never_bloc
     assert overflows == [1]
     assert outbound.push("x") is False  # closed: nothing more is queued
     writer.cancel()
+
+
+async def test_one_frame_over_the_limit_passes_an_empty_queue_but_not_a_backlog() -> None:
+    stuck = asyncio.Event()
+    overflows: list[int] = []
+
+    async def send(_: str) -> None:
+        await stuck.wait()
+
+    outbound = Outbound(send, limit_bytes=10, on_overflow=lambda: overflows.append(1))
+    assert outbound.push("x" * 50)  # a big reply alone is no slow reader
+    assert overflows == []
+    assert outbound.push("x") is False  # behind it, the limit holds
+    assert overflows == [1]

@@ -16,19 +16,24 @@ class MessageHistory:
         self._broker = broker
         self._store = store
 
-    async def after(self, room: str, since: int, limit: int) -> tuple[list[RoomFrame], bool]:
-        """Messages with seq > since, ascending; ``complete`` is False when more than ``limit``.
+    async def after(
+        self, room: str, since: int, limit: int, max_bytes: int | None = None
+    ) -> tuple[list[RoomFrame], bool]:
+        """Messages with seq > since, ascending; ``complete`` is False when there are more than
+        ``limit`` or than fit in ``max_bytes``.
 
-        When the gap is too large the newest ``limit`` messages are returned, so a client that
-        gives up on catching up still sees the present.
+        When the gap is too large the newest messages that fit are returned, so a client that
+        gives up on catching up still sees the present and pages history for the rest.
         """
         recent = await self._broker.window(room, since)
         frames = _merge(recent, await self._older_than_window(room, since, recent, limit + 1))
         frames = [frame for frame in frames if not frame.is_void]
         if len(frames) > limit:
             # Only the window is contiguous up to now; the client pages history for the rest.
-            return [frame for frame in recent if not frame.is_void][-limit:], False
-        return frames, True
+            frames = [frame for frame in recent if not frame.is_void][-limit:]
+            return newest_within(frames, max_bytes)[0], False
+        fitting, cut = newest_within(frames, max_bytes)
+        return fitting, not cut
 
     async def between(self, room: str, after: int, until: int) -> list[RoomFrame]:
         recent = await self._broker.window(room, after, until)
@@ -47,6 +52,15 @@ class MessageHistory:
         frames = _merge(recent, stored)
         return frames[-limit:], len(frames) > limit
 
+    async def page_before(
+        self, room: str, before: int | None, limit: int, max_bytes: int
+    ) -> tuple[list[RoomFrame], bool]:
+        """``before``, cut to the newest messages that fit in ``max_bytes``; a cut page says
+        ``has_more`` so the client asks again before its oldest message."""
+        frames, has_more = await self.before(room, before, limit)
+        fitting, cut = newest_within(frames, max_bytes)
+        return fitting, has_more or cut
+
     async def newest_seq(self, room: str) -> int:
         recent = await self._broker.window(room, 0)
         return max(recent[-1].seq if recent else 0, await self._store.max_seq(room))
@@ -58,6 +72,20 @@ class MessageHistory:
             return []  # the window reaches back to the start: Postgres has nothing to add
         upper = recent[0].seq - 1 if recent else until
         return await self._store.between(room, after, upper, limit)
+
+
+def newest_within(frames: list[RoomFrame], max_bytes: int | None) -> tuple[list[RoomFrame], bool]:
+    """The newest of ``frames`` (ascending) whose messages fit in ``max_bytes`` together (None:
+    no bound), and whether any were cut. The newest one is kept even alone over the bound: a
+    reply always moves the client forward, and one message is far below any outbound queue."""
+    if max_bytes is None:
+        return frames, False
+    total = 0
+    for index in range(len(frames) - 1, -1, -1):
+        total += len(frames[index].message_json) + 1  # the comma between messages
+        if total > max_bytes and index < len(frames) - 1:
+            return frames[index + 1 :], True
+    return frames, False
 
 
 def _merge(first: list[RoomFrame], second: list[RoomFrame]) -> list[RoomFrame]:

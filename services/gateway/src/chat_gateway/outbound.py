@@ -1,6 +1,6 @@
 """A connection's outbound queue, bounded in bytes (G5).
 
-The queue is drained by one writer task. A reader too slow to keep up fills it; at the limit
+The queue is drained by one writer task. A reader too slow to keep up fills it; past the limit
 the connection is closed (4008 slow consumer) instead of growing memory or making the fan-out
 wait: ``push`` never blocks.
 """
@@ -40,7 +40,9 @@ class Outbound:
         # len() of a str counts characters; frames are mostly ASCII JSON, and the bound only
         # needs to be right within a small factor.
         size = len(frame)
-        if self._queued + size > self._limit:
+        # An empty queue takes any one frame: a reply is bounded where it is built, and must
+        # never count as a slow reader by itself; a backlog past the limit still does.
+        if self._queued and self._queued + size > self._limit:
             self._closed = True
             self._on_overflow()
             return False
