@@ -5,9 +5,13 @@
 - ``dm:<a>:<b>`` (a < b): exactly users a and b;
 - read-only rooms: posts from the room's owner and moderators and global moderators/admins;
 - muted users cannot post until the mute ends; banned users cannot join, read or post.
-Global ``admin`` may do anything. Decisions use a cache that every gateway drops at once when a
-membership, mute or ban changes (``RoomEvents``), and that expires by itself after a while in
-case an invalidation was lost (Redis pub/sub is at-most-once).
+Global ``admin`` may do anything. Moderation follows rank: admin > global moderator > room
+owner > room moderator > member, and nobody acts on a person of their own rank or above.
+
+Checks only read. Creating what a join names (a public room named for the first time, a direct
+message's row) is the separate step ``enter``. Decisions use a cache that every gateway drops at
+once when a membership, mute or ban changes (``RoomEvents``), and that expires by itself after a
+while in case an invalidation was lost (Redis pub/sub is at-most-once).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from chat_common.errors import ChatError, ErrorCode
+from chat_gateway.people import PeopleDirectory
 from chat_gateway.roster import RoomRoster, Standing, ensure_dm
 from chat_gateway.store import Room, RoomDirectory
 
@@ -26,6 +31,13 @@ _CACHE_TTL_S = 30.0
 _CACHE_ENTRIES = 50_000
 _STAFF = frozenset({"admin", "moderator"})
 _ROOM_STAFF = frozenset({"owner", "moderator"})
+_GLOBAL_RANK = {"admin": 4, "moderator": 3}
+_ROOM_RANK = {"owner": 2, "moderator": 1, "member": 0}
+
+
+def rank(roles: tuple[str, ...], room_role: str | None) -> int:
+    """Where a person stands in a room: the higher of their global and room ranks."""
+    return max([_ROOM_RANK.get(room_role or "", 0), *(_GLOBAL_RANK.get(role, 0) for role in roles)])
 
 
 class Caller:
@@ -49,25 +61,50 @@ def dm_members(room: str) -> tuple[str, str] | None:
 
 class RoomAccess:
     def __init__(
-        self, pool: asyncpg.Pool, rooms: RoomDirectory, roster: RoomRoster, *, create_on_join: bool
+        self,
+        pool: asyncpg.Pool,
+        rooms: RoomDirectory,
+        roster: RoomRoster,
+        people: PeopleDirectory,
+        *,
+        create_on_join: bool,
     ) -> None:
         self._pool = pool
         self._rooms = rooms
         self._roster = roster
+        self._people = people
         self._create_on_join = create_on_join
         self._room_cache: dict[str, tuple[float, Room]] = {}
         self._standing_cache: dict[tuple[str, str], tuple[float, Standing]] = {}
 
     # -- decisions ----------------------------------------------------------------------------
 
-    async def for_join(self, caller: Caller, room: str) -> Room:
-        return await self._readable(caller, room, create=self._create_on_join)
+    async def enter(self, caller: Caller, room: str) -> Room:
+        """A join: the read check, then what the join creates (a public room named for the
+        first time when rooms are created on join; a direct message's row on its first use)."""
+        pair = dm_members(room)
+        if pair is not None:
+            await self._direct(caller, room, pair)
+            return await self.open_direct(room)
+        if await self._lookup(room) is None and self._create_on_join:
+            self._remember_room(await self._rooms.create_public(room, caller.user_id))
+        return await self._readable(caller, room)
+
+    async def open_direct(self, room: str) -> Room:
+        """Make a checked direct message exist for both people, so it shows in their room
+        lists; once per room per gateway."""
+        if room not in self._room_cache:
+            pair = dm_members(room)
+            assert pair is not None
+            await ensure_dm(self._pool, room, *pair)
+            self._remember_room(Room(room, "dm", False))
+        return Room(room, "dm", False)
 
     async def for_read(self, caller: Caller, room: str) -> Room:
-        return await self._readable(caller, room, create=False)
+        return await self._readable(caller, room)
 
     async def for_send(self, caller: Caller, room: str) -> Room:
-        found = await self._readable(caller, room, create=False)
+        found = await self._readable(caller, room)
         standing = await self.standing(room, caller.user_id)
         if standing.muted_until is not None and standing.muted_until > datetime.now(UTC):
             until = standing.muted_until.astimezone(UTC).isoformat(timespec="seconds")
@@ -84,22 +121,41 @@ class RoomAccess:
             raise ChatError(ErrorCode.FORBIDDEN, "only the room's owner and moderators may do that")
         return found
 
+    async def for_acting_on(
+        self, caller: Caller, room: str, target: str, grant: str | None = None
+    ) -> Room:
+        """A moderation step on ``target`` (and, for ``grant``, giving them that room role):
+        staff of the room who outrank the target and the role they grant."""
+        found = await self.for_moderation(caller, room)
+        if caller.user_id == target:
+            raise ChatError(ErrorCode.FORBIDDEN, "moderation does not apply to yourself")
+        if not await self._people.exists(target):
+            raise ChatError(ErrorCode.NOT_FOUND, f"no user {target}")
+        mine = rank(caller.roles, (await self.standing(room, caller.user_id)).role)
+        theirs = rank(
+            await self._people.roles(target), (await self._roster.standing(room, target)).role
+        )
+        if theirs >= mine:
+            raise ChatError(
+                ErrorCode.FORBIDDEN, "only someone of higher rank may do that to this person"
+            )
+        if grant is not None and _ROOM_RANK[grant] >= mine:
+            raise ChatError(ErrorCode.FORBIDDEN, f"only someone of higher rank may grant {grant}")
+        return found
+
     async def visible_rooms(self, caller: Caller) -> list[Room]:
         return await self._roster.visible_to(caller.user_id)
 
     def _is_staff(self, caller: Caller, standing: Standing) -> bool:
         return bool(_STAFF.intersection(caller.roles)) or standing.role in _ROOM_STAFF
 
-    async def _readable(self, caller: Caller, room: str, *, create: bool) -> Room:
+    async def _readable(self, caller: Caller, room: str) -> Room:
         pair = dm_members(room)
         if pair is not None:
             return await self._direct(caller, room, pair)
         found = await self._lookup(room)
         if found is None:
-            if not create:
-                raise ChatError(ErrorCode.NOT_FOUND, f"no room {room}")
-            found = await self._rooms.create_public(room, caller.user_id)
-            self._remember_room(found)
+            raise ChatError(ErrorCode.NOT_FOUND, f"no room {room}")
         if caller.is_admin:
             return found
         standing = await self.standing(room, caller.user_id)
@@ -114,9 +170,9 @@ class RoomAccess:
             raise ChatError(ErrorCode.BAD_REQUEST, "a dm room is dm:<smaller id>:<larger id>")
         if caller.user_id not in pair and not caller.is_admin:
             raise ChatError(ErrorCode.FORBIDDEN, "not a member of this room")
-        if room not in self._room_cache:
-            await ensure_dm(self._pool, room, *pair)
-            self._remember_room(Room(room, "dm", False))
+        for person in pair:
+            if not await self._people.exists(person):
+                raise ChatError(ErrorCode.NOT_FOUND, f"no user {person}")
         return Room(room, "dm", False)
 
     # -- cache --------------------------------------------------------------------------------

@@ -37,7 +37,9 @@ from chat_gateway.history import MessageHistory
 from chat_gateway.hub import Hub
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.people import PeopleDirectory
 from chat_gateway.presence import PresenceTracker
+from chat_gateway.presence_announcer import PresenceAnnouncer
 from chat_gateway.room_events import CONTROL_CHANNELS, ControlHandler
 from chat_gateway.rooms_http import room_routes
 from chat_gateway.roster import RoomRoster
@@ -116,8 +118,19 @@ def create_app(settings: GatewaySettings) -> Starlette:
         hub = Hub()
         roster = RoomRoster(pool)
         access = RoomAccess(
-            pool, RoomDirectory(pool), roster, create_on_join=settings.create_rooms_on_join
+            pool,
+            RoomDirectory(pool),
+            roster,
+            PeopleDirectory(pool),
+            create_on_join=settings.create_rooms_on_join,
         )
+        announcer = PresenceAnnouncer(
+            redis,
+            broker.announce,
+            interval_s=settings.presence_announce_interval_s,
+            presence_ttl_s=settings.presence_ttl_s,
+        )
+        stack.callback(announcer.close)
         fanout = RoomFanout(
             redis,
             broker,
@@ -150,6 +163,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             fanout=fanout,
             hub=hub,
             presence=PresenceTracker(redis, ttl_s=settings.presence_ttl_s),
+            presence_announcer=announcer,
             access=access,
             roster=roster,
             metrics=metrics,
@@ -226,15 +240,7 @@ async def _sweep_presence(ctx: GatewayContext) -> None:
         for room in list(ctx.hub.rooms):
             try:
                 for user in await ctx.presence.sweep(room):
-                    await ctx.broker.announce(
-                        room,
-                        {
-                            "type": "presence",
-                            "room": room,
-                            "state": "offline",
-                            "user": {"id": user.id, "name": user.name},
-                        },
-                    )
+                    await ctx.presence_announcer.changed(room, user.id, user.name)
             except Exception as exc:
                 log.warning("presence sweep failed", extra={"room": room, "error": repr(exc)})
 

@@ -15,6 +15,7 @@ from chat_gateway.history import MessageHistory
 from chat_gateway.hub import Hub
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.presence import PresenceTracker
+from chat_gateway.presence_announcer import PresenceAnnouncer
 from chat_gateway.roster import RoomRoster
 from chat_gateway.sending import MessageSender
 from chat_gateway.settings import GatewaySettings
@@ -36,6 +37,7 @@ class GatewayContext:
     fanout: RoomFanout
     hub: Hub
     presence: PresenceTracker
+    presence_announcer: PresenceAnnouncer
     access: RoomAccess
     roster: RoomRoster
     metrics: GatewayMetrics

@@ -134,14 +134,18 @@ class PresenceTracker:
         flat = cast(
             "list[bytes]",
             await self._sweep(
-                keys=[_users_key(room), _names_key(room)], args=[now, f"presence:{room}:"]
+                keys=[users_key(room), _names_key(room)], args=[now, f"presence:{room}:"]
             ),
         )
         return [OnlineUser(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
 
-    async def online(self, room: str) -> list[OnlineUser]:
+    async def online(self, room: str, limit: int) -> list[OnlineUser]:
+        """Up to ``limit`` of the users online in ``room``, by name."""
         now, _ = self._now_and_expiry()
-        users = cast("list[bytes]", await self._redis.zrangebyscore(_users_key(room), now, "+inf"))
+        users = cast(
+            "list[bytes]",
+            await self._redis.zrangebyscore(users_key(room), now, "+inf", start=0, num=limit),
+        )
         if not users:
             return []
         names = cast("list[bytes | None]", await self._redis.hmget(_names_key(room), users))
@@ -176,7 +180,7 @@ def _connections_key(user_id: str) -> str:
     return f"conns:{user_id}"
 
 
-def _users_key(room: str) -> str:
+def users_key(room: str) -> str:
     return f"presence:{room}"
 
 
@@ -185,4 +189,4 @@ def _names_key(room: str) -> str:
 
 
 def _room_keys(room: str, user_id: str) -> list[str]:
-    return [_users_key(room), f"presence:{room}:{user_id}", _names_key(room)]
+    return [users_key(room), f"presence:{room}:{user_id}", _names_key(room)]

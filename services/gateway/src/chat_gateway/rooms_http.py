@@ -14,14 +14,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from chat_common.envelope import RoomId
 from chat_common.errors import ChatError, ErrorCode
+from chat_common.revocation import is_revoked
+from chat_common.text import PLAIN_LINE
 from chat_gateway import protocol
 from chat_gateway.access import Caller
 from chat_gateway.context import GatewayContext
 from chat_gateway.room_events import RoomChange, announce
 
 NamedRoomId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
-UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# User ids are UUIDs; the pattern is the one direct-message room ids use for their parts.
+UserId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
 BodyT = TypeVar("BodyT")
 # A request body for these routes is a few dozen bytes.
 _MAX_BODY_BYTES = 4096
@@ -45,7 +49,8 @@ class NewMute(msgspec.Struct, forbid_unknown_fields=True):
 
 class NewBan(msgspec.Struct, forbid_unknown_fields=True):
     user_id: UserId
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    # Shown to moderators in the audit trail: plain text, no control or direction characters.
+    reason: Annotated[str, msgspec.Meta(max_length=500, pattern=PLAIN_LINE)] = ""
 
 
 def room_routes() -> list[Route]:
@@ -77,22 +82,23 @@ def room_routes() -> list[Route]:
     async def add_member(request: Request) -> Response:
         ctx, caller, room = await _moderated(request)
         body = await _body(request, NewMember)
+        await ctx.access.for_acting_on(caller, room, body.user_id, grant=body.role)
         await ctx.roster.add_member(room, body.user_id, body.role, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="member", user_id=body.user_id))
         return json_response({"room": room, "user_id": body.user_id, "role": body.role}, 201)
 
     async def remove_member(request: Request) -> Response:
+        user_id = _user_of(request)
         ctx, caller, room = await _moderated(request)
-        user_id = request.path_params["user_id"]
-        removed = await ctx.roster.remove_member(room, user_id, caller.user_id)
-        if not removed and (await ctx.access.standing(room, user_id)).role == "owner":
-            raise ChatError(ErrorCode.FORBIDDEN, "the owner cannot be removed")
+        await ctx.access.for_acting_on(caller, room, user_id)
+        await ctx.roster.remove_member(room, user_id, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="kick", user_id=user_id))
         return Response(status_code=204)
 
     async def mute(request: Request) -> Response:
         ctx, caller, room = await _moderated(request)
         body = await _body(request, NewMute)
+        await ctx.access.for_acting_on(caller, room, body.user_id)
         until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
         await ctx.roster.mute(room, body.user_id, until, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="mute", user_id=body.user_id))
@@ -101,8 +107,9 @@ def room_routes() -> list[Route]:
         )
 
     async def unmute(request: Request) -> Response:
+        user_id = _user_of(request)
         ctx, caller, room = await _moderated(request)
-        user_id = request.path_params["user_id"]
+        await ctx.access.for_acting_on(caller, room, user_id)
         await ctx.roster.unmute(room, user_id, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="unmute", user_id=user_id))
         return Response(status_code=204)
@@ -110,13 +117,15 @@ def room_routes() -> list[Route]:
     async def ban(request: Request) -> Response:
         ctx, caller, room = await _moderated(request)
         body = await _body(request, NewBan)
+        await ctx.access.for_acting_on(caller, room, body.user_id)
         await ctx.roster.ban(room, body.user_id, body.reason, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="ban", user_id=body.user_id))
         return json_response({"room": room, "user_id": body.user_id, "reason": body.reason}, 201)
 
     async def unban(request: Request) -> Response:
+        user_id = _user_of(request)
         ctx, caller, room = await _moderated(request)
-        user_id = request.path_params["user_id"]
+        await ctx.access.for_acting_on(caller, room, user_id)
         await ctx.roster.unban(room, user_id, caller.user_id)
         await announce(ctx.redis, RoomChange(room=room, action="unban", user_id=user_id))
         return Response(status_code=204)
@@ -146,6 +155,8 @@ async def caller_of(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not token:
         raise ChatError(ErrorCode.UNAUTHORIZED, "a Bearer access token is required")
     claims = await ctx.verify_token(token.strip())
+    if await is_revoked(ctx.redis, claims):
+        raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
     return Caller(claims.sub, claims.roles)
 
 
@@ -173,7 +184,7 @@ async def list_rooms(request: Request) -> Response:
 async def room_messages(request: Request) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     caller = await caller_of(request)
-    room = request.path_params["room"]
+    room = _room_of(request)
     query = _decode_query(request)
     await ctx.access.for_read(caller, room)
     frames, has_more = await ctx.history.before(room, query.before, query.limit)
@@ -201,7 +212,7 @@ def _ctx(request: Request) -> GatewayContext:
 
 async def _moderated(request: Request) -> tuple[GatewayContext, Caller, str]:
     ctx, caller = _ctx(request), await caller_of(request)
-    room = request.path_params["room"]
+    room = _room_of(request)
     await ctx.access.for_moderation(caller, room)
     return ctx, caller, room
 
@@ -216,6 +227,26 @@ async def _body(request: Request, kind: type[BodyT]) -> BodyT:
         raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
     except msgspec.DecodeError as exc:
         raise ChatError(ErrorCode.BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, protocol.TOO_DEEP) from exc
+
+
+def _room_of(request: Request) -> str:
+    return _path_param(request, "room", RoomId)
+
+
+def _user_of(request: Request) -> str:
+    return _path_param(request, "user_id", UserId)
+
+
+def _path_param(request: Request, name: str, kind: Any) -> str:
+    """A path parameter checked like the same field of a WebSocket command."""
+    value: str = request.path_params[name]
+    try:
+        checked: str = msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, f"invalid {name} {value!r}: {exc}") from exc
+    return checked
 
 
 _encoder = msgspec.json.Encoder()

@@ -23,6 +23,7 @@ from chat_gateway.access import Caller
 from chat_gateway.context import Claims, GatewayContext
 from chat_gateway.cursor import RoomCursor
 from chat_gateway.frames import RoomFrame
+from chat_gateway.limits import StrikeMeter, TokenBucket
 from chat_gateway.outbound import Outbound
 from chat_gateway.presence import Member
 from chat_gateway.sending import DEPENDENCY_ERRORS
@@ -56,7 +57,9 @@ class Session:
         self.closed = asyncio.Event()
         self._transport = transport
         self._rooms: dict[str, _JoinedRoom] = {}
-        self._strikes = 0
+        settings = ctx.settings
+        self._strikes = StrikeMeter(settings.abuse_strikes, settings.strike_decay_per_s)
+        self._room_moves = TokenBucket(settings.join_rate_per_s, settings.join_burst)
         self._bad_frames = 0
         self._expiry: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -118,7 +121,6 @@ class Session:
             log.exception("command failed", extra={"type": type(command).__name__})
             self._send_error(command.id, ChatError(ErrorCode.INTERNAL, "internal error"))
             return
-        self._strikes = 0
         if command.id is not None and fields is not None:
             self.outbound.push(protocol.reply(command.id, **fields))
 
@@ -131,6 +133,7 @@ class Session:
             case protocol.Join():
                 return await self._join(command)
             case protocol.Leave():
+                self._move_between_rooms()
                 return await self._leave(command.room)
             case protocol.Send():
                 return await self._send(command)
@@ -138,7 +141,8 @@ class Session:
                 return await self._history(command)
             case protocol.Presence():
                 await self.ctx.access.for_read(self._caller(), command.room)
-                return {"online": await self.ctx.presence.online(command.room)}
+                listed = self.ctx.settings.max_online_listed
+                return {"online": await self.ctx.presence.online(command.room, listed)}
             case protocol.Typing():
                 return await self._typing(command.room)
             case protocol.Ping():
@@ -183,6 +187,8 @@ class Session:
         claims = await self.ctx.verify_token(command.token)
         if self.claims is None or claims.sub != self.claims.sub:
             raise ChatError(ErrorCode.UNAUTHORIZED, "the new token is for another user")
+        if await is_revoked(self.ctx.redis, claims):
+            raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
         self.claims = claims
         self._expire_at(claims.exp)
         return {"expires_at": format_ts(datetime.fromtimestamp(claims.exp, UTC))}
@@ -228,7 +234,7 @@ class Session:
         member = self.member()
         for room in list(self._rooms):
             if await self.ctx.presence.leave(room, member):
-                await self._announce_presence(room, "offline")
+                await self._announce_presence(room)
         await self.ctx.presence.drop_connection(self.user_id, self.session_id)
 
     # -- rooms --------------------------------------------------------------------------------
@@ -245,9 +251,22 @@ class Session:
     def rooms(self) -> list[str]:
         return list(self._rooms)
 
+    def _move_between_rooms(self) -> None:
+        wait_ms = self._room_moves.take()
+        if wait_ms:
+            raise ChatError(
+                ErrorCode.RATE_LIMITED, "joining and leaving rooms too fast", retry_after_ms=wait_ms
+            )
+
     async def _join(self, command: protocol.Join) -> dict[str, Any] | None:
         room = command.room
-        await self.ctx.access.for_join(self._caller(), room)
+        limit = self.ctx.settings.max_rooms_per_connection
+        if room not in self._rooms and len(self._rooms) >= limit:
+            raise ChatError(
+                ErrorCode.FORBIDDEN, f"this connection has joined {limit} rooms; leave one first"
+            )
+        self._move_between_rooms()
+        await self.ctx.access.enter(self._caller(), room)
         joined = _JoinedRoom()
         already = room in self._rooms  # joining again: catch up again, count once
         self._rooms[room] = joined
@@ -262,11 +281,14 @@ class Session:
             recovered = True
             if command.since is not None:
                 frames, recovered = await self.ctx.history.after(
-                    room, command.since, self.ctx.settings.catch_up_limit
+                    room,
+                    command.since,
+                    self.ctx.settings.catch_up_limit,
+                    self.ctx.settings.reply_bytes,
                 )
             if await self.ctx.presence.enter(room, self.member()):
-                await self._announce_presence(room, "online")
-            online = await self.ctx.presence.online(room)
+                await self._announce_presence(room)
+            online = await self.ctx.presence.online(room, self.ctx.settings.max_online_listed)
         except BaseException as exc:
             await self._leave(room)
             if isinstance(exc, TimeoutError):
@@ -313,14 +335,11 @@ class Session:
         if emptied:
             await self.ctx.fanout.unfollow(room)
         if await self.ctx.presence.leave(room, self.member()):
-            await self._announce_presence(room, "offline")
+            await self._announce_presence(room)
 
-    async def _announce_presence(self, room: str, state: str) -> None:
+    async def _announce_presence(self, room: str) -> None:
         assert self.claims is not None
-        user = {"id": self.claims.sub, "name": self.claims.name}
-        await self.ctx.broker.announce(
-            room, {"type": "presence", "room": room, "user": user, "state": state}
-        )
+        await self.ctx.presence_announcer.changed(room, self.claims.sub, self.claims.name)
 
     def kick(self, room: str, reason: str) -> None:
         """Removed from ``room`` by a moderator: stop delivering at once, then tell the client."""
@@ -334,8 +353,8 @@ class Session:
 
     async def _history(self, command: protocol.History) -> dict[str, Any]:
         await self.ctx.access.for_read(self._caller(), command.room)
-        frames, has_more = await self.ctx.history.before(
-            command.room, command.before, command.limit
+        frames, has_more = await self.ctx.history.page_before(
+            command.room, command.before, command.limit, self.ctx.settings.reply_bytes
         )
         return {
             "messages": [msgspec.Raw(frame.message_json) for frame in frames],
@@ -360,8 +379,5 @@ class Session:
         self.outbound.push(protocol.error(command_id, failure))
 
     def _count_strike(self, failure: ChatError) -> None:
-        if failure.code is not ErrorCode.RATE_LIMITED:
-            return
-        self._strikes += 1
-        if self._strikes >= self.ctx.settings.abuse_strikes:
+        if failure.code is ErrorCode.RATE_LIMITED and self._strikes.strike():
             self.close_soon(CloseCode.POLICY_VIOLATION, "flooding")

@@ -52,7 +52,8 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # 5 messages/s sustained with bursts of 20: above any typist, far below a flood.
     send_rate_per_s: PositiveFloat = 5.0
     send_burst: PositiveInt = 20
-    # A connection refused this many times in a row is flooding, not typing: closed with 4008.
+    # A connection refused (rate_limited) this many times, less one per second that passes, is
+    # flooding, not typing: closed with 4008.
     abuse_strikes: PositiveInt = 50
     bad_frames_before_close: PositiveInt = 100
     max_connections_per_user: PositiveInt = 20
@@ -60,6 +61,28 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # Bytes queued for one connection before it counts as a slow reader (4008). 1 MiB holds
     # ~2000 typical messages: minutes of a busy room, yet bounded per connection.
     outbound_queue_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 1_048_576
+    # Rooms one connection may have joined at once: a person's whole room list in one tab
+    # (Slack and Zulip users rarely pass a few hundred), not a crawl of every public room.
+    max_rooms_per_connection: PositiveInt = 500
+    # join and leave share one bucket per connection: 200 at once covers a reconnect that
+    # rejoins a large room list, then 5/s, which no person clicking through rooms reaches.
+    join_rate_per_s: PositiveFloat = 5.0
+    join_burst: PositiveInt = 200
+    # A refusal (rate_limited) adds a strike and strikes fade at this rate, so a client that
+    # keeps hitting the limit is closed however it interleaves commands that succeed.
+    strike_decay_per_s: PositiveFloat = 1.0
+    # A join's catch-up and a WebSocket history page stop at this many bytes of messages (and
+    # at half the outbound queue, whichever is less), so no reply trips the slow-reader rule
+    # by itself: 256 KiB is ~60 messages of 4,000 characters, or ~1,000 ordinary ones.
+    max_reply_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 262_144
+    # A user's presence in a room is announced at most once per this interval; changes in
+    # between are folded into one announcement of the state at its end. Join/leave cycling
+    # (or a tab reloaded) then costs every member at most one event per interval.
+    presence_announce_interval_s: PositiveFloat = 5.0
+    # Who is online, as a join reply and the presence command list it: a room of tens of
+    # thousands would otherwise answer with megabytes. 1,000 names are ~60 KiB, more than any
+    # member list shows at once.
+    max_online_listed: PositiveInt = 1000
     connect_timeout_s: PositiveFloat = 10.0
     # WebSocket ping every 20 s, below nginx's and most balancers' 60 s idle timeout.
     ping_interval_s: PositiveFloat = 20.0
@@ -82,6 +105,11 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     hole_deadline_s: PositiveFloat = 3.0
     dedup_ttl_s: PositiveInt = 86_400
     kafka_request_timeout_ms: PositiveInt = 5000
+
+    @property
+    def reply_bytes(self) -> int:
+        """The bound of a join's catch-up and of a history page over WebSocket."""
+        return min(self.max_reply_bytes, self.outbound_queue_bytes // 2)
 
 
 def load_gateway_settings() -> GatewaySettings:
