@@ -101,6 +101,9 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chat
         CHAT_GATEWAY_MAX_FRAME_BYTES="8192",
         CHAT_GATEWAY_MAX_BODY_CHARS="500",
         CHAT_GATEWAY_BAD_FRAMES_BEFORE_CLOSE="30",
+        CHAT_GATEWAY_MAX_ROOMS_PER_CONNECTION="5",
+        CHAT_GATEWAY_JOIN_RATE_PER_S="1",
+        CHAT_GATEWAY_JOIN_BURST="8",
     )
     processes = [redis, auth, short_auth, worker, *system.gateways, system.strict]
     try:

@@ -266,7 +266,12 @@ async def test_the_http_routes_refuse_clearly(system: ChatSystem) -> None:
         assert others.status_code == 403
         invalid = await http.get("/v1/rooms/lobby/messages?limit=500", headers=auth)
         assert invalid.status_code == 422
-        mine = await http.get(f"/v1/rooms/dm:{user_id}:zzzz/messages", headers=auth)
+        nobody = await http.get(f"/v1/rooms/dm:{user_id}:zzzz/messages", headers=auth)
+        assert nobody.status_code == 404  # a DM needs two people who exist
+        friend, _ = await system.user("friend")
+        mine = await http.get(
+            f"/v1/rooms/dm:{':'.join(sorted((user_id, friend)))}/messages", headers=auth
+        )
         assert mine.status_code == 200
 
 
