@@ -2,10 +2,10 @@
 
 - public rooms: every signed-in user who is not banned there;
 - private rooms: their members only;
-- ``dm:<a>:<b>`` (a < b): exactly users a and b;
+- ``dm:<a>:<b>`` (a < b): exactly users a and b, nobody else whatever their roles;
 - read-only rooms: posts from the room's owner and moderators and global moderators/admins;
 - muted users cannot post until the mute ends; banned users cannot join, read or post.
-Global ``admin`` may do anything. Moderation follows rank: admin > global moderator > room
+Global ``admin`` may do anything else. Moderation follows rank: admin > global moderator > room
 owner > room moderator > member, and nobody acts on a person of their own rank or above.
 
 Checks only read. Creating what a join names (a public room named for the first time, a direct
@@ -168,7 +168,7 @@ class RoomAccess:
     async def _direct(self, caller: Caller, room: str, pair: tuple[str, str]) -> Room:
         if pair[0] >= pair[1]:
             raise ChatError(ErrorCode.BAD_REQUEST, "a dm room is dm:<smaller id>:<larger id>")
-        if caller.user_id not in pair and not caller.is_admin:
+        if caller.user_id not in pair:  # no exception, not even for admins: DMs are private
             raise ChatError(ErrorCode.FORBIDDEN, "not a member of this room")
         for person in pair:
             if not await self._people.exists(person):
