@@ -26,8 +26,6 @@ from chat_gateway.people import PeopleDirectory
 from chat_gateway.roster import RoomRoster, Standing, ensure_dm
 from chat_gateway.store import Room, RoomDirectory
 
-# Invalidation makes changes take effect at once; the TTL only bounds a lost invalidation.
-_CACHE_TTL_S = 30.0
 _CACHE_ENTRIES = 50_000
 _STAFF = frozenset({"admin", "moderator"})
 _ROOM_STAFF = frozenset({"owner", "moderator"})
@@ -68,12 +66,14 @@ class RoomAccess:
         people: PeopleDirectory,
         *,
         create_on_join: bool,
+        cache_ttl_s: float,
     ) -> None:
         self._pool = pool
         self._rooms = rooms
         self._roster = roster
         self._people = people
         self._create_on_join = create_on_join
+        self._cache_ttl_s = cache_ttl_s
         self._room_cache: dict[str, tuple[float, Room]] = {}
         self._standing_cache: dict[tuple[str, str], tuple[float, Standing]] = {}
 
@@ -185,7 +185,7 @@ class RoomAccess:
         standing = await self._roster.standing(room, user_id)
         if len(self._standing_cache) >= _CACHE_ENTRIES:
             self._standing_cache.clear()
-        self._standing_cache[key] = (time.monotonic() + _CACHE_TTL_S, standing)
+        self._standing_cache[key] = (time.monotonic() + self._cache_ttl_s, standing)
         return standing
 
     async def _lookup(self, room: str) -> Room | None:
@@ -200,7 +200,7 @@ class RoomAccess:
     def _remember_room(self, room: Room) -> None:
         if len(self._room_cache) >= _CACHE_ENTRIES:
             self._room_cache.clear()
-        self._room_cache[room.id] = (time.monotonic() + _CACHE_TTL_S, room)
+        self._room_cache[room.id] = (time.monotonic() + self._cache_ttl_s, room)
 
     def forget(self, room: str, user_id: str | None) -> None:
         """Drop what is known of a room (``user_id`` None) or of one user's standing in it."""

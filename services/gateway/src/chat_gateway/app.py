@@ -112,6 +112,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             dedup_ttl_s=settings.dedup_ttl_s,
             send_rate_per_s=settings.send_rate_per_s,
             send_burst=settings.send_burst,
+            send_lock_s=settings.send_lock_s,
         )
         store = MessageStore(pool)
         history = MessageHistory(broker, store)
@@ -123,6 +124,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             roster,
             PeopleDirectory(pool),
             create_on_join=settings.create_rooms_on_join,
+            cache_ttl_s=settings.access_cache_ttl_s,
         )
         announcer = PresenceAnnouncer(
             redis,
@@ -158,6 +160,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
                 access=access,
                 metrics=metrics,
                 max_body_chars=settings.max_body_chars,
+                duplicate_wait_s=settings.duplicate_wait_s,
             ),
             history=history,
             fanout=fanout,
@@ -259,7 +262,7 @@ async def drain(app: Starlette, grace_s: float) -> None:
         await asyncio.sleep(0.05)
     for session in list(sessions):
         session.close_soon(1012, "server draining")
-    deadline = loop.time() + 2.0
+    deadline = loop.time() + ctx.settings.drain_close_wait_s
     while sessions and loop.time() < deadline:
         await asyncio.sleep(0.05)
 

@@ -92,7 +92,9 @@ return 1
 """
 
 
-# Typing events: at most one per user and room every 2 s (PROTOCOL.md); never stored.
+# Typing events: at most one per user and room every 2 s, never stored. A constant, not a
+# setting: the interval is part of the wire contract (docs/protocol.md), which clients rely on
+# to expire a typing indicator.
 TYPING_THROTTLE_MS = 2000
 # Ephemeral events share the room channel; this head tells them from seq-numbered frames.
 EPHEMERAL_HEAD = b"e\n"
@@ -113,6 +115,7 @@ class RoomBroker:
         dedup_ttl_s: int,
         send_rate_per_s: float,
         send_burst: int,
+        send_lock_s: float,
     ) -> None:
         self._redis = redis
         self._window_size = window_size
@@ -120,19 +123,26 @@ class RoomBroker:
         self._dedup_ttl_s = dedup_ttl_s
         self._rate_per_ms = send_rate_per_s / 1000
         self._burst = send_burst
+        self._lock_ms = int(send_lock_s * 1000)
         self._admit = redis.register_script(_ADMIT)
         self._next_seq = redis.register_script(_NEXT_SEQ)
         self._publish = redis.register_script(_PUBLISH)
 
     async def admit(self, user_id: str, client_msg_id: str, owner: str, room: str) -> SendAdmission:
-        # The lock outlives a Kafka produce timeout, so a crashed sender releases it soon.
         result = await self._admit(
             keys=[
                 _dedup_key(user_id, client_msg_id),
                 _lock_key(user_id, client_msg_id),
                 f"bucket:{user_id}",
             ],
-            args=[int(time.time() * 1000), self._rate_per_ms, self._burst, 15_000, owner, room],
+            args=[
+                int(time.time() * 1000),
+                self._rate_per_ms,
+                self._burst,
+                self._lock_ms,
+                owner,
+                room,
+            ],
         )
         outcome, envelope, retry_after = result
         return SendAdmission(Admission(outcome.decode()), envelope, int(retry_after))

@@ -27,8 +27,6 @@ NamedRoomId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
 # User ids are UUIDs; the pattern is the one direct-message room ids use for their parts.
 UserId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
 BodyT = TypeVar("BodyT")
-# A request body for these routes is a few dozen bytes.
-_MAX_BODY_BYTES = 4096
 
 
 class NewRoom(msgspec.Struct, forbid_unknown_fields=True):
@@ -219,7 +217,7 @@ async def _moderated(request: Request) -> tuple[GatewayContext, Caller, str]:
 
 async def _body(request: Request, kind: type[BodyT]) -> BodyT:
     raw = await request.body()
-    if len(raw) > _MAX_BODY_BYTES:
+    if len(raw) > _ctx(request).settings.http_body_max_bytes:
         raise ChatError(ErrorCode.TOO_LARGE, "request body too large")
     try:
         return msgspec.json.decode(raw, type=kind)

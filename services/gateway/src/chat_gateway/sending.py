@@ -35,8 +35,6 @@ DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     OSError,
 )
-# A concurrent send of the same client_msg_id is waited for this long before ``unavailable``.
-_BUSY_WAIT_S = 5.0
 
 
 class MessageSender:
@@ -49,6 +47,7 @@ class MessageSender:
         access: RoomAccess,
         metrics: GatewayMetrics,
         max_body_chars: int,
+        duplicate_wait_s: float,
     ) -> None:
         self._broker = broker
         self._sequencer = sequencer
@@ -56,6 +55,7 @@ class MessageSender:
         self._access = access
         self._metrics = metrics
         self._max_body_chars = max_body_chars
+        self._duplicate_wait_s = duplicate_wait_s
 
     async def send(
         self, claims: AccessClaims, session_id: str, command: protocol.Send
@@ -126,7 +126,7 @@ class MessageSender:
         self, user_id: str, client_msg_id: str, owner: str, room: str
     ) -> SendAdmission:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + _BUSY_WAIT_S
+        deadline = loop.time() + self._duplicate_wait_s
         while True:
             admission = await self._broker.admit(user_id, client_msg_id, owner, room)
             if admission.outcome is Admission.CONFLICT:

@@ -30,9 +30,6 @@ from chat_gateway.sending import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
 
-# A join waits this long for the room's Redis subscription before answering ``unavailable``.
-_FOLLOW_TIMEOUT_S = 5.0
-
 
 class Transport(Protocol):
     async def send_text(self, text: str) -> None: ...
@@ -275,7 +272,7 @@ class Session:
         if not already:
             self.ctx.metrics.room_members.inc()
         try:
-            async with asyncio.timeout(_FOLLOW_TIMEOUT_S):
+            async with asyncio.timeout(self.ctx.settings.join_follow_timeout_s):
                 last_seq = await self.ctx.fanout.follow(room)
             frames: list[RoomFrame] = []
             recovered = True

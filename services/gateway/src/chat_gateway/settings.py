@@ -84,6 +84,22 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # member list shows at once.
     max_online_listed: PositiveInt = 1000
     connect_timeout_s: PositiveFloat = 10.0
+    # A join waits this long for the room's Redis subscription before answering `unavailable`:
+    # Redis answers in milliseconds, and 5 s rides out the fan-out connection's reconnect.
+    join_follow_timeout_s: PositiveFloat = 5.0
+    # A send whose client_msg_id is in flight on another connection waits this long for the
+    # first attempt's outcome: as long as that attempt may wait for Kafka.
+    duplicate_wait_s: PositiveFloat = 5.0
+    # The in-flight mark of a send outlives any produce (kafka_request_timeout_ms), so a
+    # gateway that dies mid-send frees its client_msg_id for a retry this long after.
+    send_lock_s: PositiveFloat = 15.0
+    # Access decisions are dropped at once on every change (room events); this only bounds how
+    # long a change whose announcement was lost (pub/sub is at-most-once) goes unnoticed.
+    access_cache_ttl_s: PositiveFloat = 30.0
+    # Bodies of the HTTP routes are a few dozen bytes (a room name, a user id and a reason).
+    http_body_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4096
+    # After drain_grace_s the rest are closed with 1012; their close handshakes get this long.
+    drain_close_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0
     # WebSocket ping every 20 s, below nginx's and most balancers' 60 s idle timeout.
     ping_interval_s: PositiveFloat = 20.0
     ping_timeout_s: PositiveFloat = 20.0
@@ -105,6 +121,13 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     hole_deadline_s: PositiveFloat = 3.0
     dedup_ttl_s: PositiveInt = 86_400
     kafka_request_timeout_ms: PositiveInt = 5000
+
+    def __post_init__(self) -> None:
+        if self.send_lock_s * 1000 <= self.kafka_request_timeout_ms:
+            raise ValueError(
+                f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}KAFKA_REQUEST_TIMEOUT_MS, or a retry"
+                " could send a message whose first attempt is still waiting for Kafka"
+            )
 
     @property
     def reply_bytes(self) -> int:
