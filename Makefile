@@ -16,7 +16,7 @@ UV := uv run --all-packages --locked --no-sync
 .PHONY: k8s-check
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 install:  ## install what is missing (Debian packages, uv, Python workspace, Kafka jars)
 	@$(LOCAL)/install.sh
