@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
-.PHONY: help install infra migrate up down status logs lint typecheck protocol-check test test-only
+.PHONY: help doctor install infra migrate up down status logs lint typecheck protocol-check test test-only
 .PHONY: bench bench-worker bench-gateway
 .PHONY: web web-test screenshots
 .PHONY: keys
@@ -17,6 +17,9 @@ UV := uv run --all-packages --locked --no-sync
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+doctor:  ## every prerequisite with the version found, and what to install when one is missing
+	@$(LOCAL)/doctor.sh
 
 install:  ## install what is missing (Debian packages, uv, Python workspace, Kafka jars)
 	@$(LOCAL)/install.sh

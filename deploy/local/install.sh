@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need and is missing; quick when nothing is.
-# Debian packages (PostgreSQL 15, Redis, nginx, Chromium for the browser tests), uv, the Python
-# workspace, the Kafka jars.
+# Debian packages (PostgreSQL 15, Redis, nginx, Chromium for the browser tests, Java and Maven
+# when missing), uv, the Python workspace, the Kafka jars. `make doctor` lists what it needs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -12,6 +12,10 @@ for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
     missing+=("$package")
 done
+# Kafka runs on Java 17 and its jars are collected with Maven: Debian's, unless the machine
+# already has them from elsewhere.
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""
@@ -27,6 +31,9 @@ if ! command -v uv >/dev/null; then
   say "installing uv"
   python3 -m pip install -q --disable-pip-version-check uv
 fi
+# Node.js and Go cannot come from Debian 12 in the versions needed: stop here, saying exactly
+# what to install, rather than fail later inside npm or go.
+"$ROOT/deploy/local/doctor.sh" --quiet || fail "install the prerequisites above, then run make again"
 export UV_PYTHON_DOWNLOADS=never
 uv sync --all-packages --locked -q
 
