@@ -253,7 +253,8 @@ export class ChatClient {
 
   private page(id: string, before: number | undefined): Promise<HistoryPage> {
     if (this.stores.rooms.get()[id]?.joined && this.connection.online) {
-      return this.connection.request("history", before === undefined ? { room: id, limit: PAGE_SIZE } : { room: id, limit: PAGE_SIZE, before });
+      const fields = { room: id, limit: PAGE_SIZE };
+      return this.connection.request("history", before === undefined ? fields : { ...fields, before });
     }
     return this.deps.api.messages(id, before, PAGE_SIZE);
   }

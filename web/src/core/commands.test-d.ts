@@ -11,7 +11,8 @@ declare const connection: ChatConnection;
 describe("request", () => {
   it("resolves with the reply of the command asked for", () => {
     expectTypeOf(connection.request("join", { room: "lobby", since: 4 })).resolves.toEqualTypeOf<JoinReply>();
-    expectTypeOf(connection.request("send", { room: "lobby", body: "hi", client_msg_id: "c1" })).resolves.toEqualTypeOf<SendReply>();
+    const send = connection.request("send", { room: "lobby", body: "hi", client_msg_id: "c1" });
+    expectTypeOf(send).resolves.toEqualTypeOf<SendReply>();
     expectTypeOf(connection.request("history", { room: "lobby" })).resolves.toEqualTypeOf<HistoryPage>();
     expectTypeOf<Replies["leave"]>().toEqualTypeOf<Record<string, never>>();
   });

@@ -39,7 +39,7 @@ export class ChatDispatcher {
     this.stores.session.update((s) => session.connectionChanged(s, state));
     if (state.phase === "online") return;
     this.stores.rooms.update(rooms.disconnected);
-    for (const room of Object.keys(this.stores.typing.get())) this.stores.typing.update((s) => typing.silenced(s, room));
+    this.stores.typing.update(typing.nobodyHeard);
   }
 
   event(event: ServerEvent): void {

@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 
 import type { UserRef } from "../protocol";
 import { TYPING_SHOW_MS } from "../typing";
-import { expired, nextExpiry, silenced, stopped, typing, typistsIn } from "./typing";
+import { expired, nextExpiry, nobodyHeard, silenced, stopped, typing, typistsIn, type TypingState } from "./typing";
 
 const BOB: UserRef = { id: "u-bob", name: "bob" };
 const CARA: UserRef = { id: "u-cara", name: "cara" };
-const names = (state: Parameters<typeof typistsIn>[0], room = "r"): string[] => typistsIn(state, room).map((t) => t.user.name);
+const names = (state: TypingState, room = "r"): string[] => typistsIn(state, room).map((t) => t.user.name);
 
 describe("typing", () => {
   it("shows a typist until their time is up, each new event extending it", () => {
@@ -27,5 +27,13 @@ describe("typing", () => {
     expect(stopped(state, "other", BOB.id)).toBe(state);
     expect(names(silenced(state, "r"))).toEqual([]);
     expect(nextExpiry(silenced(state, "r"))).toBeUndefined();
+  });
+
+  it("hears nobody once the connection is gone", () => {
+    const state = typing(typing({}, "r", BOB, 0), "s", CARA, 0);
+    expect(nobodyHeard(state)).toEqual({});
+    expect(nobodyHeard(nobodyHeard(state))).toEqual({});
+    const quiet = silenced(silenced(state, "r"), "s");
+    expect(nobodyHeard(quiet)).toBe(quiet);
   });
 });

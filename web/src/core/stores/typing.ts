@@ -51,7 +51,12 @@ export function nextExpiry(state: TypingState): number | undefined {
   return next;
 }
 
-/** Left, removed, or the connection is gone: nobody there is heard typing any more. */
+/** Left or removed: nobody there is heard typing any more. */
 export function silenced(state: TypingState, room: string): TypingState {
   return typistsIn(state, room).length === 0 ? state : { ...state, [room]: NOBODY };
+}
+
+/** The connection is gone: nobody anywhere is heard typing. */
+export function nobodyHeard(state: TypingState): TypingState {
+  return Object.values(state).some((held) => held.length > 0) ? {} : state;
 }

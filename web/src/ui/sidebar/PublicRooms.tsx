@@ -8,7 +8,13 @@ import { RoomIcon } from "./RoomLink";
 // A handful of public rooms is a sidebar; hundreds are a search.
 const BROWSE_SHOWN = 8;
 
-export function PublicRooms({ rooms, me, onOpen }: { rooms: RoomEntry[]; me: string; onOpen: (room: RoomEntry) => void }) {
+interface PublicRoomsProps {
+  rooms: RoomEntry[];
+  me: string;
+  onOpen: (room: RoomEntry) => void;
+}
+
+export function PublicRooms({ rooms, me, onOpen }: PublicRoomsProps) {
   const [query, setQuery] = useState("");
   const found = findRooms(rooms, query);
   const shown = found.slice(0, BROWSE_SHOWN);
