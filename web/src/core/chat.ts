@@ -51,7 +51,10 @@ export class ChatClient {
   constructor(me: UserRef, deps: ChatDeps) {
     this.deps = deps;
     this.stores = createStores(me, deps.prefs);
-    this.dispatcher = new ChatDispatcher(this.stores, { now: () => deps.clock.now(), isVisible: deps.isVisible });
+    this.dispatcher = new ChatDispatcher(this.stores, {
+      now: () => deps.clock.now(),
+      isVisible: () => deps.isVisible(),
+    });
     this.connection = deps.connect({
       onReady: (reply) => this.ready(reply),
       onEvent: (event) => this.dispatcher.event(event),
