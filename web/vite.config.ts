@@ -23,7 +23,31 @@ export default defineConfig({
     },
   },
   test: {
-    environment: "node",
-    include: ["src/**/*.test.ts"],
+    projects: [
+      // The client's logic, without a DOM. Type-level tests (*.test-d.ts) are compiled by tsc
+      // and fail the run on a type error.
+      {
+        extends: true,
+        test: {
+          name: "core",
+          environment: "node",
+          include: ["src/**/*.test.ts"],
+          typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
+        },
+      },
+      // Components, rendered with Testing Library into jsdom.
+      {
+        extends: true,
+        test: {
+          name: "ui",
+          environment: "jsdom",
+          include: ["src/**/*.test.tsx"],
+          setupFiles: ["src/test/dom.ts"],
+          // Rendering and typing into jsdom takes seconds on a busy machine; the limit only
+          // catches a test that hangs.
+          testTimeout: 20_000,
+        },
+      },
+    ],
   },
 });

@@ -3,7 +3,7 @@
 
 import { GatewayApi } from "../core/api";
 import { AuthClient, TokenKeeper, decodeClaims, type AccessGrant, type RunExclusive } from "../core/auth";
-import { ChatStore } from "../core/chat";
+import { ChatClient } from "../core/chat";
 import { ChatConnection, type Clock, type OpenSocket } from "../core/connection";
 import { MemoryStore, Prefs, type KeyValueStore } from "../core/prefs";
 
@@ -50,7 +50,7 @@ function localStore(): KeyValueStore {
 }
 
 export interface SignedIn {
-  readonly store: ChatStore;
+  readonly client: ChatClient;
   logout(): Promise<void>;
   /** Ends this page's session without telling the server (it already ended it). */
   close(): void;
@@ -66,7 +66,7 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
     ended = true;
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("online", onOnline);
-    store.stop();
+    client.stop();
     keeper.clear();
     if (message !== null) onSignedOut(message);
   };
@@ -79,7 +79,7 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
   keeper.accept(grant);
   let connection: ChatConnection | null = null;
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-  const store = new ChatStore(me, {
+  const client = new ChatClient(me, {
     connect: (handlers) => {
       connection = new ChatConnection({
         url: wsUrl,
@@ -110,16 +110,16 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
     isVisible: () => document.visibilityState === "visible",
   });
   function onVisible(): void {
-    if (document.visibilityState === "visible") store.visibilityChanged();
+    if (document.visibilityState === "visible") client.visibilityChanged();
   }
   function onOnline(): void {
-    store.reconnectNow(); // the network is back: no reason to sit out the backoff
+    client.reconnectNow(); // the network is back: no reason to sit out the backoff
   }
   document.addEventListener("visibilitychange", onVisible);
   window.addEventListener("online", onOnline);
-  store.start();
+  client.start();
   return {
-    store,
+    client,
     async logout() {
       end(null);
       await auth.logout().catch(() => undefined);

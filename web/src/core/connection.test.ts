@@ -57,14 +57,14 @@ describe("ChatConnection", () => {
     connection.start();
     await settle();
     await accept(recorder.latest);
-    const first = connection.request<{ n: number }>("history", { room: "a" });
-    const second = connection.request<{ n: number }>("history", { room: "b" });
+    const first = connection.request("history", { room: "a" });
+    const second = connection.request("history", { room: "b" });
     const socket = recorder.latest;
     const [a, b] = socket.sent.filter((c) => c.type === "history");
-    socket.reply(b!, { n: 2 });
-    socket.reply(a!, { n: 1 });
-    expect((await first).n).toBe(1);
-    expect((await second).n).toBe(2);
+    socket.reply(b!, { messages: [], has_more: false });
+    socket.reply(a!, { messages: [], has_more: true });
+    expect((await first).has_more).toBe(true);
+    expect((await second).has_more).toBe(false);
   });
 
   it("rejects an error reply with its code", async () => {
@@ -203,7 +203,7 @@ describe("ChatConnection", () => {
 
   it("refuses requests while offline instead of queueing them", async () => {
     const { connection } = setup();
-    await expect(connection.request("history")).rejects.toBeInstanceOf(ProtocolError);
+    await expect(connection.request("history", { room: "a" })).rejects.toBeInstanceOf(ProtocolError);
     expect(connection.notify("typing", { room: "a" })).toBe(false);
   });
 

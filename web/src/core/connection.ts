@@ -3,6 +3,7 @@
 // backoff. Which rooms to rejoin is the caller's business (`onReady` fires after every connect).
 
 import { drainDelay, reconnectDelay } from "./backoff";
+import type { CommandType, Commands, Notification, Replies } from "./commands";
 import {
   CloseCode,
   ProtocolError,
@@ -67,6 +68,16 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 const KEEPALIVE_MS = 25_000;
 const PING_TIMEOUT_MS = 10_000;
 
+/** The part of ChatConnection the chat client uses (tests may give it another). */
+export interface ConnectionLike {
+  readonly online: boolean;
+  start(): void;
+  stop(): void;
+  reconnectNow(): void;
+  request<K extends CommandType>(type: K, fields: Commands[K]): Promise<Replies[K]>;
+  notify<K extends Notification>(type: K, fields: Commands[K]): boolean;
+}
+
 export type CloseDecision =
   | { kind: "retry"; delayMs: number; freshToken: boolean; resetAttempts: boolean }
   | { kind: "stop"; reason: StopReason };
@@ -105,7 +116,7 @@ interface InFlight {
   timer: unknown;
 }
 
-export class ChatConnection {
+export class ChatConnection implements ConnectionLike {
   private readonly options: ConnectionOptions;
   private socket: SocketLink | null = null;
   private generation = 0;
@@ -150,15 +161,16 @@ export class ChatConnection {
   }
 
   /** Sends a command and resolves with its reply, or rejects with a ProtocolError. */
-  request<T>(type: string, fields: Record<string, unknown> = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+  request<K extends CommandType>(type: K, fields: Commands[K], timeoutMs = REQUEST_TIMEOUT_MS): Promise<Replies[K]> {
     if (this.current.phase !== "online" || this.socket === null) {
       return Promise.reject(new ProtocolError("disconnected", "not connected"));
     }
-    return this.exchange(this.socket, type, fields, timeoutMs) as Promise<T>;
+    // The reply's shape is the gateway's side of the contract (docs/protocol/asyncapi.yaml), not checked here.
+    return this.exchange(this.socket, type, fields, timeoutMs) as Promise<Replies[K]>;
   }
 
   /** A command without an id: no reply is expected (typing). False when not connected. */
-  notify(type: string, fields: Record<string, unknown> = {}): boolean {
+  notify<K extends Notification>(type: K, fields: Commands[K]): boolean {
     if (this.current.phase !== "online" || this.socket === null) return false;
     this.socket.send(JSON.stringify({ type, ...fields }));
     return true;
@@ -234,8 +246,8 @@ export class ChatConnection {
 
   private exchange(
     socket: SocketLink,
-    type: string,
-    fields: Record<string, unknown>,
+    type: CommandType,
+    fields: Commands[CommandType],
     timeoutMs: number,
   ): Promise<Record<string, unknown>> {
     const id = String(this.nextId++);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { newPending } from "./outbox";
 import type { ChatMessage, UserRef } from "./protocol";
 import { buildRows, type Row } from "./rows";
-import { EMPTY_TIMELINE, mergeMessages } from "./timeline";
+import { NO_MESSAGES, merge } from "./stores/messages";
 
 const ANN: UserRef = { id: "u-ann", name: "ann" };
 const BOB: UserRef = { id: "u-bob", name: "bob" };
@@ -29,7 +29,7 @@ const shape = (rows: Row[]): string[] =>
 
 describe("buildRows", () => {
   it("separates days in the reader's time zone and shows local times", () => {
-    const timeline = mergeMessages(EMPTY_TIMELINE, [
+    const timeline = merge(NO_MESSAGES, [
       message(1, "2025-03-12T23:30:00.000Z"),
       message(2, "2025-03-13T08:00:00.000Z"),
       message(3, "2025-03-13T23:30:00.000Z"),
@@ -63,7 +63,7 @@ describe("buildRows", () => {
   });
 
   it("groups one person's messages close in time and marks the reader's own", () => {
-    const timeline = mergeMessages(EMPTY_TIMELINE, [
+    const timeline = merge(NO_MESSAGES, [
       message(1, "2025-03-14T10:00:00.000Z"),
       message(2, "2025-03-14T10:01:00.000Z"),
       message(3, "2025-03-14T10:02:00.000Z", ANN),
@@ -75,13 +75,13 @@ describe("buildRows", () => {
 
   it("puts pending messages last and keeps their key when acknowledged", () => {
     const pending = newPending("r", "on its way", "c-9", Date.parse("2025-03-14T11:00:00Z"));
-    const before = buildRows(EMPTY_TIMELINE, [pending], ANN.id, {
+    const before = buildRows(NO_MESSAGES, [pending], ANN.id, {
       now: NOW,
       timeZone: "UTC",
       loadingOlder: false,
     });
     expect(shape(before)).toEqual(["day Today", "pending on its way"]);
-    const acked = mergeMessages(EMPTY_TIMELINE, [
+    const acked = merge(NO_MESSAGES, [
       { ...message(1, "2025-03-14T11:00:00.000Z", ANN), client_msg_id: "c-9" },
     ]);
     const after = buildRows(acked, [], ANN.id, { now: NOW, timeZone: "UTC", loadingOlder: false });
@@ -89,9 +89,9 @@ describe("buildRows", () => {
   });
 
   it("marks the start of the room or a page on its way", () => {
-    const start = buildRows({ ...EMPTY_TIMELINE, hasMoreBefore: false }, [], null, { now: NOW, loadingOlder: false });
+    const start = buildRows({ ...NO_MESSAGES, hasMoreBefore: false }, [], null, { now: NOW, loadingOlder: false });
     expect(shape(start)).toEqual(["start"]);
-    const loading = buildRows(EMPTY_TIMELINE, [], null, { now: NOW, loadingOlder: true });
+    const loading = buildRows(NO_MESSAGES, [], null, { now: NOW, loadingOlder: true });
     expect(shape(loading)).toEqual(["loader"]);
   });
 });

@@ -3,7 +3,7 @@
 
 import type { PendingMessage } from "./outbox";
 import type { ChatMessage } from "./protocol";
-import type { Timeline } from "./timeline";
+import type { RoomMessages } from "./stores/messages";
 
 export type Row =
   | { kind: "start"; key: string }
@@ -107,7 +107,7 @@ export function localTime(timeZone?: string, locale?: string): LocalTime {
 }
 
 export function buildRows(
-  timeline: Timeline,
+  timeline: Pick<RoomMessages, "messages" | "hasMoreBefore">,
   pending: readonly PendingMessage[],
   meId: string | null,
   options: RowOptions,

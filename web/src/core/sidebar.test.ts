@@ -1,62 +1,72 @@
 import { describe, expect, it } from "vitest";
 
-import type { ChatState, RoomView } from "./chat";
-import { badgeText, findRooms, sidebarSections } from "./sidebar";
-import { EMPTY_TIMELINE } from "./timeline";
+import type { ChatMessage } from "./protocol";
+import { badgeText, findRooms, roomEntries, sidebarSections, type RoomEntry } from "./sidebar";
+import { received } from "./stores/messages";
+import { listed, restored } from "./stores/rooms";
 
-function room(id: string, fields: Partial<RoomView> = {}): RoomView {
-  return {
-    id,
-    kind: "public",
-    title: id,
-    readOnly: false,
-    kept: false,
-    joined: false,
-    timeline: EMPTY_TIMELINE,
-    pending: [],
-    online: [],
-    typing: [],
-    unread: 0,
-    lastRead: 0,
-    loadingOlder: false,
-    error: null,
-    ...fields,
-  };
-}
-
-function state(rooms: RoomView[]): ChatState {
-  return {
-    me: { id: "u1", name: "ann" },
-    roles: [],
-    session: null,
-    connection: { phase: "online" },
-    rooms: Object.fromEntries(rooms.map((r) => [r.id, r])),
-    activeRoom: null,
-    notice: null,
-    maxBodyChars: 4000,
-    people: {},
-  };
+function entry(id: string, fields: Partial<RoomEntry> = {}): RoomEntry {
+  return { id, kind: "public", title: id, kept: false, unread: 0, lastActivity: 0, ...fields };
 }
 
 describe("sidebarSections", () => {
   it("separates kept rooms, DMs and rooms to join, and adds up the unread", () => {
-    const sections = sidebarSections(
-      state([
-        room("zeta", { kept: true, unread: 2 }),
-        room("alpha", { kept: true, kind: "private" }),
-        room("dm:u1:u2", { kept: true, kind: "dm", title: "bob", unread: 1 }),
-        room("lobby"),
-      ]),
-    );
+    const sections = sidebarSections([
+      entry("zeta", { kept: true, unread: 2 }),
+      entry("alpha", { kept: true, kind: "private" }),
+      entry("dm:u1:u2", { kept: true, kind: "dm", title: "bob", unread: 1 }),
+      entry("lobby"),
+    ]);
     expect(sections.rooms.map((r) => r.id)).toEqual(["alpha", "zeta"]);
     expect(sections.directs.map((r) => r.title)).toEqual(["bob"]);
     expect(sections.browse.map((r) => r.id)).toEqual(["lobby"]);
     expect(sections.unreadTotal).toBe(3);
   });
+
+  it("puts the DM with the latest message first", () => {
+    const sections = sidebarSections([
+      entry("dm:u1:u2", { kept: true, kind: "dm", title: "bob", lastActivity: 100 }),
+      entry("dm:u1:u3", { kept: true, kind: "dm", title: "cara", lastActivity: 200 }),
+      entry("dm:u1:u4", { kept: true, kind: "dm", title: "dan" }),
+    ]);
+    expect(sections.directs.map((r) => r.title)).toEqual(["cara", "bob", "dan"]);
+  });
+});
+
+describe("roomEntries", () => {
+  it("titles a DM with the other person's name and dates it by its newest message", () => {
+    const message: ChatMessage = {
+      id: "m1",
+      room: "dm:u1:u2",
+      seq: 1,
+      user: { id: "u2", name: "bob" },
+      body: "hi",
+      ts: "2025-03-14T12:00:00.000Z",
+      client_msg_id: "c1",
+    };
+    const rooms = listed(restored([{ id: "dm:u1:u2", kind: "dm" }]), {
+      id: "team",
+      name: "The team",
+      kind: "private",
+      read_only: false,
+      last_seq: 0,
+    });
+    const entries = roomEntries({
+      rooms,
+      unread: { team: { unread: 4, lastRead: 2 } },
+      people: { u2: "bob" },
+      messages: received({}, message),
+      me: "u1",
+    });
+    expect(entries).toEqual([
+      { id: "dm:u1:u2", kind: "dm", title: "bob", kept: true, unread: 0, lastActivity: Date.parse(message.ts) },
+      { id: "team", kind: "private", title: "The team", kept: false, unread: 4, lastActivity: 0 },
+    ]);
+  });
 });
 
 describe("findRooms", () => {
-  const rooms = [room("design-review"), room("random"), room("review-bot"), room("lunch")];
+  const rooms = [entry("design-review"), entry("random"), entry("review-bot"), entry("lunch")];
 
   it("finds rooms containing every word, those starting with it first", () => {
     expect(findRooms(rooms, "review").map((r) => r.id)).toEqual(["review-bot", "design-review"]);

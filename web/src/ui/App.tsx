@@ -4,8 +4,9 @@ import { useEffect, useState } from "react";
 
 import { startSession, auth, type SignedIn } from "../app/session";
 import type { AccessGrant } from "../core/auth";
-import { AuthScreen } from "./AuthScreen";
+import { AuthScreen } from "./auth/AuthScreen";
 import { ChatScreen } from "./ChatScreen";
+import { ChatProvider } from "./state";
 
 type Phase =
   | { kind: "restoring" }
@@ -50,15 +51,16 @@ export function App() {
         </div>
       );
     case "signed-out":
-      return <AuthScreen notice={phase.message} onSignedIn={signIn} />;
+      return <AuthScreen auth={auth} notice={phase.message} onSignedIn={signIn} />;
     case "signed-in":
       return (
-        <ChatScreen
-          store={phase.session.store}
-          onLogout={() => {
-            void phase.session.logout().then(() => setPhase({ kind: "signed-out", message: null }));
-          }}
-        />
+        <ChatProvider client={phase.session.client}>
+          <ChatScreen
+            onLogout={() => {
+              void phase.session.logout().then(() => setPhase({ kind: "signed-out", message: null }));
+            }}
+          />
+        </ChatProvider>
       );
   }
 }

@@ -1,17 +1,12 @@
 // Who is in the room right now; a click starts a direct message.
 
-import type { UserRef } from "../core/protocol";
-import { Avatar } from "./Avatar";
+import { Avatar } from "../common/Avatar";
+import { useChatClient, useMe, useOnline } from "../state";
 
-export function PeoplePanel({
-  online,
-  meId,
-  onMessage,
-}: {
-  online: readonly UserRef[];
-  meId: string;
-  onMessage: (person: UserRef) => void;
-}) {
+export function PeoplePanel({ roomId }: { roomId: string }) {
+  const client = useChatClient();
+  const online = useOnline(roomId);
+  const meId = useMe().id;
   const people = [...online].sort((a, b) => (a.id === meId ? -1 : b.id === meId ? 1 : a.name.localeCompare(b.name)));
   return (
     <aside className="people" aria-label="People online" data-testid="people">
@@ -33,7 +28,7 @@ export function PeoplePanel({
               <button
                 type="button"
                 className="ghost small"
-                onClick={() => onMessage(person)}
+                onClick={() => client.startDm(person)}
                 title={`Send ${person.name} a direct message`}
               >
                 Message

@@ -3,24 +3,16 @@
 // messages come, anchored in place while older pages are added above.
 
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
-import type { RoomView } from "../core/chat";
-import { buildRows, localTime, type Row } from "../core/rows";
-import { Avatar } from "./Avatar";
+import { buildRows, type Row } from "../../core/rows";
+import { useChatClient, useMe, usePending, useRoom, useRoomMessages, useRoomTitle } from "../state";
+import { MessageRow, type RowContext } from "./MessageRow";
 
 // Within this many pixels of the end counts as "at the bottom": keep following new messages.
 const STICK_PX = 48;
 // Start fetching the previous page while this many rows are still above the view.
 const PREFETCH_ROWS = 10;
-
-interface MessageListProps {
-  room: RoomView;
-  meId: string;
-  onLoadOlder: () => void;
-  onRetry: (clientMsgId: string) => void;
-  onDiscard: (clientMsgId: string) => void;
-}
 
 function estimate(row: Row | undefined): number {
   if (row === undefined) return 40;
@@ -47,12 +39,27 @@ function useToday(): Date {
   return today;
 }
 
-export function MessageList({ room, meId, onLoadOlder, onRetry, onDiscard }: MessageListProps) {
+/** The messages of one room; renders again only when they, its pending sends or the room change. */
+export const MessageList = memo(function MessageList({ roomId }: { roomId: string }) {
+  const client = useChatClient();
+  const room = useRoom(roomId);
+  const held = useRoomMessages(roomId);
+  const pending = usePending(roomId);
+  const meId = useMe().id;
+  const loadingOlder = room?.loadingOlder ?? false;
+  const onLoadOlder = useCallback(() => void client.loadOlder(roomId), [client, roomId]);
+  const roomTitle = useRoomTitle(room) ?? roomId;
+  const context: RowContext = {
+    roomKind: room?.kind ?? "public",
+    roomTitle,
+    onRetry: (id) => client.retry(roomId, id),
+    onDiscard: (id) => client.discard(roomId, id),
+  };
   const scrollRef = useRef<HTMLDivElement>(null);
   const today = useToday();
   const rows = useMemo(
-    () => buildRows(room.timeline, room.pending, meId, { now: today, loadingOlder: room.loadingOlder }),
-    [room.timeline, room.pending, meId, today, room.loadingOlder],
+    () => buildRows(held, pending, meId, { now: today, loadingOlder }),
+    [held, pending, meId, today, loadingOlder],
   );
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -95,11 +102,11 @@ export function MessageList({ room, meId, onLoadOlder, onRetry, onDiscard }: Mes
   useEffect(() => {
     const element = scrollRef.current;
     if (element === null || firstVisible >= PREFETCH_ROWS) return;
-    if (!room.timeline.hasMoreBefore || room.loadingOlder) return;
+    if (!held.hasMoreBefore || loadingOlder) return;
     // At the bottom of a full view the first rows only seem visible until the scroll lands.
     const fills = element.scrollHeight > element.clientHeight;
     if (!atBottom.current || !fills) onLoadOlder();
-  }, [firstVisible, room.timeline.hasMoreBefore, room.loadingOlder, onLoadOlder]);
+  }, [firstVisible, held.hasMoreBefore, loadingOlder, onLoadOlder]);
 
   const onScroll = (): void => {
     const element = scrollRef.current;
@@ -123,7 +130,7 @@ export function MessageList({ room, meId, onLoadOlder, onRetry, onDiscard }: Mes
         onScroll={onScroll}
         data-testid="messages"
         role="log"
-        aria-label={`Messages in ${room.title}`}
+        aria-label={`Messages in ${roomTitle}`}
       >
         {/* Sizes and offsets are set through the CSSOM, which the Content-Security-Policy allows. */}
         <div className="messages-inner" style={{ height: virtualizer.getTotalSize() }}>
@@ -133,7 +140,7 @@ export function MessageList({ room, meId, onLoadOlder, onRetry, onDiscard }: Mes
               if (row === undefined) return null;
               return (
                 <div key={item.key} data-index={item.index} ref={virtualizer.measureElement}>
-                  <RowView row={row} room={room} onRetry={onRetry} onDiscard={onDiscard} />
+                  <MessageRow row={row} context={context} />
                 </div>
               );
             })}
@@ -147,114 +154,4 @@ export function MessageList({ room, meId, onLoadOlder, onRetry, onDiscard }: Mes
       )}
     </div>
   );
-}
-
-function RowView({
-  row,
-  room,
-  onRetry,
-  onDiscard,
-}: {
-  row: Row;
-  room: RoomView;
-  onRetry: (clientMsgId: string) => void;
-  onDiscard: (clientMsgId: string) => void;
-}) {
-  switch (row.kind) {
-    case "loader":
-      return <div className="list-note">Loading earlier messages…</div>;
-    case "start":
-      return (
-        <div className="room-start">
-          <strong>{room.kind === "dm" ? room.title : `#${room.title}`}</strong>
-          <span className="muted">
-            {room.kind === "dm"
-              ? `This is the beginning of your conversation with ${room.title}.`
-              : "This is the very beginning of the room."}
-          </span>
-        </div>
-      );
-    case "day":
-      return (
-        <div className="day" role="separator" data-testid="day-separator">
-          <span>{row.label}</span>
-        </div>
-      );
-    case "message": {
-      const { message } = row;
-      return (
-        <article
-          className={`msg${row.own ? " own" : ""}${row.first ? " first" : ""}`}
-          data-testid="message"
-          data-seq={message.seq}
-          data-own={row.own}
-          data-state="sent"
-        >
-          {!row.own && (
-            <div className="msg-gutter">
-              {row.first ? (
-                <Avatar id={message.user.id} name={message.user.name} />
-              ) : (
-                <time className="msg-time-hover" dateTime={message.ts}>
-                  {row.time}
-                </time>
-              )}
-            </div>
-          )}
-          <div className="msg-main">
-            {row.first && (
-              <header className="msg-head">
-                <span className="msg-author">{row.own ? "You" : message.user.name}</span>
-                <time dateTime={message.ts} title={localTime().fullText(new Date(message.ts))}>
-                  {row.time}
-                </time>
-              </header>
-            )}
-            {/* Always a text node: never HTML, whatever the message says. */}
-            <div className="msg-body" data-testid="message-body">
-              {message.body}
-            </div>
-          </div>
-        </article>
-      );
-    }
-    case "pending": {
-      const { pending } = row;
-      const label =
-        pending.state === "failed" ? (pending.error ?? "Not sent") : pending.state === "sending" ? "Sending…" : (pending.error ?? "Waiting to send…");
-      return (
-        <article
-          className={`msg own pending${row.first ? " first" : ""}${pending.state === "failed" ? " failed" : ""}`}
-          data-testid="message"
-          data-own="true"
-          data-state={pending.state}
-        >
-          <div className="msg-main">
-            {row.first && (
-              <header className="msg-head">
-                <span className="msg-author">You</span>
-                <time>{row.time}</time>
-              </header>
-            )}
-            <div className="msg-body" data-testid="message-body">
-              {pending.body}
-            </div>
-            <div className="msg-status" role={pending.state === "failed" ? "alert" : undefined}>
-              <span>{label}</span>
-              {pending.state === "failed" && (
-                <>
-                  <button type="button" className="link small" onClick={() => onRetry(pending.clientMsgId)}>
-                    Retry
-                  </button>
-                  <button type="button" className="link small" onClick={() => onDiscard(pending.clientMsgId)}>
-                    Discard
-                  </button>
-                </>
-              )}
-            </div>
-          </div>
-        </article>
-      );
-    }
-  }
-}
+});

@@ -2,6 +2,8 @@
 
 import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 
+import { SendIcon } from "../common/icons";
+
 // Past this many lines the box scrolls instead of growing over the messages.
 const MAX_HEIGHT_PX = 200;
 
@@ -79,9 +81,7 @@ export function Composer({ roomTitle, disabled, disabledReason, maxChars, onSend
         title="Send (Enter)"
         disabled={disabled || tooLong || text.trim() === ""}
       >
-        <svg viewBox="0 0 24 24" width="18" height="18" fill="currentColor" aria-hidden="true">
-          <path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z" />
-        </svg>
+        <SendIcon />
       </button>
     </form>
   );

@@ -2,15 +2,16 @@
 
 import { useState, type FormEvent } from "react";
 
-import { auth } from "../app/session";
-import { AuthError, type AccessGrant } from "../core/auth";
+import { AuthError, type AccessGrant, type AuthClient } from "../../core/auth";
 
 type Mode = "sign-in" | "register";
 
 export function AuthScreen({
+  auth,
   notice,
   onSignedIn,
 }: {
+  auth: Pick<AuthClient, "register" | "login">;
   notice: string | null;
   onSignedIn: (grant: AccessGrant) => void;
 }) {

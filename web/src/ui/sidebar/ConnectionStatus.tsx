@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "react";
 
-import type { ConnectionState } from "../core/connection";
+import type { ConnectionState } from "../../core/connection";
 
 function useNow(active: boolean): number {
   const [now, setNow] = useState(() => Date.now());

@@ -1,0 +1,97 @@
+// A chat client wired to the in-memory gateway and clock, for tests of the client and of the
+// components that show it: the test plays the gateway with `pump` and looks at the stores.
+
+import type { RoomInfo } from "../core/api";
+import { ChatClient } from "../core/chat";
+import { ChatConnection } from "../core/connection";
+import { MemoryStore, Prefs } from "../core/prefs";
+import type { HistoryPage, UserRef } from "../core/protocol";
+import { roomMessages } from "../core/stores/messages";
+import { pendingIn } from "../core/stores/pending";
+import { onlineIn } from "../core/stores/presence";
+import { roomTitle } from "../core/stores/rooms";
+import { typistsIn } from "../core/stores/typing";
+import { unreadIn } from "../core/stores/unread";
+import { FakeClock, FakeGateway, SocketRecorder, settle, type FakeSocket } from "./fakes";
+
+export const ANN: UserRef = { id: "u-ann", name: "ann" };
+export const BOB: UserRef = { id: "u-bob", name: "bob" };
+
+export interface ChatOptions {
+  storage?: MemoryStore;
+  visible?: boolean;
+  clock?: FakeClock;
+  gateway?: FakeGateway;
+}
+
+export type Chat = ReturnType<typeof startChat>;
+
+/** Signs ann in; nothing is sent until `client.start()` and `pump()`. */
+export function startChat(options: ChatOptions = {}) {
+  const clock = options.clock ?? new FakeClock();
+  const recorder = new SocketRecorder();
+  const gateway = options.gateway ?? new FakeGateway(clock, ANN);
+  const storage = options.storage ?? new MemoryStore();
+  const serverRooms: RoomInfo[] = [];
+  let ids = 0;
+  const visible = { value: options.visible ?? true };
+  const client = new ChatClient(ANN, {
+    connect: (handlers) =>
+      new ChatConnection({
+        url: "wss://chat.test/ws",
+        openSocket: recorder.open,
+        clock,
+        random: () => 0.5,
+        accessToken: async () => "token",
+        ...handlers,
+      }),
+    api: {
+      listRooms: async () => serverRooms,
+      createRoom: async (name, kind) => ({ id: name, name, kind, read_only: false, last_seq: 0 }),
+      addMember: async () => undefined,
+      messages: async (room, before, limit): Promise<HistoryPage> => {
+        const older = (gateway.rooms.get(room) ?? []).filter((m) => m.seq < (before ?? Infinity));
+        return { messages: older.slice(-limit), has_more: older.length > limit };
+      },
+    },
+    prefs: new Prefs(storage, ANN.id),
+    clock,
+    newId: () => `c-${++ids}`,
+    isVisible: () => visible.value,
+  });
+  const opened = new Set<FakeSocket>();
+  /** Plays the gateway until the client has nothing more to say. */
+  const pump = async (): Promise<void> => {
+    let quiet = 0;
+    while (quiet < 2) {
+      await settle();
+      const socket = recorder.sockets[recorder.sockets.length - 1];
+      if (socket === undefined || socket.closed !== null) return;
+      const before = socket.sent.length;
+      if (!opened.has(socket)) {
+        opened.add(socket);
+        socket.open();
+      }
+      gateway.serve(socket);
+      await settle();
+      quiet = socket.sent.length === before ? quiet + 1 : 0;
+    }
+  };
+  /** A room as the stores hold it, gathered in one object. */
+  const room = (id: string) => {
+    const { stores } = client;
+    const found = stores.rooms.get()[id];
+    if (found === undefined) throw new Error(`no room ${id}`);
+    return {
+      ...found,
+      title: roomTitle(found, stores.people.get(), stores.session.get().me.id),
+      timeline: roomMessages(stores.messages.get(), id),
+      pending: pendingIn(stores.pending.get(), id),
+      online: onlineIn(stores.presence.get(), id),
+      typing: typistsIn(stores.typing.get(), id).map((t) => t.user),
+      ...unreadIn(stores.unread.get(), id),
+    };
+  };
+  const bodies = (id: string) => room(id).timeline.messages.map((m) => m.body);
+  return { clock, recorder, gateway, client, storage, serverRooms, pump, room, bodies, visible };
+}

@@ -1,0 +1,74 @@
+import { screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+
+import { BOB } from "../../test/harness";
+import { chatWith, renderInChat } from "../../test/render";
+import { MessageList } from "./MessageList";
+
+const bodies = (): string[] => screen.queryAllByTestId("message-body").map((b) => b.textContent ?? "");
+
+describe("MessageList", () => {
+  it("shows the room's messages in order, one's own marked, from the room's beginning", async () => {
+    const chat = await chatWith(["lobby"]);
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    expect(screen.getByText("This is the very beginning of the room.")).toBeInTheDocument();
+    chat.gateway.post("lobby", "hello ann", BOB);
+    chat.client.send("lobby", "hello bob");
+    await chat.settle();
+    expect(bodies()).toEqual(["hello ann", "hello bob"]);
+    const messages = screen.getAllByTestId("message");
+    expect(messages.map((m) => [m.dataset.own, m.dataset.state])).toEqual([
+      ["false", "sent"],
+      ["true", "sent"],
+    ]);
+    expect(screen.getByRole("log", { name: "Messages in lobby" })).toBeInTheDocument();
+  });
+
+  it("shows a message as sending until the gateway has it", async () => {
+    const chat = await chatWith(["lobby"]);
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    chat.gateway.answering = false;
+    chat.client.send("lobby", "on its way");
+    await chat.settle();
+    expect(screen.getByTestId("message")).toHaveAttribute("data-state", "sending");
+    expect(screen.getByText("Sending…")).toBeInTheDocument();
+    chat.gateway.answering = true;
+    await chat.settle();
+    expect(screen.getByTestId("message")).toHaveAttribute("data-state", "sent");
+  });
+
+  it("says why a message was not sent, and retries it with the same id or discards it", async () => {
+    const chat = await chatWith(["lobby"]);
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    const user = userEvent.setup();
+    chat.gateway.failSends = "forbidden";
+    chat.client.send("lobby", "let me in");
+    chat.client.send("lobby", "please");
+    await chat.settle();
+    const failed = screen.getAllByTestId("message");
+    expect(failed.map((m) => m.dataset.state)).toEqual(["failed", "failed"]);
+    expect(within(failed[0]!).getByRole("alert")).toHaveTextContent("not sent: you may not post in this room");
+
+    chat.gateway.failSends = null;
+    await user.click(within(failed[0]!).getByRole("button", { name: "Retry" }));
+    await chat.settle();
+    const sent = chat.gateway.sendsSeen.filter((c) => c.body === "let me in").map((c) => c.client_msg_id);
+    expect(sent).toHaveLength(2);
+    expect(new Set(sent).size).toBe(1);
+    expect(screen.getAllByTestId("message").map((m) => m.dataset.state)).toEqual(["sent", "failed"]);
+
+    await user.click(screen.getByRole("button", { name: "Discard" }));
+    expect(bodies()).toEqual(["let me in"]);
+  });
+
+  it("shows a message's text as text, never as HTML", async () => {
+    const chat = await chatWith(["lobby"]);
+    const { container } = renderInChat(chat, <MessageList roomId="lobby" />);
+    const payload = "<img src=x onerror=alert(1)>";
+    chat.gateway.post("lobby", payload, BOB);
+    await chat.settle();
+    expect(screen.getByTestId("message-body")).toHaveTextContent(payload);
+    expect(container.querySelector("img")).toBeNull();
+  });
+});

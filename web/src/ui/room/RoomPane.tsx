@@ -1,0 +1,105 @@
+// The middle of the screen: the open room's header, what is wrong (offline, removed, a failed
+// load), its messages, who types, and the box to write in; a welcome when no room is open.
+
+import type { RoomState } from "../../core/stores/rooms";
+import {
+  useChatClient,
+  useConnection,
+  useMaxBodyChars,
+  useMaySpeakInReadOnly,
+  useMe,
+  useNotice,
+  useRoomTitle,
+} from "../state";
+import { Composer } from "./Composer";
+import { MessageList } from "./MessageList";
+import { RoomHeader } from "./RoomHeader";
+import { TypingLine } from "./TypingLine";
+
+interface RoomPaneProps {
+  room: RoomState | undefined;
+  peopleOpen: boolean;
+  onTogglePeople: () => void;
+  onAddPeople: () => void;
+  onShowRooms: () => void;
+  onCreateRoom: () => void;
+}
+
+export function RoomPane({ room, onCreateRoom, ...header }: RoomPaneProps) {
+  const title = useRoomTitle(room);
+  return (
+    <main className="room" aria-label={title ?? "No room open"}>
+      <RoomHeader room={room} {...header} />
+      <ConnectionBanner />
+      <NoticeBanner />
+      {room ? <OpenRoom room={room} /> : <Welcome onCreateRoom={onCreateRoom} />}
+    </main>
+  );
+}
+
+function ConnectionBanner() {
+  const connection = useConnection();
+  if (connection.phase === "online") return null;
+  return (
+    <div className="banner" role="status" data-testid="offline-banner">
+      {connection.phase === "stopped"
+        ? "Disconnected."
+        : "Connection lost — reconnecting. Messages you send now go out as soon as it is back."}
+    </div>
+  );
+}
+
+function NoticeBanner() {
+  const client = useChatClient();
+  const notice = useNotice();
+  if (!notice) return null;
+  return (
+    <div className="banner notice" role="alert">
+      {notice}
+      <button type="button" className="link small" onClick={() => client.dismissNotice()}>
+        Dismiss
+      </button>
+    </div>
+  );
+}
+
+function OpenRoom({ room }: { room: RoomState }) {
+  const client = useChatClient();
+  const title = useRoomTitle(room);
+  const maxChars = useMaxBodyChars();
+  const moderates = useMaySpeakInReadOnly();
+  const mayPost = !room.readOnly || moderates;
+  return (
+    <>
+      {room.error && (
+        <div className="banner error" role="alert">
+          {room.error}
+        </div>
+      )}
+      <MessageList key={room.id} roomId={room.id} />
+      <TypingLine roomId={room.id} />
+      <Composer
+        roomTitle={room.kind === "dm" ? title : `#${title}`}
+        disabled={!room.kept || !mayPost}
+        disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
+        maxChars={maxChars}
+        onSend={(body) => client.send(room.id, body)}
+        onTyping={() => client.typing(room.id)}
+      />
+    </>
+  );
+}
+
+function Welcome({ onCreateRoom }: { onCreateRoom: () => void }) {
+  const me = useMe();
+  return (
+    <div className="welcome">
+      <div className="brand-mark big" aria-hidden="true" />
+      <h2>Hello, {me.name}</h2>
+      <p className="muted">Pick a room on the left, join a public one, or create your own.</p>
+      <button type="button" className="primary" onClick={onCreateRoom}>
+        Create a room
+      </button>
+    </div>
+  );
+}

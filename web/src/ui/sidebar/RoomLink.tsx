@@ -1,0 +1,51 @@
+// One room in the sidebar: its icon, its name and how many messages wait unread.
+
+import { dmPartner } from "../../core/protocol";
+import { badgeText, type RoomEntry } from "../../core/sidebar";
+import { Avatar } from "../common/Avatar";
+import { LockIcon } from "../common/icons";
+
+export function RoomIcon({ room, me }: { room: Pick<RoomEntry, "id" | "kind" | "title">; me: string }) {
+  if (room.kind === "dm") {
+    return <Avatar id={dmPartner(room.id, me) ?? room.id} name={room.title} size="sm" />;
+  }
+  return (
+    <span className="room-icon" aria-hidden="true">
+      {room.kind === "private" ? <LockIcon /> : "#"}
+    </span>
+  );
+}
+
+export function RoomLink({
+  room,
+  me,
+  active,
+  onOpen,
+}: {
+  room: RoomEntry;
+  me: string;
+  active: boolean;
+  onOpen: (room: RoomEntry) => void;
+}) {
+  const unread = room.unread > 0 && !active;
+  return (
+    <li>
+      <button
+        type="button"
+        className={`room-link${active ? " active" : ""}${unread ? " unread" : ""}`}
+        aria-current={active ? "page" : undefined}
+        data-testid="room-link"
+        data-room={room.id}
+        onClick={() => onOpen(room)}
+      >
+        <RoomIcon room={room} me={me} />
+        <span className="room-name">{room.title}</span>
+        {unread && (
+          <span className="badge" data-testid="unread-badge" aria-label={`${room.unread} unread`}>
+            {badgeText(room.unread)}
+          </span>
+        )}
+      </button>
+    </li>
+  );
+}

@@ -1,0 +1,81 @@
+import { act, screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+
+import { CloseCode } from "../../core/protocol";
+import { BOB } from "../../test/harness";
+import { chatWith, renderInChat, type RenderedChat } from "../../test/render";
+import { Sidebar } from "./Sidebar";
+
+function renderSidebar(chat: RenderedChat) {
+  const handlers = { onNewRoom: vi.fn(), onNewDm: vi.fn(), onLogout: vi.fn() };
+  renderInChat(chat, <Sidebar onOpen={(room) => chat.client.openRoom(room.id, room.kind)} {...handlers} />);
+  return { ...handlers, user: userEvent.setup() };
+}
+
+const link = (room: string): HTMLElement => {
+  const found = document.querySelector<HTMLElement>(`[data-testid=room-link][data-room='${room}']`);
+  if (found === null) throw new Error(`no link to ${room}`);
+  return found;
+};
+
+describe("Sidebar", () => {
+  it("shows how many messages wait in a room not in view, until it is opened", async () => {
+    const chat = await chatWith(["lobby", "random"]);
+    const { user } = renderSidebar(chat);
+    chat.gateway.post("lobby", "one", BOB);
+    chat.gateway.post("lobby", "two", BOB);
+    await chat.settle();
+    expect(within(link("lobby")).getByTestId("unread-badge")).toHaveTextContent("2");
+    expect(within(link("lobby")).getByLabelText("2 unread")).toBeInTheDocument();
+    expect(within(link("random")).queryByTestId("unread-badge")).toBeNull();
+
+    await user.click(link("lobby"));
+    expect(link("lobby")).toHaveAttribute("aria-current", "page");
+    expect(within(link("lobby")).queryByTestId("unread-badge")).toBeNull();
+  });
+
+  it("lists public rooms to join, with a search once there are many", async () => {
+    const chat = await chatWith([]);
+    for (let n = 1; n <= 10; n++) {
+      const id = `room-${String(n).padStart(2, "0")}`;
+      chat.serverRooms.push({ id, name: id, kind: "public", read_only: false, last_seq: 0 });
+    }
+    await act(() => chat.client.refreshRooms());
+    const { user } = renderSidebar(chat);
+    expect(screen.getByText("No rooms yet. Create one or join one below.")).toBeInTheDocument();
+    expect(screen.getAllByTestId("browse-room")).toHaveLength(8);
+    expect(screen.getByText("2 more; type to narrow down.")).toBeInTheDocument();
+
+    await user.type(screen.getByTestId("find-room"), "room-10");
+    expect(screen.getAllByTestId("browse-room").map((b) => b.dataset.room)).toEqual(["room-10"]);
+    await user.click(screen.getByTestId("browse-room"));
+    await chat.settle();
+    expect(link("room-10")).toHaveAttribute("aria-current", "page");
+    expect(chat.recorder.latest.last("join")).toMatchObject({ room: "room-10" });
+  });
+
+  it("shows a lost connection and tries again at once when asked", async () => {
+    const chat = await chatWith(["lobby"]);
+    const { user } = renderSidebar(chat);
+    const status = screen.getByTestId("connection-status");
+    expect(status).toHaveAttribute("data-state", "online");
+    act(() => chat.recorder.latest.drop(CloseCode.abnormal));
+    expect(status).toHaveAttribute("data-state", "reconnecting");
+    const sockets = chat.recorder.sockets.length;
+    await user.click(within(status).getByRole("button", { name: "Retry now" }));
+    await chat.settle();
+    expect(chat.recorder.sockets.length).toBe(sockets + 1);
+    expect(status).toHaveAttribute("data-state", "online");
+  });
+
+  it("says who is signed in and signs out", async () => {
+    const chat = await chatWith([]);
+    const { user, onLogout, onNewRoom, onNewDm } = renderSidebar(chat);
+    expect(screen.getByTestId("me")).toHaveTextContent("ann");
+    await user.click(screen.getByRole("button", { name: "Create a room" }));
+    await user.click(screen.getByRole("button", { name: "Start a direct message" }));
+    await user.click(screen.getByTestId("logout"));
+    expect([onNewRoom, onNewDm, onLogout].map((f) => f.mock.calls.length)).toEqual([1, 1, 1]);
+  });
+});
