@@ -134,6 +134,42 @@ async def test_message_text_is_never_html(people: People) -> None:
     assert bob.dialogs == []
 
 
+# True when the element's text runs left to right on screen: its first character is drawn left
+# of its last.
+RUNS_LEFT_TO_RIGHT = """(element) => {
+    const text = element.firstChild;
+    const range = document.createRange();
+    range.setStart(text, 0);
+    range.setEnd(text, 1);
+    const first = range.getBoundingClientRect().left;
+    range.setStart(text, text.length - 1);
+    range.setEnd(text, text.length);
+    return first < range.getBoundingClientRect().left;
+}"""
+
+
+async def test_a_direction_override_in_a_message_ends_with_it(
+    people: People, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ann = await people.sign_up("ann")
+    room = await create_room(ann)
+    bob = await people.sign_up("bob")
+    await join_room(bob, room)
+    await say(bob, "\u202egnp.exe is a picture")
+    await say(bob, "plain words after it")
+    await say(ann, "and a reply")
+    for person in (ann, bob):
+        spoofed = body(person, "gnp.exe")
+        await expect(spoofed).to_have_attribute("dir", "auto")
+        assert not await spoofed.evaluate(RUNS_LEFT_TO_RIGHT)  # reversed inside, as written
+        for later in ("plain words after it", "and a reply"):
+            assert await body(person, later).evaluate(RUNS_LEFT_TO_RIGHT), later
+    author = ann.page.locator(".msg-author").filter(has_text=bob.name).first
+    assert await author.evaluate("(element) => element.tagName") == "BDI"
+    shot = tmp_path_factory.mktemp("bidi") / "direction-override.png"
+    await ann.page.screenshot(path=str(shot))
+
+
 async def gateway_of(person: Person, system: WebSystem) -> ServiceProcess:
     """The gateway a page is connected to: the connection id starts with its node id."""
     status = person.page.get_by_test_id("connection-status")

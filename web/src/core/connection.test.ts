@@ -149,17 +149,6 @@ describe("ChatConnection", () => {
     expect(states[states.length - 1]).toEqual({ phase: "stopped", reason: "signed_out" });
   });
 
-  it("does not come back after a ban", async () => {
-    const { recorder, connection, clock, states } = setup();
-    connection.start();
-    await settle();
-    await accept(recorder.latest);
-    recorder.latest.drop(CloseCode.banned);
-    await clock.advance(120_000);
-    expect(recorder.sockets).toHaveLength(1);
-    expect(states[states.length - 1]).toEqual({ phase: "stopped", reason: "banned" });
-  });
-
   it("moves to another gateway soon after a reconnect event", async () => {
     const { recorder, connection, clock, events } = setup();
     connection.start();

@@ -31,7 +31,7 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-export type StopReason = "closed" | "signed_out" | "session_ended" | "banned";
+export type StopReason = "closed" | "signed_out" | "session_ended";
 
 export type ConnectionState =
   | { phase: "connecting"; attempt: number }
@@ -96,8 +96,6 @@ export function decideAfterClose(
     case CloseCode.unauthorized:
       if (refusedAfterFresh) return { kind: "stop", reason: "session_ended" };
       return { kind: "retry", delayMs: 0, freshToken: true, resetAttempts: false };
-    case CloseCode.banned:
-      return { kind: "stop", reason: "banned" };
     case CloseCode.draining:
       return { kind: "retry", delayMs: drainDelay(random), freshToken: false, resetAttempts: true };
     default:

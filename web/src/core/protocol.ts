@@ -87,7 +87,6 @@ export const CloseCode = {
   abnormal: 1006,
   draining: 1012,
   unauthorized: 4001,
-  banned: 4003,
   policy: 4008,
   connectTimeout: 4009,
 } as const;

@@ -71,4 +71,16 @@ describe("MessageList", () => {
     expect(screen.getByTestId("message-body")).toHaveTextContent(payload);
     expect(container.querySelector("img")).toBeNull();
   });
+
+  it("isolates each message's direction, so an override cannot turn around what follows", async () => {
+    const chat = await chatWith(["lobby"]);
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    chat.gateway.post("lobby", "\u202egnp.exe", BOB);
+    chat.client.send("lobby", "after it");
+    await chat.settle();
+    for (const body of screen.getAllByTestId("message-body")) expect(body).toHaveAttribute("dir", "auto");
+    const author = screen.getByText(BOB.name);
+    expect(author.tagName).toBe("BDI");
+    expect(bodies()).toEqual(["\u202egnp.exe", "after it"]);
+  });
 });

@@ -49,14 +49,16 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
           <div className="msg-main">
             {row.first && (
               <header className="msg-head">
-                <span className="msg-author">{row.own ? "You" : message.user.name}</span>
+                <bdi className="msg-author">{row.own ? "You" : message.user.name}</bdi>
                 <time dateTime={message.ts} title={localTime().fullText(new Date(message.ts))}>
                   {row.time}
                 </time>
               </header>
             )}
-            {/* Always a text node: never HTML, whatever the message says. */}
-            <div className="msg-body" data-testid="message-body">
+            {/* Always a text node: never HTML, whatever the message says. Its direction comes from
+                its own first strong character, line by line, and ends with it: a right-to-left
+                override in a message cannot turn around the names or the messages after it. */}
+            <div className="msg-body" data-testid="message-body" dir="auto">
               {message.body}
             </div>
           </div>
@@ -79,7 +81,7 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
                 <time>{row.time}</time>
               </header>
             )}
-            <div className="msg-body" data-testid="message-body">
+            <div className="msg-body" data-testid="message-body" dir="auto">
               {pending.body}
             </div>
             <SendStatus pending={pending} onRetry={context.onRetry} onDiscard={context.onDiscard} />

@@ -25,7 +25,7 @@ export function statusText(state: ConnectionState, now: number): string {
       return seconds > 0 ? `Reconnecting in ${seconds} s…` : "Reconnecting…";
     }
     case "stopped":
-      return state.reason === "banned" ? "Disconnected: banned" : "Disconnected";
+      return "Disconnected";
   }
 }
 
