@@ -34,7 +34,8 @@ async def run_checks(
             log.warning("readiness check timed out", extra={"check": name, "limit_s": limit_s})
             return "timed out"
         except Exception as exc:
-            log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("readiness check failed", extra={"check": name, "error": error})
             return "failed"
         return "ok"
 
