@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -31,10 +32,10 @@ INTERNAL = {"/metrics", "/readyz", "/healthz"}
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    paths: list[str]
+    recorded: ClassVar[list[str]]
 
     def do_GET(self) -> None:
-        self.paths.append(self.path)
+        self.recorded.append(self.path)
         body = b"stand-in gateway"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -49,9 +50,12 @@ class GatewayStandIn:
     """Answers 200 to everything and remembers the paths, as the gateways' upstream."""
 
     def __init__(self) -> None:
-        handler = type("Recorder", (_Recorder,), {"paths": []})
-        self.paths: list[str] = handler.paths
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.paths: list[str] = []
+
+        class Recorder(_Recorder):
+            recorded = self.paths
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
