@@ -113,27 +113,21 @@ def _throttle(redis: Redis, **limits: int) -> LoginThrottle:
     )
 
 
-async def test_an_attempt_shed_before_its_check_is_withdrawn(redis: Redis) -> None:
-    throttle = _throttle(redis)
-    attempt = await throttle.begin("alice", "198.51.100.7")
-    with pytest.raises(ThrottledError):
-        await throttle.begin("alice", "198.51.100.7")
-    await throttle.withdraw(attempt)
-    assert await throttle.begin("alice", "198.51.100.7")
-
-
-async def test_a_paced_attempt_shed_before_its_check_keeps_its_turn(redis: Redis) -> None:
+async def test_a_paced_username_hands_out_turns_one_pace_apart(redis: Redis) -> None:
     throttle = _throttle(redis, per_user_address=100, per_user=1)
     await throttle.begin("alice", "198.51.100.7")
-    # Paced now: the first turn is free, the next is a minute away.
-    shed = await throttle.begin("alice", "198.51.100.8")
-    assert shed.paced
-    with pytest.raises(ThrottledError) as waiting:
-        await throttle.begin("alice", "198.51.100.9")
-    assert waiting.value.paced
-    assert 55 <= waiting.value.retry_after_s <= 60
-    await throttle.withdraw(shed)
-    assert (await throttle.begin("alice", "198.51.100.8")).paced
+    # Paced from now on: the free turn is taken at once, each next one a minute later.
+    assert (await throttle.begin("alice", "198.51.100.8")).keys
+    waits = []
+    for address in ("198.51.100.9", "198.51.100.10", "198.51.100.9"):
+        with pytest.raises(ThrottledError) as refused:
+            await throttle.begin("alice", address)
+        assert refused.value.paced
+        waits.append(refused.value.retry_after_s)
+    assert 55 <= waits[0] <= 60
+    assert 115 <= waits[1] <= 120
+    # Asking again keeps the turn already given.
+    assert waits[2] <= waits[0]
 
 
 @pytest.mark.parametrize(

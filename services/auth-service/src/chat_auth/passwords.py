@@ -2,19 +2,21 @@
 
 A hash takes tens of milliseconds of CPU and ``memory_kib`` of memory; running it in a bounded
 pool keeps the event loop answering and caps memory however many logins arrive at once. The
-work admitted at once, running or waiting for a thread, is bounded too: beyond ``queue_limit``
-a hash or check is refused at once (``PasswordsBusyError``), so a flood is answered quickly
-instead of queueing without end.
+requests doing password work at once are bounded too: each takes an ``admission`` before
+anything else it does, and beyond ``queue_limit`` it is refused at once
+(``PasswordsBusyError``), so a flood is answered quickly, before it costs a Redis or Postgres
+round trip, instead of queueing without end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -82,6 +84,22 @@ class PasswordVault:
             return False
         return await self._run("verify", functools.partial(self._check, stored_hash, password))
 
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """One of ``queue_limit`` places for a request that will hash or check passwords.
+
+        Raises ``PasswordsBusyError`` when all are taken, with the seconds the admitted work
+        takes to drain: the limit times the average hash, shared by the threads.
+        """
+        if self._admitted >= self._queue_limit:
+            drain_s = self._queue_limit * self._hash_s / self._workers
+            raise PasswordsBusyError(max(1, math.ceil(drain_s)))
+        self._admitted += 1
+        try:
+            yield
+        finally:
+            self._admitted -= 1
+
     def needs_rehash(self, stored_hash: str) -> bool:
         """True when the hash was made with other parameters than the configured ones."""
         try:
@@ -96,15 +114,10 @@ class PasswordVault:
             return False
 
     async def _run(self, operation: str, work: Callable[[], T]) -> T:
-        if self._admitted >= self._queue_limit:
-            drain_s = self._queue_limit * self._hash_s / self._workers
-            raise PasswordsBusyError(max(1, math.ceil(drain_s)))
-        self._admitted += 1
         started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._timed, work)
         finally:
-            self._admitted -= 1
             if self._observe is not None:
                 self._observe(operation, time.perf_counter() - started)
 

@@ -84,9 +84,11 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     argon2_parallelism: PositiveInt = 1
     # Concurrent hashes; each holds argon2_memory_kib, so this bounds the memory hashing uses.
     hash_workers: PositiveInt = 4
-    # Hashes and checks admitted at once, running or waiting for a thread; beyond it a request
-    # gets 503 with Retry-After at once. 32 at 4 threads is 8 rounds of ~50 ms: nobody waits
-    # more than about half a second for a thread, and a flood cannot queue work without end.
+    # Logins and registrations in progress at once, each hashing or checking one password
+    # (running or waiting for a thread); beyond it a request gets 503 with Retry-After before
+    # it costs anything. 32 at 4 threads is 8 rounds of ~50 ms: nobody waits more than about
+    # half a second for a thread, a flood cannot queue work without end, and it stays well
+    # inside the Redis client's 100 connections.
     hash_queue_limit: PositiveInt = 32
 
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16_384

@@ -56,17 +56,12 @@ end
 return {1, 0, paced}
 """
 
-# KEYS: 1-3 as above, 4 the turn of this username+address. ARGV: 1 '1' when the password was
-# right (the address's count for the username is cleared), 2 '1' to give a paced attempt its
-# turn back (it was never checked), 3 turn grace ms. Never creates a counter without expiry.
-_TAKE_BACK = """
-for i = 1, 3 do
+# KEYS: 1-3 as above. After the right password: clears the count of the username at this
+# address, takes the attempt back from the others. Never creates a counter without expiry.
+_SUCCEEDED = """
+redis.call('DEL', KEYS[1])
+for i = 2, 3 do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
-end
-if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
-if ARGV[2] == '1' then
-  local clock = redis.call('TIME')
-  redis.call('SET', KEYS[4], tonumber(clock[1]) * 1000, 'PX', ARGV[3])
 end
 return 0
 """
@@ -90,8 +85,8 @@ class ThrottledError(Exception):
 
 @dataclass(frozen=True)
 class LoginAttempt:
-    keys: tuple[str, str, str, str]
-    paced: bool
+    # The counts of the username at the address, of the address, of the username.
+    keys: tuple[str, str, str]
 
 
 def client_network(address: str, ipv6_prefix: int) -> str:
@@ -132,7 +127,7 @@ class LoginThrottle:
         self._ipv6_prefix = ipv6_prefix
         self._prefix = prefix
         self._begin = redis.register_script(_BEGIN_ATTEMPT)
-        self._take_back = redis.register_script(_TAKE_BACK)
+        self._succeeded = redis.register_script(_SUCCEEDED)
 
     async def begin(self, username: str, client_ip: str) -> LoginAttempt:
         """Count an attempt, or raise ``ThrottledError`` with the time to wait."""
@@ -141,11 +136,11 @@ class LoginThrottle:
             _key(self._prefix, "login-failures:user-address", username, network),
             _key(self._prefix, "login-failures:address", network),
             _key(self._prefix, "login-failures:user", username),
-            _key(self._prefix, "login-turn", username, network),
         )
         pace = _key(self._prefix, "login-pace", username)
+        turn = _key(self._prefix, "login-turn", username, network)
         admitted, wait_ms, paced = await self._begin(
-            keys=[*keys[:3], pace, keys[3]],
+            keys=[*keys, pace, turn],
             args=[self._window_ms, *self._limits, self._pace_ms, TURN_GRACE_MS],
         )
         if not int(admitted):
@@ -154,18 +149,13 @@ class LoginThrottle:
                     "this username is tried too often; your turn", int(wait_ms), paced=True
                 )
             raise ThrottledError("too many failed logins", int(wait_ms))
-        return LoginAttempt(keys, paced=bool(int(paced)))
+        return LoginAttempt(keys)
 
     async def succeeded(self, attempt: LoginAttempt) -> None:
         # The right password ends the guessing from this address; the other counts keep their
         # history minus this attempt, so the owner's login does not reopen the username to a
         # burst of unpaced guesses, and a shared NAT address is not blamed for its logins.
-        await self._take_back(keys=list(attempt.keys), args=["1", "0", TURN_GRACE_MS])
-
-    async def withdraw(self, attempt: LoginAttempt) -> None:
-        """Uncount an attempt whose password was never checked (the server was too busy)."""
-        paced = "1" if attempt.paced else "0"
-        await self._take_back(keys=list(attempt.keys), args=["0", paced, TURN_GRACE_MS])
+        await self._succeeded(keys=list(attempt.keys))
 
 
 class RegistrationThrottle:
