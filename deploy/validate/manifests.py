@@ -8,7 +8,8 @@ gateway's grace period covers its drain; the gateway and the auth service agree 
 token issuer and the allowed origins, which include the Ingress's site; every Deployment has a
 Service, a PDB and an HPA;
 every pod of the system is under the default-deny NetworkPolicy; the Ingresses route like the
-local balancer with WebSocket timeouts above the ping interval; Kafka topics are replicated.
+local balancer with WebSocket timeouts above the ping interval, and no route reaches a service's
+metrics or probes; Kafka topics are replicated.
 
 Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
 """
@@ -16,8 +17,10 @@ Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,10 @@ SERVICES: dict[str, tuple[type[msgspec.Struct] | None, str, int, str, str]] = {
     "persistence-worker": (WorkerSettings, WORKER_PREFIX, 8300, "/readyz", "/healthz"),
     "web": (None, "", 8080, "/nginx-health", "/nginx-health"),
 }
+# Every Python service serves these at its root for Prometheus and the kubelet, which reach the
+# pods directly; no Ingress route may lead to one.
+INTERNAL_PATHS = ("/metrics", "/readyz", "/healthz")
+_REGEX_SYNTAX = re.compile(r"[\\^$.|?*+()\[\]{}]")
 # Containers allowed a writable root filesystem, with the reason.
 WRITABLE_ROOT = {
     ("dev", "StatefulSet/kafka"): "the Apache Kafka image writes its configuration at start",
@@ -375,9 +382,99 @@ def check_ingress(report: Report, by_kind: dict[str, list[Resource]], ping_s: fl
             report.check(
                 timeout > 2 * ping_s, where, f"proxy-read-timeout {timeout} s not above two pings"
             )
-    expected = {"/ws": "gateway", "/v1/": "gateway", "/auth(/|$)(.*)": "auth-service", "/": "web"}
+    expected = {"/ws": "gateway", "/v1/": "gateway", "/auth/(v1/.*)": "auth-service", "/": "web"}
     for path, service in expected.items():
         report.check(routes.get(path) == service, "Ingress", f"{path} does not go to {service}")
+    check_published_paths(report, by_kind.get("Ingress", []))
+
+
+@dataclass(frozen=True)
+class IngressRoute:
+    ingress: str
+    path: str
+    path_type: str
+    service: str
+    rewrite: str | None
+    regex: bool
+
+
+def ingress_routes(ingresses: list[Resource]) -> dict[str, list[IngressRoute]]:
+    """Every path of every Ingress, by host."""
+    by_host: dict[str, list[IngressRoute]] = {}
+    for ingress in ingresses:
+        annotations = ingress["metadata"].get("annotations", {})
+        rewrite = annotations.get("nginx.ingress.kubernetes.io/rewrite-target")
+        regex = annotations.get("nginx.ingress.kubernetes.io/use-regex") == "true"
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                by_host.setdefault(rule.get("host", "*"), []).append(
+                    IngressRoute(
+                        ingress["metadata"]["name"],
+                        path["path"],
+                        path.get("pathType", "ImplementationSpecific"),
+                        path["backend"]["service"]["name"],
+                        rewrite,
+                        regex or rewrite is not None,
+                    )
+                )
+    return by_host
+
+
+def route_for(routes: list[IngressRoute], uri: str) -> IngressRoute | None:
+    """The route ingress-nginx picks for ``uri`` among one host's routes."""
+    if any(route.regex for route in routes):
+        # A regex or a rewrite on any Ingress of a host makes every path of the host a
+        # case-insensitive regular expression anchored at the start, tried longest first.
+        for route in sorted(routes, key=lambda r: len(r.path), reverse=True):
+            if re.match(route.path, uri, re.IGNORECASE):
+                return route
+        return None
+    for route in routes:
+        if route.path_type == "Exact" and route.path == uri:
+            return route
+    prefixes = [
+        r
+        for r in routes
+        if r.path_type != "Exact" and (uri == r.path or uri.startswith(r.path.rstrip("/") + "/"))
+    ]
+    return max(prefixes, key=lambda r: len(r.path), default=None)
+
+
+def upstream_uri(route: IngressRoute, uri: str) -> str:
+    """The path the service is asked for: ``rewrite-target`` with the path's groups filled in
+    (nginx makes a group the path does not have empty)."""
+    match = re.search(route.path, uri, re.IGNORECASE) if route.rewrite else None
+    if route.rewrite is None or match is None:
+        return uri
+    groups = ("", *match.groups(default=""))
+
+    def group(reference: re.Match[str]) -> str:
+        number = int(reference[1])
+        return groups[number] if number < len(groups) else ""
+
+    return re.sub(r"\$(\d)", group, route.rewrite)
+
+
+def check_published_paths(report: Report, ingresses: list[Resource]) -> None:
+    """No request through the Ingresses reaches a service's metrics or probes.
+
+    Tries each internal path after the literal start of every route's path (``/auth`` for
+    ``/auth/(v1/.*)``, nothing for ``/``), the requests a prefix-stripping route would turn
+    into an internal path.
+    """
+    internal = {name for name, (settings, *_) in SERVICES.items() if settings is not None}
+    for host, routes in ingress_routes(ingresses).items():
+        starts = {_REGEX_SYNTAX.split(route.path, 1)[0].rstrip("/") for route in routes}
+        for uri in sorted(start + path for start in starts for path in INTERNAL_PATHS):
+            route = route_for(routes, uri)
+            if route is None or route.service not in internal:
+                continue
+            upstream = upstream_uri(route, uri).split("?", 1)[0]
+            report.check(
+                upstream not in INTERNAL_PATHS,
+                f"Ingress/{route.ingress}",
+                f"{host}{uri} reaches {route.service}'s {upstream}, which is for the cluster only",
+            )
 
 
 def check_kafka(report: Report, by_kind: dict[str, list[Resource]]) -> None:

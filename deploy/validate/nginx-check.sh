@@ -55,5 +55,7 @@ expect() {
 expect / 200 "content-security-policy: default-src 'none'"
 expect /rooms/general 200 "cache-control: no-cache"
 expect /auth/metrics 404
+expect /auth/readyz 404
+expect /auth/healthz 404
 expect /nginx-health 200
 say "nginx: deploy/docker/web/nginx.conf and balancer.conf accepted; the static server answers as the Ingress expects"

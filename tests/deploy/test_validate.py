@@ -170,6 +170,41 @@ def test_a_short_websocket_timeout_and_a_missing_pdb_are_refused(
     assert any("Deployment/gateway: no PodDisruptionBudget" in e for e in errors)
 
 
+def test_an_ingress_that_publishes_the_auth_services_metrics_or_probes_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # The Ingress as it was: one regex for all of /auth/, the internal paths sent to the web
+    # app by exact paths that the longer regex beats.
+    broken = copy.deepcopy(prod)
+    auth = _find(broken, "Ingress", "chat-auth")
+    auth["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"] = "/$2"
+    paths = auth["spec"]["rules"][0]["http"]["paths"]
+    paths[:] = [{**paths[0], "path": "/auth(/|$)(.*)"}]
+    web = _find(broken, "Ingress", "chat-web")["spec"]["rules"][0]["http"]["paths"]
+    for internal in ("/auth/metrics", "/auth/healthz", "/auth/readyz"):
+        web.append({**web[0], "path": internal, "pathType": "Exact"})
+    errors = _errors(broken, tmp_path)
+    for internal in ("metrics", "healthz", "readyz"):
+        assert any(
+            f"Ingress/chat-auth: chat.example.com/auth/{internal} reaches auth-service's"
+            f" /{internal}" in e
+            for e in errors
+        ), errors
+
+
+def test_a_gateway_route_that_reaches_its_metrics_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    gateway = _find(broken, "Ingress", "chat-gateway")
+    paths = gateway["spec"]["rules"][0]["http"]["paths"]
+    # /v1/… without its prefix: /v1/metrics would become the gateway's /metrics.
+    gateway["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"] = "/$1"
+    paths[1] = {**paths[1], "path": "/v1/(.*)", "pathType": "ImplementationSpecific"}
+    errors = _errors(broken, tmp_path)
+    assert any("chat.example.com/v1/metrics reaches gateway's /metrics" in e for e in errors)
+
+
 def test_an_under_replicated_topic_is_refused(prod: list[dict[str, Any]], tmp_path: Path) -> None:
     broken = copy.deepcopy(prod)
     _find(broken, "KafkaTopic", "chat.messages")["spec"]["config"]["min.insync.replicas"] = 1

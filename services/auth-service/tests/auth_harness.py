@@ -55,8 +55,9 @@ def unique_username() -> str:
 
 
 def client_ip() -> str:
-    # Documentation-range IPv6 addresses: every test throttles an address of its own.
-    return "2001:db8::" + ":".join(secrets.token_hex(2) for _ in range(4))
+    # Documentation-range IPv6 addresses, each in a /64 of its own (the service throttles an
+    # IPv6 client by its /64): every test throttles an address of its own.
+    return "2001:db8:" + ":".join(secrets.token_hex(2) for _ in range(2)) + "::1"
 
 
 class AuthProcess:
@@ -109,6 +110,35 @@ class AuthProcess:
         self._log.close()
 
 
+class RedisProcess:
+    """A redis-server of its own on a free port, without persistence, for a test that stops it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(folder)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + READY_WITHIN_S
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+
+
 def service_settings(
     *, database_url: str, redis_url: str, key_file: Path, previous_key_file: Path | None = None
 ) -> dict[str, str]:
@@ -119,8 +149,11 @@ def service_settings(
         "CHAT_AUTH_PREVIOUS_KEY_FILE": str(previous_key_file or ""),
         "CHAT_AUTH_ISSUER": ISSUER,
         "CHAT_AUTH_ALLOWED_ORIGINS": ORIGIN,
-        "CHAT_AUTH_LOGIN_FAILURES_PER_USER": "3",
+        "CHAT_AUTH_LOGIN_FAILURES_PER_USER_ADDRESS": "3",
         "CHAT_AUTH_LOGIN_FAILURES_PER_IP": "8",
+        "CHAT_AUTH_LOGIN_FAILURES_PER_USER": "6",
+        "CHAT_AUTH_LOGIN_PACE_S": "2",
+        "CHAT_AUTH_REGISTRATIONS_PER_IP": "5",
         # The tests name their client address in X-Forwarded-For, as nginx would.
         "CHAT_AUTH_FORWARDED_ALLOW_IPS": "127.0.0.1",
         "CHAT_AUTH_HASH_WORKERS": "2",
@@ -142,6 +175,26 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
     response = await client.post("/v1/token", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def login_from(
+    client: httpx.AsyncClient, address: str, username: str, password: str = PASSWORD
+) -> httpx.Response:
+    """A login attempt from ``address``, as nginx names it in X-Forwarded-For."""
+    return await client.post(
+        "/v1/token",
+        json={"username": username, "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+async def metric(client: httpx.AsyncClient, name: str, labels: str = "") -> float:
+    """The current value of one sample of the service's /metrics (0 when absent)."""
+    text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(f"{name}{labels} "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:

@@ -157,3 +157,29 @@ async def test_a_cookie_logout_ends_the_session_and_clears_the_cookies(browser: 
     browser.cookies = {REFRESH_COOKIE: refresh_token, CSRF_COOKIE: csrf["X-CSRF-Token"]}
     after = await browser.post("/v1/token/refresh", {"cookie": True}, csrf)
     assert after.status_code == 401
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null"])
+async def test_a_form_login_from_a_foreign_page_is_forbidden(
+    client: httpx.AsyncClient, origin: str
+) -> None:
+    # A form post is a CORS simple request: any page can make its visitors' browsers send it,
+    # guessing passwords from thousands of addresses. Browsers name the page in Origin.
+    user = await register(client)
+    form = {"grant_type": "password", "username": user["username"], "password": PASSWORD}
+    response = await client.post("/v1/token", data=form, headers={"Origin": origin})
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    assert "access_token" not in response.text
+
+
+async def test_a_form_login_from_our_page_or_from_no_browser_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    user = await register(client)
+    form = {"grant_type": "password", "username": user["username"], "password": PASSWORD}
+    from_page = await client.post("/v1/token", data=form, headers={"Origin": ORIGIN})
+    assert from_page.status_code == 200
+    # OAuth clients that are not browsers send no Origin.
+    without_origin = await client.post("/v1/token", data=form)
+    assert without_origin.status_code == 200

@@ -77,8 +77,13 @@ def fuzzed_service(
         key_file=key_files.current,
         previous_key_file=key_files.previous,
     )
-    # The fuzzer comes from one address; let it reach the handlers, not only the throttle.
-    settings["CHAT_AUTH_LOGIN_FAILURES_PER_IP"] = "100000"
+    # The fuzzer comes from one address; let it reach the handlers, not only the throttles.
+    for limit in (
+        "LOGIN_FAILURES_PER_IP",
+        "LOGIN_FAILURES_PER_USER_ADDRESS",
+        "REGISTRATIONS_PER_IP",
+    ):
+        settings[f"CHAT_AUTH_{limit}"] = "100000"
     service = AuthProcess(settings, tmp_path_factory.mktemp("fuzz") / "auth.log")
     yield service
     service.stop()

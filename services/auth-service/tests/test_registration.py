@@ -5,7 +5,9 @@ import uuid
 import httpx
 import pytest
 
-from auth_harness import PASSWORD, register, unique_username
+from auth_harness import PASSWORD, client_ip, metric, register, unique_username
+
+HASHES = "chat_auth_password_hashes_total"
 
 
 async def test_a_new_user_is_created_with_a_lower_cased_name(client: httpx.AsyncClient) -> None:
@@ -74,3 +76,38 @@ async def test_an_oversized_body_is_refused_with_413(client: httpx.AsyncClient) 
     )
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
+
+
+async def test_a_taken_username_is_refused_without_spending_a_hash(
+    client: httpx.AsyncClient,
+) -> None:
+    # Tests run one at a time against the service: nothing else hashes meanwhile.
+    user = await register(client)
+    before = await metric(client, HASHES, '{op="hash"}')
+    taken = await client.post(
+        "/v1/users", json={"username": user["username"].upper(), "password": "another password"}
+    )
+    assert taken.status_code == 409
+    assert await metric(client, HASHES, '{op="hash"}') == before
+    # A free name costs one hash: the metric counts what it says.
+    await register(client)
+    assert await metric(client, HASHES, '{op="hash"}') == before + 1
+
+
+async def test_registrations_from_one_address_are_throttled(client: httpx.AsyncClient) -> None:
+    # The harness allows 5 per address; taken names count too (they tell which names exist).
+    statuses = []
+    for _ in range(6):
+        response = await client.post(
+            "/v1/users", json={"username": unique_username(), "password": PASSWORD}
+        )
+        statuses.append(response.status_code)
+    assert statuses == [201] * 5 + [429]
+    assert response.json()["code"] == "rate_limited"
+    assert 0 < int(response.headers["retry-after"]) <= 3600
+    elsewhere = await client.post(
+        "/v1/users",
+        json={"username": unique_username(), "password": PASSWORD},
+        headers={"X-Forwarded-For": client_ip()},
+    )
+    assert elsewhere.status_code == 201

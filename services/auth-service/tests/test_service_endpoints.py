@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import jwt
 
-from auth_harness import KeyFiles, login, refresh, register
+from auth_harness import (
+    AuthProcess,
+    KeyFiles,
+    RedisProcess,
+    login,
+    refresh,
+    register,
+    service_settings,
+)
 from chat_auth.signing import SigningKey
 
 
@@ -38,6 +48,34 @@ async def test_health_readiness_and_the_openapi_document(client: httpx.AsyncClie
         "/v1/logout",
         "/.well-known/jwks.json",
     }
+
+
+async def test_readiness_names_a_dependency_that_is_down_but_not_its_error(
+    database_url: str, key_files: KeyFiles, tmp_path: Path
+) -> None:
+    redis = RedisProcess(tmp_path)
+    try:
+        settings = service_settings(
+            database_url=database_url, redis_url=redis.url, key_file=key_files.current
+        )
+        service = AuthProcess(settings, tmp_path / "auth.log")
+        try:
+            redis.stop()
+            async with httpx.AsyncClient(base_url=service.url, timeout=10.0) as client:
+                ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            # Addresses, ports and driver messages are for the operator, not for whoever asks.
+            assert ready.json() == {
+                "status": "unavailable",
+                "checks": {"postgres": "ok", "redis": "failed"},
+            }
+            log = service.log_tail()
+            assert "readiness check failed" in log
+            assert "Connection refused" in log or "Connect call failed" in log
+        finally:
+            service.stop()
+    finally:
+        redis.stop()
 
 
 def _sample(text: str, name: str, labels: str = "") -> float:

@@ -38,6 +38,10 @@ def test_values_are_read_from_chat_auth_variables() -> None:
         ("CHAT_AUTH_ARGON2_MEMORY_KIB", "8192"),  # below OWASP's 19 MiB
         ("CHAT_AUTH_ARGON2_TIME_COST", "1"),
         ("CHAT_AUTH_LOGIN_FAILURES_PER_USER", "0"),
+        ("CHAT_AUTH_LOGIN_PACE_S", "0"),
+        ("CHAT_AUTH_REGISTRATIONS_PER_IP", "0"),
+        ("CHAT_AUTH_HASH_QUEUE_LIMIT", "0"),  # nothing could ever be hashed
+        ("CHAT_AUTH_THROTTLE_IPV6_PREFIX", "16"),  # whole providers would share one count
     ],
 )
 def test_unsafe_values_stop_start_up_naming_the_variable(variable: str, value: str) -> None:

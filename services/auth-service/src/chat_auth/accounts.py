@@ -41,6 +41,12 @@ class AccountStore:
             raise UsernameTakenError(username) from exc
         return account
 
+    async def exists(self, username: str) -> bool:
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)", username
+        )
+        return found
+
     async def find(self, username: str) -> Account | None:
         row = await self._pool.fetchrow(
             "SELECT id, username, password_hash, roles FROM users WHERE username = $1", username

@@ -27,12 +27,12 @@ from chat_auth.context import AuthContext
 from chat_auth.issuer import AccessTokenIssuer
 from chat_auth.metrics import AuthMetrics
 from chat_auth.openapi import openapi_document
-from chat_auth.passwords import PasswordVault
+from chat_auth.passwords import PasswordsBusyError, PasswordVault
 from chat_auth.revoker import Revoker
 from chat_auth.sessions import SessionStore
 from chat_auth.settings import AuthSettings
 from chat_auth.signing import KeyRing
-from chat_auth.throttle import LoginThrottle
+from chat_auth.throttle import LoginThrottle, RegistrationThrottle
 from chat_common import database, redis_client
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.health import health_routes
@@ -67,6 +67,11 @@ def create_app(settings: AuthSettings) -> Starlette:
     async def serve_openapi(_: Request) -> Response:
         return JSONResponse(openapi)
 
+    async def passwords_busy(_: Request, exc: PasswordsBusyError) -> Response:
+        metrics.password_shed.inc()
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return problem_response(ApiError(ErrorCode.UNAVAILABLE, str(exc), headers=headers))
+
     routes = [
         Route("/v1/users", endpoints.register, methods=["POST"]),
         Route("/v1/token", endpoints.issue_tokens, methods=["POST"]),
@@ -80,6 +85,7 @@ def create_app(settings: AuthSettings) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(ChatError, _chat_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(PasswordsBusyError, passwords_busy)  # type: ignore[arg-type]
     for outage in (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(outage, _unavailable)
     return app
@@ -100,7 +106,8 @@ async def _build(
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         workers=settings.hash_workers,
-        observe=metrics.password_check_seconds.observe,
+        queue_limit=settings.hash_queue_limit,
+        observe=metrics.password_work_done,
     )
     stack.callback(vault.close)
     await vault.start()
@@ -113,9 +120,18 @@ async def _build(
         sessions=SessionStore(pool, refresh_ttl_s=settings.refresh_token_ttl_s),
         throttle=LoginThrottle(
             redis,
+            per_user_address=settings.login_failures_per_user_address,
+            per_address=settings.login_failures_per_ip,
             per_user=settings.login_failures_per_user,
-            per_ip=settings.login_failures_per_ip,
+            pace_s=settings.login_pace_s,
             window_s=settings.login_throttle_window_s,
+            ipv6_prefix=settings.throttle_ipv6_prefix,
+        ),
+        registrations=RegistrationThrottle(
+            redis,
+            per_address=settings.registrations_per_ip,
+            window_s=settings.registration_window_s,
+            ipv6_prefix=settings.throttle_ipv6_prefix,
         ),
         issuer=AccessTokenIssuer(
             keys,

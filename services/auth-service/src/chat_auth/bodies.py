@@ -71,6 +71,10 @@ def decode_json(body: bytes, kind: type[T], rules: Mapping[str, str] | None = No
         raise ChatError(ErrorCode.BAD_REQUEST, _explain(exc, rules or {})) from exc
     except msgspec.DecodeError as exc:
         raise ChatError(ErrorCode.BAD_REQUEST, f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        # msgspec skips an unknown field's value recursively and stops, cleanly, at Python's
+        # recursion limit (about 1,000 levels); no body of this API nests more than one.
+        raise ChatError(ErrorCode.BAD_REQUEST, "request body is nested too deeply") from exc
 
 
 def decode_form(body: bytes, kind: type[T]) -> T:

@@ -2,7 +2,9 @@
 
 A cookie is sent by the browser whoever made the page, so a cookie-based request must also show
 it comes from our own page: an allowed ``Origin`` and an ``X-CSRF-Token`` header equal to the
-readable CSRF cookie (double submit). The CSRF value is derived from the refresh token, so a
+readable CSRF cookie (double submit). A login is checked too whenever a browser names the page
+that sent it: a form post needs no CORS preflight, so without the check any site could make its
+visitors' browsers guess passwords for it. The CSRF value is derived from the refresh token, so a
 cookie planted by a sibling site cannot be paired with a header of the attacker's choosing.
 """
 
@@ -46,10 +48,17 @@ class BrowserCookies:
         self._csrf_cookie = csrf_cookie
         self._max_age_s = max_age_s
 
-    def check_origin(self, request: Request) -> None:
+    def check_origin(self, request: Request, *, required: bool = True) -> None:
+        """Refuse a foreign ``Origin``; a missing one only when ``required`` (browser mode).
+
+        Browsers send Origin with every cross-origin POST; clients that are not browsers
+        send none.
+        """
         origin = request.headers.get("origin")
         if origin is None:
-            raise _forbidden("browser mode needs an Origin header")
+            if required:
+                raise _forbidden("browser mode needs an Origin header")
+            return
         if origin not in self._origins:
             raise _forbidden("this Origin is not allowed")
 

@@ -16,7 +16,7 @@ from chat_auth.revoker import Revoker
 from chat_auth.sessions import SessionStore
 from chat_auth.settings import AuthSettings
 from chat_auth.signing import KeyRing
-from chat_auth.throttle import LoginThrottle
+from chat_auth.throttle import LoginThrottle, RegistrationThrottle
 from chat_common.tokens import TokenRules
 
 
@@ -29,6 +29,7 @@ class AuthContext:
     accounts: AccountStore
     sessions: SessionStore
     throttle: LoginThrottle
+    registrations: RegistrationThrottle
     issuer: AccessTokenIssuer
     revoker: Revoker
     cookies: BrowserCookies

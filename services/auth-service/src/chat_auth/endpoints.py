@@ -38,7 +38,7 @@ from chat_auth.schemas import (
     canonical_username,
 )
 from chat_auth.sessions import RefreshRefusedError, Refusal, SessionGrant
-from chat_auth.throttle import LoginThrottledError
+from chat_auth.throttle import ThrottledError
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.revocation import is_revoked
 from chat_common.tokens import AccessClaims, TokenError
@@ -66,12 +66,20 @@ async def register(request: Request) -> Response:
     username = canonical_username(new_user.username)
     if username is None:
         raise ChatError(ErrorCode.BAD_REQUEST, f"username must be {USERNAME_RULE}")
-    password_hash = await ctx.vault.hash(new_user.password)
-    try:
-        account = await ctx.accounts.create(username, password_hash)
-    except UsernameTakenError as exc:
-        ctx.metrics.registrations.labels("taken").inc()
-        raise ApiError(ErrorCode.BAD_REQUEST, str(exc), status=409) from exc
+    with ctx.vault.admission():
+        try:
+            await ctx.registrations.count(_client_ip(request))
+        except ThrottledError as exc:
+            ctx.metrics.registrations.labels("throttled").inc()
+            raise _rate_limited(exc) from exc
+        # Checked before the costly hash; the insert still refuses a name taken meanwhile.
+        if await ctx.accounts.exists(username):
+            raise _taken(ctx, UsernameTakenError(username))
+        password_hash = await ctx.vault.hash(new_user.password)
+        try:
+            account = await ctx.accounts.create(username, password_hash)
+        except UsernameTakenError as exc:
+            raise _taken(ctx, exc) from exc
     ctx.metrics.registrations.labels("created").inc()
     return _json(UserCreated(id=str(account.id), username=account.username), 201)
 
@@ -79,26 +87,10 @@ async def register(request: Request) -> Response:
 async def issue_tokens(request: Request) -> Response:
     ctx = _context(request)
     login = await _password_login(request, ctx)
-    if login.cookie:
-        ctx.cookies.check_origin(request)
-    username = canonical_username(login.username)
-    try:
-        attempt = await ctx.throttle.begin(username or login.username, _client_ip(request))
-    except LoginThrottledError as exc:
-        ctx.metrics.logins.labels("throttled").inc()
-        raise ApiError(
-            ErrorCode.RATE_LIMITED, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
-        ) from exc
-    # An unknown user takes the same path as a wrong password: one Argon2 check, one answer.
-    account = await ctx.accounts.find(username) if username is not None else None
-    matches = await ctx.vault.verify(
-        account.password_hash if account is not None else None, login.password
-    )
-    if account is None or not matches:
-        ctx.metrics.logins.labels("bad_credentials").inc()
-        raise ChatError(ErrorCode.UNAUTHORIZED, "wrong username or password")
-    await ctx.throttle.succeeded(attempt)
-    await _upgrade_hash(ctx, account, login.password)
+    # Only our own pages may log in from a browser; cookie mode is for browsers only.
+    ctx.cookies.check_origin(request, required=login.cookie)
+    with ctx.vault.admission():
+        account = await _authenticate(ctx, login, _client_ip(request))
     grant = await ctx.sessions.start(account)
     ctx.metrics.logins.labels("ok").inc()
     return await _token_response(ctx, grant, "password", cookie=login.cookie)
@@ -178,10 +170,40 @@ async def _password_login(request: Request, ctx: AuthContext) -> PasswordLogin:
     return decode_json(body, PasswordLogin)
 
 
+async def _authenticate(ctx: AuthContext, login: PasswordLogin, client_ip: str) -> Account:
+    username = canonical_username(login.username)
+    try:
+        attempt = await ctx.throttle.begin(username or login.username, client_ip)
+    except ThrottledError as exc:
+        ctx.metrics.logins.labels("paced" if exc.paced else "throttled").inc()
+        raise _rate_limited(exc) from exc
+    # An unknown user takes the same path as a wrong password: one Argon2 check, one answer.
+    account = await ctx.accounts.find(username) if username is not None else None
+    matches = await ctx.vault.verify(
+        account.password_hash if account is not None else None, login.password
+    )
+    if account is None or not matches:
+        ctx.metrics.logins.labels("bad_credentials").inc()
+        raise ChatError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+    await ctx.throttle.succeeded(attempt)
+    await _upgrade_hash(ctx, account, login.password)
+    return account
+
+
 async def _upgrade_hash(ctx: AuthContext, account: Account, password: str) -> None:
     # Raised Argon2 parameters reach each stored hash at its owner's next login.
     if ctx.vault.needs_rehash(account.password_hash):
         await ctx.accounts.replace_hash(account, await ctx.vault.hash(password))
+
+
+def _rate_limited(exc: ThrottledError) -> ApiError:
+    headers = {"Retry-After": str(exc.retry_after_s)}
+    return ApiError(ErrorCode.RATE_LIMITED, str(exc), headers=headers)
+
+
+def _taken(ctx: AuthContext, exc: UsernameTakenError) -> ApiError:
+    ctx.metrics.registrations.labels("taken").inc()
+    return ApiError(ErrorCode.BAD_REQUEST, str(exc), status=409)
 
 
 async def _token_response(

@@ -12,13 +12,14 @@ class AuthMetrics:
         self.registry = new_registry()
         self.logins = Counter(
             "chat_auth_logins",
-            "Password logins by result: ok, bad_credentials, throttled.",
+            "Password logins by result: ok, bad_credentials, throttled (an address's limit),"
+            " paced (the username's turn had not come).",
             ["result"],
             registry=self.registry,
         )
         self.registrations = Counter(
             "chat_auth_registrations",
-            "Registrations by result: created, taken.",
+            "Registrations by result: created, taken, throttled.",
             ["result"],
             registry=self.registry,
         )
@@ -51,3 +52,18 @@ class AuthMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.password_hashes = Counter(
+            "chat_auth_password_hashes",
+            "Argon2 computations, by op: hash (registration, upgrade), verify (login).",
+            ["op"],
+            registry=self.registry,
+        )
+        self.password_shed = Counter(
+            "chat_auth_password_shed",
+            "Requests answered 503 because every place for password work was taken.",
+            registry=self.registry,
+        )
+
+    def password_work_done(self, operation: str, seconds: float) -> None:
+        self.password_check_seconds.observe(seconds)
+        self.password_hashes.labels(operation).inc()

@@ -54,23 +54,26 @@ def _json(kind: type, description: str, headers: dict[str, Any] | None = None) -
 def _problems(*statuses: int) -> dict[str, Any]:
     meaning = {
         401: "not authenticated (bad credentials, or an invalid, spent or revoked token)",
-        403: "browser mode: missing or foreign Origin, or X-CSRF-Token unequal to the CSRF cookie",
+        403: "a foreign Origin; in browser mode also a missing Origin, or an X-CSRF-Token"
+        " unequal to the CSRF cookie",
         409: "the username is taken",
         413: "the request body is too large",
         422: "invalid input; the message says which rule",
-        429: "too many failed logins for this username or address",
-        503: "a dependency (Postgres or Redis) is unavailable; safe to retry",
+        429: "too many attempts (failed logins of this username from this address or from"
+        " this address, the username's paced turn not yet come, registrations from this"
+        " address); Retry-After says when to try again",
+        503: "a dependency (Postgres or Redis) is unavailable, or the server is too busy checking"
+        " passwords (then with Retry-After); safe to retry",
     }
-    retry_after = {
-        "Retry-After": {
-            "description": "seconds until a login is accepted again",
-            "required": True,
-            "schema": {"type": "integer", "minimum": 1},
-        }
-    }
+
+    def retry_after(required: bool) -> dict[str, Any]:
+        schema = {"type": "integer", "minimum": 1}
+        description = "seconds to wait before trying again"
+        return {"Retry-After": {"description": description, "required": required, "schema": schema}}
+
+    headers = {429: retry_after(True), 503: retry_after(False)}
     return {
-        str(status): _json(Problem, meaning[status], retry_after if status == 429 else None)
-        for status in statuses
+        str(status): _json(Problem, meaning[status], headers.get(status)) for status in statuses
     }
 
 
@@ -141,7 +144,7 @@ def openapi_document(settings: AuthSettings) -> dict[str, Any]:
                     "requestBody": _body(NewUser),
                     "responses": {
                         "201": _json(UserCreated, "the user was created"),
-                        **_problems(409, 413, 422, 503),
+                        **_problems(409, 413, 422, 429, 503),
                     },
                 }
             },

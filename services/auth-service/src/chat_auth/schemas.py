@@ -99,4 +99,5 @@ class Liveness(msgspec.Struct, frozen=True):
 
 class Readiness(msgspec.Struct, frozen=True):
     status: Literal["ready", "unavailable"]
-    checks: dict[str, str]
+    # Each dependency's state by name; why one failed is in the service's log only.
+    checks: dict[str, Literal["ok", "failed", "timed out"]]

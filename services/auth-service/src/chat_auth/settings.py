@@ -51,14 +51,32 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     refresh_cookie_name: NonEmptyStr = "chat_refresh"
     csrf_cookie_name: NonEmptyStr = "chat_csrf"
 
-    # Failed logins per username and per client IP within the window, then 429. Ten guesses per
-    # quarter hour per account make online guessing hopeless; an office behind one NAT address
-    # still has room for a hundred typos.
-    login_failures_per_user: PositiveInt = 10
+    # Login throttling (docs/auth-service.md): failures counted in fixed windows of
+    # login_throttle_window_s, a quarter hour.
+    # Per username and address: a person mistyping has five tries from one place; a guesser at
+    # one address gets five per quarter hour on an account, unnoticed by its owner elsewhere.
+    login_failures_per_user_address: PositiveInt = 5
+    # Per address across usernames: an office behind one NAT address has room for a hundred
+    # typos, while one host trying many accounts is stopped.
     login_failures_per_ip: PositiveInt = 100
+    # Per username from every address: beyond ten the username is paced, never locked (a lock
+    # would let anyone lock anyone out). While paced it gets one password check per
+    # login_pace_s, in turns handed to the addresses that ask: guessing from any number of
+    # addresses makes at most 15 guesses a quarter hour on top of the first ten, and the owner
+    # waits one pace for each turn already given out.
+    login_failures_per_user: PositiveInt = 10
+    login_pace_s: PositiveInt = 60
     login_throttle_window_s: PositiveInt = 900
-    # Addresses of proxies trusted to set X-Forwarded-For (the client IP for throttling). Empty:
-    # the peer address is the client.
+    # Registrations per address within registration_window_s, taken names included (a 409
+    # tells which names exist): a class behind one NAT address signs up at once, while one
+    # host probes names or makes accounts at 100 an hour at most.
+    registrations_per_ip: PositiveInt = 100
+    registration_window_s: PositiveInt = 3600
+    # IPv6 clients are counted by network: one host usually holds a whole /64 and may use any
+    # address in it.
+    throttle_ipv6_prefix: Annotated[int, msgspec.Meta(ge=32, le=128)] = 64
+    # Proxies trusted to name the client in X-Forwarded-For (uvicorn takes the rightmost
+    # address not among them). Empty: the peer address is the client.
     forwarded_allow_ips: tuple[str, ...] = ()
 
     argon2_time_cost: Argon2TimeCost = 2
@@ -66,6 +84,12 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     argon2_parallelism: PositiveInt = 1
     # Concurrent hashes; each holds argon2_memory_kib, so this bounds the memory hashing uses.
     hash_workers: PositiveInt = 4
+    # Logins and registrations in progress at once, each hashing or checking one password
+    # (running or waiting for a thread); beyond it a request gets 503 with Retry-After before
+    # it costs anything. 32 at 4 threads is 8 rounds of ~50 ms: nobody waits more than about
+    # half a second for a thread, a flood cannot queue work without end, and it stays well
+    # inside the Redis client's 100 connections.
+    hash_queue_limit: PositiveInt = 32
 
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16_384
     database_pool_size: PositiveInt = 10

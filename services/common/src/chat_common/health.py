@@ -2,16 +2,21 @@
 
 ``/healthz`` says the process serves requests. ``/readyz`` runs every dependency check at once,
 each bounded by a timeout, and answers 503 naming what failed, so a balancer stops routing here.
+The answer names the dependency only: an error's text (addresses, ports, user names, driver
+versions) goes to the log, for the operator, never to whoever asks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 
@@ -22,16 +27,19 @@ CHECK_TIMEOUT_S = 0.8
 async def run_checks(
     checks: Mapping[str, ReadinessCheck], limit_s: float = CHECK_TIMEOUT_S
 ) -> dict[str, str]:
-    async def one(check: ReadinessCheck) -> str:
+    async def one(name: str, check: ReadinessCheck) -> str:
         try:
             await asyncio.wait_for(check(), limit_s)
         except TimeoutError:
-            return f"timed out after {limit_s}s"
+            log.warning("readiness check timed out", extra={"check": name, "limit_s": limit_s})
+            return "timed out"
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("readiness check failed", extra={"check": name, "error": error})
+            return "failed"
         return "ok"
 
-    results = await asyncio.gather(*(one(check) for check in checks.values()))
+    results = await asyncio.gather(*(one(name, check) for name, check in checks.items()))
     return dict(zip(checks.keys(), results, strict=True))
 
 
