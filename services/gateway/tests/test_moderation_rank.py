@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -101,3 +105,74 @@ async def test_flooding_interleaved_with_pings_still_closes_with_4008(system: Ch
         assert await client.wait_closed() == (4008, "flooding")
     finally:
         await client.close()
+
+
+async def _grant(system: ChatSystem, username: str, role: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chat_auth.admin",
+        "grant",
+        username,
+        role,
+        env={
+            **os.environ,
+            "CHAT_AUTH_DATABASE_URL": system.database_url,
+            "CHAT_AUTH_REDIS_URL": system.redis_url,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert await process.wait() == 0
+
+
+async def test_global_staff_outrank_room_owners_but_read_no_direct_messages(
+    system: ChatSystem,
+) -> None:
+    (owner_id, owner_token), (staff_id, _), (admin_id, _) = [
+        await system.user(kind) for kind in ("owner", "globalmod", "admin")
+    ]
+    staff_name, admin_name = await _username(system, staff_id), await _username(system, admin_id)
+    await _grant(system, staff_name, "moderator")
+    await _grant(system, admin_name, "admin")
+    staff_token, admin_token = await system.login(staff_name), await system.login(admin_name)
+    room = f"room-{uuid.uuid4().hex[:12]}"
+    created = await _http(system, "POST", "/v1/rooms", owner_token, {"name": room})
+    assert created.status_code == 201
+    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    muted = await _http(
+        system,
+        "POST",
+        f"/v1/rooms/{room}/mutes",
+        staff_token,
+        {"user_id": owner_id, "until": until},
+    )
+    assert muted.status_code == 201  # a global moderator outranks the room's owner
+    refused = await _http(
+        system, "POST", f"/v1/rooms/{room}/bans", owner_token, {"user_id": staff_id}
+    )
+    assert refused.status_code == 403  # and the owner cannot ban a global moderator
+    refused = await _http(
+        system, "POST", f"/v1/rooms/{room}/bans", staff_token, {"user_id": admin_id}
+    )
+    assert refused.status_code == 403
+
+    dm = "dm:" + ":".join(sorted((owner_id, staff_id)))
+    admin = await system.client(system.gateways[0], admin_token)
+    try:
+        for kind in ("join", "history"):
+            assert (await admin.command(kind, room=dm))["code"] == "forbidden", kind
+    finally:
+        await admin.close()
+    page = await _http(system, "GET", f"/v1/rooms/{dm}/messages", admin_token)
+    assert page.status_code == 403
+
+
+async def _username(system: ChatSystem, user_id: str) -> str:
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        name: str = await connection.fetchval(
+            "SELECT username FROM users WHERE id = $1", uuid.UUID(user_id)
+        )
+    finally:
+        await connection.close()
+    return name

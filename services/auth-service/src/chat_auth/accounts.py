@@ -63,3 +63,15 @@ class AccountStore:
             account.password_hash,
             new_hash,
         )
+
+    async def set_roles(self, username: str, roles: tuple[str, ...]) -> Account | None:
+        """Replace the user's global roles; None when there is no such user."""
+        row = await self._pool.fetchrow(
+            "UPDATE users SET roles = $2 WHERE username = $1"
+            " RETURNING id, username, password_hash, roles",
+            username,
+            list(roles),
+        )
+        if row is None:
+            return None
+        return Account(row["id"], row["username"], row["password_hash"], tuple(row["roles"]))
