@@ -38,6 +38,7 @@ def test_values_are_read_from_chat_auth_variables() -> None:
         ("CHAT_AUTH_ARGON2_MEMORY_KIB", "8192"),  # below OWASP's 19 MiB
         ("CHAT_AUTH_ARGON2_TIME_COST", "1"),
         ("CHAT_AUTH_LOGIN_FAILURES_PER_USER", "0"),
+        ("CHAT_AUTH_FORWARDED_ALLOW_IPS", "10.0.0.0/8,proxy.internal"),  # uvicorn ignores it
     ],
 )
 def test_unsafe_values_stop_start_up_naming_the_variable(variable: str, value: str) -> None:
