@@ -14,8 +14,11 @@ from typing import Any
 
 
 def check_trusted_proxies(entries: Iterable[str]) -> None:
-    """Raises ``ValueError`` naming the first entry that is not an IP address or network."""
+    """Raises ``ValueError`` naming the first entry that is not an IP address or network, or
+    ``*`` (every peer: only where nothing but the balancer can reach the service)."""
     for entry in entries:
+        if entry == "*":
+            continue
         try:
             ipaddress.ip_network(entry)  # an address is a network of one
         except ValueError as exc:

@@ -225,11 +225,8 @@ class Session:
         self.ctx.metrics.joined_rooms.dec(len(emptied))
         for room in emptied:
             await self.ctx.fanout.unfollow(room)
-        member = self.member()
-        for room in list(self._rooms):
-            if await self.ctx.presence.leave(room, member):
-                await self._announce_presence(room, "offline")
-        await self.ctx.presence.drop_connection(self.user_id, self.session_id)
+        for room in await self.ctx.presence.depart(self.member(), list(self._rooms)):
+            await self._announce_presence(room, "offline")
 
     # -- rooms --------------------------------------------------------------------------------
 

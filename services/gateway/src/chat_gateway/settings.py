@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from chat_common.proxies import check_trusted_proxies
 from chat_common.settings import (
     LOCAL_DATABASE_URL,
     LOCAL_KAFKA_BOOTSTRAP,
@@ -82,6 +83,29 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     hole_deadline_s: PositiveFloat = 3.0
     dedup_ttl_s: PositiveInt = 86_400
     kafka_request_timeout_ms: PositiveInt = 5000
+
+    # Balancers whose X-Forwarded-For names the client (addresses or networks, e.g. nginx's
+    # host or the ingress controllers' pod network), so max_connections_per_ip counts people,
+    # not the balancer. Empty: the peer address is the client's (no balancer in front).
+    trusted_proxies: tuple[str, ...] = ()
+    # Redis connections of this gateway, one of them the fan-out subscription. One event loop
+    # gains nothing from more than a few dozen commands in flight, and 30 gateways at 64 stay
+    # far below Redis's 10,000 clients. In a burst a command waits this long for a connection
+    # (well inside a client's 8 s connect timeout), then fails with `unavailable`.
+    redis_max_connections: Annotated[int, msgspec.Meta(ge=4)] = 64
+    redis_pool_timeout_s: PositiveFloat = 3.0
+    # Connect storms (a restarted gateway, a balancer failover): this many `connect`s are
+    # handled at once, enough to keep the Redis pool busy; the others wait their turn up to
+    # connect_wait_s and are then closed with 1013 (try again later), before a client's own
+    # connect timeout, so they retry with backoff instead of timing out.
+    max_concurrent_connects: PositiveInt = 64
+    connect_wait_s: PositiveFloat = 5.0
+
+    def __post_init__(self) -> None:
+        try:
+            check_trusted_proxies(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from exc
 
 
 def load_gateway_settings() -> GatewaySettings:

@@ -2,7 +2,11 @@
 
 Frame size and UTF-8 are enforced by the WebSocket server itself (uvicorn with the websockets
 implementation closes with 1009 and 1007); this layer refuses foreign Origins at the handshake,
-binary frames (1003) and surplus connections, then hands text to the session.
+binary frames (1003) and surplus connections, queues frames before ``connect`` for their turn
+(``ConnectAdmission``; 1013 after too long a wait), then hands text to the session.
+
+The client's address is the peer's, or the one a trusted proxy forwards (uvicorn applies
+``trusted_proxies`` before this layer sees the connection).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketState
 
 from chat_common.errors import CloseCode
+from chat_gateway.admission import ConnectAdmission
 from chat_gateway.context import GatewayContext
 from chat_gateway.session import Session
 
@@ -60,7 +65,7 @@ async def serve_websocket(websocket: WebSocket) -> None:
         ctx.settings.connect_timeout_s, _close_if_not_connected, session
     )
     try:
-        await _read_frames(websocket, session)
+        await _read_frames(websocket, session, websocket.app.state.admission)
     finally:
         connect_timer.cancel()
         writer.cancel()
@@ -73,7 +78,7 @@ async def serve_websocket(websocket: WebSocket) -> None:
             log.warning("session cleanup failed", extra={"error": repr(exc)})
 
 
-async def _read_frames(websocket: WebSocket, session: Session) -> None:
+async def _read_frames(websocket: WebSocket, session: Session, admission: ConnectAdmission) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -84,7 +89,14 @@ async def _read_frames(websocket: WebSocket, session: Session) -> None:
         if text is None:
             session.close_soon(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
             continue
-        await session.handle_text(text)
+        if session.claims is not None:
+            await session.handle_text(text)
+            continue
+        async with admission.turn() as admitted:
+            if admitted:
+                await session.handle_text(text)
+            else:
+                session.close_soon(CloseCode.TRY_AGAIN_LATER, "server busy; try again later")
 
 
 def _close_if_not_connected(session: Session) -> None:
