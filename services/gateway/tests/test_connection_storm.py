@@ -1,15 +1,16 @@
 """A connection storm: what a restarted gateway or a balancer failover sends to one gateway.
 
-Thousands of clients connect and join at once; each ends in a working session or is refused
-with a clear retryable answer (close 1013 or ``unavailable``) and retries as a client should.
-When they all leave, presence and the per-user connection entries are gone from Redis.
+Thousands of clients connect and join at once. Each ends in a working session or is refused
+with a clear, retryable answer (HTTP 503 at the upgrade, close 1013, or ``unavailable``) that
+the web app answers by reconnecting after a backoff. Presence counts exactly the working
+sessions, and once they close, presence and the per-user connection entries are gone.
+How long it took and how many were refused is printed, never asserted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import random
 import resource
 import time
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway_harness import ORIGIN, ChatClient, ChatSystem, gateway_process
 
@@ -26,8 +28,9 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 CLIENTS = 5000
 # Twenty people per room: every join and leave still tells the room (presence events).
 ROOMS = 250
-ATTEMPTS = 8
-RETRYABLE_CLOSE = 1013
+# The storm gateway's turns: at least one round of them must end in working sessions.
+TURNS = 64
+RETRYABLE = ("refused: 503 at the upgrade", "refused: close 1013", "refused: unavailable")
 
 
 def _raise_file_limit(needed: int) -> None:
@@ -37,41 +40,29 @@ def _raise_file_limit(needed: int) -> None:
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= needed, "raise the hard fd limit"
 
 
-class Tally:
-    def __init__(self) -> None:
-        self.outcomes: collections.Counter[str] = collections.Counter()
-        self.failures: list[str] = []
-
-
 async def _answer(client: ChatClient, kind: str, **fields: Any) -> dict[str, Any] | None:
     """The command's reply or error frame, or None when the server closed the connection."""
     command = asyncio.ensure_future(client.command(kind, limit_s=60.0, **fields))
     client.closed.add_done_callback(lambda _: command.cancel())
     try:
         return await command
+    except ConnectionClosed:  # closed before the command went out
+        await client.wait_closed()
+        return None
     except asyncio.CancelledError:
         if not client.closed.done():
             raise
         return None
 
 
-async def _session(url: str, token: str, room: str, tally: Tally, keep: list[ChatClient]) -> bool:
-    """Connect and join like a client: retry a retryable refusal after a jittered backoff."""
-    for attempt in range(ATTEMPTS):
-        outcome = await _attempt(url, token, room, keep)
-        tally.outcomes[outcome] += 1
-        if outcome == "working":
-            return True
-        if not outcome.startswith("retryable"):
-            tally.failures.append(outcome)
-            return False
-        await asyncio.sleep(random.uniform(0, min(8.0, 0.5 * 2**attempt)))
-    return False
-
-
-async def _attempt(url: str, token: str, room: str, keep: list[ChatClient]) -> str:
+async def _attempt(url: str, token: str, room: str, keep: dict[str, ChatClient]) -> str:
+    """Connect and join once, like a client; what came of it."""
     try:
         client = await ChatClient.open(url, origin=ORIGIN, open_timeout=60, proxy=None)
+    except InvalidStatus as refused:
+        if refused.response.status_code == 503:
+            return "refused: 503 at the upgrade"
+        return f"handshake: {refused!r}"
     except Exception as exc:  # the handshake itself failed: never acceptable
         return f"handshake: {exc!r}"
     for kind, fields in (("connect", {"token": token}), ("join", {"room": room})):
@@ -83,15 +74,11 @@ async def _attempt(url: str, token: str, room: str, keep: list[ChatClient]) -> s
         if frame is None:
             code, reason = client.closed.result()
             await client.close()
-            if code == RETRYABLE_CLOSE:
-                return "retryable close"
-            return f"{kind}: closed {code} {reason}"
+            return "refused: close 1013" if code == 1013 else f"{kind}: closed {code} {reason}"
         if frame["type"] != "reply":
             await client.close()
-            if frame["code"] == "unavailable":
-                return f"retryable {kind}"
-            return f"{kind}: {frame}"
-    keep.append(client)
+            return "refused: unavailable" if frame["code"] == "unavailable" else f"{kind}: {frame}"
+    keep[token] = client
     return "working"
 
 
@@ -108,20 +95,21 @@ async def _connections(http: httpx.AsyncClient) -> float:
     raise AssertionError("no chat_gateway_connections metric")
 
 
-async def test_a_storm_of_connects_ends_in_working_sessions_and_leaves_no_presence_behind(
+async def test_a_storm_of_connects_ends_in_sessions_or_clear_refusals_and_leaves_nothing_behind(
     system: ChatSystem,
 ) -> None:
     _raise_file_limit(CLIENTS * 2 + 1000)  # the gateway inherits the limit: it holds as many
     gateway = gateway_process(
         system,
         "gateway-storm",
-        CHAT_GATEWAY_MAX_CONNECTIONS_PER_IP=str(CLIENTS * 2),
+        # Every client comes from this host, and refused ones linger while they close.
+        CHAT_GATEWAY_MAX_CONNECTIONS_PER_IP="1000000",
         # One process plays every client here: the last ones send `connect` long after their
         # handshake, which thousands of separate clients would not.
         CHAT_GATEWAY_CONNECT_TIMEOUT_S="30",
-        # Production's presence timing: the suite's short one heartbeats every 2 s.
-        CHAT_GATEWAY_PRESENCE_TTL_S="60",
-        CHAT_GATEWAY_PRESENCE_SWEEP_S="15",
+        # Entries that outlive the test: only the cleanup of each session can remove them.
+        CHAT_GATEWAY_PRESENCE_TTL_S="900",
+        CHAT_GATEWAY_PRESENCE_SWEEP_S="300",
     )
     await gateway.start()
     run = uuid.uuid4().hex[:8]
@@ -129,34 +117,44 @@ async def test_a_storm_of_connects_ends_in_working_sessions_and_leaves_no_presen
     sign = await system.token_signer()
     users = [(f"storm-{run}-{n}", rooms[n % ROOMS]) for n in range(CLIENTS)]
     tokens = [sign(user, user) for user, _ in users]
-    tally = Tally()
-    keep: list[ChatClient] = []
+    keep: dict[str, ChatClient] = {}
     redis = Redis.from_url(system.redis_url)
     url = system.ws_url(gateway)
     try:
         started = time.monotonic()
-        working = await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(
-                _session(url, token, room, tally, keep)
+                _attempt(url, token, room, keep)
                 for token, (_, room) in zip(tokens, users, strict=True)
             )
         )
         elapsed = time.monotonic() - started
-        print(f"\n{CLIENTS} connects + joins in {elapsed:.1f} s: {dict(tally.outcomes)}")
-        assert not tally.failures, collections.Counter(tally.failures).most_common(5)
-        assert all(working)
-        online = await redis.zcard(f"presence:{rooms[0]}")
-        assert online == CLIENTS // ROOMS
+        tally = collections.Counter(outcomes)
+        print(f"\n{CLIENTS} simultaneous connects + joins in {elapsed:.1f} s: {dict(tally)}")
+        failures = {outcome: n for outcome, n in tally.items() if outcome not in RETRYABLE}
+        assert failures.keys() == {"working"}, failures
+        assert tally["working"] >= TURNS
+
+        joined = collections.Counter(
+            room for token, (_, room) in zip(tokens, users, strict=True) if token in keep
+        )
+        async with redis.pipeline(transaction=False) as pipe:
+            for room in rooms:
+                pipe.zcard(f"presence:{room}")
+            online = dict(zip(rooms, await pipe.execute(), strict=True))
+        assert online == {room: joined[room] for room in rooms}
 
         started = time.monotonic()
-        await asyncio.gather(*(client.close() for client in keep))
+        await asyncio.gather(*(client.close() for client in keep.values()))
         async with httpx.AsyncClient(base_url=system.http_url(gateway), timeout=10) as http:
             while await _connections(http) > 0:
                 assert time.monotonic() - started < 60, "sessions were not released"
                 await asyncio.sleep(0.2)
-        print(f"{CLIENTS} closes released in {time.monotonic() - started:.1f} s")
-        assert await _leftovers(redis, run) == []
+        while leftovers := await _leftovers(redis, run):  # cleanups queue after the closes
+            assert time.monotonic() - started < 60, f"{len(leftovers)} left, e.g. {leftovers[0]}"
+            await asyncio.sleep(0.5)
+        print(f"{len(keep)} sessions closed and cleaned up in {time.monotonic() - started:.1f} s")
     finally:
-        await asyncio.gather(*(client.close() for client in keep))
+        await asyncio.gather(*(client.close() for client in keep.values()))
         await redis.aclose()
         await gateway.stop()

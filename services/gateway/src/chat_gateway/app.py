@@ -66,7 +66,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
             app.state.ctx = ctx
             app.state.sessions = set()
             app.state.admission = ConnectAdmission(
-                settings.max_concurrent_connects, settings.connect_wait_s
+                settings.max_concurrent_connects,
+                settings.connect_wait_s,
+                settings.max_pending_connects,
             )
             state["ctx"] = ctx
             stack.push_async_callback(tasks.stop)

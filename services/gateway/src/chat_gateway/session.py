@@ -152,8 +152,9 @@ class Session:
             raise ChatError(ErrorCode.BAD_REQUEST, "already connected")
         try:
             claims = await self.ctx.verify_token(command.token)
-        except ChatError:
-            self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
+        except ChatError as failure:
+            if failure.code is ErrorCode.UNAUTHORIZED:  # not when no verdict was possible yet
+                self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
             raise
         if await is_revoked(self.ctx.redis, claims):
             self.close_soon(CloseCode.UNAUTHORIZED, "session revoked")

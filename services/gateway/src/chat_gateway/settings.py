@@ -100,6 +100,10 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # connect timeout, so they retry with backoff instead of timing out.
     max_concurrent_connects: PositiveInt = 64
     connect_wait_s: PositiveFloat = 5.0
+    # New connections in setup (handshake done, connect and first command not yet answered);
+    # past this an upgrade is refused with HTTP 503 before its handshake, the cheapest refusal.
+    # 256 is four rounds of max_concurrent_connects: a few hundred ms of queue when healthy.
+    max_pending_connects: PositiveInt = 256
 
     def __post_init__(self) -> None:
         try:
