@@ -102,8 +102,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     connect_wait_s: PositiveFloat = 5.0
     # New connections in setup (handshake done, connect and first command not yet answered);
     # past this an upgrade is refused with HTTP 503 before its handshake, the cheapest refusal.
-    # 256 is four rounds of max_concurrent_connects: a few hundred ms of queue when healthy.
-    max_pending_connects: PositiveInt = 256
+    # What a gateway sets up within connect_wait_s: a test gateway on a shared 2-core machine
+    # set up ~1,000 in a 5,000-connect storm before turns began to run out (1013).
+    max_pending_connects: PositiveInt = 512
 
     def __post_init__(self) -> None:
         try:
