@@ -68,7 +68,9 @@ async def client(auth_service: AuthProcess) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = create_redis(redis_url, client_name="auth-tests")
+    client = create_redis(
+        redis_url, client_name="auth-tests", max_connections=8, pool_timeout_s=2.0
+    )
     yield client
     await client.aclose()
 

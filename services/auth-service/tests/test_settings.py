@@ -42,6 +42,7 @@ def test_values_are_read_from_chat_auth_variables() -> None:
         ("CHAT_AUTH_REGISTRATIONS_PER_IP", "0"),
         ("CHAT_AUTH_HASH_QUEUE_LIMIT", "0"),  # nothing could ever be hashed
         ("CHAT_AUTH_THROTTLE_IPV6_PREFIX", "16"),  # whole providers would share one count
+        ("CHAT_AUTH_FORWARDED_ALLOW_IPS", "10.0.0.0/8,proxy.internal"),  # uvicorn ignores it
     ],
 )
 def test_unsafe_values_stop_start_up_naming_the_variable(variable: str, value: str) -> None:

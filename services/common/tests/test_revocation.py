@@ -36,7 +36,9 @@ def claims_of(user_id: str, sid: str, iat: int) -> AccessClaims:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = create_redis(redis_url, client_name="test-revocation")
+    client = create_redis(
+        redis_url, client_name="test-revocation", max_connections=4, pool_timeout_s=2.0
+    )
     yield client
     await client.aclose()
 

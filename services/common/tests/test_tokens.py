@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -202,6 +203,20 @@ async def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(
         await verifier.verify(key.sign(good_claims()))
         for _ in range(20):
             await refused(verifier, SigningKey().sign(good_claims()))
+    finally:
+        await verifier.aclose()
+    assert jwks.requests == 1
+
+
+async def test_callers_waiting_for_a_fetch_are_served_by_it(
+    jwks: JwksServer, key: SigningKey
+) -> None:
+    # A connection storm: every token arrives before the keys; the first caller fetches and
+    # everyone who waited meanwhile uses its answer, whatever the refresh interval.
+    verifier = JwksVerifier(jwks_url=jwks.url, issuer=ISSUER, min_refresh_interval_s=0)
+    try:
+        token = key.sign(good_claims())
+        await asyncio.gather(*(verifier.verify(token) for _ in range(20)))
     finally:
         await verifier.aclose()
     assert jwks.requests == 1

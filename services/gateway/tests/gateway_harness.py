@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives import serialization
@@ -140,11 +142,17 @@ class ChatClient:
 
     @classmethod
     async def open(
-        cls, url: str, *, token: str | None = None, origin: str | None = None, **options: Any
+        cls,
+        url: str,
+        *,
+        token: str | None = None,
+        origin: str | None = None,
+        headers: dict[str, str] | None = None,
+        **options: Any,
     ) -> ChatClient:
-        headers = {"Origin": origin} if origin else None
+        sent = {**({"Origin": origin} if origin else {}), **(headers or {})}
         connection = await connect(
-            url, additional_headers=headers, compression=None, max_size=None, **options
+            url, additional_headers=sent or None, compression=None, max_size=None, **options
         )
         client = cls(connection)
         if token is not None:
@@ -361,6 +369,34 @@ class ChatSystem:
 
     async def client(self, gateway: ServiceProcess, token: str | None) -> ChatClient:
         return await ChatClient.open(self.ws_url(gateway), token=token, origin=ORIGIN)
+
+    async def token_signer(self) -> Callable[[str, str], str]:
+        """Signs access tokens as the auth-service under test does, for tests that need
+        thousands of users: ``sign(user_id, name)``. No account is created."""
+        async with httpx.AsyncClient(base_url=self.auth_url, timeout=10.0) as client:
+            jwks = (await client.get("/.well-known/jwks.json")).json()
+        kid = jwks["keys"][0]["kid"]
+        key = serialization.load_pem_private_key(signing_key(self.log_dir).read_bytes(), None)
+        assert isinstance(key, Ed25519PrivateKey)
+
+        def sign(user_id: str, name: str) -> str:
+            now = int(time.time())
+            claims = {
+                "iss": "chat-auth",
+                "aud": "chat",
+                "typ": "access",
+                "sub": user_id,
+                "name": name,
+                "roles": [],
+                "sid": uuid.uuid4().hex,
+                "jti": uuid.uuid4().hex,
+                "iat": now,
+                "nbf": now,
+                "exp": now + 900,
+            }
+            return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid, "typ": "JWT"})
+
+        return sign
 
 
 def gateway_process(system: ChatSystem, name: str, **overrides: str) -> ServiceProcess:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ def _room() -> str:
     return f"room-{uuid.uuid4().hex[:12]}"
 
 
-async def _strict(system: ChatSystem, token: str | None, **options: object) -> ChatClient:
+async def _strict(system: ChatSystem, token: str | None, **options: Any) -> ChatClient:
     assert system.strict is not None
     return await ChatClient.open(
         system.ws_url(system.strict), token=token, origin=STRICT_ORIGIN, **options
@@ -201,6 +202,47 @@ async def test_connections_per_user_are_limited_with_4008(system: ChatSystem) ->
     finally:
         for client in [*clients, extra]:
             await client.close()
+
+
+async def test_connections_per_address_count_the_client_a_trusted_proxy_names(
+    system: ChatSystem,
+) -> None:
+    # nginx on this host is trusted; a peer at 127.0.0.2 is not, whatever it claims.
+    gateway = gateway_process(
+        system,
+        "gateway-proxied",
+        CHAT_GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+        CHAT_GATEWAY_MAX_CONNECTIONS_PER_IP="2",
+    )
+    await gateway.start()
+    token = (await system.token_signer())("u-proxied", "proxied")
+    url = system.ws_url(gateway)
+    opened: list[ChatClient] = []
+
+    async def from_(forwarded: str, *, peer: str = "127.0.0.1", admitted: bool) -> None:
+        client = await ChatClient.open(
+            url,
+            origin=ORIGIN,
+            headers={"X-Forwarded-For": forwarded},
+            local_addr=(peer, 0),
+            token=token if admitted else None,
+        )
+        opened.append(client)
+        if not admitted:
+            assert await client.wait_closed() == (4008, "too many connections from this address")
+
+    try:
+        for browser in ("203.0.113.1", "203.0.113.2"):  # two people behind the balancer
+            await from_(browser, admitted=True)
+            await from_(f"198.51.100.7, {browser}", admitted=True)  # the rightmost counts
+            await from_(browser, admitted=False)
+        await from_("203.0.113.10", peer="127.0.0.2", admitted=True)  # forged: ignored
+        await from_("203.0.113.11", peer="127.0.0.2", admitted=True)
+        await from_("203.0.113.12", peer="127.0.0.2", admitted=False)
+    finally:
+        for client in opened:
+            await client.close()
+        await gateway.stop()
 
 
 async def _overflows(system: ChatSystem) -> float:

@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(settings: AuthSettings, command: str, username: str, role: str | None) -> str:
     pool = await database.create_pool(settings.database_url, min_size=1, max_size=2)
-    redis = redis_client.create_redis(settings.redis_url, client_name="auth-admin")
+    redis = redis_client.create_redis(
+        settings.redis_url, client_name="auth-admin", max_connections=2, pool_timeout_s=5.0
+    )
     try:
         accounts = AccountStore(pool)
         account = await accounts.find(username.lower())

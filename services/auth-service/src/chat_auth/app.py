@@ -97,7 +97,12 @@ async def _build(
     metrics: AuthMetrics,
     stack: contextlib.AsyncExitStack,
 ) -> AuthContext:
-    redis = redis_client.create_redis(settings.redis_url, client_name="auth-service")
+    redis = redis_client.create_redis(
+        settings.redis_url,
+        client_name="auth-service",
+        max_connections=settings.redis_max_connections,
+        pool_timeout_s=settings.redis_pool_timeout_s,
+    )
     stack.push_async_callback(redis.aclose)
     pool = await database.create_pool(settings.database_url, max_size=settings.database_pool_size)
     stack.push_async_callback(pool.close)

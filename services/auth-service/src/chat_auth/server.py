@@ -10,11 +10,11 @@ from chat_auth.app import create_app
 from chat_auth.settings import AuthSettings, load_auth_settings
 from chat_auth.signing import KeyFileError
 from chat_common.logs import configure_logging
+from chat_common.proxies import proxy_header_options
 from chat_common.settings import SettingsError
 
 
 def build_config(settings: AuthSettings) -> uvicorn.Config:
-    trusted = ",".join(settings.forwarded_allow_ips)
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -24,8 +24,7 @@ def build_config(settings: AuthSettings) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         # X-Forwarded-For names the client (for login throttling) only from trusted proxies.
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted or None,
+        **proxy_header_options(settings.forwarded_allow_ips),
         server_header=False,
         timeout_graceful_shutdown=5,
     )

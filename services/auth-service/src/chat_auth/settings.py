@@ -7,11 +7,13 @@ from typing import Annotated
 
 import msgspec
 
+from chat_common.proxies import check_trusted_proxies
 from chat_common.settings import (
     LOCAL_DATABASE_URL,
     LOCAL_REDIS_URL,
     NonEmptyStr,
     Port,
+    PositiveFloat,
     PositiveInt,
     ServiceSettings,
     load_settings,
@@ -96,6 +98,17 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     # How often expired refresh tokens and the sessions left without tokens are deleted; an
     # hour keeps the tables near their live size at any login rate.
     purge_interval_s: PositiveInt = 3600
+    # Redis connections: a request holds one for a command at a time, and logins are paced by
+    # the hash workers, so 50 outlast any burst this service can serve; past that a command
+    # waits this long for a connection, then the request fails with 503.
+    redis_max_connections: PositiveInt = 50
+    redis_pool_timeout_s: PositiveFloat = 2.0
+
+    def __post_init__(self) -> None:
+        try:
+            check_trusted_proxies(self.forwarded_allow_ips)
+        except ValueError as exc:
+            raise ValueError(f"{PREFIX}FORWARDED_ALLOW_IPS: {exc}") from exc
 
 
 def load_auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:

@@ -193,6 +193,7 @@ class JwksVerifier:
         self._client = httpx.AsyncClient(timeout=fetch_timeout_s, follow_redirects=False)
         self._keys: dict[tuple[str, str], jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._fetches = 0  # finished fetches, so a caller can tell one happened while it waited
         self._last_fetch_failed = False
         self._lock = asyncio.Lock()
 
@@ -221,9 +222,11 @@ class JwksVerifier:
         )
 
     async def _refresh(self) -> None:
+        seen = self._fetches
         async with self._lock:
-            # Whoever held the lock before may have just fetched: then this caller is served too.
-            if (
+            # A fetch made while this caller waited serves it too, however long the wait: under
+            # a connection storm the waiters would otherwise fetch one after another.
+            if self._fetches != seen or (
                 self._fetched_at is not None
                 and time.monotonic() - self._fetched_at < self._min_refresh_interval_s
             ):
@@ -236,6 +239,8 @@ class JwksVerifier:
                 self._last_fetch_failed = True
                 log.warning("JWKS fetch failed", extra={"url": self._url, "error": repr(exc)})
                 return
+            finally:
+                self._fetches += 1
             self._last_fetch_failed = False
             self._keys = {(self._issuer, kid): key for kid, key in keys.items()}
 

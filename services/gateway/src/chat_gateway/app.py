@@ -26,9 +26,10 @@ from chat_common.errors import ChatError, ErrorCode
 from chat_common.health import health_routes
 from chat_common.kafka_client import create_producer
 from chat_common.metrics import metrics_route
-from chat_common.tokens import JwksVerifier, TokenError
+from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenError
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
+from chat_gateway.admission import ConnectAdmission
 from chat_gateway.broker import RoomBroker
 from chat_gateway.context import Claims, GatewayContext, VerifyToken
 from chat_gateway.fanout import Deliver, RoomFanout
@@ -48,6 +49,7 @@ from chat_gateway.sequencer import Sequencer
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.store import MessageStore, RoomDirectory
+from chat_gateway.supervisor import TaskSupervisor
 from chat_gateway.transport import serve_websocket
 
 log = logging.getLogger(__name__)
@@ -60,14 +62,20 @@ def create_app(settings: GatewaySettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            ctx = await _build(settings, stack)
+            tasks = TaskSupervisor(metrics.task_failures)
+            state["tasks"] = tasks
+            ctx = await _build(settings, stack, tasks)
             app.state.ctx = ctx
             app.state.sessions = set()
+            app.state.admission = ConnectAdmission(
+                settings.max_concurrent_connects,
+                settings.connect_wait_s,
+                settings.max_pending_connects,
+            )
             state["ctx"] = ctx
-            heartbeat = asyncio.create_task(_heartbeat(app))
-            stack.callback(heartbeat.cancel)
-            sweeper = asyncio.create_task(_sweep_presence(ctx))
-            stack.callback(sweeper.cancel)
+            stack.push_async_callback(tasks.stop)
+            tasks.spawn("presence-heartbeat", lambda: _heartbeat(app))
+            tasks.spawn("presence-sweeper", lambda: _sweep_presence(ctx))
             yield
 
     async def readiness_fanout() -> None:
@@ -77,17 +85,32 @@ def create_app(settings: GatewaySettings) -> Starlette:
         if not ctx.fanout.healthy:
             raise ConnectionError("room subscription to redis is down")
 
+    async def readiness_tasks() -> None:
+        failing = state["tasks"].crash_looping
+        if failing:
+            raise RuntimeError(f"background tasks failing again and again: {', '.join(failing)}")
+
     async def readiness_redis() -> None:
         await state["redis"].ping()
 
     async def readiness_postgres() -> None:
         await database.ping(state["pool"])
 
-    checks = {"redis": readiness_redis, "postgres": readiness_postgres, "fanout": readiness_fanout}
+    checks = {
+        "redis": readiness_redis,
+        "postgres": readiness_postgres,
+        "fanout": readiness_fanout,
+        "tasks": readiness_tasks,
+    }
 
-    async def _build(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> GatewayContext:
+    async def _build(
+        settings: GatewaySettings, stack: contextlib.AsyncExitStack, tasks: TaskSupervisor
+    ) -> GatewayContext:
         redis = redis_client.create_redis(
-            settings.redis_url, client_name=f"gateway-{settings.node_id}"
+            settings.redis_url,
+            client_name=f"gateway-{settings.node_id}",
+            max_connections=settings.redis_max_connections,
+            pool_timeout_s=settings.redis_pool_timeout_s,
         )
         stack.push_async_callback(redis.aclose)
         pool = await database.create_pool(settings.database_url, min_size=1, max_size=10)
@@ -140,6 +163,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             _deliverer(hub, metrics),
             hub.broadcast,
             metrics,
+            tasks,
             control_channels=CONTROL_CHANNELS,
             on_control=ControlHandler(hub, access),
             hole_retry_s=settings.hole_retry_s,
@@ -216,6 +240,9 @@ def _jwks_check(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> 
     async def verify(token: str) -> Claims:
         try:
             return await verifier.verify(token)
+        except SigningKeysUnavailableError as exc:
+            # No verdict yet (the auth service is unreachable): the client retries, signed in.
+            raise ChatError(ErrorCode.UNAVAILABLE, str(exc)) from exc
         except TokenError as exc:
             raise ChatError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
 
@@ -223,17 +250,16 @@ def _jwks_check(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> 
 
 
 async def _heartbeat(app: Starlette) -> None:
+    """Keeps this gateway's presence entries from lapsing; a failure ends the run and the
+    supervisor starts another, well within the entries' lifetime."""
     ctx: GatewayContext = app.state.ctx
     while True:
         await asyncio.sleep(ctx.settings.presence_ttl_s / 3)
         sessions: list[Session] = [s for s in app.state.sessions if s.claims is not None]
-        try:
-            await ctx.presence.heartbeat(
-                [(s.user_id, s.session_id) for s in sessions],
-                [(room, s.member()) for s in sessions for room in s.rooms],
-            )
-        except Exception as exc:
-            log.warning("presence heartbeat failed", extra={"error": repr(exc)})
+        await ctx.presence.heartbeat(
+            [(s.user_id, s.session_id) for s in sessions],
+            [(room, s.member()) for s in sessions for room in s.rooms],
+        )
 
 
 async def _sweep_presence(ctx: GatewayContext) -> None:
@@ -241,11 +267,8 @@ async def _sweep_presence(ctx: GatewayContext) -> None:
     while True:
         await asyncio.sleep(ctx.settings.presence_sweep_s)
         for room in list(ctx.hub.rooms):
-            try:
-                for user in await ctx.presence.sweep(room):
-                    await ctx.presence_announcer.changed(room, user.id, user.name)
-            except Exception as exc:
-                log.warning("presence sweep failed", extra={"room": room, "error": repr(exc)})
+            for user in await ctx.presence.sweep(room):
+                await ctx.presence_announcer.changed(room, user.id, user.name)
 
 
 async def drain(app: Starlette, grace_s: float) -> None:

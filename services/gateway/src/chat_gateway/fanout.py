@@ -22,6 +22,7 @@ from chat_gateway.frames import RoomFrame, from_payload
 from chat_gateway.history import MessageHistory
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.ordering import RoomOrder
+from chat_gateway.supervisor import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class RoomFanout:
         deliver: Deliver,
         broadcast: Broadcast,
         metrics: GatewayMetrics,
+        tasks: TaskSupervisor,
         *,
         control_channels: tuple[str, ...],
         on_control: Control,
@@ -64,6 +66,7 @@ class RoomFanout:
         self._deliver = deliver
         self._broadcast = broadcast
         self._metrics = metrics
+        self._tasks = tasks
         self._control_channels = control_channels
         self._on_control = on_control
         self._hole_retry_s = hole_retry_s
@@ -73,19 +76,21 @@ class RoomFanout:
         self._reader: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._subscribed_before = False
         self.healthy = False
 
     async def start(self) -> None:
-        self._reader = asyncio.create_task(self._read_forever(), name="room-fanout")
+        self._reader = self._tasks.spawn("room-fanout", self._read_forever)
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        for room in self._rooms.values():
-            if room.filler is not None:
-                room.filler.cancel()
+        tasks = [self._reader, self._resync, *(room.filler for room in self._rooms.values())]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        for task in tasks:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._close_pubsub()
 
     async def follow(self, room: str) -> int:
@@ -144,35 +149,35 @@ class RoomFanout:
             return
         for ready in followed.order.accept(frame):
             self._deliver(room, ready)
-        if followed.order.missing is not None and followed.filler is None:
+        if followed.order.missing is not None and (
+            followed.filler is None or followed.filler.done()
+        ):
             self._metrics.seq_holes.inc()
-            followed.filler = asyncio.create_task(self._fill_holes(room, followed))
+            followed.filler = self._tasks.spawn(
+                "hole-filler", lambda: self._fill_holes(room, followed), about=room
+            )
 
     async def _fill_holes(self, room: str, followed: _FollowedRoom) -> None:
+        """Runs until the room has no hole. A failure of Redis or Postgres ends this run, and
+        the supervisor starts another after a backoff: the frames held behind the hole wait
+        for it, since a hole is given up only after Postgres has been asked."""
         order = followed.order
         assert order is not None
         loop = asyncio.get_running_loop()
-        try:
-            while (hole := order.missing) is not None:
-                deadline = loop.time() + self._hole_deadline_s
-                delay = self._hole_retry_s
-                while order.missing == hole and loop.time() < deadline:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 0.5)
-                    if order.missing == hole:
-                        await self._fill_from(room, followed, hole, from_store=False)
+        while (hole := order.missing) is not None and self._rooms.get(room) is followed:
+            deadline = loop.time() + self._hole_deadline_s
+            delay = self._hole_retry_s
+            while order.missing == hole and loop.time() < deadline:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
                 if order.missing == hole:
-                    await self._fill_from(room, followed, hole, from_store=True)
-                if order.missing == hole:
-                    self._metrics.seq_given_up.inc()
-                    for ready in order.give_up_until(hole[1]):
-                        self._deliver(room, ready)
-        except (RedisError, OSError) as exc:
-            log.warning("hole fill failed", extra={"room": room, "error": repr(exc)})
-        finally:
-            followed.filler = None
-        if order.missing is not None and self._rooms.get(room) is followed:
-            followed.filler = asyncio.create_task(self._fill_holes(room, followed))
+                    await self._fill_from(room, followed, hole, from_store=False)
+            if order.missing == hole:
+                await self._fill_from(room, followed, hole, from_store=True)
+            if order.missing == hole:
+                self._metrics.seq_given_up.inc()
+                for ready in order.give_up_until(hole[1]):
+                    self._deliver(room, ready)
 
     async def _fill_from(
         self, room: str, followed: _FollowedRoom, hole: tuple[int, int], *, from_store: bool
@@ -188,45 +193,59 @@ class RoomFanout:
                 self._deliver(room, ready)
 
     async def _catch_up_after_reconnect(self) -> None:
+        """Reads what each followed room missed while unsubscribed. A failure ends the run and
+        the supervisor starts it again; rooms read already are read again, harmlessly (the
+        order drops what it delivered)."""
         for room, followed in list(self._rooms.items()):
-            if followed.order is None:
+            if followed.order is None or self._rooms.get(room) is not followed:
                 continue
-            with contextlib.suppress(RedisError, OSError):
-                frames = await self._history.after(room, followed.order.last, 10_000)
-                for frame in frames[0]:
-                    self._accept(room, followed, frame)
+            frames, _ = await self._history.after(room, followed.order.last, 10_000)
+            for frame in frames:
+                self._accept(room, followed, frame)
 
     async def _read_forever(self) -> None:
+        """Owns the subscription: reconnects after a Redis failure itself; any other failure
+        ends the run (the supervisor restarts it), dropping the subscription first so the
+        next run subscribes afresh and catches up."""
         backoff = 0.05
-        reconnecting = False
         while True:
             try:
-                pubsub = self._redis.pubsub()
-                await pubsub.subscribe(*self._control_channels, *map(channel_of, self._rooms))
-                self._pubsub = pubsub
-                self._connected.set()
-                self.healthy = True
-                if reconnecting:
-                    log.info("room fan-out resubscribed", extra={"rooms": len(self._rooms)})
-                    self._resync = asyncio.create_task(self._catch_up_after_reconnect())
+                await self._subscribe()
                 backoff = 0.05
+                assert self._pubsub is not None
                 while True:
-                    message = await pubsub.get_message(timeout=1.0)
+                    message = await self._pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._on_message(message)
-            except asyncio.CancelledError:
-                raise
             except (RedisError, OSError) as exc:
-                self.healthy = False
                 self._metrics.redis_errors.labels("subscribe").inc()
                 log.warning("room fan-out lost redis; reconnecting", extra={"error": repr(exc)})
-                reconnecting = True
-                self._connected.clear()
-                for followed in self._rooms.values():
-                    followed.subscribed.clear()
-                await self._close_pubsub()
+                await self._unsubscribed()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _RECONNECT_BACKOFF_MAX_S)
+            except BaseException:
+                await self._unsubscribed()
+                raise
+
+    async def _subscribe(self) -> None:
+        pubsub = self._redis.pubsub()
+        self._pubsub = pubsub
+        await pubsub.subscribe(*self._control_channels, *map(channel_of, self._rooms))
+        self._connected.set()
+        self.healthy = True
+        if self._subscribed_before:
+            log.info("room fan-out resubscribed", extra={"rooms": len(self._rooms)})
+            if self._resync is not None:
+                self._resync.cancel()
+            self._resync = self._tasks.spawn("fanout-resync", self._catch_up_after_reconnect)
+        self._subscribed_before = True
+
+    async def _unsubscribed(self) -> None:
+        self.healthy = False
+        self._connected.clear()
+        for followed in self._rooms.values():
+            followed.subscribed.clear()
+        await self._close_pubsub()
 
     def _on_message(self, message: dict[str, Any]) -> None:
         channel = message["channel"]

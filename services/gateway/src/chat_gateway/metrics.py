@@ -61,6 +61,17 @@ class GatewayMetrics:
         self.seq_holes = Counter(
             "chat_gateway_seq_holes_total", "Live seq holes that needed filling", registry=r
         )
+        self.upgrades_refused = Counter(
+            "chat_gateway_upgrades_refused_total",
+            "WebSocket upgrades answered 503 while too many new sessions were being set up",
+            registry=r,
+        )
+        self.task_failures = Counter(
+            "chat_gateway_task_failures_total",
+            "Background tasks that failed unexpectedly and were restarted, by task",
+            ["task"],
+            registry=r,
+        )
         self.seq_given_up = Counter(
             "chat_gateway_seq_given_up_total",
             "Seqs declared unused after the hole deadline",

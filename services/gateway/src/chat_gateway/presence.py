@@ -108,9 +108,6 @@ class PresenceTracker:
         )
         return bool(admitted)
 
-    async def drop_connection(self, user_id: str, connection: str) -> None:
-        await self._redis.zrem(_connections_key(user_id), connection)
-
     async def enter(self, room: str, member: Member) -> bool:
         """Record the connection in the room; True when the user just came online there."""
         now, expiry = self._now_and_expiry()
@@ -127,6 +124,22 @@ class PresenceTracker:
             keys=_room_keys(room, member.id), args=[now, member.id, member.connection]
         )
         return bool(last)
+
+    async def depart(self, member: Member, rooms: list[str]) -> list[str]:
+        """Forget a closed connection everywhere in one round trip (a burst of disconnects
+        then needs one pooled connection per session, once); returns the rooms where the user
+        just went offline."""
+        now, _ = self._now_and_expiry()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for room in rooms:
+                await self._leave(
+                    keys=_room_keys(room, member.id),
+                    args=[now, member.id, member.connection],
+                    client=pipe,
+                )
+            pipe.zrem(_connections_key(member.id), member.connection)
+            last = await pipe.execute()
+        return [room for room, went in zip(rooms, last, strict=False) if went]
 
     async def sweep(self, room: str) -> list[OnlineUser]:
         """Users of ``room`` whose every entry lapsed (their gateway died); each reported once."""

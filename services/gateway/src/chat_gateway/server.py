@@ -15,6 +15,7 @@ from types import FrameType
 import uvicorn
 
 from chat_common.logs import configure_logging
+from chat_common.proxies import proxy_header_options
 from chat_common.settings import SettingsError
 from chat_gateway.app import create_app, drain
 from chat_gateway.settings import GatewaySettings, load_gateway_settings
@@ -65,7 +66,8 @@ def build_config(settings: GatewaySettings) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=5,
-        proxy_headers=False,
+        # The client's address (per-address limit) from X-Forwarded-For of trusted proxies only.
+        **proxy_header_options(settings.trusted_proxies),
     )
 
 

@@ -153,8 +153,9 @@ class Session:
             raise ChatError(ErrorCode.BAD_REQUEST, "already connected")
         try:
             claims = await self.ctx.verify_token(command.token)
-        except ChatError:
-            self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
+        except ChatError as failure:
+            if failure.code is ErrorCode.UNAUTHORIZED:  # not when no verdict was possible yet
+                self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
             raise
         if await is_revoked(self.ctx.redis, claims):
             self.close_soon(CloseCode.UNAUTHORIZED, "session revoked")
@@ -228,11 +229,8 @@ class Session:
         self.ctx.metrics.joined_rooms.dec(len(emptied))
         for room in emptied:
             await self.ctx.fanout.unfollow(room)
-        member = self.member()
-        for room in list(self._rooms):
-            if await self.ctx.presence.leave(room, member):
-                await self._announce_presence(room)
-        await self.ctx.presence.drop_connection(self.user_id, self.session_id)
+        for room in await self.ctx.presence.depart(self.member(), list(self._rooms)):
+            await self._announce_presence(room)
 
     # -- rooms --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from chat_common.proxies import check_trusted_proxies
 from chat_common.settings import (
     LOCAL_DATABASE_URL,
     LOCAL_KAFKA_BOOTSTRAP,
@@ -122,7 +123,33 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     dedup_ttl_s: PositiveInt = 86_400
     kafka_request_timeout_ms: PositiveInt = 5000
 
+    # Balancers whose X-Forwarded-For names the client (addresses or networks, e.g. nginx's
+    # host or the ingress controllers' pod network), so max_connections_per_ip counts people,
+    # not the balancer. Empty: the peer address is the client's (no balancer in front).
+    trusted_proxies: tuple[str, ...] = ()
+    # Redis connections of this gateway, one of them the fan-out subscription. One event loop
+    # gains nothing from more than a few dozen commands in flight, and 30 gateways at 64 stay
+    # far below Redis's 10,000 clients. In a burst a command waits this long for a connection
+    # (well inside a client's 8 s connect timeout), then fails with `unavailable`.
+    redis_max_connections: Annotated[int, msgspec.Meta(ge=4)] = 64
+    redis_pool_timeout_s: PositiveFloat = 3.0
+    # Connect storms (a restarted gateway, a balancer failover): this many `connect`s are
+    # handled at once, enough to keep the Redis pool busy; the others wait their turn up to
+    # connect_wait_s and are then closed with 1013 (try again later), before a client's own
+    # connect timeout, so they retry with backoff instead of timing out.
+    max_concurrent_connects: PositiveInt = 64
+    connect_wait_s: PositiveFloat = 5.0
+    # New connections in setup (handshake done, connect and first command not yet answered);
+    # past this an upgrade is refused with HTTP 503 before its handshake, the cheapest refusal.
+    # What a gateway sets up within connect_wait_s: a test gateway on a shared 2-core machine
+    # set up ~1,000 in a 5,000-connect storm before turns began to run out (1013).
+    max_pending_connects: PositiveInt = 512
+
     def __post_init__(self) -> None:
+        try:
+            check_trusted_proxies(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from exc
         if self.send_lock_s * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(
                 f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}KAFKA_REQUEST_TIMEOUT_MS, or a retry"
