@@ -34,7 +34,7 @@ def test_values_are_read_from_chat_auth_variables() -> None:
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        ("CHAT_AUTH_ACCESS_TOKEN_TTL_S", "901"),  # PROTOCOL.md: at most 15 minutes
+        ("CHAT_AUTH_ACCESS_TOKEN_TTL_S", "901"),  # docs/protocol.md: at most 15 minutes
         ("CHAT_AUTH_ARGON2_MEMORY_KIB", "8192"),  # below OWASP's 19 MiB
         ("CHAT_AUTH_ARGON2_TIME_COST", "1"),
         ("CHAT_AUTH_LOGIN_FAILURES_PER_USER", "0"),

@@ -1,4 +1,4 @@
-"""Every refusal of PROTOCOL.md this gateway makes, triggered on purpose (G5, G6)."""
+"""Every refusal of docs/protocol.md this gateway makes, triggered on purpose (G5, G6)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Reading request bodies (bounded, JSON or form) and writing errors as JSON problems.
 
 Every refusal leaves as ``{"code": <ErrorCode>, "message": "..."}`` with the status of its code,
-except where PROTOCOL.md names another status (409 for a taken username).
+except where docs/protocol.md names another status (409 for a taken username).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The auth API's handlers (PROTOCOL.md, auth section).
+"""The auth API's handlers (docs/protocol.md, auth service).
 
 Each handler turns a request into calls on the stores; refusals are raised as ``ChatError`` and
 rendered in one place (``bodies.problem_response``).

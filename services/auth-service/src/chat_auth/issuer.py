@@ -1,4 +1,5 @@
-"""Access tokens: short-lived JWTs signed with the current key, with the claims of PROTOCOL.md."""
+"""Access tokens: short-lived JWTs signed with the current key, with the claims of
+docs/protocol.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Request and response bodies of the auth API (PROTOCOL.md), also the source of its OpenAPI."""
+"""Request and response bodies of the auth API (docs/protocol.md), also the source of its
+OpenAPI."""
 
 from __future__ import annotations
 

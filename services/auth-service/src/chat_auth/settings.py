@@ -21,7 +21,7 @@ from chat_common.settings import (
 
 PREFIX = "CHAT_AUTH_"
 
-# PROTOCOL.md caps access tokens at 15 minutes: a revoked session's token must die soon even
+# docs/protocol.md caps access tokens at 15 minutes: a revoked session's token must die soon even
 # where a gateway missed the revocation.
 AccessLifetime = Annotated[int, msgspec.Meta(ge=30, le=900)]
 # OWASP password storage cheat sheet, Argon2id minimum: 19 MiB, 2 iterations, parallelism 1.

@@ -1,8 +1,8 @@
 """The message envelope: what the gateway produces to Kafka and the persistence worker stores.
 
-Its fields are the protocol's ``message`` object (PROTOCOL.md) plus ``v``, the schema version, so
-the envelope can be sent to clients as it is. Readers refuse a version they do not know rather
-than guess; new optional fields keep the version, a changed meaning bumps it.
+Its fields are the protocol's ``message`` object (docs/protocol.md) plus ``v``, the schema
+version, so the envelope can be sent to clients as it is. Readers refuse a version they do not
+know rather than guess; new optional fields keep the version, a changed meaning bumps it.
 """
 
 from __future__ import annotations

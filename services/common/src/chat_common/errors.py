@@ -1,4 +1,4 @@
-"""The protocol's error and close codes (PROTOCOL.md), and the one exception that carries them.
+"""The protocol's error and close codes (docs/protocol.md), and the one exception that carries them.
 
 Handlers raise ``ChatError``; one place per transport turns it into a frame or an HTTP response.
 """

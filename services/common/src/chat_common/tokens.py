@@ -32,7 +32,7 @@ from jwt.exceptions import (
 
 log = logging.getLogger(__name__)
 
-# Every claim PROTOCOL.md puts in an access token; a token missing one is refused.
+# Every claim docs/protocol.md puts in an access token; a token missing one is refused.
 REQUIRED_CLAIMS = ("exp", "iat", "nbf", "iss", "aud", "sub", "typ", "sid", "jti", "name", "roles")
 
 # A JWT header is small; refusing long input early keeps garbage off the parser.

@@ -1,4 +1,4 @@
-"""The WebSocket wire format (PROTOCOL.md): command decoding and frame encoding.
+"""The WebSocket wire format (docs/protocol.md): command decoding and frame encoding.
 
 Commands are a tagged union on ``type``; a frame that is not one gets ``bad_request`` with a
 message naming the problem, and never closes the connection by itself.

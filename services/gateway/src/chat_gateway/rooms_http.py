@@ -1,4 +1,4 @@
-"""The gateway's HTTP routes (PROTOCOL.md): rooms, history pages, and managing who is in a room.
+"""The gateway's HTTP routes (docs/protocol.md): rooms, history pages, managing who is in a room.
 
 Every change is checked (owner or moderator of the room, or a global moderator/admin), written
 with its audit row, and announced to every gateway, which applies it to its sockets at once.

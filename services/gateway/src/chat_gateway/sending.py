@@ -1,5 +1,5 @@
-"""The message path of one ``send`` (ARCHITECTURE.md, steps 1-5): validate, authorise, admit,
-number, make durable in Kafka, publish, acknowledge."""
+"""The message path of one ``send`` (docs/architecture.md, message path steps 1-5): validate,
+authorise, admit, number, make durable in Kafka, publish, acknowledge."""
 
 from __future__ import annotations
 

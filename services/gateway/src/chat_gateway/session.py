@@ -1,4 +1,4 @@
-"""One WebSocket session: the commands of PROTOCOL.md, independent of the web framework.
+"""One WebSocket session: the commands of docs/protocol.md, independent of the web framework.
 
 The transport hands in text frames and gets back text to send and close requests. Commands of
 one connection run one after another, so a user's messages from one tab keep their order.
