@@ -153,7 +153,6 @@ def create_app(settings: GatewaySettings) -> Starlette:
             redis,
             broker.announce,
             interval_s=settings.presence_announce_interval_s,
-            presence_ttl_s=settings.presence_ttl_s,
         )
         stack.callback(announcer.close)
         fanout = RoomFanout(

@@ -22,7 +22,7 @@ from chat_gateway.presence import users_key
 log = logging.getLogger(__name__)
 
 # KEYS: last announcement of the user in the room (hash: state, at), the room's users.
-# ARGV: now ms, interval ms, user id, ms to remember what was said.
+# ARGV: now ms, interval ms, user id.
 # Returns {state to announce or '', ms to wait before asking again (0: nothing to wait for)}.
 _DECIDE = """
 local now = tonumber(ARGV[1])
@@ -35,7 +35,7 @@ if said[1] == state then return {'', 0} end
 local at = tonumber(said[2])
 if at and now - at < interval then return {'', interval - (now - at)} end
 redis.call('HSET', KEYS[1], 'state', state, 'at', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], math.max(interval * 2, tonumber(ARGV[4])))
+redis.call('PEXPIRE', KEYS[1], interval * 2)
 return {state, 0}
 """
 
@@ -45,14 +45,12 @@ class Announce(Protocol):
 
 
 class PresenceAnnouncer:
-    def __init__(
-        self, redis: Redis, announce: Announce, *, interval_s: float, presence_ttl_s: float
-    ) -> None:
+    def __init__(self, redis: Redis, announce: Announce, *, interval_s: float) -> None:
         self._announce = announce
+        # What was said is remembered for two intervals: long enough to fold the changes of
+        # one interval and to see, at its end, whether anything new is left to say; once it
+        # is gone the next change is announced at once.
         self._interval_ms = int(interval_s * 1000)
-        # What was said is kept as long as presence entries live, so "nothing new" holds
-        # across a quiet spell; once gone, the next change is announced at once.
-        self._memory_ms = int(presence_ttl_s * 1000)
         self._decide = redis.register_script(_DECIDE)
         self._pending: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,7 +59,7 @@ class PresenceAnnouncer:
         """The user's presence in ``room`` may have changed: announce it, now or later."""
         state, wait_ms = await self._decide(
             keys=[_said_key(room, user_id), users_key(room)],
-            args=[int(time.time() * 1000), self._interval_ms, user_id, self._memory_ms],
+            args=[int(time.time() * 1000), self._interval_ms, user_id],
         )
         if state:
             user = {"id": user_id, "name": name}
@@ -95,4 +93,4 @@ class PresenceAnnouncer:
 
 
 def _said_key(room: str, user_id: str) -> str:
-    return f"presence-said:{room}:{user_id}"
+    return f"announced:presence:{room}:{user_id}"
