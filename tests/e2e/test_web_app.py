@@ -10,7 +10,8 @@ import uuid
 import pytest
 from playwright.async_api import Locator, expect
 
-from gateway_harness import ChatClient, ServiceProcess
+from chat_testing.processes import ServiceProcess
+from gateway_harness import ChatClient
 from web_harness import PASSWORD, People, Person, WebSystem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -28,8 +28,10 @@ from playwright.async_api import (
 )
 
 from chat_common.kafka_client import ensure_topics
-from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
-from gateway_harness import ServiceProcess, auth_service, free_port, python_module, redis_server
+from chat_testing import stack
+from chat_testing.ports import free_port
+from chat_testing.processes import ServiceProcess, python_module, redis_server
+from gateway_harness import auth_service
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -79,8 +81,7 @@ def _gateway(name: str, run_id: str, env: dict[str, str], log_dir: Path) -> Serv
 @contextlib.asynccontextmanager
 async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
     _require(REPO / "web/dist/index.html", "the web app is not built: `make web` builds it")
-    kafka = os.environ.get("CHAT_TEST_KAFKA_BOOTSTRAP", LOCAL_KAFKA_BOOTSTRAP)
-    database_url = os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
+    kafka, database_url = stack.kafka_bootstrap(), stack.database_url()
     run_id = uuid.uuid4().hex[:10]
     topic, group = f"test.web.{run_id}", f"test-web-{run_id}"
     await ensure_topics(kafka, {topic: 3})

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 
 from chat_common.revocation import REVOCATION_CHANNEL, Revocation, decode_revocation
+from chat_testing.ports import free_port
+from chat_testing.processes import redis_command
 
 ISSUER = "chat-auth-test"
 ORIGIN = "https://chat.test"
@@ -31,23 +31,6 @@ READY_WITHIN_S = 30.0
 class KeyFiles:
     previous: Path
     current: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def write_signing_key(path: Path) -> Path:
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.write_bytes(pem)
-    return path
 
 
 def unique_username() -> str:
@@ -117,10 +100,7 @@ class RedisProcess:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(folder)),
-            ],
+            redis_command(self.port, folder),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

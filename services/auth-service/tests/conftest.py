@@ -1,34 +1,15 @@
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from auth_harness import (
-    ISSUER,
-    AuthProcess,
-    KeyFiles,
-    RevocationFeed,
-    client_ip,
-    service_settings,
-    write_signing_key,
-)
+from auth_harness import ISSUER, AuthProcess, KeyFiles, RevocationFeed, client_ip, service_settings
 from chat_common.redis_client import create_redis
-from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_REDIS_URL
 from chat_common.tokens import JwksVerifier
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    return os.environ.get("CHAT_TEST_REDIS_URL", LOCAL_REDIS_URL)
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
+from chat_testing.keys import write_signing_key
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ from typing import ClassVar
 
 import pytest
 
-from auth_harness import AuthProcess, free_port
+from auth_harness import AuthProcess
+from chat_testing.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 NGINX_SH = REPO / "deploy" / "local" / "nginx.sh"

@@ -8,18 +8,10 @@ import httpx
 import jwt
 import pytest
 
-from auth_harness import (
-    ISSUER,
-    AuthProcess,
-    KeyFiles,
-    login,
-    refresh,
-    register,
-    service_settings,
-    write_signing_key,
-)
+from auth_harness import ISSUER, AuthProcess, KeyFiles, login, refresh, register, service_settings
 from chat_auth.signing import SigningKey
 from chat_common.tokens import JwksVerifier, TokenError
+from chat_testing.keys import write_signing_key
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
-from auth_harness import write_signing_key
 from chat_auth.signing import KeyFileError, KeyRing, SigningKey, jwk_thumbprint
+from chat_testing.keys import write_signing_key
 
 
 def test_the_kid_is_the_rfc_7638_thumbprint() -> None:

@@ -4,7 +4,6 @@ stack and a Redis of their own (so Redis can be restarted without disturbing oth
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,25 +11,16 @@ import pytest
 import pytest_asyncio
 
 from chat_common.kafka_client import ensure_topics
-from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
-from gateway_harness import (
-    ORIGIN,
-    STRICT_ORIGIN,
-    ChatSystem,
-    ServiceProcess,
-    auth_service,
-    free_port,
-    gateway_process,
-    python_module,
-    redis_server,
-)
+from chat_testing import stack
+from chat_testing.ports import free_port
+from chat_testing.processes import ServiceProcess, python_module, redis_server
+from gateway_harness import ORIGIN, STRICT_ORIGIN, ChatSystem, auth_service, gateway_process
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ChatSystem]:
     log_dir = tmp_path_factory.mktemp("gateway-system")
-    kafka = os.environ.get("CHAT_TEST_KAFKA_BOOTSTRAP", LOCAL_KAFKA_BOOTSTRAP)
-    database_url = os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
+    kafka, database_url = stack.kafka_bootstrap(), stack.database_url()
     run_id = uuid.uuid4().hex[:10]
     topic, group = f"test.gateway.{run_id}", f"test-gateway-{run_id}"
     await ensure_topics(kafka, {topic: 6})

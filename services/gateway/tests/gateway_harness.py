@@ -8,13 +8,10 @@ import contextlib
 import hashlib
 import itertools
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,97 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from chat_testing.keys import signing_key
+from chat_testing.ports import free_port
+from chat_testing.processes import ServiceProcess, python_module
+
 REPO = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class ServiceProcess:
-    """A service run as its own process, as in production, so tests can SIGKILL it."""
-
-    def __init__(
-        self,
-        name: str,
-        argv: list[str],
-        env: dict[str, str],
-        log_dir: Path,
-        *,
-        ready_url: str | None = None,
-        ready: Callable[[], Awaitable[bool]] | None = None,
-    ) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.ready_url = ready_url
-        self._ready = ready
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self, limit_s: float = 40.0) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on via polling
-            self.argv,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        log.close()
-        await self.wait_ready(limit_s)
-
-    async def wait_ready(self, limit_s: float = 40.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit_s
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while True:
-                if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited; see {self.log_path}")
-                if await self._answers(client):
-                    return
-                if loop.time() > deadline:
-                    raise RuntimeError(f"{self.name} not ready in {limit_s}s; see {self.log_path}")
-                await asyncio.sleep(0.2)
-
-    async def _answers(self, client: httpx.AsyncClient) -> bool:
-        if self._ready is not None:
-            with contextlib.suppress(Exception):
-                return await self._ready()
-            return False
-        assert self.ready_url is not None
-        with contextlib.suppress(httpx.HTTPError):
-            return (await client.get(self.ready_url)).status_code == 200
-        return False
-
-    def signal(self, signum: int) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signum)
-
-    async def wait_exit(self, limit_s: float = 20.0) -> int | None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit_s
-        while self.process is not None and self.process.poll() is None:
-            if loop.time() > deadline:
-                return None
-            await asyncio.sleep(0.05)
-        return None if self.process is None else self.process.returncode
-
-    async def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        await self.wait_exit()
-
-    async def stop(self) -> None:
-        self.signal(signal.SIGTERM)
-        if await self.wait_exit(15.0) is None:
-            await self.kill()
-
-
-def python_module(module: str) -> list[str]:
-    return [sys.executable, "-m", module]
 
 
 class ProtocolError(AssertionError):
@@ -226,38 +137,6 @@ class ChatClient:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
-
-
-def redis_server(port: int, log_dir: Path) -> ServiceProcess:
-    """A Redis of the test's own, so restarting it disturbs nothing else."""
-
-    async def pong() -> bool:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"PING\r\n")
-        answer = await reader.readline()
-        writer.close()
-        await writer.wait_closed()
-        return answer == b"+PONG\r\n"
-
-    return ServiceProcess(
-        f"redis-{port}",
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(log_dir),
-        ],
-        {},
-        log_dir,
-        ready=pong,
-    )
 
 
 def kafka_jars() -> Path:
@@ -414,21 +293,6 @@ def gateway_process(system: ChatSystem, name: str, **overrides: str) -> ServiceP
         system.log_dir,
         ready_url=f"http://127.0.0.1:{port}/readyz",
     )
-
-
-def signing_key(directory: Path) -> Path:
-    """An Ed25519 signing key for the auth-service under test (PKCS#8 PEM)."""
-    path = directory / "auth-signing.pem"
-    if not path.exists():
-        key = Ed25519PrivateKey.generate()
-        path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return path
 
 
 def auth_service(

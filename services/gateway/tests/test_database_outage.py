@@ -21,7 +21,8 @@ from redis.asyncio import Redis
 
 from chat_common.envelope import Author, Envelope, format_ts
 from chat_gateway.frames import frame_of, to_payload
-from gateway_harness import ChatSystem, free_port, gateway_process
+from chat_testing.ports import free_port
+from gateway_harness import ChatSystem, gateway_process
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 

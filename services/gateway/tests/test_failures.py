@@ -11,7 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from gateway_harness import ChatClient, ChatSystem, ProtocolError, ServiceProcess
+from chat_testing.processes import ServiceProcess
+from gateway_harness import ChatClient, ChatSystem, ProtocolError
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 

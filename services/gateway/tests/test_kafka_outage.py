@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from chat_common.kafka_client import ensure_topics
-from gateway_harness import ChatSystem, free_port, gateway_process, kafka_broker
+from chat_testing.ports import free_port
+from gateway_harness import ChatSystem, gateway_process, kafka_broker
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 

@@ -12,14 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from gateway_harness import (
-    ORIGIN,
-    STRICT_ORIGIN,
-    ChatClient,
-    ChatSystem,
-    ServiceProcess,
-    gateway_process,
-)
+from chat_testing.processes import ServiceProcess
+from gateway_harness import ORIGIN, STRICT_ORIGIN, ChatClient, ChatSystem, gateway_process
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

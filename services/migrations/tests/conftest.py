@@ -1,19 +1,16 @@
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from chat_migrations.urls import DEFAULT_DATABASE_URL
-
 
 @pytest.fixture
-async def scratch_database_url() -> AsyncIterator[str]:
+async def scratch_database_url(database_url: str) -> AsyncIterator[str]:
     """A database of its own, so that migrating down and up disturbs no other test."""
-    base = os.environ.get("CHAT_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    base = database_url
     name = f"chat_migrations_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(base)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+from chat_testing.ports import free_port
 from worker_harness import (
     SESSION_TIMEOUT_MS,
     Conversation,
@@ -18,19 +18,8 @@ from worker_harness import (
     StartWorker,
     Topics,
     WorkerProcess,
-    free_port,
     unique,
 )
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    return os.environ.get("CHAT_TEST_KAFKA_BOOTSTRAP", LOCAL_KAFKA_BOOTSTRAP)
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return os.environ.get("CHAT_TEST_DATABASE_URL", LOCAL_DATABASE_URL)
 
 
 @pytest.fixture

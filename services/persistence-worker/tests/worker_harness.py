@@ -13,7 +13,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chat_common.envelope import Author, Envelope, encode_envelope, format_ts
 from chat_common.kafka_client import create_producer, ensure_topics
+from chat_testing.ports import free_port
 
 # How long a test waits for something that should happen, before it fails saying what did not
 # happen. A guard against hanging, not a speed requirement: speed is the benchmark's business.
@@ -43,13 +43,6 @@ POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str | Callable[[], str]) -> None:
