@@ -10,6 +10,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from bench import plots, profile, report
@@ -36,6 +37,11 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _rank(names: Iterable[str], name: str) -> int:
+    order = list(names)
+    return order.index(name) if name in order else len(order)
+
+
 async def main() -> None:
     arguments = _arguments()
     shape = FULL if arguments.full else SHORT
@@ -54,6 +60,8 @@ async def main() -> None:
         time.monotonic(),
     )
     rows = await session.run(profile_to=out if arguments.profile else None)
+    # Tables and plots list the systems in one order, whatever order they ran in.
+    rows.sort(key=lambda row: (_rank(SCENARIOS, row["scenario"]), _rank(SYSTEMS, row["system"])))
     report.write_csv(rows, out / "results.csv")
     drawn = plots.draw(rows, shape.step_limit_ms, out)
     profiled = ""

@@ -29,6 +29,10 @@ from bench.wire import Dialect, dialect
 PAD = "x" * 80
 OPEN_CONCURRENCY = 200
 HANDSHAKE_LIMIT_S = 30.0
+# A refusal that says "retry" (the chat's `unavailable`) is retried as the web app does: after a
+# jittered pause, a few times; each retry is counted.
+RETRIES = 3
+RETRY_PAUSE_S = (0.5, 1.5)
 
 
 @dataclass
@@ -179,6 +183,7 @@ class Crowd:
         self.seats: list[Seat] = []
         self.stage = Stage()
         self.disconnects: Counter[str] = Counter()
+        self.retries = 0
         self._tls = ssl.create_default_context()
         # The balancer's certificate is self-signed and the connection never leaves loopback.
         self._tls.check_hostname = False
@@ -209,10 +214,20 @@ class Crowd:
             "opened": sum(seat.member is not None for seat in seats),
             "rooms": dict(rooms),
             "failures": dict(failures),
+            "retries": self.retries,
             "seconds": time.perf_counter() - started,
         }
 
     async def _connect(self, seat: Seat, *, resume: bool) -> str:
+        for attempt in range(RETRIES + 1):
+            error = await self._attempt(seat, resume=resume)
+            if "unavailable" not in error or attempt == RETRIES:
+                return error
+            self.retries += 1
+            await asyncio.sleep(random.uniform(*RETRY_PAUSE_S))
+        return error
+
+    async def _attempt(self, seat: Seat, *, resume: bool) -> str:
         member = Member(seat)
         url = seat.spec.url
         try:
@@ -352,6 +367,7 @@ class Crowd:
             "refusals": dict(stage.refusals),
             "disconnects": dict(self.disconnects),
             "open": sum(seat.member is not None for seat in self.seats),
+            "retries": self.retries,
         }
 
     async def close(self) -> dict[str, Any]:

@@ -67,6 +67,7 @@ class Fleet:
                 rooms[room] = rooms.get(room, 0) + count
         return {
             "opened": sum(result["opened"] for result in results),
+            "retries": sum(result["retries"] for result in results),
             "rooms": rooms,
             "failures": failures,
             "seconds": max(result["seconds"] for result in results),
@@ -103,7 +104,7 @@ class Fleet:
             "ack_ms": joined("ack_ms"),
             "reconnect_ms": joined("reconnect_ms"),
         }
-        for key in ("duplicates", "recovered", "sent", "skipped", "open"):
+        for key in ("duplicates", "recovered", "sent", "skipped", "open", "retries"):
             merged[key] = sum(r[key] for r in results)
         for key in ("refusals", "disconnects"):
             counts: dict[str, int] = {}

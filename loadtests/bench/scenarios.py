@@ -32,7 +32,6 @@ Row = dict[str, Any]
 # Several small users share the seats of one room: a join announces a user's presence to the
 # room only once, so setting up a room of thousands does not flood it before it is measured.
 ROOM_USERS = 16
-SETTLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -54,26 +53,34 @@ class Shape:
     drain_s: float
     # A dropped client stays away this long before it reconnects (a train tunnel, a Wi-Fi hop).
     churn_away_s: float = 1.0
+    # Pause after opening connections, for joins and presence to settle before measuring.
+    settle_s: float = 2.0
+    # Full sessions start every system afresh for every scenario (memory and caches as new);
+    # short ones start each system once and run its scenarios in a row.
+    fresh_per_scenario: bool = True
     step_limit_ms: float = 250.0
     processes: int = 2
 
 
+# The same shapes, smaller and shorter: `make bench` stays under ten minutes.
 SHORT = Shape(
-    idle_counts=(1000, 3000),
+    idle_counts=(1000, 2000),
     fanout_members=1000,
     fanout_publishers=16,
     fanout_rate=40,
-    fanout_seconds=10,
+    fanout_seconds=8,
     step_size=1000,
-    step_max=4000,
+    step_max=2000,
     step_rate=20,
-    step_seconds=5,
-    churn_connections=1000,
+    step_seconds=4,
+    churn_connections=500,
     churn_room_size=5,
-    churn_rate=100,
+    churn_rate=50,
     churn_share_per_s=0.05,
-    churn_seconds=10,
-    drain_s=8,
+    churn_seconds=8,
+    drain_s=5,
+    settle_s=1.0,
+    fresh_per_scenario=False,
 )
 FULL = Shape(
     idle_counts=(1000, 5000, 10000),
@@ -243,7 +250,7 @@ def _flat(counts: dict[str, int]) -> str:
 
 
 async def idle(run: Run, shape: Shape) -> list[Row]:
-    await asyncio.sleep(SETTLE_S)
+    await asyncio.sleep(shape.settle_s)
     baseline = run.meter.rss_bytes("server")
     rows: list[Row] = []
     opened = 0
@@ -257,7 +264,7 @@ async def idle(run: Run, shape: Shape) -> list[Row]:
         result = await run.fleet.open(specs)
         opened = count
         cpu_start = run.meter.cpu_seconds()
-        await asyncio.sleep(SETTLE_S + 1)
+        await asyncio.sleep(shape.settle_s + 1)
         cpu_end = run.meter.cpu_seconds()
         rss = run.meter.rss_bytes("server")
         held = (await run.fleet.collect())["open"]
@@ -266,13 +273,14 @@ async def idle(run: Run, shape: Shape) -> list[Row]:
                 "idle",
                 connections=count,
                 held=held,
+                retries=result["retries"],
                 open_seconds=round(result["seconds"], 1),
                 open_failures=_flat(result["failures"]),
                 server_rss_mib=round(rss / 2**20, 1),
                 proxy_rss_mib=round(run.meter.rss_bytes("proxy") / 2**20, 1),
                 kib_per_connection=round((rss - baseline) / 1024 / max(held, 1), 1),
                 idle_server_cpu_pct=round(
-                    (cpu_end["server"] - cpu_start["server"]) * 100 / (SETTLE_S + 1), 1
+                    (cpu_end["server"] - cpu_start["server"]) * 100 / (shape.settle_s + 1), 1
                 ),
             )
         )
@@ -287,7 +295,7 @@ async def fanout(run: Run, shape: Shape) -> list[Row]:
     result = await run.fleet.open(
         run.seats(range(members), lambda _: room, lambda i: i if i < publishers else -1)
     )
-    await asyncio.sleep(SETTLE_S)
+    await asyncio.sleep(shape.settle_s)
     figures = await run.measure(
         receivers=[result["rooms"].get(room, 0)] * publishers,
         rate=shape.fanout_rate,
@@ -320,7 +328,7 @@ async def steps(run: Run, shape: Shape) -> list[Row]:
             )
         )
         opened += result["rooms"].get(room, 0)
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(shape.settle_s)
         figures = await run.measure(
             receivers=[opened] * publishers,
             rate=shape.step_rate,
@@ -357,7 +365,7 @@ async def churn(run: Run, shape: Shape) -> list[Row]:
             user_of=lambda i: i,
         )
     )
-    await asyncio.sleep(SETTLE_S)
+    await asyncio.sleep(shape.settle_s)
     figures = await run.measure(
         receivers=[result["rooms"].get(f"{run.prefix}-small-{n}", 0) for n in range(rooms)],
         rate=shape.churn_rate,

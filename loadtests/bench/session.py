@@ -61,13 +61,14 @@ class Session:
             self.stack = ChatStack(self.log_dir)
             await self.stack.start()
         try:
-            for turn, scenario in enumerate(self.scenarios):
-                order = (
-                    self.systems[turn % len(self.systems) :]
-                    + self.systems[: turn % len(self.systems)]
-                )
-                for name in order:
-                    await self._one(scenario, name)
+            if self.shape.fresh_per_scenario:
+                for turn, scenario in enumerate(self.scenarios):
+                    shift = turn % len(self.systems)
+                    for name in self.systems[shift:] + self.systems[:shift]:
+                        await self._on(name, [scenario])
+            else:
+                for name in self.systems:
+                    await self._on(name, self.scenarios)
             if profile_to is not None:
                 await self._profile(profile_to)
         finally:
@@ -75,25 +76,31 @@ class Session:
                 await self.stack.stop()
         return self.rows
 
-    async def _one(self, scenario: str, name: str) -> None:
-        print(
-            f"[{time.strftime('%H:%M:%S')}] {scenario} on {name} (load {os.getloadavg()[0]:.2f})",
-            flush=True,
-        )
+    async def _on(self, name: str, scenarios: list[str]) -> None:
+        """Starts one system, runs the scenarios on it, each with clients of its own, stops it."""
         server = self._server(name)
         deployment = await server.start()
         try:
-            async with Fleet(deployment.dialect, self.shape.processes) as fleet:
-                meter = Meter({**deployment.groups, "client": fleet.pids})
-                prefix = f"b{self.stack.run if self.stack else 'x'}-{scenario}-{name.split('-')[0]}"
-                run = Run(deployment, fleet, meter, prefix)
-                rows = await SCENARIOS[scenario](run, self.shape)
-                await fleet.close()
+            for scenario in scenarios:
+                load = os.getloadavg()[0]
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {scenario} on {name} (load {load:.2f})",
+                    flush=True,
+                )
+                async with Fleet(deployment.dialect, self.shape.processes) as fleet:
+                    meter = Meter({**deployment.groups, "client": fleet.pids})
+                    prefix = (
+                        f"b{self.stack.run if self.stack else 'x'}-{scenario}-{name.split('-')[0]}"
+                    )
+                    rows = await SCENARIOS[scenario](
+                        Run(deployment, fleet, meter, prefix), self.shape
+                    )
+                    await fleet.close()
+                for row in rows:
+                    print("   ", _summary(row), flush=True)
+                self.rows += rows
         finally:
             await server.stop()
-        for row in rows:
-            print("   ", _summary(row), flush=True)
-        self.rows += rows
 
     async def _profile(self, directory: Path) -> None:
         """Scenario 2 once more on the gateways, with py-spy sampling one of them."""
