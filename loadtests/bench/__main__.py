@@ -65,7 +65,7 @@ async def main() -> None:
     report.write_csv(rows, out / "results.csv")
     drawn = plots.draw(rows, shape.step_limit_ms, out)
     profiled = ""
-    if arguments.profile:
+    if arguments.profile and (out / "gateway-profile.txt").exists():
         samples, costs = profile.top_costs(out / "gateway-profile.txt")
         profiled = (
             f"### Where a gateway spends its time in (2)\n\npy-spy, {samples:,} samples at "

@@ -198,12 +198,12 @@ def _ratio(ours: float | None, theirs: float | None) -> str:
 
 
 def ratio_table(rows: list[Row], limit_ms: float) -> str:
-    fan = {r["system"]: r for r in _of(rows, "fanout")}
+    fan = {r["system"]: r for r in _of(rows, "fanout") if "profiled" not in r["system"]}
     idle: dict[str, Row] = {}
     for r in _of(rows, "idle"):
         idle[r["system"]] = r  # the largest count each system reached
     lines = []
-    for ours in OURS:
+    for ours in (name for name in OURS if name in fan or name in idle):
         for peer in fan.keys() | idle.keys():
             if peer in OURS:
                 continue

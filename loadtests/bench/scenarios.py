@@ -14,10 +14,12 @@ A message counts as lost only after the drain period, and only if it was acknowl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,17 +70,17 @@ SHORT = Shape(
     fanout_members=1000,
     fanout_publishers=16,
     fanout_rate=40,
-    fanout_seconds=8,
+    fanout_seconds=6,
     step_size=1000,
     step_max=2000,
     step_rate=20,
-    step_seconds=4,
+    step_seconds=3,
     churn_connections=500,
     churn_room_size=5,
     churn_rate=50,
     churn_share_per_s=0.05,
-    churn_seconds=8,
-    drain_s=5,
+    churn_seconds=6,
+    drain_s=4,
     settle_s=1.0,
     fresh_per_scenario=False,
 )
@@ -289,19 +291,23 @@ async def idle(run: Run, shape: Shape) -> list[Row]:
     return rows
 
 
-async def fanout(run: Run, shape: Shape) -> list[Row]:
+async def fanout(
+    run: Run, shape: Shape, during: Callable[[], AbstractAsyncContextManager[None]] | None = None
+) -> list[Row]:
+    """``during``: a context the publishing window runs in (the profiler's)."""
     members, publishers = shape.fanout_members, shape.fanout_publishers
     room = f"{run.prefix}-fan"
     result = await run.fleet.open(
         run.seats(range(members), lambda _: room, lambda i: i if i < publishers else -1)
     )
     await asyncio.sleep(shape.settle_s)
-    figures = await run.measure(
-        receivers=[result["rooms"].get(room, 0)] * publishers,
-        rate=shape.fanout_rate,
-        seconds=shape.fanout_seconds,
-        drain_s=shape.drain_s,
-    )
+    async with during() if during is not None else contextlib.nullcontext():
+        figures = await run.measure(
+            receivers=[result["rooms"].get(room, 0)] * publishers,
+            rate=shape.fanout_rate,
+            seconds=shape.fanout_seconds,
+            drain_s=shape.drain_s,
+        )
     return [
         run.row(
             "fanout",

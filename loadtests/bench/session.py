@@ -70,7 +70,10 @@ class Session:
                 for name in self.systems:
                     await self._on(name, self.scenarios)
             if profile_to is not None:
-                await self._profile(profile_to)
+                try:
+                    await self._profile(profile_to)
+                except (OSError, RuntimeError) as exc:  # the figures above still count
+                    print(f"no profile: {exc}", flush=True)
         finally:
             if self.stack is not None:
                 await self.stack.stop()
@@ -113,9 +116,10 @@ class Session:
                 run = Run(
                     deployment, fleet, meter, f"b{self.stack.run if self.stack else 'x'}-profile"
                 )
-                seconds = self.shape.fanout_seconds + 3
-                async with profile.recording(deployment.profile_pid, seconds, directory):
-                    rows = await fanout(run, self.shape)
+                pid, seconds = deployment.profile_pid, self.shape.fanout_seconds + 1
+                rows = await fanout(
+                    run, self.shape, lambda: profile.recording(pid, seconds, directory)
+                )
                 await fleet.close()
         finally:
             await server.stop()

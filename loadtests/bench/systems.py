@@ -282,11 +282,15 @@ class ChatStack:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{self.auth_port}", timeout=60
         ) as auth:
-            for name in names:
+
+            async def register(name: str) -> None:
                 created = await auth.post(
                     "/v1/users", json={"username": name, "password": PASSWORD}
                 )
                 created.raise_for_status()
+
+            # All at once: the auth service hashes a few at a time and queues the rest.
+            await asyncio.gather(*(register(name) for name in names))
         self._names = names
         await self.refresh_tokens()
 
