@@ -70,6 +70,7 @@ class Seat:
         self.positions: dict[str, Any] = {}
         self.seen = bytearray()
         self.member: Member | None = None
+        self.reconnecting = False
         self.sent = 0
 
     def delivered(self, body: str, *, recovered: bool) -> None:
@@ -239,12 +240,12 @@ class Crowd:
                 websocket_handshake_timeout=HANDSHAKE_LIMIT_S,
                 max_frame_size=1 << 20,
             )
-            seat.member = member
             await asyncio.wait_for(self.dialect.handshake(member, resume), HANDSHAKE_LIMIT_S)
         except Exception as exc:  # any failure is counted, by kind, and the run goes on
             self._leave(member)
-            seat.member = None
             return type(exc).__name__ + (f": {exc}" if isinstance(exc, ConnectionError) else "")
+        # Only a connection that finished its handshake is the seat's: a seat never has two.
+        seat.member = member
         return ""
 
     def _leave(self, member: Member) -> None:
@@ -325,7 +326,7 @@ class Crowd:
             await asyncio.sleep(tick)
             leaving = min(len(listeners), round(len(listeners) * share_per_s * tick))
             for seat in random.sample(listeners, k=leaving):
-                if seat.member is not None:
+                if seat.member is not None and not seat.reconnecting:
                     task = asyncio.ensure_future(self._reconnect(seat, away_s))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
@@ -333,12 +334,16 @@ class Crowd:
             await asyncio.gather(*pending)
 
     async def _reconnect(self, seat: Seat, away_s: float) -> None:
+        seat.reconnecting = True
         if seat.member is not None:
             self._leave(seat.member)
             seat.member = None
         await asyncio.sleep(away_s)
         started = time.perf_counter()
-        error = await self._connect(seat, resume=True)
+        try:
+            error = await self._connect(seat, resume=True)
+        finally:
+            seat.reconnecting = False
         if error:
             self.stage.refusals[f"reconnect: {error}"[:80]] += 1
         else:
