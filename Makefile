@@ -84,7 +84,7 @@ bench-deps: install  ## the benchmarks' own packages (uv group bench) and Centri
 bench-fanout: migrate web bench-deps  ## this chat beside Centrifugo, Socket.IO, FastAPI, picows; short; .run/bench/
 	@$(BENCH) $(ARGS)
 
-bench-full: migrate web bench-deps  ## the documented run (~40 min, with a gateway profile) into docs/benchmarks.md
+bench-full: migrate web bench-deps  ## the documented run (~25 min, with a gateway profile) into docs/benchmarks.md
 	@$(BENCH) --full --profile --publish $(ARGS)
 
 bench-gateway: up  ## gateway: connections held and memory each, deliveries/s with p50/p99 latency

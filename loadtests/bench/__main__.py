@@ -23,7 +23,7 @@ CENTRIFUGO = Path.home() / ".cache/chat/go/bin/centrifugo"
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--full", action="store_true", help="the documented sizes (~35 minutes)")
+    parser.add_argument("--full", action="store_true", help="the documented sizes (~25 minutes)")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated, in order")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="idle,fanout,steps,churn")
     parser.add_argument("--out", type=Path, default=REPO / ".run/bench", help="CSV, plots, tables")
