@@ -10,7 +10,7 @@ LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
 .PHONY: help doctor install infra migrate up down status logs lint typecheck protocol-check test test-only
-.PHONY: bench bench-worker bench-gateway
+.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps loadtest
 .PHONY: web web-test screenshots
 .PHONY: keys
 .PHONY: k8s-check
@@ -72,13 +72,41 @@ test: lint protocol-check k8s-check migrate web web-test keys  ## lint, type-che
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')
 	@$(UV) pytest $(ARGS)
 
-bench: bench-worker bench-gateway  ## every benchmark; each writes its figures under docs/benchmarks/
+bench: bench-worker bench-fanout  ## the benchmarks, short (under 10 min): worker, then the fan-out side by side
 
 bench-worker: migrate  ## persistence worker: sustained rows/s, produce-to-row lag p50/p99
 	@$(UV) python loadtests/bench_worker.py $(ARGS)
 
+# The fan-out benchmark (loadtests/bench, docs/benchmarks.md). Its own processes on free ports;
+# Postgres and Kafka are the local stack's.
+BENCH := PYTHONPATH=loadtests:services/gateway/tests $(UV) python -m bench
+
+bench-deps: install  ## the benchmarks' own packages (uv group bench) and Centrifugo, when missing
+	@loadtests/bench/install.sh
+
+bench-fanout: migrate web bench-deps  ## this chat beside Centrifugo, Socket.IO, FastAPI, picows; short; .run/bench/
+	@$(BENCH) $(ARGS)
+
+bench-full: migrate web bench-deps  ## the documented run (~25 min, with a gateway profile) into docs/benchmarks.md
+	@$(BENCH) --full --profile --publish $(ARGS)
+
 bench-gateway: up  ## gateway: connections held and memory each, deliveries/s with p50/p99 latency
 	@$(UV) python loadtests/bench_gateway.py $(ARGS)
+
+# make loadtest: locust users against the running system (`make up`); within its default
+# per-address limits at these numbers (docs/benchmarks.md says how to lift them for more).
+USERS ?= 50
+SPAWN_RATE ?= 2
+DURATION ?= 2m
+LOADTEST_HOST ?= https://localhost:8443
+LOADTEST_OUT ?= .run/loadtest
+
+loadtest: install  ## locust chat users through nginx (USERS=50 SPAWN_RATE=2 DURATION=2m); reports in .run/loadtest/
+	@mkdir -p $(LOADTEST_OUT)
+	@$(UV) locust -f loadtests/locustfile.py --headless --users $(USERS) --spawn-rate $(SPAWN_RATE) \
+	  --run-time $(DURATION) --host $(LOADTEST_HOST) --csv $(LOADTEST_OUT)/chat \
+	  --html $(LOADTEST_OUT)/chat.html --chat-summary $(LOADTEST_OUT)/tally.json $(ARGS)
+	@printf 'reports: %s/chat.html, %s/chat_stats.csv, %s/tally.json\n' $(LOADTEST_OUT) $(LOADTEST_OUT) $(LOADTEST_OUT)
 
 # The web app's packages are installed when missing or older than its lock file.
 WEB_DEPS := web/node_modules/.package-lock.json

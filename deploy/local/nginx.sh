@@ -12,6 +12,8 @@
 #   CHAT_NGINX_AUTH      the auth service, host:port (127.0.0.1:8200)
 #   CHAT_NGINX_WEB_ROOT  the built app (web/dist)
 #   CHAT_NGINX_TLS_CERT, CHAT_NGINX_TLS_KEY   a certificate and key to use instead
+#   CHAT_NGINX_UNLIMITED_ADDRESSES  client IPs, space-separated, exempt from the per-address
+#                        limits (a load generator on this host: 127.0.0.1); none by default
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -43,6 +45,17 @@ certificate() {
   say "created a self-signed certificate for localhost: $CERT"
 }
 
+# The addresses the per-address limits skip (http-common.conf reads limit-exempt*.conf); the file
+# is rewritten on every start, so an address stays exempt only while the variable names it.
+exemptions() {
+  local address
+  for address in ${CHAT_NGINX_UNLIMITED_ADDRESSES:-}; do
+    [[ $address =~ ^[0-9A-Fa-f.:]+$ ]] ||
+      fail "CHAT_NGINX_UNLIMITED_ADDRESSES: '$address' is not an IP address"
+    printf '%s "";\n' "$address"
+  done
+}
+
 servers() {
   local address
   for address in $1; do
@@ -71,6 +84,7 @@ render() {
   text=${text//@GATEWAYS@/$(servers "$GATEWAYS")}
   text=${text//@AUTH@/$(servers "$AUTH")}
   printf '%s\n' "$text" >"$CONF"
+  exemptions >"$DIR/limit-exempt.conf"
   nginx -t -q -p "$DIR" -c "$CONF" -e "$LOG" 2>>"$LOG" || fail "nginx rejected $CONF; see $LOG"
 }
 
