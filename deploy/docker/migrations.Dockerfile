@@ -24,6 +24,7 @@ COPY services/gateway/pyproject.toml services/gateway/
 COPY services/auth-service/pyproject.toml services/auth-service/
 COPY services/persistence-worker/pyproject.toml services/persistence-worker/
 COPY services/migrations/pyproject.toml services/migrations/
+COPY services/testing/pyproject.toml services/testing/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --package chat-migrations --no-dev --no-editable --no-install-workspace
 # Only this service's code (and the shared library it imports) goes into the image.
