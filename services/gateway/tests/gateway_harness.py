@@ -218,7 +218,7 @@ class ChatSystem:
     gateway_env: dict[str, str] = field(default_factory=dict)
 
     def ws_url(self, gateway: ServiceProcess) -> str:
-        return f"ws://127.0.0.1:{gateway.env['CHAT_GATEWAY_PORT']}/ws"
+        return f"ws://127.0.0.1:{gateway.env['CHAT_GATEWAY_WS_PORT']}/ws"
 
     def http_url(self, gateway: ServiceProcess) -> str:
         return f"http://127.0.0.1:{gateway.env['CHAT_GATEWAY_PORT']}"
@@ -283,6 +283,7 @@ def gateway_process(system: ChatSystem, name: str, **overrides: str) -> ServiceP
     env = {
         **system.gateway_env,
         "CHAT_GATEWAY_PORT": str(port),
+        "CHAT_GATEWAY_WS_PORT": str(free_port()),
         "CHAT_GATEWAY_NODE_ID": f"{name}-{uuid.uuid4().hex[:6]}",
         **overrides,
     }

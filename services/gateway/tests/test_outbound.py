@@ -1,53 +1,55 @@
 from __future__ import annotations
 
-import asyncio
-
 from chat_gateway.outbound import Outbound
+from fakes import FakeTransport, payload_of
 
 
-async def test_frames_are_written_in_order() -> None:
-    written: list[str] = []
-
-    async def send(text: str) -> None:
-        written.append(text)
-
-    outbound = Outbound(send, limit_bytes=100, on_overflow=lambda: None)
-    writer = asyncio.create_task(outbound.run())
-    for text in ("a", "b", "c"):
-        assert outbound.push(text)
-    await outbound.flush(1.0)
-    outbound.close()
-    await writer
-    assert written == ["a", "b", "c"]
+def test_frames_are_written_in_order_at_once() -> None:
+    transport = FakeTransport()
+    outbound = Outbound(transport, limit_bytes=100, on_overflow=lambda: None)
+    for payload in (b"a", b"b", b"c"):
+        assert outbound.push(payload)
+    assert [payload_of(frame) for frame in transport.frames] == [b"a", b"b", b"c"]
 
 
-async def test_a_reader_that_does_not_keep_up_overflows_once_and_push_never_blocks() -> None:
-    stuck = asyncio.Event()
+def test_a_reader_that_does_not_keep_up_overflows_once_and_push_never_blocks() -> None:
+    transport = FakeTransport()  # a peer that never reads
     overflows: list[int] = []
-
-    async def send(_: str) -> None:
-        await stuck.wait()  # a peer that never reads
-
-    outbound = Outbound(send, limit_bytes=10, on_overflow=lambda: overflows.append(1))
-    writer = asyncio.create_task(outbound.run())
-    await asyncio.sleep(0)
-    results = [outbound.push("xxxx") for _ in range(5)]
-    assert results[:2] == [True, True]
+    outbound = Outbound(transport, limit_bytes=20, on_overflow=lambda: overflows.append(1))
+    results = [outbound.push(b"xxxx") for _ in range(6)]
+    assert results[:3] == [True, True, True]
     assert False in results
     assert overflows == [1]
-    assert outbound.push("x") is False  # closed: nothing more is queued
-    writer.cancel()
+    assert outbound.push(b"x") is False  # closed: nothing more is written
 
 
-async def test_one_frame_over_the_limit_passes_an_empty_queue_but_not_a_backlog() -> None:
-    stuck = asyncio.Event()
+def test_a_reader_that_keeps_up_never_overflows() -> None:
+    transport = FakeTransport()
     overflows: list[int] = []
-
-    async def send(_: str) -> None:
-        await stuck.wait()
-
-    outbound = Outbound(send, limit_bytes=10, on_overflow=lambda: overflows.append(1))
-    assert outbound.push("x" * 50)  # a big reply alone is no slow reader
+    outbound = Outbound(transport, limit_bytes=20, on_overflow=lambda: overflows.append(1))
+    for _ in range(100):
+        assert outbound.push(b"xxxx")
+        transport.drain()
     assert overflows == []
-    assert outbound.push("x") is False  # behind it, the limit holds
+    assert len(transport.sent) == 100
+
+
+def test_one_frame_over_the_limit_passes_an_empty_buffer_but_not_a_backlog() -> None:
+    transport = FakeTransport()
+    overflows: list[int] = []
+    outbound = Outbound(transport, limit_bytes=10, on_overflow=lambda: overflows.append(1))
+    assert outbound.push(b"x" * 50)  # a big reply alone is no slow reader
+    assert overflows == []
+    assert outbound.push(b"x") is False  # behind it, the limit holds
     assert overflows == [1]
+
+
+def test_frames_of_every_size_are_framed_as_rfc_6455_says() -> None:
+    transport = FakeTransport()
+    outbound = Outbound(transport, limit_bytes=1 << 20, on_overflow=lambda: None)
+    for size in (0, 125, 126, 65_535, 65_536):
+        outbound.push(b"y" * size)
+        transport.drain()
+    heads = [frame[:2] for frame in transport.sent]
+    assert heads == [b"\x81\x00", b"\x81\x7d", b"\x81\x7e", b"\x81\x7e", b"\x81\x7f"]
+    assert [len(payload_of(frame)) for frame in transport.sent] == [0, 125, 126, 65_535, 65_536]

@@ -21,6 +21,7 @@ class ErrorCode(enum.StrEnum):
 
 class CloseCode(enum.IntEnum):
     NORMAL = 1000
+    PROTOCOL_ERROR = 1002
     UNSUPPORTED_DATA = 1003
     INVALID_PAYLOAD = 1007
     MESSAGE_TOO_BIG = 1009

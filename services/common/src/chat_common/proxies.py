@@ -30,3 +30,26 @@ def check_trusted_proxies(entries: Iterable[str]) -> None:
 def proxy_header_options(trusted: tuple[str, ...]) -> dict[str, Any]:
     """uvicorn.Config options: forwarded headers from ``trusted`` peers only, none without any."""
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) or None}
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: tuple[str, ...]) -> str:
+    """Who the client is: ``peer``, unless ``peer`` is a trusted proxy and forwarded a header;
+    then the rightmost address in it that is not itself a trusted proxy (uvicorn's rule, so
+    services behind the same balancer name a client alike), or the leftmost if all are."""
+    if not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    if "*" in trusted:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in trusted)

@@ -31,13 +31,15 @@ class ConnectAdmission:
         self._pending_limit = pending_limit
         self.cleanups = asyncio.Semaphore(limit)
 
-    def arrive(self) -> bool:
-        """Count a new connection in setup; False when too many are (refuse it before the
-        handshake, where refusing costs least)."""
-        if self._pending >= self._pending_limit:
-            return False
+    @property
+    def full(self) -> bool:
+        """Too many connections are in setup: refuse the next before its handshake, where
+        refusing costs least."""
+        return self._pending >= self._pending_limit
+
+    def arrive(self) -> None:
+        """Count a new connection in setup, once its handshake is done."""
         self._pending += 1
-        return True
 
     def settled(self) -> None:
         """A connection counted by ``arrive`` is set up, or gone."""

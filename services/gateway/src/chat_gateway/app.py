@@ -18,7 +18,6 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import WebSocketRoute
 
 from chat_common import database, redis_client
 from chat_common.envelope import parse_ts
@@ -50,7 +49,7 @@ from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.store import MessageStore, RoomDirectory
 from chat_gateway.supervisor import TaskSupervisor
-from chat_gateway.transport import serve_websocket
+from chat_gateway.websocket import WebSocketServer
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
             ctx = await _build(settings, stack, tasks)
             app.state.ctx = ctx
             app.state.sessions = set()
-            app.state.admission = ConnectAdmission(
-                settings.max_concurrent_connects,
-                settings.connect_wait_s,
-                settings.max_pending_connects,
-            )
             state["ctx"] = ctx
             stack.push_async_callback(tasks.stop)
             tasks.spawn("presence-heartbeat", lambda: _heartbeat(app))
             tasks.spawn("presence-sweeper", lambda: _sweep_presence(ctx))
+            websockets = WebSocketServer(ctx, app.state.sessions)
+            await websockets.start()
+            stack.push_async_callback(websockets.close)
             yield
 
     async def readiness_fanout() -> None:
@@ -194,10 +191,14 @@ def create_app(settings: GatewaySettings) -> Starlette:
             roster=roster,
             metrics=metrics,
             redis=redis,
+            admission=ConnectAdmission(
+                settings.max_concurrent_connects,
+                settings.connect_wait_s,
+                settings.max_pending_connects,
+            ),
         )
 
     routes = [
-        WebSocketRoute("/ws", serve_websocket),
         *room_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
@@ -211,7 +212,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
 def _deliverer(hub: Hub, metrics: GatewayMetrics) -> Deliver:
     def deliver(room: str, frame: RoomFrame) -> None:
-        if hub.deliver(room, frame):
+        sent = hub.deliver(room, frame)
+        if sent:
+            metrics.messages_delivered.inc(sent)
             sent_at = _timestamp_of(frame)
             if sent_at is not None:
                 metrics.deliver_latency.observe(max(0.0, time.time() - sent_at))

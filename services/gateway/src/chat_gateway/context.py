@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from chat_common.tokens import AccessClaims
 from chat_gateway.access import RoomAccess
+from chat_gateway.admission import ConnectAdmission
 from chat_gateway.broker import RoomBroker
 from chat_gateway.fanout import RoomFanout
 from chat_gateway.history import MessageHistory
@@ -42,4 +43,5 @@ class GatewayContext:
     roster: RoomRoster
     metrics: GatewayMetrics
     redis: Redis
+    admission: ConnectAdmission
     draining: bool = field(default=False)

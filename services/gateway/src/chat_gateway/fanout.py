@@ -27,7 +27,7 @@ from chat_gateway.supervisor import TaskSupervisor
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, RoomFrame], None]
-Broadcast = Callable[[str, str], None]
+Broadcast = Callable[[str, bytes], None]
 Control = Callable[[str, bytes], None]
 
 # Seqs above a new subscription's starting point that may be in flight at that moment: a
@@ -265,7 +265,7 @@ class RoomFanout:
             return
         data: bytes = message["data"]
         if data.startswith(EPHEMERAL_HEAD):
-            self._broadcast(room, data[len(EPHEMERAL_HEAD) :].decode())
+            self._broadcast(room, data[len(EPHEMERAL_HEAD) :])
             return
         try:
             frame = from_payload(data)

@@ -39,6 +39,17 @@ def void_frame(seq: int) -> RoomFrame:
     return RoomFrame(seq, VOID)
 
 
+def ws_text_frame(payload: bytes) -> bytes:
+    """``payload`` as one final, unmasked WebSocket text frame (RFC 6455 5.2), as a server sends
+    it: built once for a message and written as it is to every connection that gets it."""
+    size = len(payload)
+    if size < 126:
+        return b"\x81" + bytes((size,)) + payload
+    if size < 65_536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
+
+
 def to_payload(frame: RoomFrame) -> bytes:
     return b"%d\n" % frame.seq + frame.frame
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from chat_common.tokens import AccessClaims
-from chat_gateway.frames import RoomFrame
+from chat_gateway.frames import RoomFrame, ws_text_frame
 
 
 class Listener(Protocol):
@@ -21,9 +21,9 @@ class Listener(Protocol):
 
     def close_soon(self, code: int, reason: str) -> None: ...
 
-    def deliver(self, room: str, frame: RoomFrame, text: str) -> None: ...
+    def deliver(self, room: str, frame: RoomFrame, wire: bytes) -> bool: ...
 
-    def deliver_event(self, room: str, text: str) -> None: ...
+    def deliver_event(self, room: str, wire: bytes) -> None: ...
 
 
 class Hub:
@@ -65,17 +65,23 @@ class Hub:
         return _discard(self._by_room, room, listener)
 
     def deliver(self, room: str, frame: RoomFrame) -> int:
+        """Hand ``frame`` to the room's local members; returns how many were sent it."""
         members = self._by_room.get(room)
         if not members:
             return 0
-        text = frame.frame.decode()  # once per message, shared by every connection
-        for listener in list(members):
-            listener.deliver(room, frame, text)
-        return len(members)
+        wire = ws_text_frame(frame.frame)  # framed once, written as it is to every member
+        sent = 0
+        for listener in tuple(members):  # a delivery may close its connection
+            if listener.deliver(room, frame, wire):
+                sent += 1
+        return sent
 
-    def broadcast(self, room: str, text: str) -> None:
-        for listener in list(self._by_room.get(room, ())):
-            listener.deliver_event(room, text)
+    def broadcast(self, room: str, payload: bytes) -> None:
+        members = self._by_room.get(room)
+        if members:
+            wire = ws_text_frame(payload)
+            for listener in tuple(members):
+                listener.deliver_event(room, wire)
 
     def of_user(self, user_id: str) -> Iterable[Listener]:
         return tuple(self._by_user.get(user_id, ()))

@@ -107,15 +107,15 @@ def _explain(message: str) -> str:
     return message.replace("`$.", "`")
 
 
-def encode(frame: dict[str, Any]) -> str:
-    return _encoder.encode(frame).decode()
+def encode(frame: dict[str, Any]) -> bytes:
+    return _encoder.encode(frame)
 
 
-def reply(command_id: CommandId | None, **fields: Any) -> str:
+def reply(command_id: CommandId | None, **fields: Any) -> bytes:
     return encode({"type": "reply", "id": command_id, **fields})
 
 
-def error(command_id: CommandId | None, failure: ChatError) -> str:
+def error(command_id: CommandId | None, failure: ChatError) -> bytes:
     frame: dict[str, Any] = {"type": "error"}
     if command_id is not None:
         frame["id"] = command_id
@@ -126,5 +126,5 @@ def error(command_id: CommandId | None, failure: ChatError) -> str:
     return encode(frame)
 
 
-def event(kind: str, **fields: Any) -> str:
+def event(kind: str, **fields: Any) -> bytes:
     return encode({"type": kind, **fields})

@@ -1,4 +1,5 @@
-"""``chat-gateway``: runs the gateway under uvicorn with the WebSocket settings it relies on.
+"""``chat-gateway``: runs the gateway on uvloop: the HTTP routes under uvicorn (httptools), the
+WebSocket endpoint on picows (``websocket.py``), both in one event loop.
 
 SIGTERM drains: the gateway stops taking connections, tells every client to reconnect
 elsewhere, waits ``drain_grace_s``, closes the rest with 1012, then exits. A second signal
@@ -8,6 +9,7 @@ exits at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from types import FrameType
@@ -20,6 +22,8 @@ from chat_common.settings import SettingsError
 from chat_gateway.app import create_app, drain
 from chat_gateway.settings import GatewaySettings, load_gateway_settings
 
+log = logging.getLogger(__name__)
+
 
 class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, settings: GatewaySettings) -> None:
@@ -30,6 +34,8 @@ class DrainingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         self._loop = asyncio.get_running_loop()
+        loop = type(self._loop)
+        log.info("event loop", extra={"loop": f"{loop.__module__}.{loop.__qualname__}"})
         await super().startup(sockets)  # type: ignore[arg-type]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -57,11 +63,11 @@ def build_config(settings: GatewaySettings) -> uvicorn.Config:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws="websockets",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
-        ws_ping_interval=settings.ping_interval_s,
-        ws_ping_timeout=settings.ping_timeout_s,
+        # uvloop and httptools: the C event loop and HTTP parser. WebSockets are not served here
+        # but by picows on ws_port (no per-frame ASGI messages, no per-connection writer task).
+        loop="uvloop",
+        http="httptools",
+        ws="none",
         lifespan="on",
         access_log=False,
         log_config=None,

@@ -1,17 +1,22 @@
-"""One WebSocket session: the commands of docs/protocol.md, independent of the web framework.
+"""One WebSocket session: the commands of docs/protocol.md, independent of the socket library.
 
-The transport hands in text frames and gets back text to send and close requests. Commands of
-one connection run one after another, so a user's messages from one tab keep their order.
+The transport hands in text frames (``receive``) and gets frames to send and close requests.
+Commands of one connection run one after another, so a user's messages from one tab keep their
+order; while they wait, the session has a task, and an idle session has none. Too many commands
+waiting pause reading from the socket, so a client that sends faster than it is served is held
+back by TCP, not by the gateway's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -27,31 +32,42 @@ from chat_gateway.limits import StrikeMeter, TokenBucket
 from chat_gateway.outbound import Outbound
 from chat_gateway.presence import Member
 from chat_gateway.sending import DEPENDENCY_ERRORS
+from chat_gateway.transport import Transport
 
 log = logging.getLogger(__name__)
 
-
-class Transport(Protocol):
-    async def send_text(self, text: str) -> None: ...
-    async def close(self, code: int, reason: str) -> None: ...
+# Commands of one connection waiting to run. A client in a hurry sends a few at once; past the
+# high mark reading from its socket pauses until the queue is down to the low mark.
+_INBOX_HIGH = 32
+_INBOX_LOW = 8
+# A new session's first commands (connect and the one after it) run in admission turns.
+_SETUP_COMMANDS = 2
 
 
 class _JoinedRoom:
+    __slots__ = ("cursor", "held")
+
     def __init__(self) -> None:
         self.cursor = RoomCursor()
         # Live frames and events that arrive while the join's catch-up is read, held until the
         # reply is sent (``frame`` None for an event); None once the reply is out.
-        self.held: list[tuple[RoomFrame | None, str]] | None = []
+        self.held: list[tuple[RoomFrame | None, bytes]] | None = []
 
 
 class Session:
-    def __init__(self, ctx: GatewayContext, transport: Transport, address: str) -> None:
+    def __init__(
+        self,
+        ctx: GatewayContext,
+        transport: Transport,
+        address: str,
+        on_set_up: Callable[[], None] = lambda: None,
+    ) -> None:
         self.ctx = ctx
         self.address = address
         self.session_id = f"{ctx.settings.node_id}:{uuid.uuid4().hex[:12]}"
         self.user_id = ""
         self.claims: Claims | None = None
-        self.closed = asyncio.Event()
+        self.closed = False
         self._transport = transport
         self._rooms: dict[str, _JoinedRoom] = {}
         settings = ctx.settings
@@ -60,34 +76,76 @@ class Session:
         self._bad_frames = 0
         self._expiry: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._inbox: collections.deque[str] = collections.deque()
+        self._runner: asyncio.Task[None] | None = None
+        self._reading_paused = False
+        self._setup_commands_left = _SETUP_COMMANDS
+        self._on_set_up = on_set_up
         self.outbound = Outbound(
-            transport.send_text,
-            limit_bytes=ctx.settings.outbound_queue_bytes,
-            on_overflow=self._on_overflow,
+            transport, limit_bytes=settings.outbound_queue_bytes, on_overflow=self._on_overflow
         )
 
     # -- what the hub calls -------------------------------------------------------------------
 
-    def deliver(self, room: str, frame: RoomFrame, text: str) -> None:
+    def deliver(self, room: str, frame: RoomFrame, wire: bytes) -> bool:
+        """A live frame of ``room`` (``wire``: it framed for the socket); True when sent."""
         joined = self._rooms.get(room)
         if joined is None:
-            return
+            return False
         if joined.held is not None:
-            joined.held.append((frame, text))
-        elif joined.cursor.admit(frame.seq) and self.outbound.push(text):
-            self.ctx.metrics.messages_delivered.inc()
+            joined.held.append((frame, wire))
+            return False
+        return joined.cursor.admit(frame.seq) and self.outbound.push_frame(wire)
 
-    def deliver_event(self, room: str, text: str) -> None:
+    def deliver_event(self, room: str, wire: bytes) -> None:
         joined = self._rooms.get(room)
         if joined is not None and joined.held is not None:
-            joined.held.append((None, text))
+            joined.held.append((None, wire))
         else:
-            self.outbound.push(text)
+            self.outbound.push_frame(wire)
 
-    def push_event(self, text: str) -> None:
-        self.outbound.push(text)
+    def push_event(self, payload: bytes) -> None:
+        self.outbound.push(payload)
 
     # -- frames in ----------------------------------------------------------------------------
+
+    def receive(self, text: str) -> None:
+        """A text frame from the client; its command runs after those before it."""
+        if self.closed:
+            return  # closing: what the peer still sends until its close arrives is dropped
+        self._inbox.append(text)
+        if len(self._inbox) >= _INBOX_HIGH and not self._reading_paused:
+            self._reading_paused = True
+            self._transport.pause_reading()
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run_inbox())
+
+    async def _run_inbox(self) -> None:
+        try:
+            while self._inbox and not self.closed:
+                text = self._inbox.popleft()
+                if self._reading_paused and len(self._inbox) <= _INBOX_LOW:
+                    self._reading_paused = False
+                    self._transport.resume_reading()
+                if self._setup_commands_left:
+                    await self._set_up_with(text)
+                else:
+                    await self.handle_text(text)
+        finally:
+            self._runner = None
+
+    async def _set_up_with(self, text: str) -> None:
+        """A new session's first commands take turns with other new sessions' (connect storms):
+        a command that waited too long for its turn is refused with 1013, retry later."""
+        async with self.ctx.admission.turn() as admitted:
+            if admitted:
+                await self.handle_text(text)
+            else:
+                self.close_soon(CloseCode.TRY_AGAIN_LATER, "server busy; try again later")
+        if self.claims is not None:
+            self._setup_commands_left -= 1
+            if not self._setup_commands_left:
+                self._on_set_up()
 
     async def handle_text(self, text: str) -> None:
         try:
@@ -200,17 +258,18 @@ class Session:
         )
 
     def close_soon(self, code: int, reason: str) -> None:
-        if self.closed.is_set():
+        """Close with ``code`` once the current step is done: the close frame follows what it
+        writes (the error that explains the close)."""
+        if self.closed:
             return
-        self.closed.set()
+        self.closed = True
+        self._inbox.clear()
         self.ctx.metrics.closes.labels(str(code)).inc()
-        asyncio.get_running_loop().create_task(self._close(code, reason))
+        asyncio.get_running_loop().call_soon(self._close_now, code, reason)
 
-    async def _close(self, code: int, reason: str) -> None:
-        # Replies already queued (the error that explains the close) go out first, briefly.
-        await self.outbound.flush(0.5)
-        await self.outbound.stop()
-        await self._transport.close(code, reason)
+    def _close_now(self, code: int, reason: str) -> None:
+        self.outbound.close()
+        self._transport.close(code, reason)
 
     def _on_overflow(self) -> None:
         self.ctx.metrics.queue_overflows.inc()
@@ -218,8 +277,11 @@ class Session:
 
     async def release(self) -> None:
         """Called once by the transport when the connection is gone."""
-        self.closed.set()
+        self.closed = True
+        self._inbox.clear()
         self.outbound.close()
+        if self._runner is not None:
+            self._runner.cancel()
         if self._expiry is not None:
             self._expiry.cancel()
         if self.claims is None:
@@ -305,11 +367,11 @@ class Session:
                 )
             )
         held, joined.held = joined.held or [], None
-        for live, text in held:
+        for live, wire in held:
             if live is None:
-                self.outbound.push(text)
-            else:
-                self.deliver(room, live, text)
+                self.outbound.push_frame(wire)
+            elif self.deliver(room, live, wire):
+                self.ctx.metrics.messages_delivered.inc()
         return None  # the reply is already queued, ahead of the held live frames
 
     async def _leave(self, room: str) -> dict[str, Any]:
@@ -338,7 +400,7 @@ class Session:
 
     def kick(self, room: str, reason: str) -> None:
         """Removed from ``room`` by a moderator: stop delivering at once, then tell the client."""
-        if room not in self._rooms or self.closed.is_set():
+        if room not in self._rooms or self.closed:
             return
         emptied = self._drop_room(room)
         self.push_event(protocol.event("kicked", room=room, reason=reason))

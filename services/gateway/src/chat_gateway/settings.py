@@ -26,7 +26,10 @@ PREFIX = "CHAT_GATEWAY_"
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
+    # HTTP routes (/v1/…, probes, metrics) on ``port``; the WebSocket endpoint /ws on
+    # ``ws_port``, served by a library built for fan-out (picows) in the same process.
     port: Port = 8101
+    ws_port: Port = 8111
     # Names this process in metrics, logs and connection ids; unique per gateway.
     node_id: NonEmptyStr = f"{socket.gethostname()}-{os.getpid()}"
 

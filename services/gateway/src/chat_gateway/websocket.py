@@ -1,0 +1,254 @@
+"""The WebSocket endpoint on picows: handshake checks, frames in, frames out (G5, G6).
+
+picows parses and builds frames in C and calls back without a task or an await per frame, so
+a delivery costs one ``write`` per member. The handshake refuses a foreign Origin (403), a
+draining gateway and a gateway with too many sessions in setup (503 with ``Retry-After``, which
+the balancer retries on another gateway) before any WebSocket exists. After it: binary frames
+close with 1003, invalid UTF-8 with 1007, a message over the size limit with 1009 (fragmented
+messages are reassembled up to the same limit), a peer that stops answering pings is closed by
+picows (1001), and everything else goes to the connection's ``Session``.
+
+The client's address is the peer's, or the one a trusted proxy forwards (``chat_common.proxies``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import picows
+from picows import (
+    WSAutoPingStrategy,
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+)
+
+from chat_common.errors import CloseCode
+from chat_common.proxies import client_address
+from chat_gateway.context import GatewayContext
+from chat_gateway.session import Session
+
+log = logging.getLogger(__name__)
+
+_BUSY = b"server busy; try again later"
+# A refused client backs off anyway; one second tells a native client not to come back at once.
+_RETRY_AFTER = {"Retry-After": "1"}
+# After our close frame the peer has this long to answer with its own before the socket is cut.
+_CLOSE_WAIT_S = 2.0
+# Each connection starts with a read buffer this small: a command is a few hundred bytes, and
+# picows grows the buffer for a larger frame (up to the frame limit) when one comes.
+_READ_BUFFER_BYTES = 1024
+
+
+class WebSocketServer:
+    """Serves ``/ws`` on its own port, beside the HTTP routes, in the same event loop."""
+
+    def __init__(self, ctx: GatewayContext, sessions: set[Session]) -> None:
+        self._ctx = ctx
+        self._sessions = sessions
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        settings = self._ctx.settings
+        self._server = await picows.ws_create_server(
+            self._upgrade,
+            settings.host,
+            settings.ws_port,
+            websocket_handshake_timeout=settings.connect_timeout_s,
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=settings.ping_interval_s,
+            auto_ping_reply_timeout=settings.ping_timeout_s,
+            auto_ping_strategy=WSAutoPingStrategy.PING_WHEN_IDLE,
+            max_frame_size=settings.max_frame_bytes,
+            read_buffer_init_size=_READ_BUFFER_BYTES,
+            disconnect_on_exception=True,
+            logger_name="gateway.ws",
+        )
+        log.info("websocket endpoint listening", extra={"port": settings.ws_port})
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def _upgrade(
+        self, request: WSUpgradeRequest
+    ) -> WSListener | WSUpgradeResponseWithListener | None:
+        ctx = self._ctx
+        if request.path.split(b"?", 1)[0] != b"/ws":
+            return None  # 404
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in ctx.settings.allowed_origins:
+            return _refusal(403, b"origin not allowed")
+        if ctx.draining or ctx.admission.full:
+            ctx.metrics.upgrades_refused.inc()
+            return _refusal(503, _BUSY, _RETRY_AFTER)
+        return Connection(ctx, self._sessions, request.headers.get("x-forwarded-for"))
+
+
+def _refusal(
+    status: int, body: bytes, headers: dict[str, str] | None = None
+) -> WSUpgradeResponseWithListener:
+    response = WSUpgradeResponse.create_error_response(status, body, headers)
+    return WSUpgradeResponseWithListener(response, None)
+
+
+class Connection(WSListener):
+    """One client socket: the session's ``Transport`` and the source of its frames."""
+
+    def __init__(self, ctx: GatewayContext, sessions: set[Session], forwarded: str | None) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self._sessions = sessions
+        self._forwarded = forwarded
+        self._ws: WSTransport | None = None
+        self._session: Session | None = None
+        self._address = ""
+        self._counted = False
+        self._in_setup = True
+        self._fragments: list[bytes] | None = None
+        self._fragment_bytes = 0
+        self._timers: list[asyncio.TimerHandle] = []
+
+    # -- picows callbacks ---------------------------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        ctx = self._ctx
+        self._ws = transport
+        peer: Any = transport.underlying_transport.get_extra_info("peername")
+        self._address = client_address(
+            peer[0] if peer else "unknown", self._forwarded, ctx.settings.trusted_proxies
+        )
+        self._counted = True
+        ctx.admission.arrive()
+        if ctx.hub.opened_from(self._address) > ctx.settings.max_connections_per_ip:
+            ctx.metrics.closes.labels(str(CloseCode.POLICY_VIOLATION.value)).inc()
+            self.close(CloseCode.POLICY_VIOLATION, "too many connections from this address")
+            return
+        session = Session(ctx, self, self._address, on_set_up=self._set_up)
+        self._session = session
+        self._sessions.add(session)
+        ctx.metrics.connections.inc()
+        loop = asyncio.get_running_loop()
+        timeout = ctx.settings.connect_timeout_s
+        self._timers += [
+            loop.call_later(timeout, self._close_if_not_connected),
+            # Connected or closed by then: a client idle after connect holds no place in setup.
+            loop.call_later(timeout, self._set_up),
+        ]
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        session = self._session
+        if session is None or transport.is_close_frame_sent:
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.disconnect()
+            return  # closing: what the peer still sends until its close arrives is dropped
+        kind = frame.msg_type
+        if kind == WSMsgType.TEXT or kind == WSMsgType.CONTINUATION:
+            self._text(session, frame)
+        elif kind == WSMsgType.BINARY:
+            session.close_soon(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
+        elif kind == WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._set_up()
+        if self._counted:
+            self._ctx.hub.closed_from(self._address)
+        session = self._session
+        if session is None:
+            return
+        self._sessions.discard(session)
+        self._ctx.metrics.connections.dec()
+        asyncio.get_running_loop().create_task(self._release(session))
+
+    # -- Transport ----------------------------------------------------------------------------
+
+    def write(self, frame: bytes) -> None:
+        if self._ws is not None and not self._ws.is_disconnected:
+            self._ws.underlying_transport.write(frame)
+
+    def buffered(self) -> int:
+        if self._ws is None:
+            return 0
+        size: int = self._ws.underlying_transport.get_write_buffer_size()
+        return size
+
+    def close(self, code: int, reason: str) -> None:
+        ws = self._ws
+        if ws is None or ws.is_disconnected or ws.is_close_frame_sent:
+            return
+        ws.send_close(
+            WSCloseCode(code), reason.encode()[:123]
+        )  # a close reason is at most 123 bytes
+        self._timers.append(asyncio.get_running_loop().call_later(_CLOSE_WAIT_S, ws.disconnect))
+
+    def pause_reading(self) -> None:
+        if self._ws is not None:
+            self._ws.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._ws is not None and not self._ws.is_disconnected:
+            self._ws.underlying_transport.resume_reading()
+
+    # -- inside -------------------------------------------------------------------------------
+
+    def _text(self, session: Session, frame: WSFrame) -> None:
+        payload: bytes | None
+        if frame.msg_type == WSMsgType.TEXT and frame.fin and self._fragments is None:
+            payload = frame.get_payload_as_bytes()
+        else:
+            payload = self._reassemble(session, frame)
+        if payload is None:
+            return
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:
+            session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
+            return
+        session.receive(text)
+
+    def _reassemble(self, session: Session, frame: WSFrame) -> bytes | None:
+        """A fragmented message, complete; None while parts are missing or it went wrong."""
+        starts = frame.msg_type == WSMsgType.TEXT
+        if starts == (self._fragments is not None):
+            session.close_soon(CloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
+            return None
+        if starts:
+            self._fragments, self._fragment_bytes = [], 0
+        assert self._fragments is not None
+        self._fragment_bytes += frame.payload_size
+        if self._fragment_bytes > self._ctx.settings.max_frame_bytes:
+            session.close_soon(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            return None
+        self._fragments.append(frame.get_payload_as_bytes())
+        if not frame.fin:
+            return None
+        payload, self._fragments = b"".join(self._fragments), None
+        return payload
+
+    def _set_up(self) -> None:
+        if self._in_setup:
+            self._in_setup = False
+            self._ctx.admission.settled()
+
+    def _close_if_not_connected(self) -> None:
+        if self._session is not None and self._session.claims is None:
+            self._session.close_soon(CloseCode.CONNECT_TIMEOUT, "connect timeout")
+
+    async def _release(self, session: Session) -> None:
+        try:
+            async with self._ctx.admission.cleanups:
+                await session.release()
+        except Exception as exc:
+            log.warning("session cleanup failed", extra={"error": repr(exc)})
