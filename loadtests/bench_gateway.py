@@ -54,10 +54,11 @@ async def _token() -> str:
         return str(token.json()["access_token"])
 
 
-async def _start_gateway(port: int, log: Path) -> subprocess.Popen[bytes]:
+async def _start_gateway(port: int, ws_port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CHAT_GATEWAY_PORT": str(port),
+        "CHAT_GATEWAY_WS_PORT": str(ws_port),
         "CHAT_GATEWAY_NODE_ID": f"bench-{port}",
         "CHAT_GATEWAY_MAX_CONNECTIONS_PER_USER": "100000",
         "CHAT_GATEWAY_MAX_CONNECTIONS_PER_IP": "100000",
@@ -238,13 +239,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--report", type=Path, default=REPO / "docs/benchmarks/gateway.md")
     args = parser.parse_args()
-    port = _free_port()
+    port, ws_port = _free_port(), _free_port()
     log = REPO / ".run/logs/bench-gateway.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    gateway = await _start_gateway(port, log)
+    gateway = await _start_gateway(port, ws_port, log)
     try:
         token = await _token()
-        url = f"ws://127.0.0.1:{port}/ws"
+        url = f"ws://127.0.0.1:{ws_port}/ws"
         held = await hold_connections(url, token, gateway.pid, args.connections)
         print("connections:", held)
         flow = await fan_out(url, token, args.rooms, args.members, args.rate, args.seconds)

@@ -44,7 +44,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     CHAT_GATEWAY_HOST=0.0.0.0
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8101
+EXPOSE 8101 8111
 # SIGTERM drains: `reconnect` to every client, DRAIN_GRACE_S, then close 1012.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["python", "-m", "chat_gateway"]

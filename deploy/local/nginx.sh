@@ -8,7 +8,8 @@
 #   CHAT_NGINX_DIR       where the rendered configuration, pid and temp files go (.run/nginx)
 #   CHAT_NGINX_LOG_DIR   where the access and error logs go (.run/logs)
 #   CHAT_NGINX_LISTEN    address:port to serve HTTPS on (127.0.0.1:8443)
-#   CHAT_NGINX_GATEWAYS  the gateways, space-separated host:port (127.0.0.1:8101 127.0.0.1:8102)
+#   CHAT_NGINX_GATEWAYS  the gateways' HTTP ports, space-separated host:port (127.0.0.1:8101 127.0.0.1:8102)
+#   CHAT_NGINX_GATEWAY_SOCKETS  the gateways' WebSocket ports (127.0.0.1:8111 127.0.0.1:8112)
 #   CHAT_NGINX_AUTH      the auth service, host:port (127.0.0.1:8200)
 #   CHAT_NGINX_WEB_ROOT  the built app (web/dist)
 #   CHAT_NGINX_TLS_CERT, CHAT_NGINX_TLS_KEY   a certificate and key to use instead
@@ -22,6 +23,7 @@ LOGS="${CHAT_NGINX_LOG_DIR:-$LOGS}"
 mkdir -p "$LOGS"
 LISTEN="${CHAT_NGINX_LISTEN:-127.0.0.1:8443}"
 GATEWAYS="${CHAT_NGINX_GATEWAYS:-127.0.0.1:8101 127.0.0.1:8102}"
+GATEWAY_SOCKETS="${CHAT_NGINX_GATEWAY_SOCKETS:-127.0.0.1:8111 127.0.0.1:8112}"
 AUTH="${CHAT_NGINX_AUTH:-127.0.0.1:8200}"
 WEB_ROOT="${CHAT_NGINX_WEB_ROOT:-$ROOT/web/dist}"
 CERT="${CHAT_NGINX_TLS_CERT:-$RUN/tls/localhost.crt}"
@@ -82,6 +84,7 @@ render() {
   text=${text//@KEY@/$KEY}
   text=${text//@WEB_ROOT@/$WEB_ROOT}
   text=${text//@GATEWAYS@/$(servers "$GATEWAYS")}
+  text=${text//@GATEWAY_SOCKETS@/$(servers "$GATEWAY_SOCKETS")}
   text=${text//@AUTH@/$(servers "$AUTH")}
   printf '%s\n' "$text" >"$CONF"
   exemptions >"$DIR/limit-exempt.conf"

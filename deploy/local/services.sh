@@ -14,8 +14,8 @@ SERVICES=(
   "auth-service|http://127.0.0.1:8200/readyz|env CHAT_AUTH_FORWARDED_ALLOW_IPS=127.0.0.1 .venv/bin/python -m chat_auth"
   "persistence-worker|http://127.0.0.1:8300/readyz|.venv/bin/python -m chat_worker"
   # The same nginx names each browser for the gateways' per-address connection limit.
-  "gateway-1|http://127.0.0.1:8101/readyz|env CHAT_GATEWAY_PORT=8101 CHAT_GATEWAY_NODE_ID=gateway-1 CHAT_GATEWAY_TRUSTED_PROXIES=127.0.0.1 .venv/bin/python -m chat_gateway"
-  "gateway-2|http://127.0.0.1:8102/readyz|env CHAT_GATEWAY_PORT=8102 CHAT_GATEWAY_NODE_ID=gateway-2 CHAT_GATEWAY_TRUSTED_PROXIES=127.0.0.1 .venv/bin/python -m chat_gateway"
+  "gateway-1|http://127.0.0.1:8101/readyz|env CHAT_GATEWAY_PORT=8101 CHAT_GATEWAY_WS_PORT=8111 CHAT_GATEWAY_NODE_ID=gateway-1 CHAT_GATEWAY_TRUSTED_PROXIES=127.0.0.1 .venv/bin/python -m chat_gateway"
+  "gateway-2|http://127.0.0.1:8102/readyz|env CHAT_GATEWAY_PORT=8102 CHAT_GATEWAY_WS_PORT=8112 CHAT_GATEWAY_NODE_ID=gateway-2 CHAT_GATEWAY_TRUSTED_PROXIES=127.0.0.1 .venv/bin/python -m chat_gateway"
 )
 
 start_one() {

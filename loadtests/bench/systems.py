@@ -353,6 +353,7 @@ class Chat:
             env = {
                 **self.stack.gateway_env,
                 "CHAT_GATEWAY_PORT": str(port),
+                "CHAT_GATEWAY_WS_PORT": str(free_port()),
                 "CHAT_GATEWAY_NODE_ID": f"bench-{self.stack.run}-{n}",
             }
             gateway = ServiceProcess(
@@ -365,27 +366,29 @@ class Chat:
             self.gateways.append(gateway)
         await asyncio.gather(*(gateway.start() for gateway in self.gateways))
         ports = [gateway.env["CHAT_GATEWAY_PORT"] for gateway in self.gateways]
+        sockets = [gateway.env["CHAT_GATEWAY_WS_PORT"] for gateway in self.gateways]
         groups = {
             "server": [_pid(gateway) for gateway in self.gateways],
             **self.stack.infrastructure(),
         }
         if not self.through_nginx:
-            urls = [f"ws://127.0.0.1:{port}/ws" for port in ports]
+            urls = [f"ws://127.0.0.1:{port}/ws" for port in sockets]
         else:
-            urls = [await self._start_nginx(ports)]
+            urls = [await self._start_nginx(ports, sockets)]
             pidfile = Path(self._nginx_env["CHAT_NGINX_DIR"]) / "nginx.pid"
             groups["proxy"] = [int(pidfile.read_text())]
         return Deployment(
             self.name, self.dialect, urls, self.stack.tokens, groups, groups["server"][0]
         )
 
-    async def _start_nginx(self, ports: list[str]) -> str:
+    async def _start_nginx(self, ports: list[str], sockets: list[str]) -> str:
         port = free_port()
         self._nginx_env = {
             "CHAT_NGINX_DIR": str(self.stack.log_dir / "nginx"),
             "CHAT_NGINX_LOG_DIR": str(self.stack.log_dir),
             "CHAT_NGINX_LISTEN": f"127.0.0.1:{port}",
             "CHAT_NGINX_GATEWAYS": " ".join(f"127.0.0.1:{p}" for p in ports),
+            "CHAT_NGINX_GATEWAY_SOCKETS": " ".join(f"127.0.0.1:{p}" for p in sockets),
             "CHAT_NGINX_AUTH": f"127.0.0.1:{self.stack.auth_port}",
             "CHAT_NGINX_UNLIMITED_ADDRESSES": "127.0.0.1",
         }

@@ -242,7 +242,7 @@ async def test_reconnect_after_gateway_killed(web_system: WebSystem, people: Peo
 async def test_scroll_back_through_history(web_system: WebSystem, people: People) -> None:
     room = f"e2e-history-{uuid.uuid4().hex[:6]}"
     token = await people.access_token("writer")
-    port = web_system.gateways[0].env["CHAT_GATEWAY_PORT"]
+    port = web_system.gateways[0].env["CHAT_GATEWAY_WS_PORT"]
     client = await ChatClient.open(
         f"ws://127.0.0.1:{port}/ws", token=token, origin=web_system.origin
     )

@@ -73,7 +73,12 @@ def _require(path: Path, why: str) -> None:
 
 def _gateway(name: str, run_id: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
     port = free_port()
-    env = {**env, "CHAT_GATEWAY_PORT": str(port), "CHAT_GATEWAY_NODE_ID": f"web-{name}-{run_id}"}
+    env = {
+        **env,
+        "CHAT_GATEWAY_PORT": str(port),
+        "CHAT_GATEWAY_WS_PORT": str(free_port()),
+        "CHAT_GATEWAY_NODE_ID": f"web-{name}-{run_id}",
+    }
     ready = f"http://127.0.0.1:{port}/readyz"
     return ServiceProcess(name, python_module("chat_gateway"), env, log_dir, ready_url=ready)
 
@@ -124,11 +129,13 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
         *gateways,
     ]
     upstreams = (f"127.0.0.1:{g.env['CHAT_GATEWAY_PORT']}" for g in gateways)
+    sockets = (f"127.0.0.1:{g.env['CHAT_GATEWAY_WS_PORT']}" for g in gateways)
     nginx_env = {
         "CHAT_NGINX_DIR": str(log_dir / "nginx"),
         "CHAT_NGINX_LOG_DIR": str(log_dir),
         "CHAT_NGINX_LISTEN": f"127.0.0.1:{nginx_port}",
         "CHAT_NGINX_GATEWAYS": " ".join(upstreams),
+        "CHAT_NGINX_GATEWAY_SOCKETS": " ".join(sockets),
         "CHAT_NGINX_AUTH": f"127.0.0.1:{auth_port}",
     }
     started: list[ServiceProcess] = []

@@ -35,6 +35,7 @@ def balancer_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "CHAT_NGINX_LISTEN": f"127.0.0.1:{free_port()}",
         "CHAT_NGINX_WEB_ROOT": str(web),
         "CHAT_NGINX_GATEWAYS": refused,
+        "CHAT_NGINX_GATEWAY_SOCKETS": refused,
         "CHAT_NGINX_AUTH": refused,
     }
     env.pop("CHAT_NGINX_UNLIMITED_ADDRESSES", None)

@@ -136,6 +136,7 @@ def balancer(
         "CHAT_NGINX_LOG_DIR": str(work),
         "CHAT_NGINX_LISTEN": f"127.0.0.1:{port}",
         "CHAT_NGINX_GATEWAYS": f"127.0.0.1:{gateways.port}",
+        "CHAT_NGINX_GATEWAY_SOCKETS": f"127.0.0.1:{gateways.port}",
         "CHAT_NGINX_AUTH": f"127.0.0.1:{auth_service.port}",
         "CHAT_NGINX_WEB_ROOT": str(web_root),
         "CHAT_NGINX_TLS_CERT": str(cert),
