@@ -94,6 +94,70 @@ def fanout_table(rows: list[Row]) -> str:
     )
 
 
+def rates_table(rows: list[Row]) -> str:
+    return _table(
+        [
+            "system",
+            "msg/s",
+            "deliveries/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "server CPU ms / 1k",
+            "lost",
+            "dup",
+        ],
+        (
+            [
+                r["system"],
+                r["rate"],
+                r["deliveries_per_s"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r["max_ms"],
+                r.get("server_cpu_ms_per_1k"),
+                r["lost"],
+                r["duplicates"],
+            ]
+            for r in _of(rows, "rates")
+        ),
+    )
+
+
+def acks_table(rows: list[Row]) -> str:
+    return _table(
+        [
+            "system",
+            "rooms",
+            "msg/s",
+            "ack p50 ms",
+            "ack p95 ms",
+            "ack p99 ms",
+            "ack max ms",
+            "deliver p99 ms",
+            "unacked",
+            "lost",
+            "dup",
+        ],
+        (
+            [
+                r["system"],
+                r["rooms"],
+                r["rate"],
+                r["ack_p50_ms"],
+                r["ack_p95_ms"],
+                r["ack_p99_ms"],
+                r["ack_max_ms"],
+                r["p99_ms"],
+                r["sent"] - r["acked"],
+                r["lost"],
+                r["duplicates"],
+            ]
+            for r in _of(rows, "acks")
+        ),
+    )
+
+
 def idle_table(rows: list[Row]) -> str:
     return _table(
         [
@@ -248,9 +312,11 @@ def results(
     sections = [
         header,
         "### (2) One room: fan-out\n\n" + fanout_table(rows),
+        "### (2b) The same room at other rates\n\n" + rates_table(rows),
         "### (1) Idle connections\n\n" + idle_table(rows),
         "### (3) Steps until p95 passes the limit\n\n" + steps_table(rows, limit_ms),
         "### (4) Small rooms with reconnects\n\n" + churn_table(rows),
+        "### (5) The send path: acknowledgements in rooms of two\n\n" + acks_table(rows),
         "### Ours against each peer\n\nA ratio below 1x is in our favour for CPU, latency and "
         "memory, above 1x for members held.\n\n" + ratio_table(rows, limit_ms),
     ]

@@ -3,10 +3,12 @@
 1. idle: connections that joined a room and wait → resident memory per connection.
 2. fan-out: one room of M members, P of them publishing at a fixed total rate → deliveries/s,
    publish → deliver latency, server CPU per 1,000 deliveries, losses, duplicates.
+   rates: the same room at a lower and a higher rate.
 3. steps: members added to one room in steps at a fixed rate until p95 passes the limit →
    the clients a system holds.
 4. churn: many small rooms while a share of the members reconnect every second, catching up
    where the system can → latency, reconnect time, what never arrived.
+5. acks: many rooms of two at a high total rate → publish → acknowledgement latency.
 
 A message counts as lost only after the drain period, and only if it was acknowledged.
 """
@@ -62,6 +64,12 @@ class Shape:
     fresh_per_scenario: bool = True
     step_limit_ms: float = 250.0
     processes: int = 2
+    # (2b) the fan-out room again at other rates: a quiet room and twice the load of (2).
+    sweep_rates: tuple[float, ...] = (20.0, 80.0)
+    # (5) the send path: many rooms of two, each with a publisher, at this total rate; what
+    # is measured is the acknowledgement (for us: admitted, numbered and in Kafka, acks=all).
+    ack_rooms: int = 50
+    ack_rate: float = 100.0
 
 
 # The same shapes, smaller and shorter: `make bench` stays under ten minutes.
@@ -83,6 +91,7 @@ SHORT = Shape(
     drain_s=4,
     settle_s=1.0,
     fresh_per_scenario=False,
+    sweep_rates=(80.0,),
 )
 FULL = Shape(
     idle_counts=(1000, 5000, 10000),
@@ -394,4 +403,69 @@ async def churn(run: Run, shape: Shape) -> list[Row]:
     ]
 
 
-SCENARIOS = {"idle": idle, "fanout": fanout, "steps": steps, "churn": churn}
+async def rates(run: Run, shape: Shape) -> list[Row]:
+    members, publishers = shape.fanout_members, shape.fanout_publishers
+    room = f"{run.prefix}-rates"
+    result = await run.fleet.open(
+        run.seats(range(members), lambda _: room, lambda i: i if i < publishers else -1)
+    )
+    await asyncio.sleep(shape.settle_s)
+    rows: list[Row] = []
+    for rate in shape.sweep_rates:
+        figures = await run.measure(
+            receivers=[result["rooms"].get(room, 0)] * publishers,
+            rate=rate,
+            seconds=shape.fanout_seconds,
+            drain_s=shape.drain_s,
+        )
+        rows.append(
+            run.row(
+                "rates",
+                connections=result["opened"],
+                members=members,
+                publishers=publishers,
+                rate=rate,
+                open_failures=_flat(result["failures"]),
+                **figures,
+            )
+        )
+    return rows
+
+
+async def acks(run: Run, shape: Shape) -> list[Row]:
+    rooms = shape.ack_rooms
+    result = await run.fleet.open(
+        run.seats(
+            range(rooms * 2),
+            lambda i: f"{run.prefix}-pair-{i // 2}",
+            lambda i: i // 2 if i % 2 == 0 else -1,
+            user_of=lambda i: i,
+        )
+    )
+    await asyncio.sleep(shape.settle_s)
+    figures = await run.measure(
+        receivers=[result["rooms"].get(f"{run.prefix}-pair-{n}", 0) for n in range(rooms)],
+        rate=shape.ack_rate,
+        seconds=shape.fanout_seconds,
+        drain_s=shape.drain_s,
+    )
+    return [
+        run.row(
+            "acks",
+            connections=result["opened"],
+            rooms=rooms,
+            rate=shape.ack_rate,
+            open_failures=_flat(result["failures"]),
+            **figures,
+        )
+    ]
+
+
+SCENARIOS = {
+    "idle": idle,
+    "fanout": fanout,
+    "rates": rates,
+    "steps": steps,
+    "churn": churn,
+    "acks": acks,
+}

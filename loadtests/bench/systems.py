@@ -36,6 +36,8 @@ PEERS = Path(__file__).resolve().parent / "peers"
 PASSWORD = "bench-password-1"
 # Users whose tokens the seats share; the gateways' per-user limits are lifted for the bench.
 USERS = 50
+# A registration or login refused as busy (503) is tried again this many times.
+AUTH_ATTEMPTS = 30
 # Load tests come from one address and thousands of connections share a few users: the
 # per-address and per-user limits of the gateways, the balancer and the auth service are lifted,
 # and so is the send rate (publishers send faster than people type).
@@ -279,10 +281,7 @@ class ChatStack:
         ) as auth:
 
             async def register(name: str) -> None:
-                created = await auth.post(
-                    "/v1/users", json={"username": name, "password": PASSWORD}
-                )
-                created.raise_for_status()
+                await _post_patiently(auth, "/v1/users", {"username": name, "password": PASSWORD})
 
             # All at once: the auth service hashes a few at a time and queues the rest.
             await asyncio.gather(*(register(name) for name in names))
@@ -300,8 +299,9 @@ class ChatStack:
         ) as auth:
 
             async def login(name: str) -> str:
-                token = await auth.post("/v1/token", json={"username": name, "password": PASSWORD})
-                token.raise_for_status()
+                token = await _post_patiently(
+                    auth, "/v1/token", {"username": name, "password": PASSWORD}
+                )
                 return str(token.json()["access_token"])
 
             self.tokens = list(await asyncio.gather(*(login(name) for name in self._names)))
@@ -410,3 +410,18 @@ class Chat:
         for gateway in reversed(self.gateways):
             await gateway.stop()
         self.gateways = []
+
+
+async def _post_patiently(
+    auth: httpx.AsyncClient, path: str, body: dict[str, str]
+) -> httpx.Response:
+    """POST, waiting out a 503: the auth service sheds password hashing beyond its queue (and a
+    busy machine fills it), telling the client when to come back."""
+    for _ in range(AUTH_ATTEMPTS):
+        response = await auth.post(path, json=body)
+        if response.status_code != 503:
+            response.raise_for_status()
+            return response
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+    response.raise_for_status()
+    return response

@@ -36,6 +36,7 @@ from chat_auth.throttle import LoginThrottle, RegistrationThrottle
 from chat_common import database, redis_client
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.health import health_routes
+from chat_common.logs import log_event_loop
 from chat_common.metrics import metrics_route
 from chat_common.tokens import TokenRules
 
@@ -51,6 +52,7 @@ def create_app(settings: AuthSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log_event_loop(log)
         async with contextlib.AsyncExitStack() as stack:
             ctx = await _build(settings, keys, metrics, stack)
             app.state.auth = live["ctx"] = ctx

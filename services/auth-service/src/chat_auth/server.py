@@ -19,6 +19,9 @@ def build_config(settings: AuthSettings) -> uvicorn.Config:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        # uvloop and httptools: the C event loop and HTTP parser (the start-up log names the loop).
+        loop="uvloop",
+        http="httptools",
         lifespan="on",
         ws="none",
         access_log=False,

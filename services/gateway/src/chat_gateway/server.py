@@ -16,7 +16,7 @@ from types import FrameType
 
 import uvicorn
 
-from chat_common.logs import configure_logging
+from chat_common.logs import configure_logging, log_event_loop
 from chat_common.proxies import proxy_header_options
 from chat_common.settings import SettingsError
 from chat_gateway.app import create_app, drain
@@ -34,8 +34,7 @@ class DrainingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         self._loop = asyncio.get_running_loop()
-        loop = type(self._loop)
-        log.info("event loop", extra={"loop": f"{loop.__module__}.{loop.__qualname__}"})
+        log_event_loop(log)
         await super().startup(sockets)  # type: ignore[arg-type]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

@@ -76,7 +76,8 @@ class Session:
         self._bad_frames = 0
         self._expiry: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._inbox: collections.deque[str] = collections.deque()
+        # Commands waiting for the one running; made when one waits (an idle session has none).
+        self._inbox: collections.deque[str] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._reading_paused = False
         self._setup_commands_left = _SETUP_COMMANDS
@@ -113,18 +114,21 @@ class Session:
         """A text frame from the client; its command runs after those before it."""
         if self.closed:
             return  # closing: what the peer still sends until its close arrives is dropped
-        self._inbox.append(text)
-        if len(self._inbox) >= _INBOX_HIGH and not self._reading_paused:
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = collections.deque()
+        inbox.append(text)
+        if len(inbox) >= _INBOX_HIGH and not self._reading_paused:
             self._reading_paused = True
             self._transport.pause_reading()
         if self._runner is None:
-            self._runner = asyncio.get_running_loop().create_task(self._run_inbox())
+            self._runner = asyncio.get_running_loop().create_task(self._run_inbox(inbox))
 
-    async def _run_inbox(self) -> None:
+    async def _run_inbox(self, inbox: collections.deque[str]) -> None:
         try:
-            while self._inbox and not self.closed:
-                text = self._inbox.popleft()
-                if self._reading_paused and len(self._inbox) <= _INBOX_LOW:
+            while inbox and not self.closed:
+                text = inbox.popleft()
+                if self._reading_paused and len(inbox) <= _INBOX_LOW:
                     self._reading_paused = False
                     self._transport.resume_reading()
                 if self._setup_commands_left:
@@ -133,6 +137,7 @@ class Session:
                     await self.handle_text(text)
         finally:
             self._runner = None
+            self._inbox = None
 
     async def _set_up_with(self, text: str) -> None:
         """A new session's first commands take turns with other new sessions' (connect storms):
@@ -263,7 +268,7 @@ class Session:
         if self.closed:
             return
         self.closed = True
-        self._inbox.clear()
+        self._inbox = None
         self.ctx.metrics.closes.labels(str(code)).inc()
         asyncio.get_running_loop().call_soon(self._close_now, code, reason)
 
@@ -278,7 +283,7 @@ class Session:
     async def release(self) -> None:
         """Called once by the transport when the connection is gone."""
         self.closed = True
-        self._inbox.clear()
+        self._inbox = None
         self.outbound.close()
         if self._runner is not None:
             self._runner.cancel()
