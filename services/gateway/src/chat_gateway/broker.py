@@ -16,6 +16,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from chat_gateway.frames import RoomFrame, from_payload, to_payload
+from chat_gateway.limits import TYPING_INTERVAL_MS
 
 
 class Admission(enum.Enum):
@@ -92,10 +93,6 @@ return 1
 """
 
 
-# Typing events: at most one per user and room every 2 s, never stored. A constant, not a
-# setting: the interval is part of the wire contract (docs/protocol.md), which clients rely on
-# to expire a typing indicator.
-TYPING_THROTTLE_MS = 2000
 # Ephemeral events share the room channel; this head tells them from seq-numbered frames.
 EPHEMERAL_HEAD = b"e\n"
 _event_encoder = msgspec.json.Encoder()
@@ -208,7 +205,7 @@ class RoomBroker:
 
     async def typing(self, room: str, user_id: str, name: str) -> bool:
         """Publish a typing event unless this user did so in this room within the throttle."""
-        if not await self._redis.set(f"typing:{room}:{user_id}", 1, nx=True, px=TYPING_THROTTLE_MS):
+        if not await self._redis.set(f"typing:{room}:{user_id}", 1, nx=True, px=TYPING_INTERVAL_MS):
             return False
         await self.announce(
             room, {"type": "typing", "room": room, "user": {"id": user_id, "name": name}}
