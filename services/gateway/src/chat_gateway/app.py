@@ -1,13 +1,15 @@
 """The composition root: builds the gateway from its settings and serves HTTP and WebSocket.
 
-Only here are the concrete Redis, Kafka and Postgres clients chosen; everything below gets
-them through ``GatewayContext``.
+Only here are the concrete Redis, Kafka and Postgres implementations chosen; everything below
+gets them as the interfaces it uses (``Broker``, ``Presence``, ``Transport``, …), through
+``GatewayContext`` for sessions and ``RoomAdministration`` for the room routes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,11 +27,11 @@ from chat_common.errors import ChatError, ErrorCode
 from chat_common.health import health_routes
 from chat_common.kafka_client import create_producer
 from chat_common.metrics import metrics_route
+from chat_common.revocation import is_revoked
 from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenError
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
 from chat_gateway.admission import ConnectAdmission
-from chat_gateway.broker import RoomBroker
 from chat_gateway.context import Claims, GatewayContext, VerifyToken
 from chat_gateway.fanout import Deliver, RoomFanout
 from chat_gateway.frames import RoomFrame
@@ -38,10 +40,11 @@ from chat_gateway.hub import Hub
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.people import PeopleDirectory
-from chat_gateway.presence import PresenceTracker
 from chat_gateway.presence_announcer import PresenceAnnouncer
+from chat_gateway.redis_broker import RedisBroker
+from chat_gateway.redis_presence import RedisPresence
 from chat_gateway.room_events import CONTROL_CHANNELS, ControlHandler
-from chat_gateway.rooms_http import room_routes
+from chat_gateway.rooms_http import RoomAdministration, room_routes
 from chat_gateway.roster import RoomRoster
 from chat_gateway.sending import MessageSender
 from chat_gateway.sequencer import Sequencer
@@ -63,7 +66,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             tasks = TaskSupervisor(metrics.task_failures)
             state["tasks"] = tasks
-            ctx = await _build(settings, stack, tasks)
+            ctx, app.state.rooms = await _build(settings, stack, tasks)
             app.state.ctx = ctx
             app.state.sessions = set()
             state["ctx"] = ctx
@@ -102,7 +105,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     async def _build(
         settings: GatewaySettings, stack: contextlib.AsyncExitStack, tasks: TaskSupervisor
-    ) -> GatewayContext:
+    ) -> tuple[GatewayContext, RoomAdministration]:
         redis = redis_client.create_redis(
             settings.redis_url,
             client_name=f"gateway-{settings.node_id}",
@@ -125,7 +128,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         )
         stack.push_async_callback(watch.close)
         check_token = _jwks_check(settings, stack)
-        broker = RoomBroker(
+        broker = RedisBroker(
             redis,
             window_size=settings.recent_window_size,
             window_ttl_s=settings.recent_window_ttl_s,
@@ -133,6 +136,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
             send_rate_per_s=settings.send_rate_per_s,
             send_burst=settings.send_burst,
             send_lock_s=settings.send_lock_s,
+            control_channels=CONTROL_CHANNELS,
+            tasks=tasks,
+            metrics=metrics,
         )
         store = MessageStore(pool)
         history = MessageHistory(broker, store)
@@ -146,30 +152,30 @@ def create_app(settings: GatewaySettings) -> Starlette:
             create_on_join=settings.create_rooms_on_join,
             cache_ttl_s=settings.access_cache_ttl_s,
         )
+        presence = RedisPresence(redis, ttl_s=settings.presence_ttl_s)
         announcer = PresenceAnnouncer(
-            redis,
+            presence,
             broker.announce,
             interval_s=settings.presence_announce_interval_s,
         )
         stack.callback(announcer.close)
         fanout = RoomFanout(
-            redis,
             broker,
             history,
             _deliverer(hub, metrics),
             hub.broadcast,
             metrics,
             tasks,
-            control_channels=CONTROL_CHANNELS,
             on_control=ControlHandler(hub, access),
             hole_retry_s=settings.hole_retry_s,
             hole_deadline_s=settings.hole_deadline_s,
         )
         await fanout.start()
         stack.push_async_callback(fanout.stop)
-        return GatewayContext(
+        ctx = GatewayContext(
             settings=settings,
             verify_token=check_token,
+            is_revoked=functools.partial(is_revoked, redis),
             broker=broker,
             sender=MessageSender(
                 broker=broker,
@@ -185,18 +191,17 @@ def create_app(settings: GatewaySettings) -> Starlette:
             history=history,
             fanout=fanout,
             hub=hub,
-            presence=PresenceTracker(redis, ttl_s=settings.presence_ttl_s),
+            presence=presence,
             presence_announcer=announcer,
             access=access,
-            roster=roster,
             metrics=metrics,
-            redis=redis,
             admission=ConnectAdmission(
                 settings.max_concurrent_connects,
                 settings.connect_wait_s,
                 settings.max_pending_connects,
             ),
         )
+        return ctx, RoomAdministration(access, roster, broker)
 
     routes = [
         *room_routes(),

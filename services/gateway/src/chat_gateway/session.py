@@ -22,7 +22,6 @@ import msgspec
 
 from chat_common.envelope import format_ts
 from chat_common.errors import ChatError, CloseCode, ErrorCode
-from chat_common.revocation import is_revoked
 from chat_gateway import protocol
 from chat_gateway.access import Caller
 from chat_gateway.context import Claims, GatewayContext
@@ -209,7 +208,7 @@ class Session:
             if failure.code is ErrorCode.UNAUTHORIZED:  # not when no verdict was possible yet
                 self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
             raise
-        if await is_revoked(self.ctx.redis, claims):
+        if await self.ctx.is_revoked(claims):
             self.close_soon(CloseCode.UNAUTHORIZED, "session revoked")
             raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
         settings = self.ctx.settings
@@ -237,7 +236,7 @@ class Session:
         claims = await self.ctx.verify_token(command.token)
         if self.claims is None or claims.sub != self.claims.sub:
             raise ChatError(ErrorCode.UNAUTHORIZED, "the new token is for another user")
-        if await is_revoked(self.ctx.redis, claims):
+        if await self.ctx.is_revoked(claims):
             raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
         self.claims = claims
         self._expire_at(claims.exp)
