@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sized
+from collections.abc import AsyncIterator, Sized
 
 import msgspec
 import pytest
@@ -18,8 +18,6 @@ from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.redis_broker import RedisBroker
 from chat_gateway.room_events import ROOM_EVENTS_CHANNEL
 from chat_gateway.supervisor import TaskSupervisor
-from chat_testing.ports import free_port
-from chat_testing.processes import redis_server
 from memory_broker import MemoryBackend
 
 _WINDOW = 5
@@ -52,17 +50,6 @@ class _Recorder:
         async with asyncio.timeout(5):
             while len(arrived) < n:
                 await asyncio.sleep(0.005)
-
-
-@pytest.fixture(scope="module")
-def redis_url_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    redis = redis_server(port, tmp_path_factory.mktemp("broker-contract"))
-    asyncio.run(redis.start())
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        asyncio.run(redis.stop())
 
 
 @pytest.fixture(params=["redis", "memory"])
