@@ -9,13 +9,15 @@ connections and gateways is kept where the shared state is, by the same rule:
 - typing events, one per user and room per ``TYPING_INTERVAL_MS``: the broker (``typing``);
 - connections per user (``MAX_CONNECTIONS_PER_USER``): presence (``admit_connection``), one
   atomic count across gateways;
-- connections per address (``MAX_CONNECTIONS_PER_IP``): counted by the hub, refused at the
-  handshake (``websocket``);
+- connections per address (``MAX_CONNECTIONS_PER_IP``): counted by the hub, the one past it
+  closed with 4008 as its socket opens (``websocket``);
 - bytes unread by one connection (``OUTBOUND_QUEUE_BYTES``): ``outbound``, on the delivery path;
 - frame size (``MAX_FRAME_BYTES``), connect timeout and pings: the socket (``websocket``);
   message length (``MAX_BODY_CHARS``): ``sending``; reply sizes (``MAX_REPLY_BYTES``,
-  ``CATCH_UP_LIMIT``): ``history``; sessions in setup (``MAX_CONCURRENT_CONNECTS``,
-  ``MAX_PENDING_CONNECTS``): ``admission``; presence events: ``presence_announcer``.
+  ``CATCH_UP_LIMIT``): ``history`` and ``session``; users listed online
+  (``MAX_ONLINE_LISTED``): ``session``; sessions in setup (``MAX_CONCURRENT_CONNECTS``,
+  ``MAX_PENDING_CONNECTS``): ``admission``; presence events
+  (``PRESENCE_ANNOUNCE_INTERVAL_S``): ``presence_announcer``.
 """
 
 from __future__ import annotations

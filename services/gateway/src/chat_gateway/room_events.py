@@ -1,9 +1,9 @@
 """Changes every gateway must act on at once: memberships, mutes and bans (``chat:room-events``)
 and session revocations from the auth service (``chat:revocations``).
 
-Each gateway receives them from its broker's control channels, drops what its access cache knew, and
-moves the affected local sockets: a kicked or banned user leaves the room (``kicked`` event), a
-revoked session is closed with 4001.
+Each gateway receives them on its broker's control channels, drops what its access cache knew,
+and moves the affected local sockets: a kicked or banned user leaves the room (``kicked``
+event), a revoked session is closed with 4001.
 """
 
 from __future__ import annotations
