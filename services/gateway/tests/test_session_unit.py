@@ -327,6 +327,27 @@ async def test_typing_reaches_the_members_once_per_interval_and_presence_says_wh
         assert refused["code"] == "forbidden"
 
 
+async def test_join_leave_cycling_costs_the_members_one_presence_event_per_interval() -> None:
+    async with MemoryGateway(Chat(), presence_announce_interval_s=0.2) as gateway:
+        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
+        await bob.request("join", room=ROOM)
+
+        def said() -> list[str]:
+            return [e["state"] for e in bob.events("presence") if e["user"]["id"] == "ada"]
+
+        for _ in range(10):
+            await ada.request("join", room=ROOM)
+            await ada.request("leave", room=ROOM)
+        await ada.request("join", room=ROOM)  # back where the interval began: nothing to say
+        await asyncio.sleep(0.4)
+        assert said() == ["online"]
+        await ada.request("leave", room=ROOM)  # gone for good: said once the interval ends
+        assert await eventually(lambda: said() if len(said()) == 2 else None) == [
+            "online",
+            "offline",
+        ]
+
+
 async def test_a_closed_connection_leaves_presence_and_the_last_one_unsubscribes() -> None:
     chat = Chat()
     async with MemoryGateway(chat) as gateway:
