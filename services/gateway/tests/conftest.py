@@ -4,8 +4,9 @@ stack and a Redis of their own (so Redis can be restarted without disturbing oth
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -103,3 +104,15 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chat
     finally:
         for process in reversed(processes):
             await process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis for the contract tests of the Redis implementations, apart from the system's."""
+    port = free_port()
+    redis = redis_server(port, tmp_path_factory.mktemp("contract-redis"))
+    asyncio.run(redis.start())
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        asyncio.run(redis.stop())

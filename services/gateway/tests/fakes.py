@@ -1,21 +1,33 @@
-"""In-memory stand-ins for the gateway's interfaces, for unit tests of pure session logic."""
+"""In-memory stand-ins for the gateway's interfaces, for unit tests of the domain logic.
+
+The broker and presence have modules of their own (``memory_broker``, ``memory_presence``);
+these are the smaller ones: the socket, the durable log and store, the access checks.
+"""
 
 from __future__ import annotations
 
-from chat_gateway.frames import ws_text_frame
+import msgspec
+
+from chat_common.envelope import Envelope
+from chat_common.errors import ChatError, ErrorCode
+from chat_gateway.access import Caller, dm_members
+from chat_gateway.frames import RoomFrame, frame_of, ws_text_frame
+from chat_gateway.store import Room
 
 
 class FakeTransport:
-    """A socket whose peer reads nothing until ``drain``: what was written stays buffered."""
+    """A socket whose peer reads nothing until ``drain`` (what was written stays buffered), or
+    everything at once with ``reading_peer``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, reading_peer: bool = False) -> None:
         self.frames: list[bytes] = []
         self.sent: list[bytes] = []
         self.closed: tuple[int, str] | None = None
         self.reading = True
+        self._reading_peer = reading_peer
 
     def write(self, frame: bytes) -> None:
-        self.frames.append(frame)
+        (self.sent if self._reading_peer else self.frames).append(frame)
 
     def buffered(self) -> int:
         return sum(len(frame) for frame in self.frames)
@@ -41,3 +53,89 @@ def payload_of(frame: bytes) -> bytes:
     start = 2 if size < 126 else 4 if size == 126 else 10
     assert frame == ws_text_frame(frame[start:])
     return frame[start:]
+
+
+class MemoryStore:
+    """``StoredMessages`` on a dictionary: what the persistence worker wrote to Postgres."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, dict[int, RoomFrame]] = {}
+
+    def store(self, room: str, frame: RoomFrame) -> None:
+        self._rooms.setdefault(room, {})[frame.seq] = frame
+
+    async def max_seq(self, room: str) -> int:
+        return max(self._rooms.get(room, {}), default=0)
+
+    async def between(
+        self, room: str, after: int, until: int | None, limit: int
+    ) -> list[RoomFrame]:
+        frames = self._rooms.get(room, {})
+        seqs = sorted(s for s in frames if after < s and (until is None or s <= until))
+        return [frames[s] for s in seqs[:limit]]
+
+    async def before(self, room: str, before: int | None, limit: int) -> list[RoomFrame]:
+        frames = self._rooms.get(room, {})
+        seqs = sorted(s for s in frames if before is None or s < before)
+        return [frames[s] for s in seqs[len(seqs) - limit :]]
+
+
+class MemoryLog:
+    """``DurableLog`` whose records the persistence worker stores at once (``stores``), or
+    later (``store_now``); ``failing`` makes every append fail as a Kafka outage does."""
+
+    def __init__(self, store: MemoryStore, *, stores: bool = True) -> None:
+        self._store = store
+        self._stores = stores
+        self.failing = False
+        self.records: list[Envelope] = []
+        self._unstored: list[Envelope] = []
+
+    async def append(self, room: str, envelope: bytes) -> None:
+        if self.failing:
+            raise ChatError(ErrorCode.UNAVAILABLE, "message log unavailable")
+        record = msgspec.json.decode(envelope, type=Envelope)
+        self.records.append(record)
+        self._unstored.append(record)
+        if self._stores:
+            self.store_now()
+
+    def store_now(self) -> None:
+        for record in self._unstored:  # the worker ignores a record stored already
+            self._store.store(record.room, frame_of(record))
+        self._unstored.clear()
+
+    async def wait_until_stored(self, limit_s: float) -> None:
+        """``PersistenceProgress``: the worker keeps up by the time anyone asks."""
+        self.store_now()
+
+
+class OpenRooms:
+    """``RoomChecks`` of a chat where every room is public but the ``closed`` ones, a DM is
+    for its two people, and the ``muted`` (room, user) pairs may not post."""
+
+    def __init__(self) -> None:
+        self.closed: set[str] = set()
+        self.muted: set[tuple[str, str]] = set()
+        self.forgotten: list[tuple[str, str | None]] = []
+
+    async def enter(self, caller: Caller, room: str) -> Room:
+        return await self.for_read(caller, room)
+
+    async def open_direct(self, room: str) -> Room:
+        return Room(room, "dm", False)
+
+    async def for_read(self, caller: Caller, room: str) -> Room:
+        pair = dm_members(room)
+        if room in self.closed or (pair is not None and caller.user_id not in pair):
+            raise ChatError(ErrorCode.FORBIDDEN, "not a member of this room")
+        return Room(room, "public" if pair is None else "dm", False)
+
+    async def for_send(self, caller: Caller, room: str) -> Room:
+        found = await self.for_read(caller, room)
+        if (room, caller.user_id) in self.muted:
+            raise ChatError(ErrorCode.FORBIDDEN, "you are muted in this room")
+        return found
+
+    def forget(self, room: str, user_id: str | None) -> None:
+        self.forgotten.append((room, user_id))

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from chat_gateway.limits import StrikeMeter, TokenBucket
+import pytest
+
+from chat_common.errors import ChatError, ErrorCode
+from chat_gateway.limits import ConnectionLimits, StrikeMeter, TokenBucket
+from chat_gateway.settings import GatewaySettings
 
 
 class _Clock:
@@ -43,3 +47,40 @@ def test_strikes_fade_for_a_client_that_hits_a_limit_now_and_then() -> None:
     for _ in range(50):
         assert not meter.strike()
         clock.now += 1.5
+
+
+def test_a_connection_joins_a_bounded_number_of_rooms_but_may_rejoin_one() -> None:
+    limits = ConnectionLimits(GatewaySettings(max_rooms_per_connection=2), _Clock())
+    limits.check_join(0, again=False)
+    limits.check_join(1, again=False)
+    with pytest.raises(ChatError) as refused:
+        limits.check_join(2, again=False)
+    assert refused.value.code is ErrorCode.FORBIDDEN
+    assert "leave one first" in refused.value.message
+    limits.check_join(2, again=True)  # a join again of a joined room (catch-up) takes no place
+
+
+def test_joins_and_leaves_share_one_bucket() -> None:
+    clock = _Clock()
+    limits = ConnectionLimits(GatewaySettings(join_rate_per_s=1.0, join_burst=2), clock)
+    limits.check_join(0, again=False)
+    limits.check_move()
+    with pytest.raises(ChatError) as refused:
+        limits.check_join(0, again=False)
+    assert refused.value.code is ErrorCode.RATE_LIMITED
+    assert (refused.value.retry_after_ms or 0) > 0
+    clock.now += 1.0
+    limits.check_move()
+
+
+def test_only_rate_limited_refusals_count_as_flooding() -> None:
+    limits = ConnectionLimits(GatewaySettings(abuse_strikes=3), _Clock())
+    forbidden = ChatError(ErrorCode.FORBIDDEN, "not a member of this room")
+    limited = ChatError(ErrorCode.RATE_LIMITED, "sending too fast", retry_after_ms=10)
+    assert not any(limits.flooding(forbidden) for _ in range(10))
+    assert [limits.flooding(limited) for _ in range(3)] == [False, False, True]
+
+
+def test_malformed_frames_close_the_connection_at_the_setting() -> None:
+    limits = ConnectionLimits(GatewaySettings(bad_frames_before_close=3), _Clock())
+    assert [limits.malformed() for _ in range(3)] == [False, False, True]

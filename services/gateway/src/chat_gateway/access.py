@@ -10,7 +10,7 @@ owner > room moderator > member, and nobody acts on a person of their own rank o
 
 Checks only read. Creating what a join names (a public room named for the first time, a direct
 message's row) is the separate step ``enter``. Decisions use a cache that every gateway drops at
-once when a membership, mute or ban changes (``RoomEvents``), and that expires by itself after a
+once when a membership, mute or ban changes (``room_events``), and that expires by itself after a
 while in case an invalidation was lost (Redis pub/sub is at-most-once).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -55,6 +56,22 @@ def dm_members(room: str) -> tuple[str, str] | None:
         return None
     _, first, second = room.split(":", 2)
     return first, second
+
+
+class RoomChecks(Protocol):
+    """The checks a session and the message path ask for (``RoomAccess`` answers them from
+    Postgres); each raises ``ChatError`` with the reason when the answer is no."""
+
+    async def enter(self, caller: Caller, room: str) -> Room: ...
+
+    async def open_direct(self, room: str) -> Room: ...
+
+    async def for_read(self, caller: Caller, room: str) -> Room: ...
+
+    async def for_send(self, caller: Caller, room: str) -> Room: ...
+
+    def forget(self, room: str, user_id: str | None) -> None:
+        """Drop what is known of a room (``user_id`` None) or of one user's standing in it."""
 
 
 class RoomAccess:

@@ -1,15 +1,16 @@
 """The composition root: builds the gateway from its settings and serves HTTP and WebSocket.
 
-Only here are the concrete Redis, Kafka and Postgres clients chosen; everything below gets
-them through ``GatewayContext``.
+Only here are the concrete Redis, Kafka and Postgres implementations chosen; everything below
+gets them as the interfaces it uses (``Broker``, ``Presence``, ``Transport``, …), through
+``GatewayContext`` for sessions and ``RoomAdministration`` for the room routes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,31 +21,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chat_common import database, redis_client
-from chat_common.envelope import parse_ts
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.health import health_routes
 from chat_common.kafka_client import create_producer
 from chat_common.metrics import metrics_route
+from chat_common.revocation import is_revoked
 from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenError
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
-from chat_gateway.admission import ConnectAdmission
-from chat_gateway.broker import RoomBroker
-from chat_gateway.context import Claims, GatewayContext, VerifyToken
-from chat_gateway.fanout import Deliver, RoomFanout
-from chat_gateway.frames import RoomFrame
-from chat_gateway.history import MessageHistory
-from chat_gateway.hub import Hub
+from chat_gateway.context import Claims, GatewayContext, VerifyToken, build_context
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.people import PeopleDirectory
-from chat_gateway.presence import PresenceTracker
-from chat_gateway.presence_announcer import PresenceAnnouncer
-from chat_gateway.room_events import CONTROL_CHANNELS, ControlHandler
-from chat_gateway.rooms_http import room_routes
+from chat_gateway.redis_broker import RedisBroker
+from chat_gateway.redis_presence import RedisPresence
+from chat_gateway.room_events import CONTROL_CHANNELS
+from chat_gateway.rooms_http import RoomAdministration, room_routes
 from chat_gateway.roster import RoomRoster
-from chat_gateway.sending import MessageSender
-from chat_gateway.sequencer import Sequencer
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.store import MessageStore, RoomDirectory
@@ -63,7 +56,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             tasks = TaskSupervisor(metrics.task_failures)
             state["tasks"] = tasks
-            ctx = await _build(settings, stack, tasks)
+            ctx, app.state.rooms = await _build(settings, stack, tasks)
             app.state.ctx = ctx
             app.state.sessions = set()
             state["ctx"] = ctx
@@ -102,7 +95,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     async def _build(
         settings: GatewaySettings, stack: contextlib.AsyncExitStack, tasks: TaskSupervisor
-    ) -> GatewayContext:
+    ) -> tuple[GatewayContext, RoomAdministration]:
         redis = redis_client.create_redis(
             settings.redis_url,
             client_name=f"gateway-{settings.node_id}",
@@ -125,7 +118,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         )
         stack.push_async_callback(watch.close)
         check_token = _jwks_check(settings, stack)
-        broker = RoomBroker(
+        broker = RedisBroker(
             redis,
             window_size=settings.recent_window_size,
             window_ttl_s=settings.recent_window_ttl_s,
@@ -133,10 +126,10 @@ def create_app(settings: GatewaySettings) -> Starlette:
             send_rate_per_s=settings.send_rate_per_s,
             send_burst=settings.send_burst,
             send_lock_s=settings.send_lock_s,
+            control_channels=CONTROL_CHANNELS,
+            tasks=tasks,
+            metrics=metrics,
         )
-        store = MessageStore(pool)
-        history = MessageHistory(broker, store)
-        hub = Hub()
         roster = RoomRoster(pool)
         access = RoomAccess(
             pool,
@@ -146,57 +139,25 @@ def create_app(settings: GatewaySettings) -> Starlette:
             create_on_join=settings.create_rooms_on_join,
             cache_ttl_s=settings.access_cache_ttl_s,
         )
-        announcer = PresenceAnnouncer(
-            redis,
-            broker.announce,
-            interval_s=settings.presence_announce_interval_s,
-        )
-        stack.callback(announcer.close)
-        fanout = RoomFanout(
-            redis,
-            broker,
-            history,
-            _deliverer(hub, metrics),
-            hub.broadcast,
-            metrics,
-            tasks,
-            control_channels=CONTROL_CHANNELS,
-            on_control=ControlHandler(hub, access),
-            hole_retry_s=settings.hole_retry_s,
-            hole_deadline_s=settings.hole_deadline_s,
-        )
-        await fanout.start()
-        stack.push_async_callback(fanout.stop)
-        return GatewayContext(
-            settings=settings,
-            verify_token=check_token,
+        ctx = build_context(
+            settings,
             broker=broker,
-            sender=MessageSender(
-                broker=broker,
-                sequencer=Sequencer(broker, history, watch, settings.seed_wait_s),
-                message_log=MessageLog(
-                    producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
-                ),
-                access=access,
-                metrics=metrics,
-                max_body_chars=settings.max_body_chars,
-                duplicate_wait_s=settings.duplicate_wait_s,
+            presence=RedisPresence(redis, ttl_s=settings.presence_ttl_s),
+            store=MessageStore(pool),
+            message_log=MessageLog(
+                producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
             ),
-            history=history,
-            fanout=fanout,
-            hub=hub,
-            presence=PresenceTracker(redis, ttl_s=settings.presence_ttl_s),
-            presence_announcer=announcer,
+            persistence=watch,
             access=access,
-            roster=roster,
+            verify_token=check_token,
+            is_revoked=functools.partial(is_revoked, redis),
             metrics=metrics,
-            redis=redis,
-            admission=ConnectAdmission(
-                settings.max_concurrent_connects,
-                settings.connect_wait_s,
-                settings.max_pending_connects,
-            ),
+            tasks=tasks,
         )
+        stack.callback(ctx.presence_announcer.close)
+        await ctx.fanout.start()
+        stack.push_async_callback(ctx.fanout.stop)
+        return ctx, RoomAdministration(access, roster, broker)
 
     routes = [
         *room_routes(),
@@ -208,29 +169,6 @@ def create_app(settings: GatewaySettings) -> Starlette:
     for dependency_error in (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(dependency_error, _unavailable_response)
     return app
-
-
-def _deliverer(hub: Hub, metrics: GatewayMetrics) -> Deliver:
-    def deliver(room: str, frame: RoomFrame) -> None:
-        sent = hub.deliver(room, frame)
-        if sent:
-            metrics.messages_delivered.inc(sent)
-            sent_at = _timestamp_of(frame)
-            if sent_at is not None:
-                metrics.deliver_latency.observe(max(0.0, time.time() - sent_at))
-
-    return deliver
-
-
-def _timestamp_of(frame: RoomFrame) -> float | None:
-    # The envelope's own ts, found without decoding the JSON: once per message per gateway.
-    at = frame.frame.find(b'"ts":"')
-    if at < 0:
-        return None
-    try:
-        return parse_ts(frame.frame[at + 6 : at + 30].decode()).timestamp()
-    except ValueError:
-        return None
 
 
 def _jwks_check(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> VerifyToken:

@@ -1,21 +1,35 @@
-"""Redis side of the message path: send admission, seq counters, the recent window, publish.
+"""The broker: what the message path and the fan-out need of the store every gateway shares.
 
-Each step that must be atomic is one Lua script, so a crash between two Redis calls never
-leaves a half-published message: the window entry and the PUBLISH happen together (step 4 of
-the message path), and the dedup record turns ``done`` in the same script.
+One interface for send admission, seq counters, the recent window, publishing and following
+rooms, as centrifugal/centrifuge's broker is one interface for publish, subscribe and history.
+The domain (``sending``, ``sequencer``, ``history``, ``fanout``) talks only to ``Broker``; the
+app factory chooses the implementation (``redis_broker.RedisBroker``), and the unit tests use an
+in-memory one that keeps the same contract (``tests/test_broker_contract.py`` runs both):
+
+- ``admit`` decides a send in one atomic step (docs/architecture.md, message path step 1): a
+  finished earlier send of the same ``(user, client_msg_id)`` is ``DONE`` with its envelope, an
+  unfinished one is ``RETRY`` with the envelope it recorded, one in flight is ``BUSY``; a record
+  belongs to the room of its envelope, so the id sent to another room is a ``CONFLICT``; the
+  user's send rate is checked last (``LIMITED``), and every other outcome holds the in-flight
+  lock until ``publish`` or ``release`` frees it.
+- ``next_seq`` is None when the room's counter is gone (the store lost it): the caller seeds
+  it (``seed_seq``, a no-op when another gateway did first) and asks again, so a seq never goes
+  backwards (G2).
+- ``publish`` adds the frame to the room's recent window and delivers it live as one step
+  (step 4), and marks the dedup record done in the same step when given the envelope.
+- Live delivery is at most once (pub/sub): ``subscribe`` returns once every frame published
+  afterwards reaches the events handler, and after a lost connection ``on_resubscribed`` says
+  that frames published meanwhile may be missing, to be read from the window and the store.
 """
 
 from __future__ import annotations
 
 import enum
-import time
-from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any, Protocol
 
 import msgspec
-from redis.asyncio import Redis
 
-from chat_gateway.frames import RoomFrame, from_payload, to_payload
+from chat_gateway.frames import RoomFrame
 
 
 class Admission(enum.Enum):
@@ -33,152 +47,51 @@ class SendAdmission(msgspec.Struct, frozen=True):
     retry_after_ms: int = 0
 
 
-# KEYS: dedup record, in-flight lock, rate bucket.
-# ARGV: now_ms, rate per ms, burst, lock ttl ms, lock owner, room.
-# A record belongs to the room of its envelope: a retry naming another room is a conflict,
-# never a re-publication of the first room's message into the second.
-_ADMIT = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state then
-  local envelope = redis.call('HGET', KEYS[1], 'envelope')
-  if cjson.decode(envelope)['room'] ~= ARGV[6] then
-    return {'conflict', '', 0}
-  end
-  if state == 'done' then
-    return {'done', envelope, 0}
-  end
-end
-if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
-  return {'busy', '', 0}
-end
-local now = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
-local tokens = tonumber(bucket[1]) or burst
-local at = tonumber(bucket[2]) or now
-tokens = math.min(burst, tokens + (now - at) * rate)
-if tokens < 1 then
-  redis.call('DEL', KEYS[2])
-  return {'limited', '', math.ceil((1 - tokens) / rate)}
-end
-redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'at', ARGV[1])
-redis.call('PEXPIRE', KEYS[3], math.ceil(burst / rate) + 1000)
-if state == 'pending' then
-  return {'retry', redis.call('HGET', KEYS[1], 'envelope'), 0}
-end
-return {'new', '', 0}
-"""
+class BrokerEvents(Protocol):
+    """What a broker hands its gateway as it arrives (the fan-out implements it). Called from
+    the broker's reader, one at a time, in the order the broker received them."""
 
-# KEYS: seq counter. Returns the next seq, or -1 when the counter is gone (Redis lost it).
-_NEXT_SEQ = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-return redis.call('INCR', KEYS[1])
-"""
+    def on_frame(self, room: str, frame: RoomFrame) -> None:
+        """A seq-numbered frame published in a subscribed room."""
 
-# KEYS: recent window, dedup record, in-flight lock.
-# ARGV: seq, payload, channel, window size, window ttl ms, dedup ttl s, envelope ('' for void).
-_PUBLISH = """
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PUBLISH', ARGV[3], ARGV[2])
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[2], 'state', 'done', 'envelope', ARGV[7])
-  redis.call('EXPIRE', KEYS[2], ARGV[6])
-end
-redis.call('DEL', KEYS[3])
-return 1
-"""
+    def on_event(self, room: str, payload: bytes) -> None:
+        """An ephemeral event of a subscribed room (typing, presence): a JSON event frame."""
+
+    def on_control(self, channel: str, data: bytes) -> None:
+        """A message on one of the control channels every gateway follows."""
+
+    def on_resubscribed(self) -> None:
+        """The connection was lost and is back: frames published meanwhile were not delivered."""
 
 
-# Typing events: at most one per user and room every 2 s, never stored. A constant, not a
-# setting: the interval is part of the wire contract (docs/protocol.md), which clients rely on
-# to expire a typing indicator.
-TYPING_THROTTLE_MS = 2000
-# Ephemeral events share the room channel; this head tells them from seq-numbered frames.
-EPHEMERAL_HEAD = b"e\n"
-_event_encoder = msgspec.json.Encoder()
+class Broker(Protocol):
+    # -- send admission and the dedup record (step 1, G4) ---------------------------------------
 
-
-def channel_of(room: str) -> str:
-    return f"room:{room}"
-
-
-class RoomBroker:
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        window_size: int,
-        window_ttl_s: int,
-        dedup_ttl_s: int,
-        send_rate_per_s: float,
-        send_burst: int,
-        send_lock_s: float,
-    ) -> None:
-        self._redis = redis
-        self._window_size = window_size
-        self._window_ttl_ms = window_ttl_s * 1000
-        self._dedup_ttl_s = dedup_ttl_s
-        self._rate_per_ms = send_rate_per_s / 1000
-        self._burst = send_burst
-        self._lock_ms = int(send_lock_s * 1000)
-        self._admit = redis.register_script(_ADMIT)
-        self._next_seq = redis.register_script(_NEXT_SEQ)
-        self._publish = redis.register_script(_PUBLISH)
-
-    async def admit(self, user_id: str, client_msg_id: str, owner: str, room: str) -> SendAdmission:
-        result = await self._admit(
-            keys=[
-                _dedup_key(user_id, client_msg_id),
-                _lock_key(user_id, client_msg_id),
-                f"bucket:{user_id}",
-            ],
-            args=[
-                int(time.time() * 1000),
-                self._rate_per_ms,
-                self._burst,
-                self._lock_ms,
-                owner,
-                room,
-            ],
-        )
-        outcome, envelope, retry_after = result
-        return SendAdmission(Admission(outcome.decode()), envelope, int(retry_after))
+    async def admit(
+        self, user_id: str, client_msg_id: str, owner: str, room: str
+    ) -> SendAdmission: ...
 
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
-        # Kept for the dedup period: a retry after a failed produce re-sends this very envelope
-        # (same id, same seq), so a produce that did land after all is never doubled.
-        key = _dedup_key(user_id, client_msg_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": "pending", "envelope": envelope})
-            pipe.expire(key, self._dedup_ttl_s)
-            await pipe.execute()
+        """Record the envelope about to be sent, so a retry after a failure re-sends it."""
 
     async def release(self, user_id: str, client_msg_id: str) -> None:
-        await self._redis.delete(_lock_key(user_id, client_msg_id))
+        """Free the in-flight lock of a send that ends without publishing."""
 
-    async def next_seq(self, room: str) -> int | None:
-        seq = int(await self._next_seq(keys=[_seq_key(room)]))
-        return None if seq < 0 else seq
+    # -- seq counters (step 2, G2) --------------------------------------------------------------
 
-    async def has_seq(self, room: str) -> bool:
-        return bool(await self._redis.exists(_seq_key(room)))
+    async def next_seq(self, room: str) -> int | None: ...
+
+    async def has_seq(self, room: str) -> bool: ...
 
     async def seed_seq(self, room: str, floor: int) -> None:
         """Re-create a lost counter at ``floor`` unless another gateway already did."""
-        await self._redis.set(_seq_key(room), floor, nx=True)
 
     async def current_seq(self, room: str) -> int:
-        value = await self._redis.get(_seq_key(room))
-        return int(value) if value is not None else 0
+        """The room's counter, 0 when it has none."""
 
-    async def current_seqs(self, rooms: list[str]) -> list[int]:
-        if not rooms:
-            return []
-        values = await self._redis.mget([_seq_key(room) for room in rooms])
-        return [int(value) if value is not None else 0 for value in values]
+    async def current_seqs(self, rooms: list[str]) -> list[int]: ...
+
+    # -- publish and the recent window (step 4, G3) ---------------------------------------------
 
     async def publish(
         self,
@@ -189,67 +102,36 @@ class RoomBroker:
         client_msg_id: str = "",
         envelope: bytes = b"",
     ) -> None:
-        await self._publish(
-            keys=[
-                _window_key(room),
-                _dedup_key(user_id, client_msg_id),
-                _lock_key(user_id, client_msg_id),
-            ],
-            args=[
-                frame.seq,
-                to_payload(frame),
-                channel_of(room),
-                self._window_size,
-                self._window_ttl_ms,
-                self._dedup_ttl_s,
-                envelope,
-            ],
-        )
+        """Add ``frame`` to the window and deliver it live, at once; with ``envelope``, mark
+        the send of ``(user_id, client_msg_id)`` done. The in-flight lock is freed either way."""
+
+    async def window(self, room: str, after: int, until: int | None = None) -> list[RoomFrame]:
+        """Frames of the recent window with after < seq <= until, ascending, one per seq (a
+        message wins over a void of the same seq)."""
+
+    # -- ephemeral events and control messages --------------------------------------------------
 
     async def typing(self, room: str, user_id: str, name: str) -> bool:
-        """Publish a typing event unless this user did so in this room within the throttle."""
-        if not await self._redis.set(f"typing:{room}:{user_id}", 1, nx=True, px=TYPING_THROTTLE_MS):
-            return False
-        await self.announce(
-            room, {"type": "typing", "room": room, "user": {"id": user_id, "name": name}}
-        )
-        return True
+        """Announce that the user types, unless they did in this room within the interval."""
 
     async def announce(self, room: str, event: dict[str, Any]) -> None:
         """An ephemeral event for the room's members on every gateway; never stored."""
-        await self._redis.publish(channel_of(room), EPHEMERAL_HEAD + _event_encoder.encode(event))
 
-    async def window(self, room: str, after: int, until: int | None = None) -> list[RoomFrame]:
-        """Frames of the recent window with after < seq <= until, ascending."""
-        upper = "+inf" if until is None else until
-        payloads = cast(
-            "list[bytes]", await self._redis.zrangebyscore(_window_key(room), f"({after}", upper)
-        )
-        return _deduplicated(from_payload(payload) for payload in payloads)
+    async def publish_control(self, channel: str, data: bytes) -> None:
+        """A message for every gateway on a control channel."""
 
+    # -- following rooms (step 6) ---------------------------------------------------------------
 
-def _deduplicated(frames: Iterable[RoomFrame]) -> list[RoomFrame]:
-    # A seq voided after a failed produce and later sent on retry has two entries: the message
-    # wins over the void.
-    by_seq: dict[int, RoomFrame] = {}
-    for frame in frames:
-        known = by_seq.get(frame.seq)
-        if known is None or known.is_void:
-            by_seq[frame.seq] = frame
-    return [by_seq[seq] for seq in sorted(by_seq)]
+    @property
+    def healthy(self) -> bool:
+        """Subscribed: live frames can arrive."""
 
+    async def start(self, events: BrokerEvents) -> None:
+        """Follow the control channels, and from now on hand what arrives to ``events``."""
 
-def _seq_key(room: str) -> str:
-    return f"seq:{room}"
+    async def stop(self) -> None: ...
 
+    async def subscribe(self, room: str) -> None:
+        """Returns once every frame published in ``room`` afterwards will be handed over."""
 
-def _window_key(room: str) -> str:
-    return f"recent:{room}"
-
-
-def _dedup_key(user_id: str, client_msg_id: str) -> str:
-    return f"dedup:{user_id}:{client_msg_id}"
-
-
-def _lock_key(user_id: str, client_msg_id: str) -> str:
-    return f"sending:{user_id}:{client_msg_id}"
+    async def unsubscribe(self, room: str) -> None: ...

@@ -1,47 +1,136 @@
-"""Everything a session needs, built once by the app factory (the composition root)."""
+"""What sessions share, wired once from the interfaces the domain uses (``build_context``).
+
+The app factory chooses the implementations (Redis, Kafka, Postgres) and hands them in; the unit
+tests hand in in-memory ones, so they run the very wiring a gateway runs.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
+from chat_common.envelope import parse_ts
 from chat_common.tokens import AccessClaims
-from chat_gateway.access import RoomAccess
+from chat_gateway.access import RoomChecks
 from chat_gateway.admission import ConnectAdmission
-from chat_gateway.broker import RoomBroker
-from chat_gateway.fanout import RoomFanout
-from chat_gateway.history import MessageHistory
+from chat_gateway.broker import Broker
+from chat_gateway.fanout import Deliver, RoomFanout
+from chat_gateway.frames import RoomFrame
+from chat_gateway.history import MessageHistory, StoredMessages
 from chat_gateway.hub import Hub
 from chat_gateway.metrics import GatewayMetrics
-from chat_gateway.presence import PresenceTracker
+from chat_gateway.presence import Presence
 from chat_gateway.presence_announcer import PresenceAnnouncer
-from chat_gateway.roster import RoomRoster
-from chat_gateway.sending import MessageSender
+from chat_gateway.room_events import ControlHandler
+from chat_gateway.sending import DurableLog, MessageSender
+from chat_gateway.sequencer import PersistenceProgress, Sequencer
 from chat_gateway.settings import GatewaySettings
+from chat_gateway.supervisor import TaskSupervisor
 
 Claims = AccessClaims
 
 
 # Verifies an access token; raises ChatError(UNAUTHORIZED) with a clear reason when it is not.
 VerifyToken = Callable[[str], Awaitable[Claims]]
+# Whether the login session of valid claims was ended since (logout, revocation).
+IsRevoked = Callable[[Claims], Awaitable[bool]]
 
 
 @dataclass
 class GatewayContext:
     settings: GatewaySettings
     verify_token: VerifyToken
-    broker: RoomBroker
+    is_revoked: IsRevoked
+    broker: Broker
     sender: MessageSender
     history: MessageHistory
     fanout: RoomFanout
     hub: Hub
-    presence: PresenceTracker
+    presence: Presence
     presence_announcer: PresenceAnnouncer
-    access: RoomAccess
-    roster: RoomRoster
+    access: RoomChecks
     metrics: GatewayMetrics
-    redis: Redis
     admission: ConnectAdmission
     draining: bool = field(default=False)
+
+
+def build_context(
+    settings: GatewaySettings,
+    *,
+    broker: Broker,
+    presence: Presence,
+    store: StoredMessages,
+    message_log: DurableLog,
+    persistence: PersistenceProgress,
+    access: RoomChecks,
+    verify_token: VerifyToken,
+    is_revoked: IsRevoked,
+    metrics: GatewayMetrics,
+    tasks: TaskSupervisor,
+) -> GatewayContext:
+    """The gateway's domain, wired; its fan-out is started by the caller (``fanout.start``)."""
+    history = MessageHistory(broker, store)
+    hub = Hub()
+    fanout = RoomFanout(
+        broker,
+        history,
+        _deliverer(hub, metrics),
+        hub.broadcast,
+        metrics,
+        tasks,
+        on_control=ControlHandler(hub, access),
+        hole_retry_s=settings.hole_retry_s,
+        hole_deadline_s=settings.hole_deadline_s,
+    )
+    sender = MessageSender(
+        broker=broker,
+        sequencer=Sequencer(broker, history, persistence, settings.seed_wait_s),
+        message_log=message_log,
+        access=access,
+        metrics=metrics,
+        max_body_chars=settings.max_body_chars,
+        duplicate_wait_s=settings.duplicate_wait_s,
+    )
+    return GatewayContext(
+        settings=settings,
+        verify_token=verify_token,
+        is_revoked=is_revoked,
+        broker=broker,
+        sender=sender,
+        history=history,
+        fanout=fanout,
+        hub=hub,
+        presence=presence,
+        presence_announcer=PresenceAnnouncer(
+            presence, broker.announce, interval_s=settings.presence_announce_interval_s
+        ),
+        access=access,
+        metrics=metrics,
+        admission=ConnectAdmission(
+            settings.max_concurrent_connects, settings.connect_wait_s, settings.max_pending_connects
+        ),
+    )
+
+
+def _deliverer(hub: Hub, metrics: GatewayMetrics) -> Deliver:
+    def deliver(room: str, frame: RoomFrame) -> None:
+        sent = hub.deliver(room, frame)
+        if sent:
+            metrics.messages_delivered.inc(sent)
+            sent_at = _timestamp_of(frame)
+            if sent_at is not None:
+                metrics.deliver_latency.observe(max(0.0, time.time() - sent_at))
+
+    return deliver
+
+
+def _timestamp_of(frame: RoomFrame) -> float | None:
+    # The envelope's own ts, found without decoding the JSON: once per message per gateway.
+    at = frame.frame.find(b'"ts":"')
+    if at < 0:
+        return None
+    try:
+        return parse_ts(frame.frame[at + 6 : at + 30].decode()).timestamp()
+    except ValueError:
+        return None

@@ -1,30 +1,23 @@
-"""Fan-out: one Redis subscription per room per gateway, delivering each room in seq order.
+"""Fan-out: delivers each room this gateway follows to its local members, in seq order (G2).
 
-A single pub/sub connection carries every room this gateway follows. Redis pub/sub is
-at-most-once, so the reader owns its reconnect: after a drop it subscribes again and fills
-what was missed from the recent window and Postgres, through the same ordering as live frames.
+The broker hands over what it receives (``BrokerEvents``); every frame of a room passes through
+the room's ``RoomOrder``. Live delivery is at most once, so an early frame waits while the hole
+before it is read from the recent window and then Postgres, and after the broker lost its
+connection every room reads what it missed through the same ordering (G3).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
-from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
-
-from chat_gateway.broker import EPHEMERAL_HEAD, RoomBroker, channel_of
-from chat_gateway.frames import RoomFrame, from_payload
+from chat_gateway.broker import Broker
+from chat_gateway.frames import RoomFrame
 from chat_gateway.history import MessageHistory
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.ordering import RoomOrder
 from chat_gateway.supervisor import TaskSupervisor
-
-log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, RoomFrame], None]
 Broadcast = Callable[[str, bytes], None]
@@ -33,57 +26,55 @@ Control = Callable[[str, bytes], None]
 # Seqs above a new subscription's starting point that may be in flight at that moment: a
 # message takes its seq, then a Kafka round trip, then is published.
 _IN_FLIGHT_GUESS = 64
-_RECONNECT_BACKOFF_MAX_S = 2.0
+# A room's catch-up after a reconnect reads at most this many messages: bounded like every
+# read, and far more than a reconnect of a few seconds misses in the busiest room.
+_RESYNC_LIMIT = 10_000
 
 
 class _FollowedRoom:
+    __slots__ = ("early", "filler", "order")
+
     def __init__(self) -> None:
         self.order: RoomOrder | None = None
         self.early: list[RoomFrame] = []  # arrived before the starting point was known
-        self.subscribed = asyncio.Event()
         self.filler: asyncio.Task[None] | None = None
 
 
 class RoomFanout:
     def __init__(
         self,
-        redis: Redis,
-        broker: RoomBroker,
+        broker: Broker,
         history: MessageHistory,
         deliver: Deliver,
         broadcast: Broadcast,
         metrics: GatewayMetrics,
         tasks: TaskSupervisor,
         *,
-        control_channels: tuple[str, ...],
         on_control: Control,
         hole_retry_s: float,
         hole_deadline_s: float,
     ) -> None:
-        self._redis = redis
         self._broker = broker
         self._history = history
         self._deliver = deliver
         self._broadcast = broadcast
         self._metrics = metrics
         self._tasks = tasks
-        self._control_channels = control_channels
         self._on_control = on_control
         self._hole_retry_s = hole_retry_s
         self._hole_deadline_s = hole_deadline_s
         self._rooms: dict[str, _FollowedRoom] = {}
-        self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
-        self._subscribed_before = False
-        self.healthy = False
+
+    @property
+    def healthy(self) -> bool:
+        return self._broker.healthy
 
     async def start(self) -> None:
-        self._reader = self._tasks.spawn("room-fanout", self._read_forever)
+        await self._broker.start(self)
 
     async def stop(self) -> None:
-        tasks = [self._reader, self._resync, *(room.filler for room in self._rooms.values())]
+        tasks = [self._resync, *(room.filler for room in self._rooms.values())]
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -91,17 +82,14 @@ class RoomFanout:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._close_pubsub()
+        await self._broker.stop()
 
     async def follow(self, room: str) -> int:
         """Subscribe (once per gateway) and return the seq this gateway delivers after."""
         followed = self._rooms.get(room)
         if followed is None:
             followed = self._rooms[room] = _FollowedRoom()
-            await self._connected.wait()
-            if self._pubsub is not None:
-                await self._pubsub.subscribe(channel_of(room))
-        await followed.subscribed.wait()
+        await self._broker.subscribe(room)
         if followed.order is None:
             await self._start_order(room, followed)
         assert followed.order is not None
@@ -113,9 +101,28 @@ class RoomFanout:
             return
         if followed.filler is not None:
             followed.filler.cancel()
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(channel_of(room))
+        await self._broker.unsubscribe(room)
+
+    # -- BrokerEvents ---------------------------------------------------------------------------
+
+    def on_frame(self, room: str, frame: RoomFrame) -> None:
+        followed = self._rooms.get(room)
+        if followed is not None:
+            self._accept(room, followed, frame)
+
+    def on_event(self, room: str, payload: bytes) -> None:
+        if room in self._rooms:
+            self._broadcast(room, payload)
+
+    def on_control(self, channel: str, data: bytes) -> None:
+        self._on_control(channel, data)
+
+    def on_resubscribed(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+        self._resync = self._tasks.spawn("fanout-resync", self._catch_up_after_reconnect)
+
+    # -- order and holes ------------------------------------------------------------------------
 
     async def _start_order(self, room: str, followed: _FollowedRoom) -> None:
         # Subscribed first, then read the counter: whatever is published from now on arrives
@@ -199,83 +206,6 @@ class RoomFanout:
         for room, followed in list(self._rooms.items()):
             if followed.order is None or self._rooms.get(room) is not followed:
                 continue
-            frames, _ = await self._history.after(room, followed.order.last, 10_000)
+            frames, _ = await self._history.after(room, followed.order.last, _RESYNC_LIMIT)
             for frame in frames:
                 self._accept(room, followed, frame)
-
-    async def _read_forever(self) -> None:
-        """Owns the subscription: reconnects after a Redis failure itself; any other failure
-        ends the run (the supervisor restarts it), dropping the subscription first so the
-        next run subscribes afresh and catches up."""
-        backoff = 0.05
-        while True:
-            try:
-                await self._subscribe()
-                backoff = 0.05
-                assert self._pubsub is not None
-                while True:
-                    message = await self._pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._on_message(message)
-            except (RedisError, OSError) as exc:
-                self._metrics.redis_errors.labels("subscribe").inc()
-                log.warning("room fan-out lost redis; reconnecting", extra={"error": repr(exc)})
-                await self._unsubscribed()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _RECONNECT_BACKOFF_MAX_S)
-            except BaseException:
-                await self._unsubscribed()
-                raise
-
-    async def _subscribe(self) -> None:
-        pubsub = self._redis.pubsub()
-        self._pubsub = pubsub
-        await pubsub.subscribe(*self._control_channels, *map(channel_of, self._rooms))
-        self._connected.set()
-        self.healthy = True
-        if self._subscribed_before:
-            log.info("room fan-out resubscribed", extra={"rooms": len(self._rooms)})
-            if self._resync is not None:
-                self._resync.cancel()
-            self._resync = self._tasks.spawn("fanout-resync", self._catch_up_after_reconnect)
-        self._subscribed_before = True
-
-    async def _unsubscribed(self) -> None:
-        self.healthy = False
-        self._connected.clear()
-        for followed in self._rooms.values():
-            followed.subscribed.clear()
-        await self._close_pubsub()
-
-    def _on_message(self, message: dict[str, Any]) -> None:
-        channel = message["channel"]
-        channel = channel.decode() if isinstance(channel, bytes) else channel
-        if message["type"] == "message" and channel in self._control_channels:
-            self._on_control(channel, message["data"])
-            return
-        room = channel.removeprefix("room:") if channel.startswith("room:") else None
-        if message["type"] == "subscribe":
-            if room is not None and (followed := self._rooms.get(room)) is not None:
-                followed.subscribed.set()
-            return
-        if message["type"] != "message" or room is None:
-            return
-        followed = self._rooms.get(room)
-        if followed is None:
-            return
-        data: bytes = message["data"]
-        if data.startswith(EPHEMERAL_HEAD):
-            self._broadcast(room, data[len(EPHEMERAL_HEAD) :])
-            return
-        try:
-            frame = from_payload(data)
-        except ValueError:
-            log.warning("dropped a malformed room frame", extra={"room": room})
-            return
-        self._accept(room, followed, frame)
-
-    async def _close_pubsub(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py

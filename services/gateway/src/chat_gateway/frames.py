@@ -8,6 +8,8 @@ waiting for it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 
 from chat_common.envelope import Envelope, encode_envelope
@@ -59,3 +61,14 @@ def from_payload(payload: bytes) -> RoomFrame:
     if not sep or not head.isdigit():
         raise ValueError("not a room frame payload")
     return RoomFrame(int(head), frame)
+
+
+def one_per_seq(frames: Iterable[RoomFrame]) -> list[RoomFrame]:
+    """``frames`` ascending, one per seq. A seq voided after a failed produce and later sent on
+    retry has two entries: the message wins over the void."""
+    by_seq: dict[int, RoomFrame] = {}
+    for frame in frames:
+        known = by_seq.get(frame.seq)
+        if known is None or known.is_void:
+            by_seq[frame.seq] = frame
+    return [by_seq[seq] for seq in sorted(by_seq)]

@@ -6,13 +6,26 @@ so every read merges both and lets neither alone decide what exists.
 
 from __future__ import annotations
 
-from chat_gateway.broker import RoomBroker
+from typing import Protocol
+
+from chat_gateway.broker import Broker
 from chat_gateway.frames import RoomFrame
-from chat_gateway.store import MessageStore
+
+
+class StoredMessages(Protocol):
+    """The durable messages (``store.MessageStore``: Postgres), ascending by seq."""
+
+    async def max_seq(self, room: str) -> int: ...
+
+    async def between(
+        self, room: str, after: int, until: int | None, limit: int
+    ) -> list[RoomFrame]: ...
+
+    async def before(self, room: str, before: int | None, limit: int) -> list[RoomFrame]: ...
 
 
 class MessageHistory:
-    def __init__(self, broker: RoomBroker, store: MessageStore) -> None:
+    def __init__(self, broker: Broker, store: StoredMessages) -> None:
         self._broker = broker
         self._store = store
 

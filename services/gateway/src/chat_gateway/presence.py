@@ -1,78 +1,19 @@
-"""Who is connected and who is in which room, across every gateway and tab.
+"""Presence: who is connected and who is in which room, across every gateway and tab.
 
-A user is online in a room while any of their connections has joined it. Entries are scored by
-their expiry time and pushed forward by each gateway's heartbeat, so the entries of a gateway
-killed with SIGKILL lapse by themselves; a periodic sweep finds users whose last entry lapsed
-and reports them offline. Each transition (first join, last leave, lapse) is reported by exactly
-one caller, because the script that makes it is the one that sees it.
+A user is online in a room while any of their connections has joined it. Entries expire unless
+their gateway's heartbeat touches them, so the entries of a gateway killed with SIGKILL lapse by
+themselves and a periodic sweep reports those users offline. Each transition (first join, last
+leave, lapse) is reported by exactly one caller, the one whose step made it.
 
-Keys (the room id embeds in each; this layout assumes one Redis, not a cluster):
-``presence:{room}`` user → expiry, ``presence:{room}:{user}`` connection → expiry,
-``presence-names:{room}`` user → display name, ``conns:{user}`` connection → expiry.
+``Presence`` is what sessions, the heartbeat and the announcer need; the app factory chooses
+the implementation (``redis_presence.RedisPresence``), and unit tests use an in-memory one.
 """
 
 from __future__ import annotations
 
-import time
-from typing import cast
+from typing import Protocol
 
 import msgspec
-from redis.asyncio import Redis
-
-# KEYS: the user's connection set. ARGV: now ms, expiry ms, max, connection id.
-_ADMIT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2] - ARGV[1])
-return 1
-"""
-
-# KEYS: room users, user's connections in the room, names. ARGV: now, expiry, user, conn, name.
-# Returns 1 when this made the user online in the room.
-_ENTER = """
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-local before = redis.call('ZCARD', KEYS[2])
-local ttl = ARGV[2] - ARGV[1]
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[5])
-redis.call('PEXPIRE', KEYS[3], ttl)
-if before == 0 then return 1 end
-return 0
-"""
-
-# KEYS: room users, user's connections in the room, names. ARGV: now, user, conn.
-# Returns 1 when this made the user offline in the room.
-_LEAVE = """
-redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
-if redis.call('ZREM', KEYS[1], ARGV[2]) == 1 then
-  redis.call('HDEL', KEYS[3], ARGV[2])
-  return 1
-end
-return 0
-"""
-
-# KEYS: room users, names. ARGV: now, connection-set key prefix ("presence:{room}:").
-# Returns the users (id, name, ...) whose every connection lapsed, removing them.
-_SWEEP = """
-local lapsed = {}
-for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
-  local conns = ARGV[2] .. user
-  redis.call('ZREMRANGEBYSCORE', conns, '-inf', ARGV[1])
-  if redis.call('ZCARD', conns) == 0 and redis.call('ZREM', KEYS[1], user) == 1 then
-    local name = redis.call('HGET', KEYS[2], user)
-    redis.call('HDEL', KEYS[2], user)
-    table.insert(lapsed, user)
-    table.insert(lapsed, name or user)
-  end
-end
-return lapsed
-"""
 
 
 class OnlineUser(msgspec.Struct, frozen=True):
@@ -88,118 +29,34 @@ class Member(msgspec.Struct, frozen=True):
     connection: str
 
 
-class PresenceTracker:
-    def __init__(self, redis: Redis, *, ttl_s: float) -> None:
-        self._redis = redis
-        self._ttl_ms = int(ttl_s * 1000)
-        self._admit = redis.register_script(_ADMIT)
-        self._enter = redis.register_script(_ENTER)
-        self._leave = redis.register_script(_LEAVE)
-        self._sweep = redis.register_script(_SWEEP)
-
-    def _now_and_expiry(self) -> tuple[int, int]:
-        now = int(time.time() * 1000)
-        return now, now + self._ttl_ms
-
+class Presence(Protocol):
     async def admit_connection(self, user_id: str, connection: str, limit: int) -> bool:
-        now, expiry = self._now_and_expiry()
-        admitted = await self._admit(
-            keys=[_connections_key(user_id)], args=[now, expiry, limit, connection]
-        )
-        return bool(admitted)
+        """Count a new connection of the user; False (and not counted) when ``limit`` of them
+        are open already, on any gateway."""
 
     async def enter(self, room: str, member: Member) -> bool:
         """Record the connection in the room; True when the user just came online there."""
-        now, expiry = self._now_and_expiry()
-        first = await self._enter(
-            keys=_room_keys(room, member.id),
-            args=[now, expiry, member.id, member.connection, member.name],
-        )
-        return bool(first)
 
     async def leave(self, room: str, member: Member) -> bool:
         """Forget the connection in the room; True when the user just went offline there."""
-        now, _ = self._now_and_expiry()
-        last = await self._leave(
-            keys=_room_keys(room, member.id), args=[now, member.id, member.connection]
-        )
-        return bool(last)
 
     async def depart(self, member: Member, rooms: list[str]) -> list[str]:
-        """Forget a closed connection everywhere in one round trip (a burst of disconnects
-        then needs one pooled connection per session, once); returns the rooms where the user
-        just went offline."""
-        now, _ = self._now_and_expiry()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for room in rooms:
-                await self._leave(
-                    keys=_room_keys(room, member.id),
-                    args=[now, member.id, member.connection],
-                    client=pipe,
-                )
-            pipe.zrem(_connections_key(member.id), member.connection)
-            last = await pipe.execute()
-        return [room for room, went in zip(rooms, last, strict=False) if went]
+        """Forget a closed connection everywhere; returns the rooms where the user just went
+        offline."""
 
     async def sweep(self, room: str) -> list[OnlineUser]:
         """Users of ``room`` whose every entry lapsed (their gateway died); each reported once."""
-        now, _ = self._now_and_expiry()
-        flat = cast(
-            "list[bytes]",
-            await self._sweep(
-                keys=[users_key(room), _names_key(room)], args=[now, f"presence:{room}:"]
-            ),
-        )
-        return [OnlineUser(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
 
     async def online(self, room: str, limit: int) -> list[OnlineUser]:
         """Up to ``limit`` of the users online in ``room``, by name."""
-        now, _ = self._now_and_expiry()
-        users = cast(
-            "list[bytes]",
-            await self._redis.zrangebyscore(users_key(room), now, "+inf", start=0, num=limit),
-        )
-        if not users:
-            return []
-        names = cast("list[bytes | None]", await self._redis.hmget(_names_key(room), users))
-        online = [
-            OnlineUser(user.decode(), (name or user).decode())
-            for user, name in zip(users, names, strict=True)
-        ]
-        return sorted(online, key=lambda user: (user.name, user.id))
 
     async def heartbeat(
         self, connections: list[tuple[str, str]], memberships: list[tuple[str, Member]]
     ) -> None:
-        """Push the expiry of every local connection and room membership forward."""
-        if not connections and not memberships:
-            return
-        _, expiry = self._now_and_expiry()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, connection in connections:
-                pipe.zadd(_connections_key(user_id), {connection: expiry})
-                pipe.pexpire(_connections_key(user_id), self._ttl_ms)
-            for room, member in memberships:
-                users, conns, names = _room_keys(room, member.id)
-                pipe.zadd(conns, {member.connection: expiry})
-                pipe.pexpire(conns, self._ttl_ms)
-                pipe.zadd(users, {member.id: expiry}, gt=True)
-                pipe.pexpire(users, self._ttl_ms)
-                pipe.pexpire(names, self._ttl_ms)
-            await pipe.execute()
+        """Push the expiry of every local connection (user, connection) and room membership
+        forward."""
 
-
-def _connections_key(user_id: str) -> str:
-    return f"conns:{user_id}"
-
-
-def users_key(room: str) -> str:
-    return f"presence:{room}"
-
-
-def _names_key(room: str) -> str:
-    return f"presence-names:{room}"
-
-
-def _room_keys(room: str, user_id: str) -> list[str]:
-    return [users_key(room), f"presence:{room}:{user_id}", _names_key(room)]
+    async def announcement(self, room: str, user_id: str, interval_ms: int) -> tuple[str, int]:
+        """What to announce of the user in ``room`` now: ``online`` or ``offline`` when it
+        differs from the last announcement and that one is ``interval_ms`` old, remembered as
+        said; else ``""`` and the milliseconds until it may be said (0: nothing new to say)."""

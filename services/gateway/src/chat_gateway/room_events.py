@@ -1,9 +1,9 @@
 """Changes every gateway must act on at once: memberships, mutes and bans (``chat:room-events``)
 and session revocations from the auth service (``chat:revocations``).
 
-Each gateway receives them on its fan-out connection, drops what its access cache knew, and
-moves the affected local sockets: a kicked or banned user leaves the room (``kicked`` event), a
-revoked session is closed with 4001.
+Each gateway receives them on its broker's control channels, drops what its access cache knew,
+and moves the affected local sockets: a kicked or banned user leaves the room (``kicked``
+event), a revoked session is closed with 4001.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 
 import msgspec
-from redis.asyncio import Redis
 
 from chat_common.errors import CloseCode
 from chat_common.revocation import REVOCATION_CHANNEL, decode_revocation
-from chat_gateway.access import RoomAccess
+from chat_gateway.access import RoomChecks
+from chat_gateway.broker import Broker
 from chat_gateway.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,12 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(RoomChange)
 
 
-async def announce(redis: Redis, change: RoomChange) -> None:
-    await redis.publish(ROOM_EVENTS_CHANNEL, _encoder.encode(change))
+async def announce(broker: Broker, change: RoomChange) -> None:
+    await broker.publish_control(ROOM_EVENTS_CHANNEL, _encoder.encode(change))
 
 
 class ControlHandler:
-    def __init__(self, hub: Hub, access: RoomAccess) -> None:
+    def __init__(self, hub: Hub, access: RoomChecks) -> None:
         self._hub = hub
         self._access = access
 

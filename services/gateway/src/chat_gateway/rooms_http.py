@@ -6,6 +6,7 @@ with its audit row, and announced to every gateway, which applies it to its sock
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -16,12 +17,13 @@ from starlette.routing import Route
 
 from chat_common.envelope import RoomId
 from chat_common.errors import ChatError, ErrorCode
-from chat_common.revocation import is_revoked
 from chat_common.text import PLAIN_LINE
 from chat_gateway import protocol
-from chat_gateway.access import Caller
+from chat_gateway.access import Caller, RoomAccess
+from chat_gateway.broker import Broker
 from chat_gateway.context import GatewayContext
 from chat_gateway.room_events import RoomChange, announce
+from chat_gateway.roster import RoomRoster
 
 NamedRoomId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
 # User ids are UUIDs; the pattern is the one direct-message room ids use for their parts.
@@ -51,12 +53,25 @@ class NewBan(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=500, pattern=PLAIN_LINE)] = ""
 
 
+@dataclass(frozen=True)
+class RoomAdministration:
+    """What the room routes use beside the sessions' context (``app.state.rooms``): the whole
+    access policy, the roster, and the broker that tells every gateway of a change."""
+
+    access: RoomAccess
+    roster: RoomRoster
+    broker: Broker
+
+    async def announce(self, change: RoomChange) -> None:
+        await announce(self.broker, change)
+
+
 def room_routes() -> list[Route]:
 
     async def create_room(request: Request) -> Response:
-        ctx, caller = _ctx(request), await caller_of(request)
+        rooms, caller = _rooms(request), await caller_of(request)
         body = await _body(request, NewRoom)
-        room = await ctx.roster.create(body.name, body.kind, body.read_only, caller.user_id)
+        room = await rooms.roster.create(body.name, body.kind, body.read_only, caller.user_id)
         if room is None:
             return json_response(
                 {
@@ -65,7 +80,7 @@ def room_routes() -> list[Route]:
                 },
                 409,
             )
-        await announce(ctx.redis, RoomChange(room=room.id, action="room"))
+        await rooms.announce(RoomChange(room=room.id, action="room"))
         return json_response(
             {
                 "id": room.id,
@@ -78,59 +93,59 @@ def room_routes() -> list[Route]:
         )
 
     async def add_member(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request)
+        rooms, caller, room = await _moderated(request)
         body = await _body(request, NewMember)
-        await ctx.access.for_acting_on(caller, room, body.user_id, grant=body.role)
-        await ctx.roster.add_member(room, body.user_id, body.role, caller.user_id)
-        await announce(ctx.redis, RoomChange(room=room, action="member", user_id=body.user_id))
+        await rooms.access.for_acting_on(caller, room, body.user_id, grant=body.role)
+        await rooms.roster.add_member(room, body.user_id, body.role, caller.user_id)
+        await rooms.announce(RoomChange(room=room, action="member", user_id=body.user_id))
         return json_response({"room": room, "user_id": body.user_id, "role": body.role}, 201)
 
     async def remove_member(request: Request) -> Response:
         user_id = _user_of(request)
-        ctx, caller, room = await _moderated(request)
-        await ctx.access.for_acting_on(caller, room, user_id)
-        await ctx.roster.remove_member(room, user_id, caller.user_id)
-        await announce(ctx.redis, RoomChange(room=room, action="kick", user_id=user_id))
+        rooms, caller, room = await _moderated(request)
+        await rooms.access.for_acting_on(caller, room, user_id)
+        await rooms.roster.remove_member(room, user_id, caller.user_id)
+        await rooms.announce(RoomChange(room=room, action="kick", user_id=user_id))
         return Response(status_code=204)
 
     async def mute(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request)
+        rooms, caller, room = await _moderated(request)
         body = await _body(request, NewMute)
-        await ctx.access.for_acting_on(caller, room, body.user_id)
+        await rooms.access.for_acting_on(caller, room, body.user_id)
         until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
-        await ctx.roster.mute(room, body.user_id, until, caller.user_id)
-        await announce(ctx.redis, RoomChange(room=room, action="mute", user_id=body.user_id))
+        await rooms.roster.mute(room, body.user_id, until, caller.user_id)
+        await rooms.announce(RoomChange(room=room, action="mute", user_id=body.user_id))
         return json_response(
             {"room": room, "user_id": body.user_id, "until": until.isoformat()}, 201
         )
 
     async def unmute(request: Request) -> Response:
         user_id = _user_of(request)
-        ctx, caller, room = await _moderated(request)
-        await ctx.access.for_acting_on(caller, room, user_id)
-        await ctx.roster.unmute(room, user_id, caller.user_id)
-        await announce(ctx.redis, RoomChange(room=room, action="unmute", user_id=user_id))
+        rooms, caller, room = await _moderated(request)
+        await rooms.access.for_acting_on(caller, room, user_id)
+        await rooms.roster.unmute(room, user_id, caller.user_id)
+        await rooms.announce(RoomChange(room=room, action="unmute", user_id=user_id))
         return Response(status_code=204)
 
     async def ban(request: Request) -> Response:
-        ctx, caller, room = await _moderated(request)
+        rooms, caller, room = await _moderated(request)
         body = await _body(request, NewBan)
-        await ctx.access.for_acting_on(caller, room, body.user_id)
-        await ctx.roster.ban(room, body.user_id, body.reason, caller.user_id)
-        await announce(ctx.redis, RoomChange(room=room, action="ban", user_id=body.user_id))
+        await rooms.access.for_acting_on(caller, room, body.user_id)
+        await rooms.roster.ban(room, body.user_id, body.reason, caller.user_id)
+        await rooms.announce(RoomChange(room=room, action="ban", user_id=body.user_id))
         return json_response({"room": room, "user_id": body.user_id, "reason": body.reason}, 201)
 
     async def unban(request: Request) -> Response:
         user_id = _user_of(request)
-        ctx, caller, room = await _moderated(request)
-        await ctx.access.for_acting_on(caller, room, user_id)
-        await ctx.roster.unban(room, user_id, caller.user_id)
-        await announce(ctx.redis, RoomChange(room=room, action="unban", user_id=user_id))
+        rooms, caller, room = await _moderated(request)
+        await rooms.access.for_acting_on(caller, room, user_id)
+        await rooms.roster.unban(room, user_id, caller.user_id)
+        await rooms.announce(RoomChange(room=room, action="unban", user_id=user_id))
         return Response(status_code=204)
 
     async def audit(request: Request) -> Response:
-        ctx, _, room = await _moderated(request)
-        entries = await ctx.roster.audit_trail(room)
+        rooms, _, room = await _moderated(request)
+        entries = await rooms.roster.audit_trail(room)
         return json_response({"entries": entries})
 
     return [
@@ -153,15 +168,14 @@ async def caller_of(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not token:
         raise ChatError(ErrorCode.UNAUTHORIZED, "a Bearer access token is required")
     claims = await ctx.verify_token(token.strip())
-    if await is_revoked(ctx.redis, claims):
+    if await ctx.is_revoked(claims):
         raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
     return Caller(claims.sub, claims.roles)
 
 
 async def list_rooms(request: Request) -> Response:
-    ctx: GatewayContext = request.app.state.ctx
-    caller = await caller_of(request)
-    rooms = await ctx.access.visible_rooms(caller)
+    ctx, caller = _ctx(request), await caller_of(request)
+    rooms = await _rooms(request).access.visible_rooms(caller)
     seqs = await ctx.broker.current_seqs([room.id for room in rooms])
     return json_response(
         {
@@ -208,11 +222,16 @@ def _ctx(request: Request) -> GatewayContext:
     return ctx
 
 
-async def _moderated(request: Request) -> tuple[GatewayContext, Caller, str]:
-    ctx, caller = _ctx(request), await caller_of(request)
+def _rooms(request: Request) -> RoomAdministration:
+    rooms: RoomAdministration = request.app.state.rooms
+    return rooms
+
+
+async def _moderated(request: Request) -> tuple[RoomAdministration, Caller, str]:
+    rooms, caller = _rooms(request), await caller_of(request)
     room = _room_of(request)
-    await ctx.access.for_moderation(caller, room)
-    return ctx, caller, room
+    await rooms.access.for_moderation(caller, room)
+    return rooms, caller, room
 
 
 async def _body(request: Request, kind: type[BodyT]) -> BodyT:

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 import msgspec
@@ -19,10 +20,9 @@ from chat_common.errors import ChatError, ErrorCode
 from chat_common.text import body_problem
 from chat_common.tokens import AccessClaims
 from chat_gateway import protocol
-from chat_gateway.access import Caller, RoomAccess
-from chat_gateway.broker import Admission, RoomBroker, SendAdmission
+from chat_gateway.access import Caller, RoomChecks
+from chat_gateway.broker import Admission, Broker, SendAdmission
 from chat_gateway.frames import frame_of, void_frame
-from chat_gateway.message_log import MessageLog
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.sequencer import Sequencer
 
@@ -37,14 +37,22 @@ DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+class DurableLog(Protocol):
+    """Where a message is durable before its ack (``message_log.MessageLog``: Kafka, G1)."""
+
+    async def append(self, room: str, envelope: bytes) -> None:
+        """Returns once the envelope is durable; raises ``ChatError`` (unavailable) when it is
+        not known to be."""
+
+
 class MessageSender:
     def __init__(
         self,
         *,
-        broker: RoomBroker,
+        broker: Broker,
         sequencer: Sequencer,
-        message_log: MessageLog,
-        access: RoomAccess,
+        message_log: DurableLog,
+        access: RoomChecks,
         metrics: GatewayMetrics,
         max_body_chars: int,
         duplicate_wait_s: float,

@@ -1,26 +1,35 @@
-"""Per-room sequence numbers (G2): ``INCR`` on a Redis counter that is never allowed to go back.
+"""Per-room sequence numbers (G2): the broker's counter, never allowed to go back.
 
-Redis may lose the counter (a restart without persistence). It is then re-created from the
-highest seq in Postgres, but only once the persistence worker has stored everything already in
-Kafka; otherwise an acknowledged message still in flight to Postgres could have its seq reused.
+The broker may lose the counter (Redis restarted without persistence). It is then re-created
+from the highest seq in Postgres, but only once the persistence worker has stored everything
+already in Kafka; otherwise an acknowledged message still in flight to Postgres could have its
+seq reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 from chat_common.errors import ChatError, ErrorCode
-from chat_gateway.broker import RoomBroker
+from chat_gateway.broker import Broker
 from chat_gateway.history import MessageHistory
-from chat_gateway.message_log import PersistenceWatch
+
+
+class PersistenceProgress(Protocol):
+    """How far the persistence worker got (``message_log.PersistenceWatch``: its Kafka group)."""
+
+    async def wait_until_stored(self, limit_s: float) -> None:
+        """Returns once everything in the log now is stored; raises ``ChatError`` (unavailable)
+        after ``limit_s``."""
 
 
 class Sequencer:
     def __init__(
         self,
-        broker: RoomBroker,
+        broker: Broker,
         history: MessageHistory,
-        watch: PersistenceWatch,
+        watch: PersistenceProgress,
         seed_wait_s: float,
     ) -> None:
         self._broker = broker

@@ -22,13 +22,12 @@ import msgspec
 
 from chat_common.envelope import format_ts
 from chat_common.errors import ChatError, CloseCode, ErrorCode
-from chat_common.revocation import is_revoked
 from chat_gateway import protocol
 from chat_gateway.access import Caller
 from chat_gateway.context import Claims, GatewayContext
 from chat_gateway.cursor import RoomCursor
 from chat_gateway.frames import RoomFrame
-from chat_gateway.limits import StrikeMeter, TokenBucket
+from chat_gateway.limits import COMMANDS_WAITING_HIGH, COMMANDS_WAITING_LOW, ConnectionLimits
 from chat_gateway.outbound import Outbound
 from chat_gateway.presence import Member
 from chat_gateway.sending import DEPENDENCY_ERRORS
@@ -36,10 +35,6 @@ from chat_gateway.transport import Transport
 
 log = logging.getLogger(__name__)
 
-# Commands of one connection waiting to run. A client in a hurry sends a few at once; past the
-# high mark reading from its socket pauses until the queue is down to the low mark.
-_INBOX_HIGH = 32
-_INBOX_LOW = 8
 # A new session's first commands (connect and the one after it) run in admission turns.
 _SETUP_COMMANDS = 2
 
@@ -71,9 +66,7 @@ class Session:
         self._transport = transport
         self._rooms: dict[str, _JoinedRoom] = {}
         settings = ctx.settings
-        self._strikes = StrikeMeter(settings.abuse_strikes, settings.strike_decay_per_s)
-        self._room_moves = TokenBucket(settings.join_rate_per_s, settings.join_burst)
-        self._bad_frames = 0
+        self._limits = ConnectionLimits(settings)
         self._expiry: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
         # Commands waiting for the one running; made when one waits (an idle session has none).
@@ -118,7 +111,7 @@ class Session:
         if inbox is None:
             inbox = self._inbox = collections.deque()
         inbox.append(text)
-        if len(inbox) >= _INBOX_HIGH and not self._reading_paused:
+        if len(inbox) >= COMMANDS_WAITING_HIGH and not self._reading_paused:
             self._reading_paused = True
             self._transport.pause_reading()
         if self._runner is None:
@@ -128,7 +121,7 @@ class Session:
         try:
             while inbox and not self.closed:
                 text = inbox.popleft()
-                if self._reading_paused and len(inbox) <= _INBOX_LOW:
+                if self._reading_paused and len(inbox) <= COMMANDS_WAITING_LOW:
                     self._reading_paused = False
                     self._transport.resume_reading()
                 if self._setup_commands_left:
@@ -156,9 +149,8 @@ class Session:
         try:
             command = protocol.decode_command(text)
         except ChatError as failure:
-            self._bad_frames += 1
             self._send_error(protocol.command_id_of(text), failure)
-            if self._bad_frames >= self.ctx.settings.bad_frames_before_close:
+            if self._limits.malformed():
                 self.close_soon(CloseCode.POLICY_VIOLATION, "too many malformed frames")
             return
         if self.claims is None and not isinstance(command, protocol.Connect):
@@ -169,7 +161,8 @@ class Session:
             fields = await self._dispatch(command)
         except ChatError as failure:
             self._send_error(command.id, failure)
-            self._count_strike(failure)
+            if self._limits.flooding(failure):
+                self.close_soon(CloseCode.POLICY_VIOLATION, "flooding")
             return
         except DEPENDENCY_ERRORS as exc:
             log.warning("dependency failed", extra={"error": repr(exc)})
@@ -193,7 +186,7 @@ class Session:
             case protocol.Join():
                 return await self._join(command)
             case protocol.Leave():
-                self._move_between_rooms()
+                self._limits.check_move()
                 return await self._leave(command.room)
             case protocol.Send():
                 return await self._send(command)
@@ -220,7 +213,7 @@ class Session:
             if failure.code is ErrorCode.UNAUTHORIZED:  # not when no verdict was possible yet
                 self.close_soon(CloseCode.UNAUTHORIZED, "invalid token")
             raise
-        if await is_revoked(self.ctx.redis, claims):
+        if await self.ctx.is_revoked(claims):
             self.close_soon(CloseCode.UNAUTHORIZED, "session revoked")
             raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
         settings = self.ctx.settings
@@ -248,7 +241,7 @@ class Session:
         claims = await self.ctx.verify_token(command.token)
         if self.claims is None or claims.sub != self.claims.sub:
             raise ChatError(ErrorCode.UNAUTHORIZED, "the new token is for another user")
-        if await is_revoked(self.ctx.redis, claims):
+        if await self.ctx.is_revoked(claims):
             raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
         self.claims = claims
         self._expire_at(claims.exp)
@@ -313,21 +306,9 @@ class Session:
     def rooms(self) -> list[str]:
         return list(self._rooms)
 
-    def _move_between_rooms(self) -> None:
-        wait_ms = self._room_moves.take()
-        if wait_ms:
-            raise ChatError(
-                ErrorCode.RATE_LIMITED, "joining and leaving rooms too fast", retry_after_ms=wait_ms
-            )
-
     async def _join(self, command: protocol.Join) -> dict[str, Any] | None:
         room = command.room
-        limit = self.ctx.settings.max_rooms_per_connection
-        if room not in self._rooms and len(self._rooms) >= limit:
-            raise ChatError(
-                ErrorCode.FORBIDDEN, f"this connection has joined {limit} rooms; leave one first"
-            )
-        self._move_between_rooms()
+        self._limits.check_join(len(self._rooms), again=room in self._rooms)
         await self.ctx.access.enter(self._caller(), room)
         joined = _JoinedRoom()
         already = room in self._rooms  # joining again: catch up again, count once
@@ -439,7 +420,3 @@ class Session:
     def _send_error(self, command_id: protocol.CommandId | None, failure: ChatError) -> None:
         self.ctx.metrics.errors.labels(failure.code.value).inc()
         self.outbound.push(protocol.error(command_id, failure))
-
-    def _count_strike(self, failure: ChatError) -> None:
-        if failure.code is ErrorCode.RATE_LIMITED and self._strikes.strike():
-            self.close_soon(CloseCode.POLICY_VIOLATION, "flooding")

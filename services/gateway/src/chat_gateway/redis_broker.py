@@ -1,0 +1,364 @@
+"""The ``Broker`` on Redis: the only module that issues the message path's Redis commands.
+
+Each step that must be atomic is one Lua script, so a crash between two Redis calls never
+leaves a half-published message: the window entry and the PUBLISH happen together (step 4 of
+the message path), and the dedup record turns ``done`` in the same script.
+
+One pub/sub connection carries every room this gateway follows and the control channels.
+Redis pub/sub is at-most-once and redis-py does not reconnect a PubSub by itself, so the reader
+owns its reconnect: after a drop it subscribes everything again and tells the events handler,
+which reads what was missed from the window and Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, cast
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from chat_gateway.broker import Admission, BrokerEvents, SendAdmission
+from chat_gateway.frames import RoomFrame, from_payload, one_per_seq, to_payload
+from chat_gateway.limits import TYPING_INTERVAL_MS
+from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.supervisor import TaskSupervisor
+
+log = logging.getLogger(__name__)
+
+# KEYS: dedup record, in-flight lock, rate bucket.
+# ARGV: now_ms, rate per ms, burst, lock ttl ms, lock owner, room.
+# A record belongs to the room of its envelope: a retry naming another room is a conflict,
+# never a re-publication of the first room's message into the second. The bucket is
+# limits.TokenBucket's rule, kept in Redis so it holds across a user's gateways.
+_ADMIT = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state then
+  local envelope = redis.call('HGET', KEYS[1], 'envelope')
+  if cjson.decode(envelope)['room'] ~= ARGV[6] then
+    return {'conflict', '', 0}
+  end
+  if state == 'done' then
+    return {'done', envelope, 0}
+  end
+end
+if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
+  return {'busy', '', 0}
+end
+local now = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
+local tokens = tonumber(bucket[1]) or burst
+local at = tonumber(bucket[2]) or now
+tokens = math.min(burst, tokens + (now - at) * rate)
+if tokens < 1 then
+  redis.call('DEL', KEYS[2])
+  return {'limited', '', math.ceil((1 - tokens) / rate)}
+end
+redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'at', ARGV[1])
+redis.call('PEXPIRE', KEYS[3], math.ceil(burst / rate) + 1000)
+if state == 'pending' then
+  return {'retry', redis.call('HGET', KEYS[1], 'envelope'), 0}
+end
+return {'new', '', 0}
+"""
+
+# KEYS: seq counter. Returns the next seq, or -1 when the counter is gone (Redis lost it).
+_NEXT_SEQ = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('INCR', KEYS[1])
+"""
+
+# KEYS: recent window, dedup record, in-flight lock.
+# ARGV: seq, payload, channel, window size, window ttl ms, dedup ttl s, envelope ('' for void).
+_PUBLISH = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[3], ARGV[2])
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[2], 'state', 'done', 'envelope', ARGV[7])
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+end
+redis.call('DEL', KEYS[3])
+return 1
+"""
+
+# Ephemeral events share the room channel; this head tells them from seq-numbered frames.
+EPHEMERAL_HEAD = b"e\n"
+_ROOM_PREFIX = "room:"
+_RECONNECT_BACKOFF_MAX_S = 2.0
+_event_encoder = msgspec.json.Encoder()
+
+
+def channel_of(room: str) -> str:
+    return _ROOM_PREFIX + room
+
+
+class RedisBroker:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        window_size: int,
+        window_ttl_s: int,
+        dedup_ttl_s: int,
+        send_rate_per_s: float,
+        send_burst: int,
+        send_lock_s: float,
+        control_channels: tuple[str, ...],
+        tasks: TaskSupervisor,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._redis = redis
+        self._window_size = window_size
+        self._window_ttl_ms = window_ttl_s * 1000
+        self._dedup_ttl_s = dedup_ttl_s
+        self._rate_per_ms = send_rate_per_s / 1000
+        self._burst = send_burst
+        self._lock_ms = int(send_lock_s * 1000)
+        self._admit = redis.register_script(_ADMIT)
+        self._next_seq = redis.register_script(_NEXT_SEQ)
+        self._publish = redis.register_script(_PUBLISH)
+        self._control_channels = control_channels
+        self._tasks = tasks
+        self._metrics = metrics
+        self._events: BrokerEvents | None = None
+        # Rooms subscribed, each with whether Redis confirmed the subscription yet.
+        self._rooms: dict[str, asyncio.Event] = {}
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._subscribed_before = False
+        self.healthy = False
+
+    # -- send admission and the dedup record ----------------------------------------------------
+
+    async def admit(self, user_id: str, client_msg_id: str, owner: str, room: str) -> SendAdmission:
+        result = await self._admit(
+            keys=[
+                _dedup_key(user_id, client_msg_id),
+                _lock_key(user_id, client_msg_id),
+                f"bucket:{user_id}",
+            ],
+            args=[
+                int(time.time() * 1000),
+                self._rate_per_ms,
+                self._burst,
+                self._lock_ms,
+                owner,
+                room,
+            ],
+        )
+        outcome, envelope, retry_after = result
+        return SendAdmission(Admission(outcome.decode()), envelope, int(retry_after))
+
+    async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
+        # Kept for the dedup period: a retry after a failed produce re-sends this very envelope
+        # (same id, same seq), so a produce that did land after all is never doubled.
+        key = _dedup_key(user_id, client_msg_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"state": "pending", "envelope": envelope})
+            pipe.expire(key, self._dedup_ttl_s)
+            await pipe.execute()
+
+    async def release(self, user_id: str, client_msg_id: str) -> None:
+        await self._redis.delete(_lock_key(user_id, client_msg_id))
+
+    # -- seq counters ---------------------------------------------------------------------------
+
+    async def next_seq(self, room: str) -> int | None:
+        seq = int(await self._next_seq(keys=[_seq_key(room)]))
+        return None if seq < 0 else seq
+
+    async def has_seq(self, room: str) -> bool:
+        return bool(await self._redis.exists(_seq_key(room)))
+
+    async def seed_seq(self, room: str, floor: int) -> None:
+        await self._redis.set(_seq_key(room), floor, nx=True)
+
+    async def current_seq(self, room: str) -> int:
+        value = await self._redis.get(_seq_key(room))
+        return int(value) if value is not None else 0
+
+    async def current_seqs(self, rooms: list[str]) -> list[int]:
+        if not rooms:
+            return []
+        values = await self._redis.mget([_seq_key(room) for room in rooms])
+        return [int(value) if value is not None else 0 for value in values]
+
+    # -- publish and the recent window ----------------------------------------------------------
+
+    async def publish(
+        self,
+        frame: RoomFrame,
+        room: str,
+        *,
+        user_id: str = "",
+        client_msg_id: str = "",
+        envelope: bytes = b"",
+    ) -> None:
+        await self._publish(
+            keys=[
+                _window_key(room),
+                _dedup_key(user_id, client_msg_id),
+                _lock_key(user_id, client_msg_id),
+            ],
+            args=[
+                frame.seq,
+                to_payload(frame),
+                channel_of(room),
+                self._window_size,
+                self._window_ttl_ms,
+                self._dedup_ttl_s,
+                envelope,
+            ],
+        )
+
+    async def window(self, room: str, after: int, until: int | None = None) -> list[RoomFrame]:
+        upper = "+inf" if until is None else until
+        payloads = cast(
+            "list[bytes]", await self._redis.zrangebyscore(_window_key(room), f"({after}", upper)
+        )
+        return one_per_seq(from_payload(payload) for payload in payloads)
+
+    # -- ephemeral events and control messages --------------------------------------------------
+
+    async def typing(self, room: str, user_id: str, name: str) -> bool:
+        if not await self._redis.set(f"typing:{room}:{user_id}", 1, nx=True, px=TYPING_INTERVAL_MS):
+            return False
+        await self.announce(
+            room, {"type": "typing", "room": room, "user": {"id": user_id, "name": name}}
+        )
+        return True
+
+    async def announce(self, room: str, event: dict[str, Any]) -> None:
+        await self._redis.publish(channel_of(room), EPHEMERAL_HEAD + _event_encoder.encode(event))
+
+    async def publish_control(self, channel: str, data: bytes) -> None:
+        await self._redis.publish(channel, data)
+
+    # -- following rooms ------------------------------------------------------------------------
+
+    async def start(self, events: BrokerEvents) -> None:
+        self._events = events
+        self._reader = self._tasks.spawn("room-fanout", self._read_forever)
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._close_pubsub()
+
+    async def subscribe(self, room: str) -> None:
+        confirmed = self._rooms.get(room)
+        if confirmed is None:
+            confirmed = self._rooms[room] = asyncio.Event()
+            await self._connected.wait()
+            if self._pubsub is not None:
+                await self._pubsub.subscribe(channel_of(room))
+        await confirmed.wait()
+
+    async def unsubscribe(self, room: str) -> None:
+        if self._rooms.pop(room, None) is not None and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel_of(room))
+
+    async def _read_forever(self) -> None:
+        """Owns the subscription: reconnects after a Redis failure itself; any other failure
+        ends the run (the supervisor restarts it), dropping the subscription first so the
+        next run subscribes afresh and the handler catches up."""
+        backoff = 0.05
+        while True:
+            try:
+                await self._subscribe_all()
+                backoff = 0.05
+                assert self._pubsub is not None
+                while True:
+                    message = await self._pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._on_message(message)
+            except (RedisError, OSError) as exc:
+                self._metrics.redis_errors.labels("subscribe").inc()
+                log.warning("room fan-out lost redis; reconnecting", extra={"error": repr(exc)})
+                await self._unsubscribed()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _RECONNECT_BACKOFF_MAX_S)
+            except BaseException:
+                await self._unsubscribed()
+                raise
+
+    async def _subscribe_all(self) -> None:
+        pubsub = self._redis.pubsub()
+        self._pubsub = pubsub
+        await pubsub.subscribe(*self._control_channels, *map(channel_of, self._rooms))
+        self._connected.set()
+        self.healthy = True
+        if self._subscribed_before:
+            log.info("room fan-out resubscribed", extra={"rooms": len(self._rooms)})
+            assert self._events is not None
+            self._events.on_resubscribed()
+        self._subscribed_before = True
+
+    async def _unsubscribed(self) -> None:
+        self.healthy = False
+        self._connected.clear()
+        for confirmed in self._rooms.values():
+            confirmed.clear()
+        await self._close_pubsub()
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        events = self._events
+        assert events is not None
+        channel = message["channel"]
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        if message["type"] == "message" and channel in self._control_channels:
+            events.on_control(channel, message["data"])
+            return
+        room = channel.removeprefix(_ROOM_PREFIX) if channel.startswith(_ROOM_PREFIX) else None
+        if room is None or (confirmed := self._rooms.get(room)) is None:
+            return
+        if message["type"] == "subscribe":
+            confirmed.set()
+            return
+        if message["type"] != "message":
+            return
+        data: bytes = message["data"]
+        if data.startswith(EPHEMERAL_HEAD):
+            events.on_event(room, data[len(EPHEMERAL_HEAD) :])
+            return
+        try:
+            frame = from_payload(data)
+        except ValueError:
+            log.warning("dropped a malformed room frame", extra={"room": room})
+            return
+        events.on_frame(room, frame)
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+
+
+def _seq_key(room: str) -> str:
+    return f"seq:{room}"
+
+
+def _window_key(room: str) -> str:
+    return f"recent:{room}"
+
+
+def _dedup_key(user_id: str, client_msg_id: str) -> str:
+    return f"dedup:{user_id}:{client_msg_id}"
+
+
+def _lock_key(user_id: str, client_msg_id: str) -> str:
+    return f"sending:{user_id}:{client_msg_id}"

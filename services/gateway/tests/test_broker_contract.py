@@ -1,0 +1,241 @@
+"""The ``Broker`` contract, run against ``RedisBroker`` on a Redis of its own and against the
+in-memory broker the unit tests use: what a unit test shows on the one holds on the other."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sized
+
+import msgspec
+import pytest
+
+from chat_common.envelope import Author, Envelope
+from chat_common.redis_client import create_redis
+from chat_gateway.broker import Admission, Broker
+from chat_gateway.frames import RoomFrame, frame_of, void_frame
+from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.redis_broker import RedisBroker
+from chat_gateway.room_events import ROOM_EVENTS_CHANNEL
+from chat_gateway.supervisor import TaskSupervisor
+from memory_broker import MemoryBackend
+
+_WINDOW = 5
+_RATE_PER_S = 2.0
+_BURST = 3
+
+
+class _Recorder:
+    """A ``BrokerEvents`` that keeps what arrives."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, RoomFrame]] = []
+        self.events: list[tuple[str, bytes]] = []
+        self.controls: list[tuple[str, bytes]] = []
+        self.resubscribed = 0
+
+    def on_frame(self, room: str, frame: RoomFrame) -> None:
+        self.frames.append((room, frame))
+
+    def on_event(self, room: str, payload: bytes) -> None:
+        self.events.append((room, payload))
+
+    def on_control(self, channel: str, data: bytes) -> None:
+        self.controls.append((channel, data))
+
+    def on_resubscribed(self) -> None:
+        self.resubscribed += 1
+
+    async def until(self, arrived: Sized, n: int) -> None:
+        async with asyncio.timeout(5):
+            while len(arrived) < n:
+                await asyncio.sleep(0.005)
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def broker(
+    request: pytest.FixtureRequest, redis_url_of_its_own: str
+) -> AsyncIterator[Broker]:
+    if request.param == "memory":
+        yield MemoryBackend(
+            window_size=_WINDOW, send_rate_per_s=_RATE_PER_S, send_burst=_BURST
+        ).broker()
+        return
+    redis = create_redis(
+        redis_url_of_its_own, client_name="broker-contract", max_connections=8, pool_timeout_s=2
+    )
+    metrics = GatewayMetrics()
+    tasks = TaskSupervisor(metrics.task_failures)
+    try:
+        yield RedisBroker(
+            redis,
+            window_size=_WINDOW,
+            window_ttl_s=60,
+            dedup_ttl_s=60,
+            send_rate_per_s=_RATE_PER_S,
+            send_burst=_BURST,
+            send_lock_s=15,
+            control_channels=(ROOM_EVENTS_CHANNEL,),
+            tasks=tasks,
+            metrics=metrics,
+        )
+    finally:
+        await tasks.stop()
+        await redis.aclose()
+
+
+def _names() -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    return f"room-{suffix}", f"user-{suffix}"
+
+
+def _envelope(room: str, user: str, seq: int, client_msg_id: str) -> bytes:
+    envelope = Envelope(
+        id=str(uuid.uuid4()),
+        room=room,
+        seq=seq,
+        user=Author(id=user, name="Ada"),
+        body=f"message {seq}",
+        ts="2026-01-01T00:00:00.000Z",
+        client_msg_id=client_msg_id,
+    )
+    return msgspec.json.encode(envelope)
+
+
+def _frame(room: str, seq: int) -> RoomFrame:
+    return frame_of(msgspec.json.decode(_envelope(room, "u", seq, f"c{seq}"), type=Envelope))
+
+
+async def test_a_send_is_new_then_done_with_its_envelope_once_published(broker: Broker) -> None:
+    room, user = _names()
+    assert (await broker.admit(user, "m1", "conn-1", room)).outcome is Admission.NEW
+    envelope = _envelope(room, user, 1, "m1")
+    await broker.remember_pending(user, "m1", envelope)
+    await broker.publish(_frame(room, 1), room, user_id=user, client_msg_id="m1", envelope=envelope)
+    again = await broker.admit(user, "m1", "conn-2", room)
+    assert (again.outcome, again.envelope) == (Admission.DONE, envelope)
+
+
+async def test_a_send_in_flight_is_busy_until_released(broker: Broker) -> None:
+    room, user = _names()
+    assert (await broker.admit(user, "m1", "conn-1", room)).outcome is Admission.NEW
+    assert (await broker.admit(user, "m1", "conn-2", room)).outcome is Admission.BUSY
+    await broker.release(user, "m1")
+    assert (await broker.admit(user, "m1", "conn-2", room)).outcome is Admission.NEW
+
+
+async def test_a_send_that_failed_is_retried_with_the_envelope_it_recorded(broker: Broker) -> None:
+    room, user = _names()
+    await broker.admit(user, "m1", "conn-1", room)
+    envelope = _envelope(room, user, 7, "m1")
+    await broker.remember_pending(user, "m1", envelope)
+    await broker.publish(void_frame(7), room, user_id=user, client_msg_id="m1")  # a failed send
+    retry = await broker.admit(user, "m1", "conn-1", room)
+    assert (retry.outcome, retry.envelope) == (Admission.RETRY, envelope)
+
+
+async def test_a_client_msg_id_belongs_to_the_room_of_its_first_message(broker: Broker) -> None:
+    room, user = _names()
+    await broker.admit(user, "m1", "conn-1", room)
+    await broker.remember_pending(user, "m1", _envelope(room, user, 1, "m1"))
+    assert (await broker.admit(user, "m1", "conn-1", "elsewhere")).outcome is Admission.CONFLICT
+
+
+async def test_sends_past_the_burst_are_limited_with_a_wait(broker: Broker) -> None:
+    room, user = _names()
+    outcomes = [(await broker.admit(user, f"m{i}", "conn", room)) for i in range(_BURST + 1)]
+    assert [a.outcome for a in outcomes] == [Admission.NEW] * _BURST + [Admission.LIMITED]
+    assert 0 < outcomes[-1].retry_after_ms <= 1000 / _RATE_PER_S + 1
+    # A limited send holds no lock: the same id is admitted once the bucket refills.
+    await asyncio.sleep(outcomes[-1].retry_after_ms / 1000 + 0.01)
+    assert (await broker.admit(user, f"m{_BURST}", "conn", room)).outcome is Admission.NEW
+
+
+async def test_a_lost_counter_is_none_until_seeded_and_a_seed_never_lowers_it(
+    broker: Broker,
+) -> None:
+    room, _ = _names()
+    assert await broker.next_seq(room) is None
+    assert not await broker.has_seq(room)
+    assert await broker.current_seq(room) == 0
+    await broker.seed_seq(room, 41)
+    await broker.seed_seq(room, 3)  # another gateway, seeding late from an older read
+    assert await broker.has_seq(room)
+    assert [await broker.next_seq(room), await broker.next_seq(room)] == [42, 43]
+    assert await broker.current_seqs([room, f"{room}-none"]) == [43, 0]
+
+
+async def test_the_window_keeps_the_newest_frames_and_a_message_wins_over_its_void(
+    broker: Broker,
+) -> None:
+    room, _ = _names()
+    for seq in range(1, 8):
+        await broker.publish(void_frame(seq) if seq == 6 else _frame(room, seq), room)
+    window = await broker.window(room, 0)
+    assert [frame.seq for frame in window] == [3, 4, 5, 6, 7]
+    assert window[3].is_void
+    await broker.publish(_frame(room, 6), room)  # the retry of the failed send of seq 6
+    assert not any(frame.is_void for frame in await broker.window(room, 0))
+    assert [frame.seq for frame in await broker.window(room, 3, 5)] == [4, 5]
+
+
+async def test_frames_arrive_in_order_from_subscribe_to_unsubscribe(broker: Broker) -> None:
+    room, _ = _names()
+    events = _Recorder()
+    await broker.start(events)
+    try:
+        await broker.publish(_frame(room, 1), room)  # before the subscription: not delivered
+        await broker.subscribe(room)
+        assert broker.healthy
+        for seq in (2, 3, 4):
+            await broker.publish(_frame(room, seq), room)
+        await events.until(events.frames, 3)
+        await broker.unsubscribe(room)
+        await broker.publish(_frame(room, 5), room)
+        await broker.subscribe(f"{room}-other")  # a round trip: anything in flight is here
+        await broker.publish(_frame(f"{room}-other", 1), f"{room}-other")
+        await events.until(events.frames, 4)
+    finally:
+        await broker.stop()
+    assert [(r, f.seq) for r, f in events.frames] == [
+        (room, 2),
+        (room, 3),
+        (room, 4),
+        (f"{room}-other", 1),
+    ]
+    assert events.resubscribed == 0
+
+
+async def test_ephemeral_events_reach_subscribers_and_typing_is_throttled(
+    broker: Broker,
+) -> None:
+    room, user = _names()
+    events = _Recorder()
+    await broker.start(events)
+    try:
+        await broker.subscribe(room)
+        assert await broker.typing(room, user, "Ada")
+        assert not await broker.typing(room, user, "Ada")  # within the interval
+        assert await broker.typing(f"{room}-other", user, "Ada")  # another room: its own
+        await broker.announce(room, {"type": "presence", "room": room})
+        await events.until(events.events, 2)
+    finally:
+        await broker.stop()
+    assert [msgspec.json.decode(payload)["type"] for _, payload in events.events] == [
+        "typing",
+        "presence",
+    ]
+    assert {r for r, _ in events.events} == {room}
+
+
+async def test_control_messages_reach_the_handler_on_its_channels_only(broker: Broker) -> None:
+    events = _Recorder()
+    await broker.start(events)
+    try:
+        await broker.subscribe(_names()[0])  # the subscription is up
+        await broker.publish_control("chat:not-a-control-channel", b"{}")
+        await broker.publish_control(ROOM_EVENTS_CHANNEL, b'{"room":"r","action":"room"}')
+        await events.until(events.controls, 1)
+    finally:
+        await broker.stop()
+    assert events.controls == [(ROOM_EVENTS_CHANNEL, b'{"room":"r","action":"room"}')]

@@ -1,0 +1,183 @@
+"""The fan-out on the in-memory broker: each followed room delivered once per seq, in order,
+whatever order the broker hands frames over or loses them in (G2, G3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from chat_gateway.fanout import RoomFanout
+from chat_gateway.frames import RoomFrame, void_frame
+from chat_gateway.history import MessageHistory
+from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.supervisor import TaskSupervisor
+from fakes import MemoryStore
+from memory_broker import MemoryBackend, MemoryBroker
+from memory_gateway import eventually
+
+ROOM = "lobby"
+
+
+def _frame(seq: int) -> RoomFrame:
+    return RoomFrame(seq, b'{"type":"message","message":{"seq":%d}}' % seq)
+
+
+class _Gateway:
+    """A fan-out and what it handed on."""
+
+    def __init__(self, backend: MemoryBackend, store: MemoryStore, hole_deadline_s: float) -> None:
+        self.broker: MemoryBroker = backend.broker()
+        self.metrics = GatewayMetrics()
+        self.tasks = TaskSupervisor(self.metrics.task_failures)
+        self.delivered: list[tuple[str, int]] = []
+        self.broadcasts: list[tuple[str, bytes]] = []
+        self.controls: list[tuple[str, bytes]] = []
+        self.fanout = RoomFanout(
+            self.broker,
+            MessageHistory(self.broker, store),
+            lambda room, frame: self.delivered.append((room, frame.seq)),
+            lambda room, payload: self.broadcasts.append((room, payload)),
+            self.metrics,
+            self.tasks,
+            on_control=lambda channel, data: self.controls.append((channel, data)),
+            hole_retry_s=0.01,
+            hole_deadline_s=hole_deadline_s,
+        )
+
+    def seqs(self, room: str = ROOM) -> list[int]:
+        return [seq for r, seq in self.delivered if r == room]
+
+    async def until_delivered(self, count: int, room: str = ROOM) -> list[int]:
+        await eventually(lambda: True if len(self.seqs(room)) >= count else None)
+        return self.seqs(room)
+
+    def count(self, metric: str) -> float | None:
+        return self.metrics.registry.get_sample_value(metric)
+
+
+@contextlib.asynccontextmanager
+async def _gateway(
+    backend: MemoryBackend | None = None,
+    store: MemoryStore | None = None,
+    hole_deadline_s: float = 0.3,
+) -> AsyncIterator[_Gateway]:
+    gateway = _Gateway(backend or MemoryBackend(), store or MemoryStore(), hole_deadline_s)
+    await gateway.fanout.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.fanout.stop()
+        await gateway.tasks.stop()
+
+
+async def test_a_room_is_delivered_from_after_its_counter_in_seq_order() -> None:
+    backend = MemoryBackend()
+    publisher = backend.broker()
+    await publisher.seed_seq(ROOM, 5)
+    async with _gateway(backend) as gateway:
+        assert await gateway.fanout.follow(ROOM) == 5
+        for seq in (6, 7):
+            await publisher.publish(_frame(seq), ROOM)
+        assert await gateway.until_delivered(2) == [6, 7]
+
+
+async def test_frames_handed_over_out_of_order_or_twice_leave_once_in_order() -> None:
+    async with _gateway() as gateway:
+        await gateway.fanout.follow(ROOM)
+        gateway.broker.hold_live()
+        for seq in (1, 2, 3):
+            await gateway.broker.publish(_frame(seq), ROOM)
+        gateway.broker.release_held([2, 1, 1, 0, 2])
+        assert await gateway.until_delivered(3) == [1, 2, 3]
+        await asyncio.sleep(0.05)
+        assert gateway.seqs() == [1, 2, 3]
+
+
+async def test_a_frame_lost_live_is_read_from_the_window() -> None:
+    async with _gateway(hole_deadline_s=10) as gateway:  # found well before any deadline
+        await gateway.fanout.follow(ROOM)
+        gateway.broker.drop_live(ROOM)
+        for seq in (1, 2):
+            await gateway.broker.publish(_frame(seq), ROOM)
+        assert await gateway.until_delivered(2) == [1, 2]
+        assert gateway.count("chat_gateway_seq_holes_total") == 1
+
+
+async def test_a_frame_gone_from_the_window_is_read_from_the_store() -> None:
+    store = MemoryStore()
+    async with _gateway(MemoryBackend(window_size=1), store) as gateway:
+        await gateway.fanout.follow(ROOM)
+        gateway.broker.drop_live(ROOM)
+        store.store(ROOM, _frame(1))  # persisted, and pushed out of the window by seq 2
+        for seq in (1, 2):
+            await gateway.broker.publish(_frame(seq), ROOM)
+        assert await gateway.until_delivered(2) == [1, 2]
+        assert gateway.count("chat_gateway_seq_given_up_total") == 0
+
+
+async def test_a_seq_that_never_comes_is_given_up_and_still_delivered_if_it_comes_late() -> None:
+    async with _gateway() as gateway:
+        await gateway.fanout.follow(ROOM)
+        await gateway.broker.publish(_frame(2), ROOM)
+        assert await gateway.until_delivered(1) == [2]
+        assert gateway.count("chat_gateway_seq_given_up_total") == 1
+        await gateway.broker.publish(_frame(1), ROOM)
+        assert await gateway.until_delivered(2) == [2, 1]
+
+
+async def test_a_voided_seq_is_not_waited_for() -> None:
+    async with _gateway(hole_deadline_s=10) as gateway:  # waiting for it would time out
+        await gateway.fanout.follow(ROOM)
+        await gateway.broker.publish(void_frame(1), ROOM)
+        await gateway.broker.publish(_frame(2), ROOM)
+        assert await gateway.until_delivered(1) == [2]
+
+
+async def test_after_a_lost_subscription_the_missed_frames_are_read_once_in_order() -> None:
+    async with _gateway(hole_deadline_s=10) as gateway:
+        await gateway.fanout.follow(ROOM)
+        await gateway.broker.publish(_frame(1), ROOM)
+        assert await gateway.until_delivered(1) == [1]
+        gateway.broker.lose_connection()
+        assert not gateway.fanout.healthy
+        for seq in (2, 3):
+            await gateway.broker.publish(_frame(seq), ROOM)
+        gateway.broker.reconnect()
+        assert await gateway.until_delivered(3) == [1, 2, 3]
+        await gateway.broker.publish(_frame(4), ROOM)
+        assert await gateway.until_delivered(4) == [1, 2, 3, 4]
+        assert gateway.fanout.healthy
+
+
+async def test_a_follow_waits_while_the_subscription_is_down() -> None:
+    async with _gateway() as gateway:
+        gateway.broker.lose_connection()
+        follow = asyncio.create_task(gateway.fanout.follow(ROOM))
+        await asyncio.sleep(0.02)
+        assert not follow.done()
+        gateway.broker.reconnect()
+        assert await asyncio.wait_for(follow, 1) == 0
+
+
+async def test_an_unfollowed_room_is_unsubscribed_and_no_longer_delivered() -> None:
+    async with _gateway() as gateway:
+        await gateway.fanout.follow(ROOM)
+        await gateway.fanout.unfollow(ROOM)
+        assert gateway.broker.subscribed == set()
+        await gateway.broker.publish(_frame(1), ROOM)
+        await gateway.broker.announce(ROOM, {"type": "typing"})
+        await asyncio.sleep(0.02)
+        assert (gateway.delivered, gateway.broadcasts) == ([], [])
+        assert await gateway.fanout.follow(ROOM) == 1  # again: after what is there now
+
+
+async def test_ephemeral_events_and_control_messages_are_passed_on() -> None:
+    async with _gateway() as gateway:
+        await gateway.fanout.follow(ROOM)
+        await gateway.broker.announce(ROOM, {"type": "typing"})
+        await gateway.broker.announce("elsewhere", {"type": "typing"})
+        await gateway.broker.publish_control("chat:room-events", b"{}")
+        await eventually(lambda: gateway.controls or None)
+        assert gateway.broadcasts == [(ROOM, b'{"type":"typing"}')]
+        assert gateway.controls == [("chat:room-events", b"{}")]
