@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from chat_gateway.broker import Admission, BrokerEvents, SendAdmission
+from chat_gateway.broker import Admission, BrokerEvents, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import RoomFrame, one_per_seq
 from chat_gateway.limits import TYPING_INTERVAL_MS, TokenBucket
 from chat_gateway.room_events import CONTROL_CHANNELS
@@ -95,7 +95,9 @@ class MemoryBackend:
 
     # -- admission ------------------------------------------------------------------------------
 
-    def admit(self, user_id: str, client_msg_id: str, room: str) -> SendAdmission:
+    def admit(
+        self, user_id: str, client_msg_id: str, room: str, draft: EnvelopeDraft | None = None
+    ) -> SendAdmission:
         key = (user_id, client_msg_id)
         now = self.clock()
         record = self._records.get(key)
@@ -121,6 +123,11 @@ class MemoryBackend:
             return SendAdmission(Admission.LIMITED, retry_after_ms=wait_ms)
         if record is not None:  # pending
             return SendAdmission(Admission.RETRY, record.envelope)
+        if draft is not None and room in self._seqs:
+            seq = self._seqs[room] = self._seqs[room] + 1
+            numbered = draft.with_seq(seq)
+            self.remember_pending(user_id, client_msg_id, numbered)
+            return SendAdmission(Admission.NUMBERED, numbered, seq=seq)
         return SendAdmission(Admission.NEW)
 
     def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
@@ -219,8 +226,15 @@ class MemoryBroker:
 
     # -- Broker: the shared state ---------------------------------------------------------------
 
-    async def admit(self, user_id: str, client_msg_id: str, owner: str, room: str) -> SendAdmission:
-        return self._backend.admit(user_id, client_msg_id, room)
+    async def admit(
+        self,
+        user_id: str,
+        client_msg_id: str,
+        owner: str,
+        room: str,
+        draft: EnvelopeDraft | None = None,
+    ) -> SendAdmission:
+        return self._backend.admit(user_id, client_msg_id, room, draft)
 
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
         self._backend.remember_pending(user_id, client_msg_id, envelope)

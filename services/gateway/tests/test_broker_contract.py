@@ -12,7 +12,7 @@ import pytest
 
 from chat_common.envelope import Author, Envelope
 from chat_common.redis_client import create_redis
-from chat_gateway.broker import Admission, Broker
+from chat_gateway.broker import Admission, Broker, EnvelopeDraft
 from chat_gateway.frames import RoomFrame, frame_of, void_frame
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.redis_broker import RedisBroker
@@ -114,6 +114,41 @@ async def test_a_send_is_new_then_done_with_its_envelope_once_published(broker: 
     await broker.publish(_frame(room, 1), room, user_id=user, client_msg_id="m1", envelope=envelope)
     again = await broker.admit(user, "m1", "conn-2", room)
     assert (again.outcome, again.envelope) == (Admission.DONE, envelope)
+
+
+def _draft(room: str, user: str, client_msg_id: str) -> EnvelopeDraft:
+    head, _, tail = _envelope(room, user, -1, client_msg_id).partition(b'"seq":-1')
+    return EnvelopeDraft(head + b'"seq":', tail)
+
+
+async def test_a_send_with_a_draft_is_numbered_and_recorded_in_its_admission(
+    broker: Broker,
+) -> None:
+    room, user = _names()
+    await broker.seed_seq(room, 41)
+    draft = _draft(room, user, "m1")
+    numbered = await broker.admit(user, "m1", "conn-1", room, draft)
+    assert (numbered.outcome, numbered.seq) == (Admission.NUMBERED, 42)
+    assert numbered.envelope == draft.with_seq(42)
+    assert msgspec.json.decode(numbered.envelope, type=Envelope).seq == 42
+    assert await broker.current_seq(room) == 42
+    # In flight until published; after a failed attempt, its retry re-sends that envelope.
+    assert (await broker.admit(user, "m1", "conn-2", room, draft)).outcome is Admission.BUSY
+    await broker.publish(void_frame(42), room, user_id=user, client_msg_id="m1")
+    retry = await broker.admit(user, "m1", "conn-1", room, draft)
+    assert (retry.outcome, retry.envelope) == (Admission.RETRY, numbered.envelope)
+    assert await broker.current_seq(room) == 42  # a retry takes no new seq
+
+
+async def test_a_send_with_a_draft_in_a_room_without_a_counter_is_new_and_records_nothing(
+    broker: Broker,
+) -> None:
+    room, user = _names()
+    first = await broker.admit(user, "m1", "conn-1", room, _draft(room, user, "m1"))
+    assert (first.outcome, first.envelope, first.seq) == (Admission.NEW, b"", 0)
+    assert not await broker.has_seq(room)  # seeding it is the sequencer's (G2)
+    await broker.release(user, "m1")
+    assert (await broker.admit(user, "m1", "conn-1", room)).outcome is Admission.NEW
 
 
 async def test_a_send_in_flight_is_busy_until_released(broker: Broker) -> None:

@@ -94,6 +94,32 @@ async def test_acks_of_one_connection_come_in_the_order_of_its_sends() -> None:
         assert replies == sorted(replies)
 
 
+async def test_a_message_numbered_in_its_admission_is_logged_acked_and_delivered_alike() -> None:
+    # The broker numbers a send by splitting its encoded envelope at the seq: text that looks
+    # like that field, in the body or the name, is escaped in JSON and never a split point.
+    chat = Chat()
+    async with MemoryGateway(chat) as gateway:
+        ada = await gateway.connect("ada", name='Ada "seq":-1,')
+        bob = await gateway.connect("bob")
+        await ada.request("join", room=ROOM)
+        await bob.request("join", room=ROOM)
+        bodies = ['first "seq":-1', '"seq":-1,"seq":-1', "plain"]
+        acks = [(await _send(ada, body, cmid=f"m{i}"))["message"] for i, body in enumerate(bodies)]
+        assert [(a["seq"], a["body"], a["user"]["name"]) for a in acks] == [
+            (1, bodies[0], 'Ada "seq":-1,'),
+            (2, bodies[1], 'Ada "seq":-1,'),
+            (3, bodies[2], 'Ada "seq":-1,'),
+        ]
+        logged = [(r.seq, r.body, r.user.name, r.client_msg_id) for r in chat.log.records]
+        acked = [(a["seq"], a["body"], a["user"]["name"], a["client_msg_id"]) for a in acks]
+        assert logged == acked
+        assert await _received(bob, 3) == [1, 2, 3]
+        assert [m["body"] for m in bob.messages(ROOM)] == bodies
+        # A resend is answered from the record the admission wrote: the same message.
+        again = (await _send(ada, "changed", cmid="m1"))["message"]
+        assert again == acks[1]
+
+
 class _GatedPresence(MemoryPresence):
     """Presence whose ``enter`` waits while ``opened`` is clear: a join held between its
     catch-up read and its reply."""

@@ -110,6 +110,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             settings.kafka_bootstrap,
             client_id=f"gateway-{settings.node_id}",
             request_timeout_ms=settings.kafka_request_timeout_ms,
+            linger_ms=settings.kafka_linger_ms,
         )
         await producer.start()
         stack.push_async_callback(producer.stop)

@@ -6,12 +6,13 @@ The domain (``sending``, ``sequencer``, ``history``, ``fanout``) talks only to `
 app factory chooses the implementation (``redis_broker.RedisBroker``), and the unit tests use an
 in-memory one that keeps the same contract (``tests/test_broker_contract.py`` runs both):
 
-- ``admit`` decides a send in one atomic step (docs/architecture.md, message path step 1): a
-  finished earlier send of the same ``(user, client_msg_id)`` is ``DONE`` with its envelope, an
-  unfinished one is ``RETRY`` with the envelope it recorded, one in flight is ``BUSY``; a record
-  belongs to the room of its envelope, so the id sent to another room is a ``CONFLICT``; the
-  user's send rate is checked last (``LIMITED``), and every other outcome holds the in-flight
-  lock until ``publish`` or ``release`` frees it.
+- ``admit`` decides a send in one atomic step (docs/architecture.md, message path steps 1-3,
+  numbering and recording it too when it can): a finished earlier send of the same
+  ``(user, client_msg_id)`` is ``DONE`` with its envelope, an unfinished one is ``RETRY``
+  with the envelope it recorded, one in flight is ``BUSY``; a record belongs to the room of
+  its envelope, so the id sent to another room is a ``CONFLICT``; the user's send rate is
+  checked last (``LIMITED``), and every other outcome holds the in-flight lock until
+  ``publish`` or ``release`` frees it.
 - ``next_seq`` is None when the room's counter is gone (the store lost it): the caller seeds
   it (``seed_seq``, a no-op when another gateway did first) and asks again, so a seq never goes
   backwards (G2).
@@ -34,6 +35,7 @@ from chat_gateway.frames import RoomFrame
 
 class Admission(enum.Enum):
     NEW = "new"  # first attempt: allocate a seq and send
+    NUMBERED = "numbered"  # first attempt, numbered and recorded as pending in the same step
     RETRY = "retry"  # an earlier attempt failed: send the same envelope again
     DONE = "done"  # already sent: answer with the stored result
     BUSY = "busy"  # the same client_msg_id is being sent right now
@@ -45,6 +47,18 @@ class SendAdmission(msgspec.Struct, frozen=True):
     outcome: Admission
     envelope: bytes = b""
     retry_after_ms: int = 0
+    seq: int = 0  # NUMBERED: the seq given to the message
+
+
+class EnvelopeDraft(msgspec.Struct, frozen=True):
+    """A new message's encoded envelope on both sides of its seq, so the broker can number it
+    and record it as pending in the step that admits it (``head + seq + tail``)."""
+
+    head: bytes
+    tail: bytes
+
+    def with_seq(self, seq: int) -> bytes:
+        return b"%b%d%b" % (self.head, seq, self.tail)
 
 
 class BrokerEvents(Protocol):
@@ -68,8 +82,16 @@ class Broker(Protocol):
     # -- send admission and the dedup record (step 1, G4) ---------------------------------------
 
     async def admit(
-        self, user_id: str, client_msg_id: str, owner: str, room: str
-    ) -> SendAdmission: ...
+        self,
+        user_id: str,
+        client_msg_id: str,
+        owner: str,
+        room: str,
+        draft: EnvelopeDraft | None = None,
+    ) -> SendAdmission:
+        """With a ``draft``, a first attempt in a room whose counter exists is ``NUMBERED``:
+        given the next seq and recorded as pending (``remember_pending``) in the same step,
+        one round trip instead of three; without one, or when the counter is gone, ``NEW``."""
 
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
         """Record the envelope about to be sent, so a retry after a failure re-sends it."""

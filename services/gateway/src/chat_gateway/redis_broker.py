@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from chat_gateway.broker import Admission, BrokerEvents, SendAdmission
+from chat_gateway.broker import Admission, BrokerEvents, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import RoomFrame, from_payload, one_per_seq, to_payload
 from chat_gateway.limits import TYPING_INTERVAL_MS
 from chat_gateway.metrics import GatewayMetrics
@@ -31,8 +31,11 @@ from chat_gateway.supervisor import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
-# KEYS: dedup record, in-flight lock, rate bucket.
-# ARGV: now_ms, rate per ms, burst, lock ttl ms, lock owner, room.
+# KEYS: dedup record, in-flight lock, rate bucket, the room's seq counter.
+# ARGV: now_ms, rate per ms, burst, lock ttl ms, lock owner, room, dedup ttl s, and the draft
+# of a new message's envelope around its seq (head, tail; '' without a draft).
+# A first attempt with a draft, in a room whose counter exists, is numbered and recorded as
+# pending here too (steps 2 and 3 in the same round trip); seq is the fourth value returned.
 # A record belongs to the room of its envelope: a retry naming another room is a conflict,
 # never a re-publication of the first room's message into the second. The bucket is
 # limits.TokenBucket's rule, kept in Redis so it holds across a user's gateways.
@@ -41,14 +44,14 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state then
   local envelope = redis.call('HGET', KEYS[1], 'envelope')
   if cjson.decode(envelope)['room'] ~= ARGV[6] then
-    return {'conflict', '', 0}
+    return {'conflict', '', 0, 0}
   end
   if state == 'done' then
-    return {'done', envelope, 0}
+    return {'done', envelope, 0, 0}
   end
 end
 if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
-  return {'busy', '', 0}
+  return {'busy', '', 0, 0}
 end
 local now = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -59,14 +62,21 @@ local at = tonumber(bucket[2]) or now
 tokens = math.min(burst, tokens + (now - at) * rate)
 if tokens < 1 then
   redis.call('DEL', KEYS[2])
-  return {'limited', '', math.ceil((1 - tokens) / rate)}
+  return {'limited', '', math.ceil((1 - tokens) / rate), 0}
 end
 redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'at', ARGV[1])
 redis.call('PEXPIRE', KEYS[3], math.ceil(burst / rate) + 1000)
 if state == 'pending' then
-  return {'retry', redis.call('HGET', KEYS[1], 'envelope'), 0}
+  return {'retry', redis.call('HGET', KEYS[1], 'envelope'), 0, 0}
 end
-return {'new', '', 0}
+if ARGV[8] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
+  local seq = redis.call('INCR', KEYS[4])
+  local numbered = ARGV[8] .. string.format('%d', seq) .. ARGV[9]
+  redis.call('HSET', KEYS[1], 'state', 'pending', 'envelope', numbered)
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+  return {'numbered', numbered, 0, seq}
+end
+return {'new', '', 0, 0}
 """
 
 # KEYS: seq counter. Returns the next seq, or -1 when the counter is gone (Redis lost it).
@@ -140,12 +150,20 @@ class RedisBroker:
 
     # -- send admission and the dedup record ----------------------------------------------------
 
-    async def admit(self, user_id: str, client_msg_id: str, owner: str, room: str) -> SendAdmission:
+    async def admit(
+        self,
+        user_id: str,
+        client_msg_id: str,
+        owner: str,
+        room: str,
+        draft: EnvelopeDraft | None = None,
+    ) -> SendAdmission:
         result = await self._admit(
             keys=[
                 _dedup_key(user_id, client_msg_id),
                 _lock_key(user_id, client_msg_id),
                 f"bucket:{user_id}",
+                _seq_key(room),
             ],
             args=[
                 int(time.time() * 1000),
@@ -154,10 +172,13 @@ class RedisBroker:
                 self._lock_ms,
                 owner,
                 room,
+                self._dedup_ttl_s,
+                draft.head if draft is not None else b"",
+                draft.tail if draft is not None else b"",
             ],
         )
-        outcome, envelope, retry_after = result
-        return SendAdmission(Admission(outcome.decode()), envelope, int(retry_after))
+        outcome, envelope, retry_after, seq = result
+        return SendAdmission(Admission(outcome.decode()), envelope, int(retry_after), int(seq))
 
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
         # Kept for the dedup period: a retry after a failed produce re-sends this very envelope

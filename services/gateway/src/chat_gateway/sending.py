@@ -21,7 +21,7 @@ from chat_common.text import body_problem
 from chat_common.tokens import AccessClaims
 from chat_gateway import protocol
 from chat_gateway.access import Caller, RoomChecks
-from chat_gateway.broker import Admission, Broker, SendAdmission
+from chat_gateway.broker import Admission, Broker, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import frame_of, void_frame
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.sequencer import Sequencer
@@ -35,6 +35,20 @@ DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     OSError,
 )
+
+
+# The seq of an envelope not numbered yet. Its encoding, ``"seq":-1``, occurs once in an
+# encoded envelope: the field comes before the body and the name, and quotes in those are
+# escaped, so splitting there gives the draft a broker numbers (``EnvelopeDraft``).
+_UNNUMBERED = -1
+_SEQ_MARK = b'"seq":-1'
+
+
+def _draft_of(fresh: Envelope) -> EnvelopeDraft | None:
+    head, mark, tail = msgspec.json.encode(fresh).partition(_SEQ_MARK)
+    if not mark:
+        return None  # the seq is numbered by separate steps instead
+    return EnvelopeDraft(head + b'"seq":', tail)
 
 
 class DurableLog(Protocol):
@@ -75,16 +89,25 @@ class MessageSender:
         room = await self._access.for_send(Caller(user_id, claims.roles), command.room)
         if room.kind == "dm":
             await self._access.open_direct(command.room)  # both people see it in their lists
-        admission = await self._admit(user_id, client_msg_id, session_id, command.room)
+        fresh = self._fresh_envelope(claims, command)
+        admission = await self._admit(
+            user_id, client_msg_id, session_id, command.room, _draft_of(fresh)
+        )
         if admission.outcome is Admission.DONE:
             return msgspec.Raw(admission.envelope)
         try:
-            if admission.outcome is Admission.RETRY:
-                envelope = msgspec.json.decode(admission.envelope, type=Envelope)
+            if admission.outcome is Admission.NUMBERED:
+                # Numbered and recorded as pending by the admission itself (steps 2 and 3).
+                envelope = msgspec.structs.replace(fresh, seq=admission.seq)
+                encoded = admission.envelope
             else:
-                envelope = await self._new_envelope(claims, command)
-            encoded = msgspec.json.encode(envelope)
-            await self._broker.remember_pending(user_id, client_msg_id, encoded)
+                if admission.outcome is Admission.RETRY:
+                    envelope = msgspec.json.decode(admission.envelope, type=Envelope)
+                else:  # the room's counter is gone: re-created safely by the sequencer
+                    seq = await self._sequencer.next(command.room)
+                    envelope = msgspec.structs.replace(fresh, seq=seq)
+                encoded = msgspec.json.encode(envelope)
+                await self._broker.remember_pending(user_id, client_msg_id, encoded)
         except BaseException:
             with contextlib.suppress(*DEPENDENCY_ERRORS):
                 await self._broker.release(user_id, client_msg_id)
@@ -131,12 +154,12 @@ class MessageSender:
             raise ChatError(ErrorCode.BAD_REQUEST, problem)
 
     async def _admit(
-        self, user_id: str, client_msg_id: str, owner: str, room: str
+        self, user_id: str, client_msg_id: str, owner: str, room: str, draft: EnvelopeDraft | None
     ) -> SendAdmission:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._duplicate_wait_s
         while True:
-            admission = await self._broker.admit(user_id, client_msg_id, owner, room)
+            admission = await self._broker.admit(user_id, client_msg_id, owner, room, draft)
             if admission.outcome is Admission.CONFLICT:
                 raise ChatError(
                     ErrorCode.BAD_REQUEST,
@@ -154,12 +177,13 @@ class MessageSender:
                 raise ChatError(ErrorCode.UNAVAILABLE, "the same message is still being sent")
             await asyncio.sleep(0.05)
 
-    async def _new_envelope(self, claims: AccessClaims, command: protocol.Send) -> Envelope:
-        seq = await self._sequencer.next(command.room)
+    @staticmethod
+    def _fresh_envelope(claims: AccessClaims, command: protocol.Send) -> Envelope:
+        """The message as it will be sent, but for its seq (``_UNNUMBERED`` until it has one)."""
         return Envelope(
             id=str(uuid.uuid4()),
             room=command.room,
-            seq=seq,
+            seq=_UNNUMBERED,
             user=Author(id=claims.sub, name=claims.name),
             body=command.body,
             ts=format_ts(datetime.now(UTC)),
