@@ -53,7 +53,9 @@ export function PublicRooms({ rooms, more, kept, me, onOpen }: PublicRoomsProps)
     <section>
       <div className="section-head">
         <h2>Public rooms</h2>
-        <span className="muted small">{more ? `${rooms.length}+` : rooms.length}</span>
+        <span className="muted small" data-testid="public-count">
+          {more ? `${rooms.length}+` : rooms.length}
+        </span>
       </div>
       {(rooms.length > BROWSE_SHOWN || more) && (
         <input
