@@ -233,8 +233,8 @@ class _PageQuery(msgspec.Struct):
 
 
 class _RoomsQuery(msgspec.Struct):
-    # The start of a room name: the characters a room name may have.
-    query: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")] | None = None
+    # The start of a room name, so the characters a room name may have.
+    query: NamedRoomId | None = None
     # What an earlier page gave as next_cursor (a few dozen characters).
     cursor: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
