@@ -45,9 +45,9 @@ export function PublicRooms({ rooms, more, kept, me, onOpen }: PublicRoomsProps)
     nothing: found.length === 0,
     more: searching ? (answer?.more ?? false) : more,
   });
-  const choose = (text: string): void => {
-    setText(text);
-    client.findRooms(text);
+  const choose = (typed: string): void => {
+    setText(typed);
+    client.findRooms(typed);
   };
   return (
     <section>
