@@ -5,11 +5,15 @@ when the gateway their browser is connected to dies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from playwright.async_api import Locator, expect
 
+from chat_testing import stack
 from chat_testing.processes import ServiceProcess
 from gateway_harness import ChatClient
 from web_harness import PASSWORD, People, Person, WebSystem
@@ -270,3 +274,55 @@ async def test_scroll_back_through_history(web_system: WebSystem, people: People
     await expect(start).to_be_visible()
     first = reader.page.get_by_test_id("message-body").get_by_text("history 1", exact=True)
     await expect(first).to_be_visible()
+
+
+@contextlib.asynccontextmanager
+async def public_rooms(count: int) -> AsyncIterator[list[str]]:
+    """``count`` public rooms made directly in Postgres, one a second further back in time (the
+    most recently active first), as a busy deployment has them; deleted afterwards."""
+    prefix = f"e2e-many-{uuid.uuid4().hex[:6]}-"
+    rooms = [f"{prefix}{n:04d}" for n in range(count)]
+    connection = await asyncpg.connect(stack.database_url())
+    try:
+        await connection.execute(
+            "INSERT INTO rooms (id, kind, last_active_at)"
+            " SELECT room, 'public', now() - n * interval '1 second'"
+            " FROM unnest($1::text[]) WITH ORDINALITY AS listed (room, n)",
+            rooms,
+        )
+        yield rooms
+    finally:
+        await connection.execute("DELETE FROM rooms WHERE id = ANY($1::text[])", rooms)
+        await connection.close()
+
+
+async def test_thousands_of_public_rooms_leave_the_app_usable(
+    people: People, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    async with public_rooms(3000) as rooms:
+        ann = await people.sign_up("ann")
+        # The room list has arrived: a page of the directory, and word that there is more.
+        await expect(ann.page.get_by_test_id("public-count")).to_have_text("100+")
+        await expect(ann.page.get_by_test_id("browse-room")).to_have_count(8)
+        await expect(ann.page.get_by_test_id("find-room-hint")).to_have_text(
+            "More rooms: type a name to find one."
+        )
+        # ... and the page answers the person at once.
+        await create_room(ann)
+        shot = tmp_path_factory.mktemp("directory") / "directory.png"
+        await ann.page.screenshot(path=str(shot))
+
+        # The room whose activity lies furthest back is nowhere near the first page: a search
+        # for its name finds it.
+        far = rooms[-1]
+        target = ann.page.locator(f"[data-testid=browse-room][data-room='{far}']")
+        await expect(target).to_have_count(0)
+        await ann.page.get_by_test_id("find-room").fill(far)
+        await expect(target).to_be_visible()
+        await ann.page.screenshot(path=str(shot.with_name("found.png")))
+        await target.click()
+        await expect(ann.page.get_by_test_id("room-title")).to_contain_text(far)
+        link = ann.page.locator(f"[data-testid=room-link][data-room='{far}']")
+        await expect(link).to_have_attribute("aria-current", "page")
+        await say(ann, "found it")
+        await expect(message(ann, "found it")).to_have_attribute("data-state", "sent")

@@ -59,3 +59,35 @@ def test_only_postgres_urls_are_accepted() -> None:
     assert sqlalchemy_url("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
     with pytest.raises(ValueError, match="postgresql"):
         sqlalchemy_url("mysql://u:p@h/d")
+
+
+async def test_rooms_start_as_active_as_their_newest_stored_message(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _migrate(scratch_database_url, "upgrade", "0004", monkeypatch=monkeypatch)
+    connection = await asyncpg.connect(scratch_database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO rooms (id, kind, created_at) VALUES"
+            " ('quiet', 'public', '2026-01-01T00:00Z'), ('busy', 'public', '2026-01-01T00:00Z')"
+        )
+        await connection.execute(
+            "INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id,"
+            " created_at) SELECT gen_random_uuid(), 'busy', n, 'u1', 'ann', 'hi', 'c' || n,"
+            " '2026-03-01T00:00Z'::timestamptz + n * interval '1 minute'"
+            " FROM generate_series(1, 3) AS n"
+        )
+        await _migrate(scratch_database_url, "upgrade", "head", monkeypatch=monkeypatch)
+        rows = await connection.fetch(
+            "SELECT id, to_char(last_active_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS at"
+            " FROM rooms ORDER BY id"
+        )
+        assert [(row["id"], row["at"]) for row in rows] == [
+            ("busy", "2026-03-01 00:03"),
+            ("quiet", "2026-01-01 00:00"),
+        ]
+        await connection.execute("INSERT INTO rooms (id, kind) VALUES ('new', 'public')")
+        fresh = await connection.fetchval("SELECT last_active_at FROM rooms WHERE id = 'new'")
+        assert fresh is not None
+    finally:
+        await connection.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -12,6 +12,9 @@ import pytest
 from chat_common.database import create_pool
 from chat_worker.rows import MessageRow
 from chat_worker.store import MessageStore, prepare_connection
+
+STEP = timedelta(minutes=1)
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ async def _stored(pool: asyncpg.Pool, room: str) -> list[tuple[uuid.UUID, int, s
 async def test_a_batch_is_stored_and_the_same_batch_again_changes_nothing(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool)
+    store = MessageStore(pool, activity_step=STEP)
     rows = [_row(room, seq) for seq in range(1, 501)]
 
     first = await store.write(rows)
@@ -65,7 +68,7 @@ async def test_a_batch_is_stored_and_the_same_batch_again_changes_nothing(
 async def test_a_known_id_or_a_known_room_seq_counts_as_already_stored(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool)
+    store = MessageStore(pool, activity_step=STEP)
     original = _row(room, 1)
     await store.write([original])
 
@@ -84,7 +87,7 @@ async def test_a_known_id_or_a_known_room_seq_counts_as_already_stored(
 async def test_rows_the_database_refuses_are_set_aside_and_the_rest_is_stored(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool)
+    store = MessageStore(pool, activity_step=STEP)
     rows = [_row(room, 1), _row(room, 2, body="nul \x00 inside"), _row(room, 3)]
 
     outcome = await store.write(rows)
@@ -100,10 +103,40 @@ async def test_the_staging_table_is_empty_after_every_batch(database_url: str, r
     # One connection: the one that wrote is the one inspected (the table is per connection).
     single = await create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)
     try:
-        store = MessageStore(single)
+        store = MessageStore(single, activity_step=STEP)
         await store.write([_row(room, 1), _row(room, 2)])
         await store.write([_row(room, 2, body="refused \x00"), _row(room, 3)])
         async with single.acquire() as connection:
             assert await connection.fetchval("SELECT count(*) FROM message_staging") == 0
     finally:
         await single.close()
+
+
+async def _activity(pool: asyncpg.Pool, room: str) -> datetime:
+    at: datetime = await pool.fetchval("SELECT last_active_at FROM rooms WHERE id = $1", room)
+    return at
+
+
+async def test_a_room_is_as_active_as_its_newest_stored_message_give_or_take_a_step(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool, activity_step=STEP)
+    await pool.execute(
+        "INSERT INTO rooms (id, kind, created_at, last_active_at) VALUES ($1, 'public', $2, $2)",
+        room,
+        NOON,
+    )
+    try:
+        later = [_row(room, seq)._replace(created_at=NOON + seq * STEP) for seq in (3, 1, 2)]
+        await store.write(later)
+        assert await _activity(pool, room) == NOON + 3 * STEP
+
+        # Within a step of what is recorded: the row is left alone (a busy room is rewritten
+        # once a step); older messages never move it back; a refused row does not count.
+        await store.write([_row(room, 4)._replace(created_at=NOON + 3.5 * STEP)])
+        await store.write([_row(room, 5)._replace(created_at=NOON)])
+        refused = _row(room, 6, body="nul \x00")._replace(created_at=NOON + 9 * STEP)
+        await store.write([refused, _row(room, 7)._replace(created_at=NOON + 5 * STEP)])
+        assert await _activity(pool, room) == NOON + 5 * STEP
+    finally:
+        await pool.execute("DELETE FROM rooms WHERE id = $1", room)

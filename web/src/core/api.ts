@@ -1,5 +1,5 @@
-// The gateway's HTTP routes (room list, room creation, history pages) with the in-memory access
-// token; a refused token is renewed once and the request repeated.
+// The gateway's HTTP routes (room list and directory search, room creation, history pages) with
+// the in-memory access token; a refused token is renewed once and the request repeated.
 
 import type { Fetch } from "./auth";
 import { ProtocolError, type ChatMessage, type ErrorCode, type HistoryPage } from "./protocol";
@@ -12,6 +12,16 @@ export interface RoomInfo {
   kind: RoomKind;
   read_only: boolean;
   last_seq: number;
+  /** The person belongs to it (their own rooms); false for a directory entry. Older gateways omit it. */
+  member?: boolean;
+  /** RFC 3339: its newest message, or its creation. Older gateways omit it. */
+  last_active_at?: string;
+}
+
+/** One answer of the room list: rooms, and the cursor of the directory's next page (null: none). */
+export interface RoomList {
+  rooms: RoomInfo[];
+  next: string | null;
 }
 
 export interface GatewayApiOptions {
@@ -28,9 +38,16 @@ export class GatewayApi {
     this.options = options;
   }
 
-  async listRooms(): Promise<RoomInfo[]> {
-    const body = (await this.call("GET", "/rooms")) as { rooms?: RoomInfo[] } | RoomInfo[];
-    return Array.isArray(body) ? body : (body.rooms ?? []);
+  /** The person's own rooms and the first page of the directory of public rooms. */
+  async listRooms(): Promise<RoomList> {
+    return roomList(await this.call("GET", "/rooms"));
+  }
+
+  /** A page of the public rooms whose name starts with `query`, most recently active first. */
+  async findRooms(query: string, cursor: string | null = null): Promise<RoomList> {
+    const params = new URLSearchParams({ query });
+    if (cursor !== null) params.set("cursor", cursor);
+    return roomList(await this.call("GET", `/rooms?${params.toString()}`));
   }
 
   async createRoom(name: string, kind: "public" | "private"): Promise<RoomInfo> {
@@ -77,6 +94,12 @@ export class GatewayApi {
       throw new ProtocolError("disconnected", "cannot reach the chat service");
     }
   }
+}
+
+function roomList(body: unknown): RoomList {
+  if (Array.isArray(body)) return { rooms: body as RoomInfo[], next: null };
+  const { rooms, next_cursor: next } = body as { rooms?: RoomInfo[]; next_cursor?: unknown };
+  return { rooms: rooms ?? [], next: typeof next === "string" ? next : null };
 }
 
 const STATUS_CODES: Record<number, ErrorCode> = {

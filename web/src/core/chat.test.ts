@@ -276,7 +276,8 @@ describe("ChatClient", () => {
     await pump();
     expect(room("team")).toMatchObject({ kept: true, joined: true });
     expect(room("dm:u-ann:u-bob")).toMatchObject({ kept: true, title: "Direct message" });
-    expect(room("lobby")).toMatchObject({ kept: false, joined: false });
+    expect(client.stores.rooms.get().lobby).toBeUndefined();
+    expect(client.stores.directory.get().rooms.map((r) => r.id)).toEqual(["lobby"]);
   });
 
   it("leaves a room it was removed from and says so", async () => {

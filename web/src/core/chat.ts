@@ -2,12 +2,13 @@
 // back) as requests to the gateway, whose answers the dispatcher puts into the stores. It owns
 // the connection and the timers; React reads the stores (ChatStores) and calls these methods.
 
-import type { GatewayApi, RoomInfo, RoomKind } from "./api";
+import type { GatewayApi, RoomInfo, RoomList, RoomKind } from "./api";
 import type { Clock, ConnectionLike, ConnectionOptions } from "./connection";
 import { ChatDispatcher } from "./dispatcher";
 import type { Prefs } from "./prefs";
 import { ProtocolError, dmRoomId, type ConnectReply, type HistoryPage, type UserRef } from "./protocol";
 import { rememberIn } from "./remember";
+import { RoomSearch } from "./roomSearch";
 import { Sender } from "./sender";
 import { createStores, type ChatStores } from "./stores";
 import { needsLatestPage, oldestSeq, roomMessages, type RoomMessages } from "./stores/messages";
@@ -24,7 +25,7 @@ export type ConnectionHandlers = Pick<ConnectionOptions, "onReady" | "onEvent" |
 
 export interface ChatDeps {
   connect(handlers: ConnectionHandlers): ConnectionLike;
-  api: Pick<GatewayApi, "listRooms" | "createRoom" | "addMember" | "messages">;
+  api: Pick<GatewayApi, "listRooms" | "findRooms" | "createRoom" | "addMember" | "messages">;
   prefs: Prefs;
   clock: Clock;
   newId(): string;
@@ -44,6 +45,7 @@ export class ChatClient {
   private readonly connection: ConnectionLike;
   private readonly sender: Sender;
   private readonly announcer: TypingAnnouncer;
+  private readonly search: RoomSearch;
   private readonly unsubscribes: (() => void)[];
   private roomsTimer: unknown = null;
   private typingTimer: unknown = null;
@@ -66,6 +68,11 @@ export class ChatClient {
       mayAnnounce: (room) => this.stores.rooms.get()[room]?.joined === true,
       announce: (room) => this.connection.notify("typing", { room }),
     });
+    this.search = new RoomSearch({
+      clock: deps.clock,
+      store: this.stores.search,
+      find: (query) => deps.api.findRooms(query),
+    });
     this.unsubscribes = [
       rememberIn(deps.prefs, this.stores),
       this.stores.typing.subscribe(() => this.expireTypists()),
@@ -87,6 +94,7 @@ export class ChatClient {
     this.deps.clock.clearTimeout(this.roomsTimer);
     this.deps.clock.clearTimeout(this.typingTimer);
     this.announcer.stop();
+    this.search.stop();
     this.sender.stop();
     this.connection.stop();
     for (const unsubscribe of this.unsubscribes) unsubscribe();
@@ -129,7 +137,7 @@ export class ChatClient {
       }
       throw error;
     }
-    this.listed([info]);
+    this.dispatcher.roomCreated(info);
     this.openRoom(info.id, info.kind);
   }
 
@@ -198,13 +206,18 @@ export class ChatClient {
   }
 
   async refreshRooms(): Promise<void> {
-    let infos: RoomInfo[];
+    let list: RoomList;
     try {
-      infos = await this.deps.api.listRooms();
+      list = await this.deps.api.listRooms();
     } catch {
       return; // the next poll or reconnect tries again
     }
-    this.listed(infos);
+    for (const id of this.dispatcher.roomsListed(list)) this.keep(id);
+  }
+
+  /** What the person typed to find a public room; the gateway is asked once they pause. */
+  findRooms(text: string): void {
+    this.search.typed(text);
   }
 
   // -- helpers -------------------------------------------------------------------------------
@@ -248,10 +261,6 @@ export class ChatClient {
   private keep(id: string): void {
     this.stores.rooms.update((s) => changed(s, id, { kept: true }));
     if (this.connection.online) void this.join(id);
-  }
-
-  private listed(infos: readonly RoomInfo[]): void {
-    for (const id of this.dispatcher.roomsListed(infos)) this.keep(id);
   }
 
   private page(id: string, before: number | undefined): Promise<HistoryPage> {

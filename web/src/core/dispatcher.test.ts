@@ -130,15 +130,52 @@ describe("ChatDispatcher", () => {
     expect(stores.session.get().notice).toBe("You were removed from lobby: spam");
   });
 
-  it("adds private rooms and DMs listed for the first time, not public ones", () => {
+  it("adds private rooms and DMs listed for the first time, and puts public ones in the directory", () => {
     const { stores, dispatcher } = setup();
-    const fresh = dispatcher.roomsListed([
-      { id: "team", name: "team", kind: "private", read_only: false, last_seq: 0 },
-      { id: "lobby", name: "lobby", kind: "public", read_only: false, last_seq: 9 },
-      { id: "hall", name: "hall", kind: "public", read_only: false, last_seq: 0 },
-    ]);
+    const fresh = dispatcher.roomsListed({
+      rooms: [
+        { id: "team", name: "team", kind: "private", read_only: false, last_seq: 0, member: true },
+        { id: "lobby", name: "Lobby", kind: "public", read_only: true, last_seq: 9, member: false },
+        { id: "hall", name: "hall", kind: "public", read_only: false, last_seq: 0, member: false },
+      ],
+      next: "more",
+    });
     expect(fresh).toEqual(["team"]);
-    expect(stores.rooms.get().hall).toMatchObject({ kept: false });
-    expect(dispatcher.roomsListed([{ id: "team", name: "team", kind: "private", read_only: false, last_seq: 0 }])).toEqual([]);
+    expect(stores.rooms.get().hall).toBeUndefined();
+    expect(stores.rooms.get().lobby).toMatchObject({ kept: true, name: "Lobby", readOnly: true });
+    expect(stores.directory.get()).toEqual({
+      rooms: [
+        { id: "lobby", name: "Lobby", lastActive: 0 },
+        { id: "hall", name: "hall", lastActive: 0 },
+      ],
+      more: true,
+    });
+    const again = { rooms: [{ id: "team", name: "team", kind: "private" as const, read_only: false, last_seq: 0 }], next: null };
+    expect(dispatcher.roomsListed(again)).toEqual([]);
+    expect(stores.directory.get()).toEqual({ rooms: [], more: false });
+  });
+
+  it("takes a room list of thousands as one change of each store it touches", () => {
+    const { stores, dispatcher, heard } = setup();
+    const directory = Array.from({ length: 8000 }, (_, n) => ({
+      id: `room-${n}`,
+      name: `room-${n}`,
+      kind: "public" as const,
+      read_only: false,
+      last_seq: n,
+      member: false,
+      last_active_at: new Date(Date.UTC(2025, 2, 14) - n * 1000).toISOString(),
+    }));
+    const own = ["a", "b", "c"].map((id) => ({ id, name: id, kind: "private" as const, read_only: false, last_seq: 0 }));
+    const list = { rooms: [...own, ...directory], next: null };
+
+    expect(dispatcher.roomsListed(list)).toEqual(["a", "b", "c"]);
+    expect(heard).toMatchObject({ rooms: 1, directory: 1 });
+    expect(Object.keys(stores.rooms.get())).toHaveLength(2 + 3);
+    expect(stores.directory.get().rooms).toHaveLength(8000);
+    expect(stores.directory.get().rooms[1]).toEqual({ id: "room-1", name: "room-1", lastActive: Date.UTC(2025, 2, 14) - 1000 });
+
+    dispatcher.roomsListed(list);
+    expect(heard).toMatchObject({ rooms: 1, directory: 1 }); // the same list again is no news
   });
 });

@@ -3,11 +3,12 @@
 // span stores (one's own message ends its pending entry; a message ends its author's typing; what
 // arrives in the room in view counts as read). Deciding what to ask next is the caller's part.
 
-import type { RoomInfo } from "./api";
+import type { RoomInfo, RoomList } from "./api";
 import type { ConnectionState } from "./connection";
 import { afterFailure } from "./outbox";
 import type { ChatMessage, ConnectReply, HistoryPage, JoinReply, ProtocolError, ServerEvent } from "./protocol";
 import type { ChatStores } from "./stores";
+import * as directory from "./stores/directory";
 import * as messages from "./stores/messages";
 import * as people from "./stores/people";
 import * as pending from "./stores/pending";
@@ -127,14 +128,24 @@ export class ChatDispatcher {
   }
 
   /**
-   * The server's room list. Returns the private rooms and DMs seen for the first time: being
-   * listed is being in them, so the caller adds them to the sidebar (one the person closed
-   * earlier in this visit is known already and stays closed).
+   * The server's room list: the person's own rooms, then a page of the directory. Each store
+   * changes once, however many rooms are listed. Returns the private rooms and DMs seen for the
+   * first time: being listed is being in them, so the caller adds them to the sidebar (one the
+   * person closed earlier in this visit is known already and stays closed).
    */
-  roomsListed(infos: readonly RoomInfo[]): string[] {
+  roomsListed({ rooms: infos, next }: RoomList): string[] {
     const before = this.stores.rooms.get();
-    for (const info of infos) this.stores.rooms.update((s) => rooms.listed(s, info));
-    return infos.filter((info) => before[info.id] === undefined && info.kind !== "public").map((info) => info.id);
+    // Gateways before the directory listed every public room without `member`: all directory.
+    const inDirectory = (info: RoomInfo): boolean => info.kind === "public" && info.member !== true;
+    const known = infos.filter((info) => !inDirectory(info) || before[info.id] !== undefined);
+    this.stores.rooms.update((s) => rooms.listed(s, known));
+    this.stores.directory.update((s) => directory.paged(s, infos.filter(inDirectory), next !== null));
+    return known.filter((info) => before[info.id] === undefined && info.kind !== "public").map((info) => info.id);
+  }
+
+  /** A room the person just created. */
+  roomCreated(info: RoomInfo): void {
+    this.stores.rooms.update((s) => rooms.listed(s, [info]));
   }
 
   /** What is in the room the person looks at, in a visible page, counts as read. */

@@ -23,6 +23,21 @@ describe("sidebarSections", () => {
     expect(sections.unreadTotal).toBe(3);
   });
 
+  it("offers the directory's page in its order, then public rooms known and not kept", () => {
+    const directory = [
+      { id: "busy", name: "busy", lastActive: 300 },
+      { id: "mine", name: "mine", lastActive: 200 },
+      { id: "left", name: "left", lastActive: 100 },
+    ];
+    const sections = sidebarSections(
+      [entry("mine", { kept: true }), entry("left"), entry("old-haunt"), entry("alpha")],
+      directory,
+    );
+    expect(sections.browse.map((r) => r.id)).toEqual(["busy", "left", "alpha", "old-haunt"]);
+    expect(sections.browse[0]).toEqual(entry("busy", { lastActivity: 300 }));
+    expect(sections.rooms.map((r) => r.id)).toEqual(["mine"]);
+  });
+
   it("puts the DM with the latest message first", () => {
     const sections = sidebarSections([
       entry("dm:u1:u2", { kept: true, kind: "dm", title: "bob", lastActivity: 100 }),
@@ -44,13 +59,9 @@ describe("roomEntries", () => {
       ts: "2025-03-14T12:00:00.000Z",
       client_msg_id: "c1",
     };
-    const rooms = listed(restored([{ id: "dm:u1:u2", kind: "dm" }]), {
-      id: "team",
-      name: "The team",
-      kind: "private",
-      read_only: false,
-      last_seq: 0,
-    });
+    const rooms = listed(restored([{ id: "dm:u1:u2", kind: "dm" }]), [
+      { id: "team", name: "The team", kind: "private", read_only: false, last_seq: 0 },
+    ]);
     const entries = roomEntries({
       rooms,
       unread: { team: { unread: 4, lastRead: 2 } },
@@ -66,13 +77,14 @@ describe("roomEntries", () => {
 });
 
 describe("findRooms", () => {
-  const rooms = [entry("design-review"), entry("random"), entry("review-bot"), entry("lunch")];
+  const rooms = [entry("design-review"), entry("random"), entry("review-bot"), entry("review_2"), entry("lunch")];
 
-  it("finds rooms containing every word, those starting with it first", () => {
-    expect(findRooms(rooms, "review").map((r) => r.id)).toEqual(["review-bot", "design-review"]);
-    expect(findRooms(rooms, "REV bot").map((r) => r.id)).toEqual(["review-bot"]);
-    expect(findRooms(rooms, "  ")).toHaveLength(4);
-    expect(findRooms(rooms, "nothing")).toEqual([]);
+  it("finds rooms whose name starts with what was typed, read as a room name", () => {
+    expect(findRooms(rooms, "review").map((r) => r.id)).toEqual(["review-bot", "review_2"]);
+    expect(findRooms(rooms, "  #Review Bot").map((r) => r.id)).toEqual(["review-bot"]);
+    expect(findRooms(rooms, "review_").map((r) => r.id)).toEqual(["review_2"]);
+    expect(findRooms(rooms, "  ")).toHaveLength(5);
+    expect(findRooms(rooms, "bot")).toEqual([]);
   });
 });
 

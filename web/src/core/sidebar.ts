@@ -1,10 +1,12 @@
 // How the sidebar sorts the rooms: kept rooms by name, DMs by latest activity, then the public
-// rooms one could join.
+// rooms one could join (the directory's page, most recently active first).
 
 import type { RoomKind } from "./api";
+import type { DirectoryRoom } from "./stores/directory";
 import { roomMessages, type MessagesState } from "./stores/messages";
 import type { PeopleState } from "./stores/people";
 import { roomTitle, type RoomsState } from "./stores/rooms";
+import { searchQuery } from "./stores/search";
 import { unreadIn, type UnreadState } from "./stores/unread";
 
 /** A room as the sidebar lists it. */
@@ -48,13 +50,30 @@ export function roomEntries({ rooms, unread, people, messages, me }: SidebarInpu
   });
 }
 
-export function sidebarSections(entries: readonly RoomEntry[]): SidebarSections {
-  const byTitle = (a: RoomEntry, b: RoomEntry): number => a.title.localeCompare(b.title);
+// One collator for every comparison: localeCompare builds one per call.
+const collator = new Intl.Collator();
+
+export function directoryEntry(room: DirectoryRoom): RoomEntry {
+  return { id: room.id, kind: "public", title: room.name, kept: false, unread: 0, lastActivity: room.lastActive };
+}
+
+/**
+ * The sections of the sidebar. Rooms to join are the directory's page (the gateway's order) and
+ * then the public rooms the client knows of but does not keep (left, or owned elsewhere).
+ */
+export function sidebarSections(entries: readonly RoomEntry[], directory: readonly DirectoryRoom[] = []): SidebarSections {
+  const byTitle = (a: RoomEntry, b: RoomEntry): number => collator.compare(a.title, b.title);
   const rooms = entries.filter((r) => r.kept && r.kind !== "dm").sort(byTitle);
   const directs = entries
     .filter((r) => r.kept && r.kind === "dm")
     .sort((a, b) => b.lastActivity - a.lastActivity || byTitle(a, b));
-  const browse = entries.filter((r) => !r.kept && r.kind === "public").sort(byTitle);
+  const known = new Map(entries.map((r) => [r.id, r]));
+  const listed = directory
+    .filter((room) => known.get(room.id)?.kept !== true)
+    .map((room) => known.get(room.id) ?? directoryEntry(room));
+  const inDirectory = new Set(directory.map((room) => room.id));
+  const left = entries.filter((r) => !r.kept && r.kind === "public" && !inDirectory.has(r.id)).sort(byTitle);
+  const browse = [...listed, ...left];
   const unreadTotal = [...rooms, ...directs].reduce((sum, r) => sum + r.unread, 0);
   return { rooms, directs, browse, unreadTotal };
 }
@@ -64,12 +83,8 @@ export function badgeText(unread: number): string {
   return unread > 99 ? "99+" : String(unread);
 }
 
-/** Rooms whose name contains every word typed, best matches (name starts with it) first. */
-export function findRooms(rooms: readonly RoomEntry[], query: string): RoomEntry[] {
-  const words = query.toLowerCase().split(/\s+/).filter((w) => w !== "");
-  if (words.length === 0) return [...rooms];
-  const hits = rooms.filter((room) => words.every((w) => room.title.toLowerCase().includes(w)));
-  const first = words[0]!;
-  const starts = (room: RoomEntry): number => (room.title.toLowerCase().startsWith(first) ? 0 : 1);
-  return hits.sort((a, b) => starts(a) - starts(b) || a.title.localeCompare(b.title));
+/** The rooms whose name starts with what was typed (read as a room name: "Design Rev" is "design-rev"). */
+export function findRooms(rooms: readonly RoomEntry[], text: string): RoomEntry[] {
+  const query = searchQuery(text);
+  return rooms.filter((room) => room.id.startsWith(query));
 }

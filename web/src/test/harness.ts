@@ -1,7 +1,7 @@
 // A chat client wired to the in-memory gateway and clock, for tests of the client and of the
 // components that show it: the test plays the gateway with `pump` and looks at the stores.
 
-import type { RoomInfo } from "../core/api";
+import type { RoomInfo, RoomList } from "../core/api";
 import { ChatClient } from "../core/chat";
 import { ChatConnection } from "../core/connection";
 import { MemoryStore, Prefs } from "../core/prefs";
@@ -33,6 +33,7 @@ export function startChat(options: ChatOptions = {}) {
   const gateway = options.gateway ?? new FakeGateway(clock, ANN);
   const storage = options.storage ?? new MemoryStore();
   const serverRooms: RoomInfo[] = [];
+  const searches: string[] = [];
   let ids = 0;
   const visible = { value: options.visible ?? true };
   const client = new ChatClient(ANN, {
@@ -46,7 +47,11 @@ export function startChat(options: ChatOptions = {}) {
         ...handlers,
       }),
     api: {
-      listRooms: async () => serverRooms,
+      listRooms: async () => roomList(serverRooms, null, null),
+      findRooms: async (query, cursor) => {
+        searches.push(query);
+        return roomList(serverRooms, query, cursor ?? null);
+      },
       createRoom: async (name, kind) => ({ id: name, name, kind, read_only: false, last_seq: 0 }),
       addMember: async () => undefined,
       messages: async (room, before, limit): Promise<HistoryPage> => {
@@ -93,5 +98,24 @@ export function startChat(options: ChatOptions = {}) {
     };
   };
   const bodies = (id: string) => room(id).timeline.messages.map((m) => m.body);
-  return { clock, recorder, gateway, client, storage, serverRooms, pump, room, bodies, visible };
+  return { clock, recorder, gateway, client, storage, serverRooms, searches, pump, room, bodies, visible };
+}
+
+// The gateway's directory page, small so that tests fill it with a few rooms.
+export const DIRECTORY_PAGE = 20;
+
+/**
+ * The gateway's room list in miniature: without a query or cursor the person's own rooms (member,
+ * or not public) and the first directory page; with them, a directory page alone. The directory
+ * holds the other public rooms, the most recently active first.
+ */
+function roomList(rooms: readonly RoomInfo[], query: string | null, cursor: string | null): RoomList {
+  const own = query === null && cursor === null ? rooms.filter((r) => r.member === true || r.kind !== "public") : [];
+  const directory = rooms
+    .filter((r) => r.kind === "public" && r.member !== true && (query === null || r.id.startsWith(query)))
+    .sort((a, b) => (b.last_active_at ?? "").localeCompare(a.last_active_at ?? "") || b.id.localeCompare(a.id));
+  const start = cursor === null ? 0 : Number(cursor);
+  const page = directory.slice(start, start + DIRECTORY_PAGE);
+  const end = start + page.length;
+  return { rooms: [...own, ...page], next: end < directory.length ? String(end) : null };
 }

@@ -160,9 +160,6 @@ class RoomAccess:
             raise ChatError(ErrorCode.FORBIDDEN, f"only someone of higher rank may grant {grant}")
         return found
 
-    async def visible_rooms(self, caller: Caller) -> list[Room]:
-        return await self._roster.visible_to(caller.user_id)
-
     def _is_staff(self, caller: Caller, standing: Standing) -> bool:
         return bool(_STAFF.intersection(caller.roles)) or standing.role in _ROOM_STAFF
 

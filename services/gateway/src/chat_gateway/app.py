@@ -36,6 +36,7 @@ from chat_gateway.people import PeopleDirectory
 from chat_gateway.redis_broker import RedisBroker
 from chat_gateway.redis_presence import RedisPresence
 from chat_gateway.room_events import CONTROL_CHANNELS
+from chat_gateway.room_list import RoomCatalog
 from chat_gateway.rooms_http import RoomAdministration, room_routes
 from chat_gateway.roster import RoomRoster
 from chat_gateway.session import Session
@@ -158,7 +159,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         stack.callback(ctx.presence_announcer.close)
         await ctx.fanout.start()
         stack.push_async_callback(ctx.fanout.stop)
-        return ctx, RoomAdministration(access, roster, broker)
+        return ctx, RoomAdministration(access, roster, RoomCatalog(pool), broker)
 
     routes = [
         *room_routes(),

@@ -15,8 +15,9 @@ connections and gateways is kept where the shared state is, by the same rule:
 - frame size (``MAX_FRAME_BYTES``), connect timeout and pings: the socket (``websocket``);
   message length (``MAX_BODY_CHARS``): ``sending``; reply sizes (``MAX_REPLY_BYTES``,
   ``CATCH_UP_LIMIT``): ``history`` and ``session``; users listed online
-  (``MAX_ONLINE_LISTED``): ``session``; sessions in setup (``MAX_CONCURRENT_CONNECTS``,
-  ``MAX_PENDING_CONNECTS``): ``admission``; presence events
+  (``MAX_ONLINE_LISTED``): ``session``; rooms in the room list (``MAX_OWN_ROOMS_LISTED``,
+  ``DIRECTORY_PAGE_SIZE``): ``rooms_http`` and ``room_list``; sessions in setup
+  (``MAX_CONCURRENT_CONNECTS``, ``MAX_PENDING_CONNECTS``): ``admission``; presence events
   (``PRESENCE_ANNOUNCE_INTERVAL_S``): ``presence_announcer``.
 """
 

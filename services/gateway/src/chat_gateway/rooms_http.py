@@ -1,4 +1,5 @@
-"""The gateway's HTTP routes (docs/protocol.md): rooms, history pages, managing who is in a room.
+"""The gateway's HTTP routes (docs/protocol.md): the room list, history pages, managing who is in
+a room.
 
 Every change is checked (owner or moderator of the room, or a global moderator/admin), written
 with its audit row, and announced to every gateway, which applies it to its sockets at once.
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chat_common.envelope import RoomId
+from chat_common.envelope import RoomId, format_ts
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.text import PLAIN_LINE
 from chat_gateway import protocol
@@ -23,12 +24,14 @@ from chat_gateway.access import Caller, RoomAccess
 from chat_gateway.broker import Broker
 from chat_gateway.context import GatewayContext
 from chat_gateway.room_events import RoomChange, announce
+from chat_gateway.room_list import DirectoryCursor, ListedRoom, RoomCatalog
 from chat_gateway.roster import RoomRoster
 
 NamedRoomId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
 # User ids are UUIDs; the pattern is the one direct-message room ids use for their parts.
 UserId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
 BodyT = TypeVar("BodyT")
+QueryT = TypeVar("QueryT")
 
 
 class NewRoom(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,10 +59,12 @@ class NewBan(msgspec.Struct, forbid_unknown_fields=True):
 @dataclass(frozen=True)
 class RoomAdministration:
     """What the room routes use beside the sessions' context (``app.state.rooms``): the whole
-    access policy, the roster, and the broker that tells every gateway of a change."""
+    access policy, the roster, the room list's reads, and the broker that tells every gateway
+    of a change."""
 
     access: RoomAccess
     roster: RoomRoster
+    catalog: RoomCatalog
     broker: Broker
 
     async def announce(self, change: RoomChange) -> None:
@@ -174,8 +179,22 @@ async def caller_of(request: Request) -> Caller:
 
 
 async def list_rooms(request: Request) -> Response:
+    """The caller's own rooms and the first page of the directory; with ``query`` or
+    ``cursor``, a page of the directory alone."""
     ctx, caller = _ctx(request), await caller_of(request)
-    rooms = await _rooms(request).access.visible_rooms(caller)
+    settings, catalog = ctx.settings, _rooms(request).catalog
+    query = _decode_rooms_query(request, settings.directory_page_size)
+    after = None if query.cursor is None else DirectoryCursor.decode(query.cursor)
+    rooms: list[ListedRoom] = []
+    if query.query is None and after is None:
+        rooms = await catalog.own(caller.user_id, settings.max_own_rooms_listed)
+    directory, next_page = await catalog.directory(
+        caller.user_id,
+        query.limit or settings.directory_page_size,
+        prefix=query.query,
+        after=after,
+    )
+    rooms += directory
     seqs = await ctx.broker.current_seqs([room.id for room in rooms])
     return json_response(
         {
@@ -186,9 +205,12 @@ async def list_rooms(request: Request) -> Response:
                     "kind": room.kind,
                     "read_only": room.read_only,
                     "last_seq": seq,
+                    "member": room.member,
+                    "last_active_at": format_ts(room.last_active_at),
                 }
                 for room, seq in zip(rooms, seqs, strict=True)
-            ]
+            ],
+            "next_cursor": None if next_page is None else next_page.encode(),
         }
     )
 
@@ -210,9 +232,28 @@ class _PageQuery(msgspec.Struct):
     limit: protocol.Limit = 50
 
 
+class _RoomsQuery(msgspec.Struct):
+    # The start of a room name, so the characters a room name may have.
+    query: NamedRoomId | None = None
+    # What an earlier page gave as next_cursor (a few dozen characters).
+    cursor: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
 def _decode_query(request: Request) -> _PageQuery:
+    return _convert_query(request, _PageQuery)
+
+
+def _decode_rooms_query(request: Request, page_size: int) -> _RoomsQuery:
+    query = _convert_query(request, _RoomsQuery)
+    if query.limit is not None and query.limit > page_size:
+        raise ChatError(ErrorCode.BAD_REQUEST, f"limit is at most {page_size}")
+    return query
+
+
+def _convert_query(request: Request, kind: type[QueryT]) -> QueryT:
     try:
-        return msgspec.convert(dict(request.query_params), _PageQuery, strict=False)
+        return msgspec.convert(dict(request.query_params), kind, strict=False)
     except msgspec.ValidationError as exc:
         raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
 

@@ -140,19 +140,6 @@ class RoomRoster:
         )
         return [dict(row) for row in rows]
 
-    async def visible_to(self, user_id: str) -> list[Room]:
-        rows = await self._pool.fetch(
-            """
-            SELECT id, kind, read_only FROM rooms
-            WHERE (kind = 'public' AND NOT EXISTS
-                     (SELECT 1 FROM room_bans b WHERE b.room = rooms.id AND b.user_id = $1))
-               OR id IN (SELECT room FROM room_members WHERE user_id = $1)
-            ORDER BY id
-            """,
-            user_id,
-        )
-        return [Room(row["id"], row["kind"], row["read_only"]) for row in rows]
-
 
 async def _audit(
     connection: asyncpg.Connection | PoolConnectionProxy,

@@ -100,6 +100,16 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # Access decisions are dropped at once on every change (room events); this only bounds how
     # long a change whose announcement was lost (pub/sub is at-most-once) goes unnoticed.
     access_cache_ttl_s: PositiveFloat = 30.0
+    # GET /v1/rooms lists the caller's own rooms (memberships, private rooms, DMs), the most
+    # recently active first, up to this many: past any person's room list (Slack and Zulip users
+    # rarely pass a few hundred; one tab joins at most max_rooms_per_connection), and ~150 KiB
+    # of JSON at most, so no account answers every poll with megabytes.
+    max_own_rooms_listed: PositiveInt = 1000
+    # Public rooms per page of the directory (the rest of GET /v1/rooms, and each page asked for
+    # with a cursor or a name prefix). The first page rides along with every client's room-list
+    # poll (every 30 s): 100 rooms are ~15 KiB, more than a sidebar or a directory screen shows
+    # at once; anything further is a search or the next page away.
+    directory_page_size: PositiveInt = 100
     # Bodies of the HTTP routes are a few dozen bytes (a room name, a user id and a reason).
     http_body_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4096
     # After drain_grace_s the rest are closed with 1012; their close handshakes get this long.

@@ -9,6 +9,7 @@ import logging
 import signal
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 
 import asyncpg
 import uvicorn
@@ -69,7 +70,7 @@ async def serve(settings: WorkerSettings) -> None:
             init=prepare_connection,
         )
         resources.push_async_callback(_close_pool, pool)
-        store = MessageStore(pool)
+        store = MessageStore(pool, activity_step=timedelta(seconds=settings.room_activity_step_s))
         producer = create_producer(settings.kafka_bootstrap, client_id=f"{settings.client_id}-dlq")
         consumer = create_consumer(
             bootstrap_servers=settings.kafka_bootstrap,

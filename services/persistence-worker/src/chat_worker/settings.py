@@ -49,6 +49,11 @@ class WorkerSettings(ServiceSettings, frozen=True, kw_only=True):
     retry_initial_ms: PositiveInt = 100
     retry_max_ms: PositiveInt = 5_000
 
+    # A room's last_active_at (the directory of public rooms lists the most recently active
+    # first) moves only when it is this far behind its newest message: a minute is precise
+    # enough for that order, and a busy room's row is rewritten once a minute, not per batch.
+    room_activity_step_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+
     # Metrics, /healthz and /readyz; containers set the host to 0.0.0.0.
     metrics_host: NonEmptyStr = "127.0.0.1"
     metrics_port: Port = 8300

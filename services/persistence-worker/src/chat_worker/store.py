@@ -5,12 +5,16 @@ The bulk path COPYs a batch into a per-connection temporary table, then moves it
 (room, seq) means the message is already stored (a redelivery after a crash, or a producer
 retry), never an error. If Postgres refuses a row's content, the batch is written again row by
 row, each under a savepoint, so that only the refused rows are set aside.
+
+The same transaction moves each room's ``last_active_at`` up to its newest stored message, which
+orders the directory of public rooms (most recently active first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -31,6 +35,14 @@ _MOVE_STAGED = """
 INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
 SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at FROM message_staging
 ON CONFLICT DO NOTHING
+"""
+# Only forward, and only by at least a step, so a busy room's row is rewritten once per step,
+# not once per batch. Rooms without a row (none yet: a message is stored whatever its room)
+# are skipped.
+_TOUCH_ROOMS = """
+UPDATE rooms SET last_active_at = latest.at
+FROM unnest($1::text[], $2::timestamptz[]) AS latest (room, at)
+WHERE rooms.id = latest.room AND rooms.last_active_at < latest.at - $3::interval
 """
 _INSERT_ONE = """
 INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
@@ -70,8 +82,9 @@ async def prepare_connection(connection: asyncpg.Connection) -> None:
 
 
 class MessageStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, activity_step: timedelta) -> None:
         self._pool = pool
+        self._activity_step = activity_step
 
     async def write(self, rows: Sequence[MessageRow]) -> WriteOutcome:
         """Store every row not stored yet, in one transaction."""
@@ -84,8 +97,9 @@ class MessageStore:
                         "message_staging", records=rows, columns=COLUMNS
                     )
                     inserted = _row_count(await connection.execute(_MOVE_STAGED))
+                    await _touch_rooms(connection, rows, self._activity_step)
             except ROW_REFUSALS:
-                return await _write_one_by_one(connection, rows)
+                return await _write_one_by_one(connection, rows, self._activity_step)
         return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted)
 
     async def ping(self) -> None:
@@ -94,7 +108,9 @@ class MessageStore:
 
 
 async def _write_one_by_one(
-    connection: PoolConnectionProxy[asyncpg.Record], rows: Sequence[MessageRow]
+    connection: PoolConnectionProxy[asyncpg.Record],
+    rows: Sequence[MessageRow],
+    activity_step: timedelta,
 ) -> WriteOutcome:
     inserted = 0
     refused: list[tuple[int, str]] = []
@@ -105,9 +121,27 @@ async def _write_one_by_one(
                     inserted += _row_count(await connection.execute(_INSERT_ONE, *row))
             except ROW_REFUSALS as exc:
                 refused.append((index, f"refused by the database: {exc}"))
+        set_aside = {index for index, _ in refused}
+        stored = [row for index, row in enumerate(rows) if index not in set_aside]
+        await _touch_rooms(connection, stored, activity_step)
     return WriteOutcome(
         inserted=inserted, duplicates=len(rows) - inserted - len(refused), refused=refused
     )
+
+
+async def _touch_rooms(
+    connection: PoolConnectionProxy[asyncpg.Record],
+    rows: Sequence[MessageRow],
+    activity_step: timedelta,
+) -> None:
+    latest: dict[str, datetime] = {}
+    for row in rows:
+        if row.room not in latest or latest[row.room] < row.created_at:
+            latest[row.room] = row.created_at
+    if latest:
+        rooms = sorted(latest)
+        moments = [latest[room] for room in rooms]
+        await connection.execute(_TOUCH_ROOMS, rooms, moments, activity_step)
 
 
 def _row_count(status: str) -> int:

@@ -3,12 +3,14 @@
 
 import type { Prefs } from "../prefs";
 import type { UserRef } from "../protocol";
+import { EMPTY_DIRECTORY, type DirectoryState } from "./directory";
 import type { MessagesState } from "./messages";
 import { NOWHERE, type NavigationState } from "./navigation";
 import type { PeopleState } from "./people";
 import type { PendingState } from "./pending";
 import type { PresenceState } from "./presence";
 import { restored as restoredRooms, type RoomsState } from "./rooms";
+import { NO_SEARCH, type SearchState } from "./search";
 import { signedIn, type SessionState } from "./session";
 import { Store } from "./store";
 import type { TypingState } from "./typing";
@@ -18,6 +20,8 @@ export interface ChatStores {
   readonly session: Store<SessionState>;
   readonly navigation: Store<NavigationState>;
   readonly rooms: Store<RoomsState>;
+  readonly directory: Store<DirectoryState>;
+  readonly search: Store<SearchState>;
   readonly messages: Store<MessagesState>;
   readonly pending: Store<PendingState>;
   readonly presence: Store<PresenceState>;
@@ -36,6 +40,8 @@ export function createStores(me: UserRef, prefs: Prefs): ChatStores {
     session: new Store(signedIn(me)),
     navigation: new Store(NOWHERE),
     rooms: new Store(restoredRooms(kept)),
+    directory: new Store(EMPTY_DIRECTORY),
+    search: new Store(NO_SEARCH),
     messages: new Store<MessagesState>({}),
     pending: new Store<PendingState>({}),
     presence: new Store<PresenceState>({}),

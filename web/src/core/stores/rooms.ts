@@ -36,14 +36,23 @@ export function known(state: RoomsState, id: string, kind: RoomKind): RoomsState
   return state[id] === undefined ? { ...state, [id]: blank(id, kind) } : state;
 }
 
-/** What the server's room list says about a room. */
-export function listed(state: RoomsState, info: RoomInfo): RoomsState {
-  const held = state[info.id] ?? blank(info.id, info.kind);
-  const name = info.name || info.id;
-  if (state[info.id] === held && held.kind === info.kind && held.name === name && held.readOnly === info.read_only) {
-    return state;
+/**
+ * What the server's room list says about these rooms, as one change: one copy of the state
+ * however many rooms it names (a change per room would copy the whole state, and tell every
+ * listener, once per room: quadratic in the list's length), none when it says nothing new.
+ */
+export function listed(state: RoomsState, infos: readonly RoomInfo[]): RoomsState {
+  let next: Record<string, RoomState> | null = null;
+  for (const info of infos) {
+    const held = (next ?? state)[info.id];
+    const name = info.name || info.id;
+    if (held !== undefined && held.kind === info.kind && held.name === name && held.readOnly === info.read_only) {
+      continue;
+    }
+    next ??= { ...state };
+    next[info.id] = { ...(held ?? blank(info.id, info.kind)), kind: info.kind, name, readOnly: info.read_only };
   }
-  return { ...state, [info.id]: { ...held, kind: info.kind, name, readOnly: info.read_only } };
+  return next ?? state;
 }
 
 export function changed(state: RoomsState, id: string, change: Partial<Omit<RoomState, "id">>): RoomsState {

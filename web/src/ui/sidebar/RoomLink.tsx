@@ -1,5 +1,7 @@
 // One room in the sidebar: its icon, its name and how many messages wait unread.
 
+import { memo } from "react";
+
 import { dmPartner } from "../../core/protocol";
 import { badgeText, type RoomEntry } from "../../core/sidebar";
 import { Avatar } from "../common/Avatar";
@@ -16,17 +18,31 @@ export function RoomIcon({ room, me }: { room: Pick<RoomEntry, "id" | "kind" | "
   );
 }
 
-export function RoomLink({
-  room,
-  me,
-  active,
-  onOpen,
-}: {
+interface RoomLinkProps {
   room: RoomEntry;
   me: string;
   active: boolean;
   onOpen: (room: RoomEntry) => void;
-}) {
+}
+
+/**
+ * Rendered again only when what it shows changes: the entries are computed afresh on every
+ * message, and a person with hundreds of rooms would otherwise render them all each time.
+ */
+export const RoomLink = memo(RoomLinkRow, (before, after) => {
+  const [a, b] = [before.room, after.room];
+  return (
+    before.me === after.me &&
+    before.active === after.active &&
+    before.onOpen === after.onOpen &&
+    a.id === b.id &&
+    a.kind === b.kind &&
+    a.title === b.title &&
+    a.unread === b.unread
+  );
+});
+
+function RoomLinkRow({ room, me, active, onOpen }: RoomLinkProps) {
   const unread = room.unread > 0 && !active;
   return (
     <li>

@@ -3,9 +3,23 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 
 import { CloseCode } from "../../core/protocol";
-import { BOB } from "../../test/harness";
+import { SEARCH_PAUSE_MS } from "../../core/roomSearch";
+import { BOB, DIRECTORY_PAGE } from "../../test/harness";
 import { chatWith, renderInChat, type RenderedChat } from "../../test/render";
 import { Sidebar } from "./Sidebar";
+
+// Counts the renders of private rooms' sidebar rows: each draws one lock icon.
+const renders = vi.hoisted(() => ({ locks: 0 }));
+vi.mock("../common/icons", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../common/icons")>();
+  return {
+    ...original,
+    LockIcon: () => {
+      renders.locks++;
+      return original.LockIcon();
+    },
+  };
+});
 
 function renderSidebar(chat: RenderedChat) {
   const handlers = { onNewRoom: vi.fn(), onNewDm: vi.fn(), onLogout: vi.fn() };
@@ -53,6 +67,56 @@ describe("Sidebar", () => {
     await chat.settle();
     expect(link("room-10")).toHaveAttribute("aria-current", "page");
     expect(chat.recorder.latest.last("join")).toMatchObject({ room: "room-10" });
+  });
+
+  it("finds a public room beyond the directory's first page by asking the gateway", async () => {
+    const chat = await chatWith([]);
+    const count = DIRECTORY_PAGE + 10;
+    for (let n = 0; n < count; n++) {
+      const id = `room-${String(n).padStart(2, "0")}`;
+      const last_active_at = new Date(Date.UTC(2025, 2, 14) - n * 60_000).toISOString();
+      chat.serverRooms.push({ id, name: id, kind: "public", read_only: false, last_seq: 0, member: false, last_active_at });
+    }
+    await act(() => chat.client.refreshRooms());
+    const { user } = renderSidebar(chat);
+    const browsed = (): (string | undefined)[] => screen.queryAllByTestId("browse-room").map((b) => b.dataset.room);
+    // The liveliest few, and word that there are more than the gateway listed.
+    expect(browsed()).toEqual(["room-00", "room-01", "room-02", "room-03", "room-04", "room-05", "room-06", "room-07"]);
+    expect(screen.getByText(`${DIRECTORY_PAGE}+`)).toBeInTheDocument();
+    expect(screen.getByTestId("find-room-hint")).toHaveTextContent("More rooms: type a name to find one.");
+
+    const last = `room-${count - 1}`;
+    await user.type(screen.getByTestId("find-room"), last);
+    expect(browsed()).toEqual([]);
+    expect(screen.getByTestId("find-room-hint")).toHaveTextContent("Looking…");
+    await act(() => chat.clock.advance(SEARCH_PAUSE_MS));
+    expect(chat.searches).toEqual([last]);
+    expect(browsed()).toEqual([last]);
+    expect(screen.queryByTestId("find-room-hint")).toBeNull();
+
+    await user.click(screen.getByTestId("browse-room"));
+    await chat.settle();
+    expect(link(last)).toHaveAttribute("aria-current", "page");
+    expect(chat.recorder.latest.last("join")).toMatchObject({ room: last });
+    expect(screen.getByTestId("find-room")).toHaveValue("");
+  });
+
+  it("renders again only the row of the room a message went to, of hundreds", async () => {
+    const chat = await chatWith([]);
+    for (let n = 0; n < 300; n++) {
+      const id = `team-${String(n).padStart(3, "0")}`;
+      chat.serverRooms.push({ id, name: id, kind: "private", read_only: false, last_seq: 0, member: true });
+    }
+    await act(() => chat.client.refreshRooms());
+    await chat.settle();
+    renderSidebar(chat);
+    expect(screen.getAllByTestId("room-link")).toHaveLength(300);
+    const before = renders.locks;
+
+    chat.gateway.post("team-123", "news", BOB);
+    await chat.settle();
+    expect(within(link("team-123")).getByTestId("unread-badge")).toHaveTextContent("1");
+    expect(renders.locks - before).toBe(1);
   });
 
   it("shows a lost connection and tries again at once when asked", async () => {

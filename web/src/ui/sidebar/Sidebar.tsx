@@ -49,7 +49,11 @@ export function useRoomEntries(): RoomEntry[] {
 }
 
 function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogout">) {
-  const { rooms, directs, browse } = sidebarSections(useRoomEntries());
+  const { stores } = useChatClient();
+  const entries = useRoomEntries();
+  const directory = useStore(stores.directory, (s) => s);
+  const { rooms, directs, browse } = useMemo(() => sidebarSections(entries, directory.rooms), [entries, directory]);
+  const kept = useMemo(() => new Set(entries.filter((r) => r.kept).map((r) => r.id)), [entries]);
   const me = useMe().id;
   const active = useActiveRoomId();
   return (
@@ -88,7 +92,9 @@ function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogo
           </ul>
         )}
       </section>
-      {browse.length > 0 && <PublicRooms rooms={browse} me={me} onOpen={onOpen} />}
+      {(browse.length > 0 || directory.more) && (
+        <PublicRooms rooms={browse} more={directory.more} kept={kept} me={me} onOpen={onOpen} />
+      )}
     </div>
   );
 }
