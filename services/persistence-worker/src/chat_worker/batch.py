@@ -8,8 +8,8 @@ from typing import Protocol
 
 from aiokafka import TopicPartition
 
-from chat_common.envelope import EnvelopeError, decode_envelope
-from chat_worker.rows import MessageRow, to_row
+from chat_common.envelope import EnvelopeError
+from chat_worker.rows import MessageRow, decode_row
 
 
 class KafkaRecord(Protocol):
@@ -75,4 +75,4 @@ def sort_batch(fetched: Mapping[TopicPartition, Sequence[KafkaRecord]]) -> Batch
 def _decode(record: KafkaRecord) -> MessageRow:
     if record.value is None:
         raise EnvelopeError("record has no value")
-    return to_row(decode_envelope(record.value))
+    return decode_row(record.value)
