@@ -119,11 +119,14 @@ class PersistenceWorker:
         self._metrics.records_written.inc(outcome.inserted)
         self._metrics.records_duplicate.inc(outcome.duplicates)
         self._metrics.dead_letters.inc(len(poison))
-        refused_at = {index for index, _ in outcome.refused}
+        stored = batch.sources
+        if outcome.refused:
+            refused_at = {index for index, _ in outcome.refused}
+            stored = [source for index, source in enumerate(stored) if index not in refused_at]
         now_ms = time.time() * 1000
-        for index, source in enumerate(batch.sources):
-            if index not in refused_at:
-                self._metrics.record_age.observe(max(0.0, (now_ms - source.timestamp) / 1000))
+        self._metrics.record_age.observe_many(
+            [max(0.0, (now_ms - source.timestamp) / 1000) for source in stored]
+        )
         for item in poison:
             log.warning(
                 "record sent to the dead-letter topic",
