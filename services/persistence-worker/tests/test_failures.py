@@ -38,11 +38,28 @@ def _with_producer_retries(messages: list[Envelope]) -> list[Envelope]:
     return sent
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"batch_max_records": "50"}, id="small-batches"),
+        # Each poll split into up to three transactions stored at once: a kill lands while
+        # some groups of a poll are committed and others not, none of it committed in Kafka.
+        pytest.param(
+            {
+                "batch_max_records": "300",
+                "write_connections": "3",
+                "write_group_min_records": "1",
+            },
+            id="parallel-groups",
+        ),
+    ],
+)
 async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing(
     topics: Topics,
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
+    settings: dict[str, str],
 ) -> None:
     messages = conversation.messages(6000)
     # About 20 s of traffic; each restart waits out the killed member's 6 s session, so all
@@ -52,14 +69,14 @@ async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing
     )
     for _ in range(3):
         before = await stored.count()
-        worker = await start_worker(batch_max_records="50")
+        worker = await start_worker(**settings)
 
         async def progressing(before: int = before) -> bool:
             return await stored.count() > before
 
         await eventually(progressing, "the restarted worker stores rows")
         worker.kill()
-    await start_worker(batch_max_records="50")
+    await start_worker(**settings)
     await stream
 
     await stored.wait_for(len(messages))
