@@ -258,3 +258,10 @@ async def test_each_room_becomes_visible_in_seq_order_while_groups_are_stored_in
         await stream
     assert holes == []
     assert set(await stored.rows()) == conversation.rows_of(messages)
+
+
+async def test_the_worker_runs_on_uvloop_and_says_which_loop_at_start(
+    start_worker: StartWorker,
+) -> None:
+    worker = await start_worker()
+    assert "event loop loop=uvloop.Loop" in worker.log_tail()

@@ -1,10 +1,11 @@
-"""``python -m chat_worker``: load the settings, then run the worker until SIGTERM."""
+"""``python -m chat_worker``: load the settings, then run the worker on uvloop until SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
+
+import uvloop
 
 from chat_common.logs import configure_logging
 from chat_common.settings import SettingsError
@@ -20,7 +21,9 @@ def main() -> int:
         return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
-        asyncio.run(serve(settings))
+        # uvloop: the C event loop; the worker's socket writes (COPY to Postgres, fetches from
+        # Kafka) cost less CPU on it than on asyncio's selector loop.
+        uvloop.run(serve(settings))
     except Exception:
         # Nothing unstored was committed; a restarted worker reads those records again.
         logging.getLogger("chat_worker").exception("worker failed")

@@ -52,6 +52,7 @@ def create_http_app(
 async def serve(settings: WorkerSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log.info("event loop", extra={"loop": f"{type(loop).__module__}.{type(loop).__qualname__}"})
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
