@@ -60,7 +60,7 @@ class WorkerMetrics:
         )
         self.batch_seconds = Histogram(
             "chat_worker_batch_seconds",
-            "Time to store one batch (transaction and dead letters), successful attempt.",
+            "Time to store one batch: all its transactions and dead letters, retries included.",
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
