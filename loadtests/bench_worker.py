@@ -1,15 +1,17 @@
 """Persistence-worker benchmark: sustained rows per second, and produce → row-visible lag.
 
 Runs against the local stack (Kafka on 9092, Postgres on 5432 with the migrations applied) and
-starts one worker of its own, with its default batch settings, on a topic of its own with as
-many partitions as chat.messages. Two phases:
+starts one worker of its own, with its default settings (CHAT_WORKER_* variables override them;
+the report names the batch settings it ran with), on a topic of its own with as many partitions
+as chat.messages. Two phases:
 
 1. drain: a backlog of ``--messages`` envelopes is produced first, then the worker is started;
    the rate is rows stored per second from the first row seen to the last.
 2. lag: with the worker caught up, envelopes are produced at ``--rate`` per second for
    ``--seconds``; each message's lag runs from just before its send to the first poll of
    Postgres that sees its row. Rooms are written in seq order (one room, one partition, one
-   transaction per batch), so ``max(seq)`` of a room tells which of its messages are visible.
+   transaction per batch, batch after batch), so ``max(seq)`` of a room tells which of its
+   messages are visible.
 
 Besides the rates it prints the worker's own CPU time per 1,000 rows of the drain (user + system,
 from /proc): a figure the machine's other load moves much less than the rate. ``--profile FILE``
@@ -53,7 +55,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chat_common.envelope import Author, Envelope, encode_envelope, format_ts
 from chat_common.kafka_client import create_producer, ensure_topics
-from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+from chat_common.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP, load_settings
+from chat_worker.settings import PREFIX, WorkerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "docs" / "benchmarks" / "persistence-worker.md"
@@ -61,6 +64,10 @@ REPORT = REPO / "docs" / "benchmarks" / "persistence-worker.md"
 PARTITIONS = 12
 # Postgres is polled this often for visible rows: the lag figures are this coarse.
 POLL_S = 0.005
+# The drain is polled less often: its rate is counted over seconds, and each poll (a max(seq)
+# lookup per room) costs about a millisecond of CPU that, on a 2-core machine, the measured
+# worker and Postgres would otherwise have (a fifth of a core at POLL_S).
+DRAIN_POLL_S = 0.05
 # Bound on every wait: a stuck worker ends the run with an error instead of hanging.
 WAIT_S = 300.0
 
@@ -160,7 +167,7 @@ async def drain(
             return (messages - first[1]) / elapsed if elapsed > 0 else float("inf"), elapsed
         if now > deadline:
             raise RuntimeError(f"only {stored} of {messages} rows after {WAIT_S:.0f}s")
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(DRAIN_POLL_S)
 
 
 async def lag(
@@ -364,6 +371,8 @@ async def run(args: argparse.Namespace) -> Figures:
 
 
 def _report(args: argparse.Namespace, figures: Figures, command: str) -> str:
+    # The worker's settings as it read them: its defaults, unless CHAT_WORKER_* says otherwise.
+    worker = load_settings(WorkerSettings, PREFIX)
     rows = [
         (
             f"sustained rows per second (drain of a {args.messages:,}-message backlog)",
@@ -387,9 +396,11 @@ def _report(args: argparse.Namespace, figures: Figures, command: str) -> str:
 
 Measured {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} on {_machine()}, with Kafka 3.9
 (one KRaft broker), PostgreSQL 15 and the worker on the same machine, as the local stack runs
-them (`make infra`; its Postgres runs with `synchronous_commit = off`). One worker with its
-default settings (batches of up to 1000 records, one transaction and one offset commit each)
-on a topic of {PARTITIONS} partitions, {args.rooms} rooms. Load average when the run began:
+them (`make infra`; its Postgres runs with `synchronous_commit = off`). One worker on uvloop
+(batches of up to {worker.batch_max_records:,} records, one offset commit each; a batch's
+partitions stored in up to {worker.write_connections} parallel transactions of at least
+{worker.write_group_min_records:,} records) on a topic of {PARTITIONS} partitions, {args.rooms}
+rooms. Load average when the run began:
 {figures.load_at_start:.2f} (the machine is shared; the figures move with its load).
 
 ```
@@ -403,7 +414,8 @@ make bench-worker   # runs: {command}
 How it is measured: the drain rate counts rows from the first one seen in Postgres to the last,
 so start-up and the group join are left out. Lag runs from just before the producer's `send`
 to the first poll of Postgres (every {POLL_S * 1000:.0f} ms) that sees the row; it includes the
-Kafka acknowledgement, the fetch, the batch transaction and up to one poll interval. The
+Kafka acknowledgement, the fetch, the batch's transactions and up to one poll interval. The
+drain is polled every {DRAIN_POLL_S * 1000:.0f} ms. The
 benchmark, the broker, Postgres and the worker share the machine's cores.
 """
 
