@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -12,6 +13,13 @@ from chat_common.settings import SettingsError
 from chat_worker.service import serve
 from chat_worker.settings import load_worker_settings
 
+# A batch of 10,000 records keeps some 30,000 container objects (records, rows) alive until it
+# is stored, and reference counting frees them. With Python's default (a collection for every
+# 700 more) the cyclic collector scanned them over and over and took 10-15 % of the worker's
+# CPU while draining a backlog (worker CPU per 1,000 rows in make bench-worker: 20 ms, 17 with
+# these). The worker makes hardly any reference cycles for it to find.
+_GC_THRESHOLDS = (20_000, 20, 20)
+
 
 def main() -> int:
     try:
@@ -20,6 +28,7 @@ def main() -> int:
         print(f"chat-persistence-worker: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    gc.set_threshold(*_GC_THRESHOLDS)
     try:
         # uvloop: the C event loop; the worker's socket writes (COPY to Postgres, fetches from
         # Kafka) cost less CPU on it than on asyncio's selector loop.
