@@ -2,12 +2,11 @@
 its offsets.
 
 A poll's partitions are split into groups (``group_partitions``), each decoded into a batch and
-stored in a transaction of its own on its own connection, all at once. Nothing is committed for
-a partition until its group's rows are in Postgres and its poison records are in the dead-letter
-topic, and nothing of a poll is committed until every group is done. While Postgres is down a
-group is retried with backoff, so the stream stalls rather than skips; it is given up only on
-SIGTERM or when a rebalance takes the partitions away, and in both cases its records are read
-again from the committed offsets.
+stored in a transaction of its own on its own connection, all at once. Nothing of a poll is
+committed until every group's rows are in Postgres and its poison records are in the dead-letter
+topic. While Postgres is down a group is retried with backoff, so the stream stalls rather than
+skips; the poll is given up only on SIGTERM or when a rebalance takes the partitions away, and in
+both cases its records are read again from the committed offsets.
 
 The next poll is fetched and decoded while Postgres stores the current one, but it is stored
 only after the current one is stored and committed, so a partition's batches are stored and
@@ -101,18 +100,17 @@ class PersistenceWorker:
                 storing.create_task(self._store_with_retry(batch, polled.generation, stop))
                 for batch in polled.batches
             ]
-        # After a rebalance these offsets belong to an assignment that is gone: the records are
-        # read again from the committed offsets (and found stored), so they are not committed.
-        if self._offsets.generation != polled.generation:
+        # Given up (SIGTERM, or a rebalance that took the partitions away): none of the poll is
+        # committed, not even its groups that are stored; their records are read again from the
+        # committed offsets and found stored.
+        if self._offsets.generation != polled.generation or not all(
+            task.result() for task in tasks
+        ):
             return
-        # A group given up on SIGTERM leaves its partitions uncommitted; every other group's
-        # records are stored, so their offsets are committed with the rest of what is stored.
-        for batch, task in zip(polled.batches, tasks, strict=True):
-            if task.result():
-                self._offsets.mark_written(batch.next_offsets)
-        if all(task.result() for task in tasks):
-            self._metrics.batch_size.observe(sum(batch.size for batch in polled.batches))
-            self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        for batch in polled.batches:
+            self._offsets.mark_written(batch.next_offsets)
+        self._metrics.batch_size.observe(sum(batch.size for batch in polled.batches))
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
         await self._offsets.commit()
 
     async def _store_with_retry(self, batch: Batch, generation: int, stop: asyncio.Event) -> bool:
