@@ -37,10 +37,11 @@ class WorkerSettings(ServiceSettings, frozen=True, kw_only=True):
     # One poll is one batch and one offset commit; its partitions are stored in up to
     # write_connections parallel transactions. aiokafka hands out one partition's fetched
     # records (up to 1 MiB, some 3,000 envelopes) before the next one's, so a batch must be
-    # several times that to span enough partitions to keep the connections busy. 10,000
-    # records is about 3 MB of COPY, stored in about 0.2 s at the measured rate: per-batch
-    # costs (the offset commit, the transactions' commits) stop mattering, and a batch stays
-    # well under a second when Postgres is slow.
+    # several times that to span several partitions. 10,000 records is about 2.5 MB of COPY,
+    # a quarter of a second at the rate make bench-worker measures: per-batch costs (the
+    # offset commit, a pool reset per transaction) stop mattering, and a batch stays well under
+    # a second when Postgres is slow. 1,000 cost a fifth more worker CPU per row; 5,000 and
+    # 20,000 measured within the machine's noise of 10,000.
     batch_max_records: PositiveInt = 10_000
     # How long an idle poll waits for records; also how soon an idle worker notices SIGTERM.
     batch_max_wait_ms: PositiveInt = 200
@@ -49,13 +50,15 @@ class WorkerSettings(ServiceSettings, frozen=True, kw_only=True):
 
     database_url: NonEmptyStr = LOCAL_DATABASE_URL
     # Transactions of a batch stored at once, each on a connection of its own (the pool holds
-    # one more, for /readyz). Two keep Postgres busy with one group's COPY while the worker
-    # encodes the other's; more add connections per worker and gained nothing on 2 cores.
+    # one more, for /readyz): Postgres inserts one group while the worker encodes another. On
+    # the 2 cores of make bench-worker one and two measured alike (the next batch is decoded
+    # while one is stored either way) and three no faster; two let Postgres use a second core
+    # where it has one, for one more connection per worker.
     write_connections: WriteConnections = 2
     # A poll is split only into groups of at least this many records. Each transaction costs
-    # a COPY round trip and a pool reset whatever its size; at a trickle (tens of records a
-    # poll) one transaction is cheaper, and at 1,000 records a group is a few milliseconds of
-    # work, enough for the parallel one to pay for itself.
+    # a COPY round trip and a pool reset whatever its size, so at a trickle (tens of records a
+    # poll) one transaction is cheaper; 1,000 records are some tens of milliseconds of work,
+    # enough for a second transaction to be worth its round trips.
     write_group_min_records: PositiveInt = 1_000
     # A statement that takes longer than this is treated as an outage and retried.
     database_timeout_s: PositiveFloat = 10.0
