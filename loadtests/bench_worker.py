@@ -39,6 +39,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -392,16 +393,22 @@ def _report(args: argparse.Namespace, figures: Figures, command: str) -> str:
         ),
     ]
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    setup = textwrap.fill(
+        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {_machine()}, with"
+        " Kafka 3.9 (one KRaft broker), PostgreSQL 15 and the worker on the same machine, as the"
+        " local stack runs them (`make infra`; its Postgres runs with `synchronous_commit ="
+        f" off`). One worker on uvloop (batches of up to {worker.batch_max_records:,} records,"
+        " one offset commit each; a batch's partitions stored in up to"
+        f" {worker.write_connections} parallel transactions of at least"
+        f" {worker.write_group_min_records:,} records) on a topic of {PARTITIONS} partitions,"
+        f" {args.rooms} rooms. Load average when the run began: {figures.load_at_start:.2f}"
+        " (the machine is shared; the figures move with its load).",
+        width=96,
+        break_on_hyphens=False,
+    )
     return f"""# Persistence worker benchmark
 
-Measured {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} on {_machine()}, with Kafka 3.9
-(one KRaft broker), PostgreSQL 15 and the worker on the same machine, as the local stack runs
-them (`make infra`; its Postgres runs with `synchronous_commit = off`). One worker on uvloop
-(batches of up to {worker.batch_max_records:,} records, one offset commit each; a batch's
-partitions stored in up to {worker.write_connections} parallel transactions of at least
-{worker.write_group_min_records:,} records) on a topic of {PARTITIONS} partitions, {args.rooms}
-rooms. Load average when the run began:
-{figures.load_at_start:.2f} (the machine is shared; the figures move with its load).
+{setup}
 
 ```
 make bench-worker   # runs: {command}
@@ -411,12 +418,12 @@ make bench-worker   # runs: {command}
 |---|---|
 {table}
 
-How it is measured: the drain rate counts rows from the first one seen in Postgres to the last,
-so start-up and the group join are left out. Lag runs from just before the producer's `send`
-to the first poll of Postgres (every {POLL_S * 1000:.0f} ms) that sees the row; it includes the
-Kafka acknowledgement, the fetch, the batch's transactions and up to one poll interval. The
-drain is polled every {DRAIN_POLL_S * 1000:.0f} ms. The
-benchmark, the broker, Postgres and the worker share the machine's cores.
+How it is measured: the drain rate counts rows from the first one seen in Postgres to the last
+(Postgres polled every {DRAIN_POLL_S * 1000:.0f} ms), so start-up and the group join are left
+out. Lag runs from just before the producer's `send` to the first poll of Postgres (every
+{POLL_S * 1000:.0f} ms) that sees the row; it includes the Kafka acknowledgement, the fetch, the
+batch's transactions and up to one poll interval. The benchmark, the broker, Postgres and the
+worker share the machine's cores.
 """
 
 
