@@ -13,11 +13,11 @@ from chat_common.settings import SettingsError
 from chat_worker.service import serve
 from chat_worker.settings import load_worker_settings
 
-# A batch of 10,000 records keeps some 30,000 container objects (records, rows) alive until it
-# is stored, and reference counting frees them. With Python's default (a collection for every
-# 700 more) the cyclic collector scanned them over and over and took 10-15 % of the worker's
-# CPU while draining a backlog (worker CPU per 1,000 rows in make bench-worker: 20 ms, 17 with
-# these). The worker makes hardly any reference cycles for it to find.
+# A batch keeps some three container objects a record (the record, its row) alive until it is
+# stored, 60,000 for a full one; reference counting frees them. At Python's default (a
+# collection for every 700 more) the cyclic collector scanned them over and over and took
+# 10-15 % of the worker's CPU while draining a backlog (worker CPU per 1,000 rows in make
+# bench-worker: 20 ms, 17 with these). The worker makes hardly any reference cycles to find.
 _GC_THRESHOLDS = (20_000, 20, 20)
 
 
