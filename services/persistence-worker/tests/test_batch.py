@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from chat_common.envelope import Author, Envelope, encode_envelope
-from chat_worker.batch import sort_batch
+from chat_worker.batch import group_partitions, sort_batch
 from chat_worker.rows import MessageRow
 
 TOPIC = "chat.messages"
@@ -96,3 +96,56 @@ def test_offsets_to_commit_cover_every_record_poison_included() -> None:
     assert batch.next_offsets == {TopicPartition(TOPIC, 0): 12, TopicPartition(TOPIC, 3): 6}
     assert [source.offset for source in batch.sources] == [10, 5]
     assert batch.size == 3
+
+
+def _partitions(*sizes: int) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+    value = encode_envelope(_envelope())
+    return {
+        TopicPartition(TOPIC, partition): [
+            _record(partition, offset, value) for offset in range(size)
+        ]
+        for partition, size in enumerate(sizes)
+    }
+
+
+def test_partitions_are_grouped_whole_with_their_records_in_order() -> None:
+    fetched = _partitions(7, 3, 5, 1, 4, 2)
+    groups = group_partitions(fetched, 3, min_records=1)
+
+    assert len(groups) == 3
+    seen = [partition for group in groups for partition in group]
+    assert sorted(seen) == sorted(fetched)  # each partition in exactly one group
+    for group in groups:
+        for partition, records in group.items():
+            assert list(records) == fetched[partition]
+
+
+def test_groups_get_about_equal_record_counts() -> None:
+    groups = group_partitions(_partitions(7, 3, 5, 1, 4, 2), 2, min_records=1)
+    # 22 records: largest first, each to the lighter group gives 11 and 11.
+    assert sorted(sum(len(records) for records in group.values()) for group in groups) == [11, 11]
+
+
+def test_no_more_groups_than_partitions_with_records() -> None:
+    fetched = _partitions(4, 0, 2)
+    groups = group_partitions(fetched, 8, min_records=1)
+    assert [sorted(tp.partition for tp in group) for group in groups] == [[0], [2]]
+
+
+def test_one_group_holds_the_whole_poll() -> None:
+    fetched = _partitions(3, 1, 2)
+    [group] = group_partitions(fetched, 1, min_records=1)
+    assert dict(group) == fetched
+
+
+def test_a_small_poll_is_not_split_below_the_minimum_per_group() -> None:
+    fetched = _partitions(5, 4, 3, 2)  # 14 records
+    assert len(group_partitions(fetched, 4, min_records=7)) == 2
+    assert len(group_partitions(fetched, 4, min_records=5)) == 2
+    assert len(group_partitions(fetched, 4, min_records=4)) == 3
+    [whole] = group_partitions(fetched, 4, min_records=100)
+    assert dict(whole) == fetched
+
+
+def test_an_empty_poll_has_no_groups() -> None:
+    assert group_partitions(_partitions(0, 0), 2, min_records=1) == []

@@ -1,5 +1,6 @@
 """The worker under failure, against the real Kafka and Postgres: SIGKILLed again and again,
-Postgres gone for ten seconds, SIGTERM during an outage, a group member dying.
+Postgres gone for ten seconds, SIGTERM during an outage or while one transaction of a batch is
+stuck, a group member dying.
 
 Each ends the same way: every produced message stored once, none missing, none doubled.
 """
@@ -7,7 +8,9 @@ Each ends the same way: every produced message stored once, none missing, none d
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import asyncpg
 import pytest
 
 from chat_common.envelope import Envelope
@@ -38,11 +41,28 @@ def _with_producer_retries(messages: list[Envelope]) -> list[Envelope]:
     return sent
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"batch_max_records": "50"}, id="small-batches"),
+        # Each poll split into up to three transactions stored at once: a kill lands while
+        # some groups of a poll are committed and others not, none of it committed in Kafka.
+        pytest.param(
+            {
+                "batch_max_records": "300",
+                "write_connections": "3",
+                "write_group_min_records": "1",
+            },
+            id="parallel-groups",
+        ),
+    ],
+)
 async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing(
     topics: Topics,
     conversation: Conversation,
     stored: MessageTable,
     start_worker: StartWorker,
+    settings: dict[str, str],
 ) -> None:
     messages = conversation.messages(6000)
     # About 20 s of traffic; each restart waits out the killed member's 6 s session, so all
@@ -52,14 +72,14 @@ async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing
     )
     for _ in range(3):
         before = await stored.count()
-        worker = await start_worker(batch_max_records="50")
+        worker = await start_worker(**settings)
 
         async def progressing(before: int = before) -> bool:
             return await stored.count() > before
 
         await eventually(progressing, "the restarted worker stores rows")
         worker.kill()
-    await start_worker(batch_max_records="50")
+    await start_worker(**settings)
     await stream
 
     await stored.wait_for(len(messages))
@@ -190,3 +210,49 @@ async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_othe
         return await topics.committed(second.group) == expected
 
     await eventually(all_committed, "the survivor commits every partition to its end")
+
+
+async def test_sigterm_while_one_transaction_of_a_batch_is_stuck_loses_and_doubles_nothing(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+) -> None:
+    settings = {"write_connections": "3", "write_group_min_records": "1"}
+    worker = await start_worker(database_timeout_s="2", **settings)
+    first = conversation.messages(600)
+    await topics.produce(first)
+    await stored.wait_for(len(first))
+
+    # Another session holds one message's (room, seq) in an open transaction: the group with
+    # that room's partition waits on it, the other groups of the batch store their rows.
+    second = conversation.messages(600)
+    stuck = second[0]
+    blocker = await asyncpg.connect(stored.database_url)
+    holding = blocker.transaction()
+    await holding.start()
+    try:
+        await blocker.execute(
+            "INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id,"
+            " created_at) VALUES ($1, $2, $3, 'u', 'u', 'held', 'held', now())",
+            uuid.uuid4(),
+            stuck.room,
+            stuck.seq,
+        )
+        sent = await topics.produce(second)
+        await stored.wait_for(len(first) + 1)
+        assert await worker.terminate() == 0
+        committed = await topics.committed(worker.group)
+    finally:
+        await holding.rollback()
+        await blocker.close()
+
+    # The stuck record's partition is not committed past it, whatever else was stored.
+    partition = sent[0].partition
+    assert (committed[partition] or 0) <= sent[0].offset
+
+    await start_worker(**settings)
+    await stored.wait_for(len(first) + len(second))
+    rows = await stored.rows()
+    assert len(rows) == len(first) + len(second)
+    assert set(rows) == conversation.rows_of(first + second)

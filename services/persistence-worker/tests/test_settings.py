@@ -46,6 +46,9 @@ def test_values_come_from_chat_worker_variables() -> None:
             "CHAT_WORKER_RETRY_MAX_MS",
         ),
         ({"CHAT_WORKER_HEARTBEAT_INTERVAL_MS": "10000"}, "CHAT_WORKER_HEARTBEAT_INTERVAL_MS"),
+        ({"CHAT_WORKER_WRITE_CONNECTIONS": "0"}, "CHAT_WORKER_WRITE_CONNECTIONS"),
+        ({"CHAT_WORKER_WRITE_CONNECTIONS": "17"}, "CHAT_WORKER_WRITE_CONNECTIONS"),
+        ({"CHAT_WORKER_WRITE_GROUP_MIN_RECORDS": "0"}, "CHAT_WORKER_WRITE_GROUP_MIN_RECORDS"),
     ],
 )
 def test_an_invalid_configuration_names_its_variable(environ: dict[str, str], named: str) -> None:

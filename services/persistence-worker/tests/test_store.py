@@ -84,6 +84,22 @@ async def test_a_known_id_or_a_known_room_seq_counts_as_already_stored(
     ]
 
 
+async def test_a_batch_mixing_stored_and_new_rows_stores_each_new_one_once(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool, activity_step=STEP)
+    rows = [_row(room, seq) for seq in range(1, 11)]
+    await store.write(rows[3:5])
+    await store.write(rows[9:])
+
+    # The COPY of new rows gets as far as row 4 before it meets a stored one; what it wrote
+    # before must not stay behind, nor be counted twice.
+    outcome = await store.write(rows)
+
+    assert (outcome.inserted, outcome.duplicates, outcome.refused) == (7, 3, [])
+    assert await _stored(pool, room) == [(row.id, row.seq, row.body) for row in rows]
+
+
 async def test_rows_the_database_refuses_are_set_aside_and_the_rest_is_stored(
     pool: asyncpg.Pool, room: str
 ) -> None:

@@ -1,15 +1,17 @@
-"""One poll's worth of records, sorted into storable rows and poison records."""
+"""One poll's worth of records: grouped by partition into transactions, and sorted into
+storable rows and poison records."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import TopicPartition
 
-from chat_common.envelope import EnvelopeError, decode_envelope
-from chat_worker.rows import MessageRow, to_row
+from chat_common.envelope import EnvelopeError
+from chat_worker.rows import MessageRow, decode_row
 
 
 class KafkaRecord(Protocol):
@@ -52,7 +54,36 @@ class Batch:
         return len(self.rows) + len(self.poison)
 
 
-def sort_batch(fetched: Mapping[TopicPartition, Sequence[KafkaRecord]]) -> Batch:
+Fetched = Mapping[TopicPartition, Sequence[KafkaRecord]]
+
+
+def group_partitions(fetched: Fetched, groups: int, min_records: int) -> list[Fetched]:
+    """Whole partitions into at most ``groups`` groups of about equal record counts, with no
+    more groups than ``min_records`` fit in the poll.
+
+    Each group is stored in a transaction of its own. A partition is never split: its
+    records (and so each room's, one room being one partition) stay in one transaction, in
+    order, and its offset can be committed once that transaction has committed.
+    """
+    by_size = sorted(
+        ((partition, records) for partition, records in fetched.items() if records),
+        key=lambda item: len(item[1]),
+        reverse=True,
+    )
+    total = sum(len(records) for _, records in by_size)
+    count = max(1, min(groups, len(by_size), total // min_records))
+    # Largest first, each to the group with the fewest records so far.
+    filled: list[tuple[int, int, dict[TopicPartition, Sequence[KafkaRecord]]]] = [
+        (0, index, {}) for index in range(count)
+    ]
+    for partition, records in by_size:
+        size, index, group = heapq.heappop(filled)
+        group[partition] = records
+        heapq.heappush(filled, (size + len(records), index, group))
+    return [group for _, _, group in sorted(filled, key=lambda item: item[1]) if group]
+
+
+def sort_batch(fetched: Fetched) -> Batch:
     rows: list[MessageRow] = []
     sources: list[KafkaRecord] = []
     poison: list[PoisonRecord] = []
@@ -75,4 +106,4 @@ def sort_batch(fetched: Mapping[TopicPartition, Sequence[KafkaRecord]]) -> Batch
 def _decode(record: KafkaRecord) -> MessageRow:
     if record.value is None:
         raise EnvelopeError("record has no value")
-    return to_row(decode_envelope(record.value))
+    return decode_row(record.value)

@@ -30,9 +30,9 @@ from chat_worker.worker import PersistenceWorker
 
 log = logging.getLogger(__name__)
 
-# One connection writes batches, one answers /readyz; no connection is opened at start-up, so
-# the worker starts (and reports not ready) while Postgres is down.
-_POOL_MIN, _POOL_MAX = 0, 2
+# No connection is opened at start-up, so the worker starts (and reports not ready) while
+# Postgres is down.
+_POOL_MIN = 0
 _POOL_CLOSE_TIMEOUT_S = 5.0
 
 
@@ -53,6 +53,7 @@ def create_http_app(
 async def serve(settings: WorkerSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log.info("event loop", extra={"loop": f"{type(loop).__module__}.{type(loop).__qualname__}"})
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
@@ -65,7 +66,8 @@ async def serve(settings: WorkerSettings) -> None:
         pool = await create_pool(
             settings.database_url,
             min_size=_POOL_MIN,
-            max_size=_POOL_MAX,
+            # One per parallel transaction, and one that answers /readyz.
+            max_size=settings.write_connections + 1,
             command_timeout=settings.database_timeout_s,
             init=prepare_connection,
         )
