@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-DEFINED = re.compile(r"""(Counter|Gauge|Histogram|Summary)\(\s*["']([a-z_:][a-z0-9_:]*)["']""")
+DEFINED = re.compile(
+    r"""(Counter|Gauge|Histogram|Summary)(?:MetricFamily)?\(\s*["']([a-z_:][a-z0-9_:]*)["']"""
+)
 REFERENCED = re.compile(r"\b((?:chat|process)_[a-z0-9_]+)")
 SUFFIXES = ("_total", "_bucket", "_sum", "_count", "_created")
 # prometheus_client's ProcessCollector, registered by chat_common.metrics.new_registry.

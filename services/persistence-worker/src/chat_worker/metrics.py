@@ -87,8 +87,6 @@ class RecordAges:
     a whole batch's ages in one pass instead.
     """
 
-    name = "chat_worker_record_age_seconds"
-
     def __init__(self, registry: CollectorRegistry) -> None:
         # Per bucket, not cumulative; the last one is +Inf.
         self._counts = [0] * (len(AGE_BUCKETS) + 1)
@@ -108,7 +106,7 @@ class RecordAges:
         bounds = [floatToGoString(bound) for bound in AGE_BUCKETS]  # type: ignore[no-untyped-call]
         bounds.append("+Inf")
         yield HistogramMetricFamily(
-            self.name,
+            "chat_worker_record_age_seconds",
             "From a record's Kafka timestamp to the commit of its row.",
             buckets=list(zip(bounds, cumulative, strict=True)),
             sum_value=self._sum,
