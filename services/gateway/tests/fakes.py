@@ -17,17 +17,20 @@ from chat_gateway.store import Room
 
 class FakeTransport:
     """A socket whose peer reads nothing until ``drain`` (what was written stays buffered), or
-    everything at once with ``reading_peer``."""
+    everything at once with ``reading_peer``. A write may hold several frames, as a socket's
+    bytes do: ``frames`` and ``sent`` list them one by one, ``written`` has each write's size."""
 
     def __init__(self, *, reading_peer: bool = False) -> None:
         self.frames: list[bytes] = []
         self.sent: list[bytes] = []
+        self.written: list[int] = []
         self.closed: tuple[int, str] | None = None
         self.reading = True
         self._reading_peer = reading_peer
 
-    def write(self, frame: bytes) -> None:
-        (self.sent if self._reading_peer else self.frames).append(frame)
+    def write(self, data: bytes) -> None:
+        self.written.append(len(data))
+        (self.sent if self._reading_peer else self.frames).extend(split_frames(data))
 
     def buffered(self) -> int:
         return sum(len(frame) for frame in self.frames)
@@ -45,6 +48,19 @@ class FakeTransport:
         """The peer reads everything written so far."""
         self.sent += self.frames
         self.frames = []
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    """The complete frames ``ws_text_frame`` built that ``data`` holds, one after another."""
+    frames: list[bytes] = []
+    while data:
+        size = data[1] & 0x7F
+        start = 2 if size < 126 else 4 if size == 126 else 10
+        if size >= 126:
+            size = int.from_bytes(data[2:start], "big")
+        frames.append(data[: start + size])
+        data = data[start + size :]
+    return frames
 
 
 def payload_of(frame: bytes) -> bytes:

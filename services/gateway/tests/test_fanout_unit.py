@@ -26,24 +26,41 @@ def _frame(seq: int) -> RoomFrame:
 class _Gateway:
     """A fan-out and what it handed on."""
 
-    def __init__(self, backend: MemoryBackend, store: MemoryStore, hole_deadline_s: float) -> None:
+    def __init__(
+        self,
+        backend: MemoryBackend,
+        store: MemoryStore,
+        hole_deadline_s: float,
+        batch_s: float = 0.0,
+    ) -> None:
         self.broker: MemoryBroker = backend.broker()
         self.metrics = GatewayMetrics()
         self.tasks = TaskSupervisor(self.metrics.task_failures)
         self.delivered: list[tuple[str, int]] = []
         self.broadcasts: list[tuple[str, bytes]] = []
+        # What was handed on, in order: a run of seqs, or an event's payload.
+        self.handed: list[tuple[int, ...] | bytes] = []
         self.controls: list[tuple[str, bytes]] = []
         self.fanout = RoomFanout(
             self.broker,
             MessageHistory(self.broker, store),
-            lambda room, frame: self.delivered.append((room, frame.seq)),
-            lambda room, payload: self.broadcasts.append((room, payload)),
+            self._deliver,
+            self._broadcast,
             self.metrics,
             self.tasks,
             on_control=lambda channel, data: self.controls.append((channel, data)),
             hole_retry_s=0.01,
             hole_deadline_s=hole_deadline_s,
+            batch_s=batch_s,
         )
+
+    def _deliver(self, room: str, frames: list[RoomFrame]) -> None:
+        self.delivered.extend((room, frame.seq) for frame in frames)
+        self.handed.append(tuple(frame.seq for frame in frames))
+
+    def _broadcast(self, room: str, payload: bytes) -> None:
+        self.broadcasts.append((room, payload))
+        self.handed.append(payload)
 
     def seqs(self, room: str = ROOM) -> list[int]:
         return [seq for r, seq in self.delivered if r == room]
@@ -61,8 +78,9 @@ async def _gateway(
     backend: MemoryBackend | None = None,
     store: MemoryStore | None = None,
     hole_deadline_s: float = 0.3,
+    batch_s: float = 0.0,
 ) -> AsyncIterator[_Gateway]:
-    gateway = _Gateway(backend or MemoryBackend(), store or MemoryStore(), hole_deadline_s)
+    gateway = _Gateway(backend or MemoryBackend(), store or MemoryStore(), hole_deadline_s, batch_s)
     await gateway.fanout.start()
     try:
         yield gateway
@@ -92,6 +110,48 @@ async def test_frames_handed_over_out_of_order_or_twice_leave_once_in_order() ->
         assert await gateway.until_delivered(3) == [1, 2, 3]
         await asyncio.sleep(0.05)
         assert gateway.seqs() == [1, 2, 3]
+
+
+async def test_frames_ready_in_one_loop_turn_are_handed_on_as_one_run() -> None:
+    async with _gateway() as gateway:
+        await gateway.fanout.follow(ROOM)
+        gateway.broker.hold_live()
+        for seq in (1, 2, 3):
+            await gateway.broker.publish(_frame(seq), ROOM)
+        gateway.broker.release_held()  # three frames arrive at once, as after a busy moment
+        assert gateway.handed == []  # handed on when the turn ends, not frame by frame
+        assert await gateway.until_delivered(3) == [1, 2, 3]
+        assert gateway.handed == [(1, 2, 3)]
+        await gateway.broker.publish(_frame(4), ROOM)
+        assert await gateway.until_delivered(4) == [1, 2, 3, 4]
+        assert gateway.handed == [(1, 2, 3), (4,)]
+
+
+async def test_an_event_or_control_message_never_overtakes_a_ready_frame() -> None:
+    async with _gateway() as gateway:
+        await gateway.fanout.follow(ROOM)
+        gateway.broker.hold_live()
+        await gateway.broker.publish(_frame(1), ROOM)
+        gateway.broker.release_held()
+        gateway.fanout.on_event(ROOM, b"typing")  # arrives in the same turn, after the frame
+        assert gateway.handed == [(1,), b"typing"]
+        gateway.broker.hold_live()
+        await gateway.broker.publish(_frame(2), ROOM)
+        gateway.broker.release_held()
+        gateway.fanout.on_control("control", b"kick")
+        assert gateway.handed == [(1,), b"typing", (2,)]
+        assert gateway.controls == [("control", b"kick")]
+
+
+async def test_a_batch_window_gathers_frames_that_arrive_apart() -> None:
+    backend = MemoryBackend()
+    async with _gateway(backend, batch_s=0.2) as gateway:
+        await gateway.fanout.follow(ROOM)
+        await gateway.broker.publish(_frame(1), ROOM)
+        await asyncio.sleep(0.02)  # a later loop turn, well inside the window
+        await gateway.broker.publish(_frame(2), ROOM)
+        assert await gateway.until_delivered(2) == [1, 2]
+        assert gateway.handed == [(1, 2)]
 
 
 async def test_a_frame_lost_live_is_read_from_the_window() -> None:

@@ -6,6 +6,7 @@ stays in the multi-process tests."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from chat_common.envelope import Author, Envelope
 from chat_common.errors import CloseCode
 from chat_common.revocation import REVOCATION_CHANNEL, Revocation, encode_revocation
 from chat_gateway.frames import RoomFrame, frame_of
+from chat_gateway.hub import RUN_BYTES
 from chat_gateway.presence import Member
 from chat_gateway.room_events import RoomChange, announce
 from memory_broker import MemoryBackend
@@ -172,6 +174,48 @@ async def test_frames_delivered_out_of_order_or_twice_reach_members_once_in_orde
         assert await _received(bob, 3) == [1, 2, 3]
         await asyncio.sleep(0.05)
         assert _seqs(bob.messages(ROOM)) == [1, 2, 3]
+
+
+async def test_messages_that_arrive_together_reach_each_member_in_one_write() -> None:
+    async with MemoryGateway(Chat()) as gateway:
+        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
+        await ada.request("join", room=ROOM)
+        await bob.request("join", room=ROOM)
+        gateway.broker.hold_live()
+        for body in ("one", "two", "three"):
+            await _send(ada, body)
+        writes = len(bob.transport.written)
+        gateway.broker.release_held()  # as a gateway that was busy reads three at once
+        assert await _received(bob, 3) == [1, 2, 3]
+        assert len(bob.transport.written) == writes + 1
+        assert [m["body"] for m in bob.messages(ROOM)] == ["one", "two", "three"]
+
+
+async def test_a_run_holding_a_message_the_member_has_sends_it_only_the_others() -> None:
+    async with MemoryGateway(Chat()) as gateway:
+        bob = await gateway.connect("bob")
+        await bob.request("join", room=ROOM, since=0)
+        frames = [_frame_of(seq, f"m{seq}") for seq in (1, 2, 3)]
+        assert gateway.ctx.hub.deliver(ROOM, frames[1:2]) == 1  # 2 came first; 1 is a hole
+        writes = len(bob.transport.written)
+        assert gateway.ctx.hub.deliver(ROOM, frames) == 2  # 1 late, 2 again, 3 new
+        assert len(bob.transport.written) == writes + 1
+        assert _seqs(bob.messages(ROOM)) == [2, 1, 3]
+
+
+async def test_a_long_run_is_written_in_bounded_pieces() -> None:
+    async with MemoryGateway(Chat()) as gateway:
+        bob = await gateway.connect("bob")
+        await bob.request("join", room=ROOM)
+        body = "x" * 1000
+        frames = [_frame_of(seq, f"{body}{seq}") for seq in range(1, 201)]
+        writes = len(bob.transport.written)
+        assert gateway.ctx.hub.deliver(ROOM, frames) == 200
+        assert _seqs(bob.messages(ROOM)) == list(range(1, 201))
+        pieces = bob.transport.written[writes:]
+        assert len(pieces) > 1
+        assert all(size <= RUN_BYTES for size in pieces)
+        assert len(pieces) <= math.ceil(sum(pieces) / RUN_BYTES) + 1  # each piece nearly full
 
 
 async def test_a_frame_lost_on_the_way_is_filled_from_the_window_before_the_next() -> None:

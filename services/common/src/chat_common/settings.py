@@ -19,6 +19,7 @@ SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
 
 LOCAL_DATABASE_URL = "postgresql://chat:chat@127.0.0.1:5432/chat"

@@ -82,6 +82,7 @@ def build_context(
         on_control=ControlHandler(hub, access),
         hole_retry_s=settings.hole_retry_s,
         hole_deadline_s=settings.hole_deadline_s,
+        batch_s=settings.fanout_batch_s,
     )
     sender = MessageSender(
         broker=broker,
@@ -114,13 +115,15 @@ def build_context(
 
 
 def _deliverer(hub: Hub, metrics: GatewayMetrics) -> Deliver:
-    def deliver(room: str, frame: RoomFrame) -> None:
-        sent = hub.deliver(room, frame)
+    def deliver(room: str, frames: list[RoomFrame]) -> None:
+        sent = hub.deliver(room, frames)
         if sent:
             metrics.messages_delivered.inc(sent)
-            sent_at = _timestamp_of(frame)
-            if sent_at is not None:
-                metrics.deliver_latency.observe(max(0.0, time.time() - sent_at))
+            now = time.time()
+            for frame in frames:
+                sent_at = _timestamp_of(frame)
+                if sent_at is not None:
+                    metrics.deliver_latency.observe(max(0.0, now - sent_at))
 
     return deliver
 

@@ -4,6 +4,12 @@ The broker hands over what it receives (``BrokerEvents``); every frame of a room
 the room's ``RoomOrder``. Live delivery is at most once, so an early frame waits while the hole
 before it is read from the recent window and then Postgres, and after the broker lost its
 connection every room reads what it missed through the same ordering (G3).
+
+Frames ready for delivery are handed to the hub a room's run at a time: those that became ready
+in one event-loop turn (or within ``batch_s``, when set) go out together, so a member gets them
+in one write instead of one each. A gateway that keeps up delivers each frame alone, one turn
+later; one that falls behind reads many frames from the broker at once and its cost per frame
+falls with it. Events and control messages flush the runs first, so nothing overtakes a frame.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.ordering import RoomOrder
 from chat_gateway.supervisor import TaskSupervisor
 
-Deliver = Callable[[str, RoomFrame], None]
+Deliver = Callable[[str, list[RoomFrame]], None]
 Broadcast = Callable[[str, bytes], None]
 Control = Callable[[str, bytes], None]
 
@@ -53,6 +59,7 @@ class RoomFanout:
         on_control: Control,
         hole_retry_s: float,
         hole_deadline_s: float,
+        batch_s: float = 0.0,
     ) -> None:
         self._broker = broker
         self._history = history
@@ -63,7 +70,10 @@ class RoomFanout:
         self._on_control = on_control
         self._hole_retry_s = hole_retry_s
         self._hole_deadline_s = hole_deadline_s
+        self._batch_s = batch_s
         self._rooms: dict[str, _FollowedRoom] = {}
+        self._ready: dict[str, list[RoomFrame]] = {}
+        self._flush_at: asyncio.Handle | None = None
         self._resync: asyncio.Task[None] | None = None
 
     @property
@@ -74,6 +84,10 @@ class RoomFanout:
         await self._broker.start(self)
 
     async def stop(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        self._ready.clear()
         tasks = [self._resync, *(room.filler for room in self._rooms.values())]
         for task in tasks:
             if task is not None:
@@ -111,16 +125,46 @@ class RoomFanout:
             self._accept(room, followed, frame)
 
     def on_event(self, room: str, payload: bytes) -> None:
+        self.flush()
         if room in self._rooms:
             self._broadcast(room, payload)
 
     def on_control(self, channel: str, data: bytes) -> None:
+        self.flush()
         self._on_control(channel, data)
 
     def on_resubscribed(self) -> None:
         if self._resync is not None:
             self._resync.cancel()
         self._resync = self._tasks.spawn("fanout-resync", self._catch_up_after_reconnect)
+
+    # -- runs of ready frames -------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Deliver every ready frame now."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if self._ready:
+            ready, self._ready = self._ready, {}
+            for room, frames in ready.items():
+                self._deliver(room, frames)
+
+    def _ready_to_deliver(self, room: str, frames: list[RoomFrame]) -> None:
+        if not frames:
+            return
+        run = self._ready.get(room)
+        if run is not None:
+            run.extend(frames)
+            return
+        self._ready[room] = list(frames)
+        if self._flush_at is None:
+            loop = asyncio.get_running_loop()
+            self._flush_at = (
+                loop.call_later(self._batch_s, self.flush)
+                if self._batch_s > 0
+                else loop.call_soon(self.flush)
+            )
 
     # -- order and holes ------------------------------------------------------------------------
 
@@ -154,8 +198,7 @@ class RoomFanout:
         if followed.order is None:
             followed.early.append(frame)
             return
-        for ready in followed.order.accept(frame):
-            self._deliver(room, ready)
+        self._ready_to_deliver(room, followed.order.accept(frame))
         if followed.order.missing is not None and (
             followed.filler is None or followed.filler.done()
         ):
@@ -183,8 +226,7 @@ class RoomFanout:
                 await self._fill_from(room, followed, hole, from_store=True)
             if order.missing == hole:
                 self._metrics.seq_given_up.inc()
-                for ready in order.give_up_until(hole[1]):
-                    self._deliver(room, ready)
+                self._ready_to_deliver(room, order.give_up_until(hole[1]))
 
     async def _fill_from(
         self, room: str, followed: _FollowedRoom, hole: tuple[int, int], *, from_store: bool
@@ -196,8 +238,7 @@ class RoomFanout:
             frames = await self._broker.window(room, after, until)
         assert followed.order is not None
         for frame in frames:
-            for ready in followed.order.accept(frame):
-                self._deliver(room, ready)
+            self._ready_to_deliver(room, followed.order.accept(frame))
 
     async def _catch_up_after_reconnect(self) -> None:
         """Reads what each followed room missed while unsubscribed. A failure ends the run and

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from chat_common.tokens import AccessClaims
 from chat_gateway.frames import RoomFrame, ws_text_frame
+
+# A run of a room's frames is written to each member as one write of at most about this many
+# bytes: large enough that a gateway behind on a busy room needs few writes per member, small
+# enough that a run never looks like a slow reader's backlog (``Outbound``).
+RUN_BYTES = 64 * 1024
 
 
 class Listener(Protocol):
@@ -21,7 +26,12 @@ class Listener(Protocol):
 
     def close_soon(self, code: int, reason: str) -> None: ...
 
-    def deliver(self, room: str, frame: RoomFrame, wire: bytes) -> bool: ...
+    def deliver(
+        self, room: str, frames: Sequence[RoomFrame], wires: Sequence[bytes], joined: bytes
+    ) -> int:
+        """A run of live frames, each framed (``wires``) and all of them together (``joined``);
+        returns how many were sent."""
+        ...
 
     def deliver_event(self, room: str, wire: bytes) -> None: ...
 
@@ -64,16 +74,19 @@ class Hub:
             return False
         return _discard(self._by_room, room, listener)
 
-    def deliver(self, room: str, frame: RoomFrame) -> int:
-        """Hand ``frame`` to the room's local members; returns how many were sent it."""
+    def deliver(self, room: str, frames: Sequence[RoomFrame]) -> int:
+        """Hand ``frames`` (a run, in order) to the room's local members; returns how many
+        deliveries were made."""
         members = self._by_room.get(room)
         if not members:
             return 0
-        wire = ws_text_frame(frame.frame)  # framed once, written as it is to every member
         sent = 0
-        for listener in tuple(members):  # a delivery may close its connection
-            if listener.deliver(room, frame, wire):
-                sent += 1
+        for run in _runs(frames):
+            # Framed once, joined once, and written as it is to every member.
+            wires = [ws_text_frame(frame.frame) for frame in run]
+            joined = wires[0] if len(wires) == 1 else b"".join(wires)
+            for listener in tuple(members):  # a delivery may close its connection
+                sent += listener.deliver(room, run, wires, joined)
         return sent
 
     def broadcast(self, room: str, payload: bytes) -> None:
@@ -89,6 +102,20 @@ class Hub:
     @property
     def rooms(self) -> dict[str, set[Listener]]:
         return self._by_room
+
+
+def _runs(frames: Sequence[RoomFrame]) -> Iterator[Sequence[RoomFrame]]:
+    """``frames`` in consecutive runs of at most about ``RUN_BYTES`` each."""
+    if len(frames) == 1:
+        yield frames
+        return
+    start, size = 0, 0
+    for at, frame in enumerate(frames):
+        if size and size + len(frame.frame) > RUN_BYTES:
+            yield frames[start:at]
+            start, size = at, 0
+        size += len(frame.frame)
+    yield frames[start:]
 
 
 def _discard(index: dict[str, set[Listener]], key: str, listener: Listener) -> bool:

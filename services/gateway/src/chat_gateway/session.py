@@ -14,7 +14,7 @@ import collections
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,15 +81,25 @@ class Session:
 
     # -- what the hub calls -------------------------------------------------------------------
 
-    def deliver(self, room: str, frame: RoomFrame, wire: bytes) -> bool:
-        """A live frame of ``room`` (``wire``: it framed for the socket); True when sent."""
-        joined = self._rooms.get(room)
-        if joined is None:
-            return False
-        if joined.held is not None:
-            joined.held.append((frame, wire))
-            return False
-        return joined.cursor.admit(frame.seq) and self.outbound.push_frame(wire)
+    def deliver(
+        self, room: str, frames: Sequence[RoomFrame], wires: Sequence[bytes], joined: bytes
+    ) -> int:
+        """A run of live frames of ``room``: each framed for the socket (``wires``) and all of
+        them together (``joined``), written at once; returns how many were sent."""
+        member = self._rooms.get(room)
+        if member is None:
+            return 0
+        if member.held is not None:
+            member.held.extend(zip(frames, wires, strict=True))
+            return 0
+        admit = member.cursor.admit
+        fresh = [admit(frame.seq) for frame in frames]
+        if all(fresh):  # the usual case: the connection has none of them yet
+            return len(frames) if self.outbound.push_frame(joined) else 0
+        unsent = [wire for wire, new in zip(wires, fresh, strict=True) if new]
+        if unsent and self.outbound.push_frame(b"".join(unsent)):
+            return len(unsent)
+        return 0
 
     def deliver_event(self, room: str, wire: bytes) -> None:
         joined = self._rooms.get(room)
@@ -356,8 +366,8 @@ class Session:
         for live, wire in held:
             if live is None:
                 self.outbound.push_frame(wire)
-            elif self.deliver(room, live, wire):
-                self.ctx.metrics.messages_delivered.inc()
+            elif sent := self.deliver(room, (live,), (wire,), wire):
+                self.ctx.metrics.messages_delivered.inc(sent)
         return None  # the reply is already queued, ahead of the held live frames
 
     async def _leave(self, room: str) -> dict[str, Any]:

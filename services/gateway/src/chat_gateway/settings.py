@@ -14,6 +14,7 @@ from chat_common.settings import (
     LOCAL_KAFKA_BOOTSTRAP,
     LOCAL_REDIS_URL,
     NonEmptyStr,
+    NonNegativeFloat,
     Port,
     PositiveFloat,
     PositiveInt,
@@ -133,6 +134,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # declared unused after the deadline (a sender that died between seq and publish).
     hole_retry_s: PositiveFloat = 0.05
     hole_deadline_s: PositiveFloat = 3.0
+    # Frames of a room ready within this long go to each member in one write; 0 gathers only
+    # those ready in the same event-loop turn (no added latency). docs/benchmarks.md measures it.
+    fanout_batch_s: NonNegativeFloat = 0.0
     dedup_ttl_s: PositiveInt = 86_400
     kafka_request_timeout_ms: PositiveInt = 5000
     # How long the producer holds a record for others to share its request. Every send waits
