@@ -16,7 +16,7 @@ from typing import Any
 from bench.scenarios import Row
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
-OURS = ("chat-direct", "chat-nginx")
+OURS = ("chat-direct", "chat-batched", "chat-nginx")
 
 
 def write_csv(rows: list[Row], path: Path) -> None:

@@ -19,9 +19,14 @@ from bench.meter import Meter
 from bench.scenarios import SCENARIOS, Row, Run, Shape, fanout
 from bench.systems import Centrifugo, Chat, ChatStack, FastApiLoop, PicowsFloor, SocketIO
 
+# ``chat-batched`` is chat-direct with its fan-out gathering a room's frames for this long, so
+# that a member gets those that arrive close together in one write (``fanout_batch_s``).
+BATCH_S = 0.01
+
 SYSTEMS = (
     "chat-nginx",
     "chat-direct",
+    "chat-batched",
     "centrifugo",
     "socketio-redis",
     "fastapi-loop",
@@ -43,7 +48,11 @@ class Session:
     def _server(self, name: str) -> Server:
         if name.startswith("chat-"):
             assert self.stack is not None
-            return Chat(self.stack, through_nginx=name == "chat-nginx")
+            return Chat(
+                self.stack,
+                through_nginx=name == "chat-nginx",
+                batch_s=BATCH_S if name == "chat-batched" else 0.0,
+            )
         if name == "centrifugo":
             return Centrifugo(self.log_dir, self.centrifugo)
         if name == "socketio-redis":

@@ -338,10 +338,11 @@ class Chat:
     """This chat's two gateways for one run, reached through nginx (wss, the real configuration)
     or directly."""
 
-    def __init__(self, stack: ChatStack, *, through_nginx: bool) -> None:
+    def __init__(self, stack: ChatStack, *, through_nginx: bool, batch_s: float = 0.0) -> None:
         self.stack = stack
         self.through_nginx = through_nginx
-        self.name = "chat-nginx" if through_nginx else "chat-direct"
+        self.batch_s = batch_s
+        self.name = "chat-nginx" if through_nginx else "chat-batched" if batch_s else "chat-direct"
         self.dialect = "chat"
         self.gateways: list[ServiceProcess] = []
         self._nginx_env: dict[str, str] = {}
@@ -355,6 +356,7 @@ class Chat:
                 "CHAT_GATEWAY_PORT": str(port),
                 "CHAT_GATEWAY_WS_PORT": str(free_port()),
                 "CHAT_GATEWAY_NODE_ID": f"bench-{self.stack.run}-{n}",
+                "CHAT_GATEWAY_FANOUT_BATCH_S": str(self.batch_s),
             }
             gateway = ServiceProcess(
                 f"gateway-{n}",
