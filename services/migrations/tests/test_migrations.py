@@ -86,6 +86,8 @@ async def test_rooms_start_as_active_as_their_newest_stored_message(
             ("busy", "2026-03-01 00:03"),
             ("quiet", "2026-01-01 00:00"),
         ]
+        newest = await connection.fetch("SELECT id, last_seq FROM rooms ORDER BY id")
+        assert [(row["id"], row["last_seq"]) for row in newest] == [("busy", 3), ("quiet", 0)]
         await connection.execute("INSERT INTO rooms (id, kind) VALUES ('new', 'public')")
         fresh = await connection.fetchval("SELECT last_active_at FROM rooms WHERE id = 'new'")
         assert fresh is not None
