@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench import stages
 from bench.scenarios import Row
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
@@ -138,6 +139,9 @@ def acks_table(rows: list[Row]) -> str:
             "unacked",
             "lost",
             "dup",
+            "admit p50 / p99 ms",
+            "Kafka append p50 / p99 ms",
+            "publish p50 / p99 ms",
         ],
         (
             [
@@ -152,10 +156,19 @@ def acks_table(rows: list[Row]) -> str:
                 r["sent"] - r["acked"],
                 r["lost"],
                 r["duplicates"],
+                *(_pair(r, stage) for stage in stages.STAGES),
             ]
             for r in _of(rows, "acks")
         ),
     )
+
+
+def _pair(row: Row, stage: str) -> str:
+    """``p50 / p99`` of a send stage, as measured from the gateways' own histograms."""
+    low, high = row.get(f"{stage}_p50_ms"), row.get(f"{stage}_p99_ms")
+    if low is None or high is None or low == "" or high == "":
+        return ""
+    return f"{float(low):g} / {float(high):g}"
 
 
 def idle_table(rows: list[Row]) -> str:

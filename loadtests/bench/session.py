@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import profile
+from bench import profile, stages
 from bench.fleet import Fleet
 from bench.meter import Meter
 from bench.scenarios import SCENARIOS, Row, Run, Shape, fanout
@@ -99,6 +99,8 @@ class Session:
                     f"[{time.strftime('%H:%M:%S')}] {scenario} on {name} (load {load:.2f})",
                     flush=True,
                 )
+                staged = scenario == "acks" and bool(deployment.metrics_urls)
+                before = await stages.scrape(deployment.metrics_urls) if staged else None
                 async with Fleet(deployment.dialect, self.shape.processes) as fleet:
                     meter = Meter({**deployment.groups, "client": fleet.pids})
                     prefix = (
@@ -108,6 +110,10 @@ class Session:
                         Run(deployment, fleet, meter, prefix), self.shape
                     )
                     await fleet.close()
+                if before is not None:
+                    after = await stages.scrape(deployment.metrics_urls)
+                    for row in rows:
+                        row.update(stages.quantiles_ms(before, after))
                 for row in rows:
                     print("   ", _summary(row), flush=True)
                 self.rows += rows

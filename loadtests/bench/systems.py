@@ -59,6 +59,8 @@ class Deployment:
     tokens: list[str]
     groups: dict[str, list[int]]
     profile_pid: int | None = None
+    # The gateways' Prometheus endpoints (this chat only): the send-stage figures of (5).
+    metrics_urls: list[str] = field(default_factory=list)
 
 
 def _pid(process: ServiceProcess) -> int:
@@ -380,7 +382,13 @@ class Chat:
             pidfile = Path(self._nginx_env["CHAT_NGINX_DIR"]) / "nginx.pid"
             groups["proxy"] = [int(pidfile.read_text())]
         return Deployment(
-            self.name, self.dialect, urls, self.stack.tokens, groups, groups["server"][0]
+            self.name,
+            self.dialect,
+            urls,
+            self.stack.tokens,
+            groups,
+            groups["server"][0],
+            [f"http://127.0.0.1:{port}/metrics" for port in ports],
         )
 
     async def _start_nginx(self, ports: list[str], sockets: list[str]) -> str:

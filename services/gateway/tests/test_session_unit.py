@@ -96,6 +96,21 @@ async def test_acks_of_one_connection_come_in_the_order_of_its_sends() -> None:
         assert replies == sorted(replies)
 
 
+async def test_each_ack_is_timed_stage_by_stage() -> None:
+    async with MemoryGateway(Chat()) as gateway:
+        ada = await gateway.connect("ada")
+        await ada.request("join", room=ROOM)
+        for body in ("one", "two"):
+            await _send(ada, body)
+        registry = gateway.ctx.metrics.registry
+        for stage in ("admit", "append", "publish"):
+            counted = registry.get_sample_value(
+                "chat_gateway_send_stage_seconds_count", {"stage": stage}
+            )
+            assert counted == 2
+        assert registry.get_sample_value("chat_gateway_ack_latency_seconds_count") == 2
+
+
 async def test_a_message_numbered_in_its_admission_is_logged_acked_and_delivered_alike() -> None:
     # The broker numbers a send by splitting its encoded envelope at the seq: text that looks
     # like that field, in the body or the name, is escaped in JSON and never a split point.

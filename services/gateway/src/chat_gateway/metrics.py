@@ -32,6 +32,15 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Where an ack's time goes: the checks and the admission script (Redis), the durable
+        # append (Kafka, acks=all), the publication (Redis). Their sum is most of ack_latency.
+        self.send_stage = Histogram(
+            "chat_gateway_send_stage_seconds",
+            "time a send spends in each stage before its ack",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.deliver_latency = Histogram(
             "chat_gateway_publish_to_deliver_seconds",
             "message timestamp to frame queued for local connections",

@@ -112,6 +112,9 @@ class MessageSender:
             with contextlib.suppress(*DEPENDENCY_ERRORS):
                 await self._broker.release(user_id, client_msg_id)
             raise
+        stages = self._metrics.send_stage
+        appending = time.perf_counter()
+        stages.labels("admit").observe(appending - started)
         try:
             await self._log.append(command.room, encoded)
         except BaseException:
@@ -125,6 +128,8 @@ class MessageSender:
                     client_msg_id=client_msg_id,
                 )
             raise
+        publishing = time.perf_counter()
+        stages.labels("append").observe(publishing - appending)
         frame = frame_of(envelope)
         try:
             await self._broker.publish(
@@ -139,7 +144,9 @@ class MessageSender:
             self._metrics.redis_errors.labels("publish").inc()
             log.warning("publish failed after a durable send", extra={"error": repr(exc)})
         self._metrics.messages_received.inc()
-        self._metrics.ack_latency.observe(time.perf_counter() - started)
+        done = time.perf_counter()
+        stages.labels("publish").observe(done - publishing)
+        self._metrics.ack_latency.observe(done - started)
         return msgspec.Raw(frame.message_json)
 
     def _validate_body(self, body: str) -> None:
