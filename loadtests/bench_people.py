@@ -402,7 +402,9 @@ def _table(timings: list[Timing], people: dict[str, list[Person]]) -> str:
 def _plan_summary(plan: str) -> str:
     """The plan's last lines: planning and execution time."""
     return "; ".join(
-        line.strip() for line in plan.splitlines() if line.startswith(("Planning", "Execution"))
+        line.strip()
+        for line in plan.splitlines()
+        if line.startswith(("Planning Time", "Execution Time"))
     )
 
 

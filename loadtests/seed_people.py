@@ -249,7 +249,8 @@ def _zipf_weights(count: int, exponent: float, rng: np.random.Generator) -> np.n
     """Popularity by rank (1/(rank+10)^exponent), ranks shuffled over the items."""
     weights = 1.0 / (np.arange(count) + 10.0) ** exponent
     rng.shuffle(weights)
-    return weights / weights.sum()
+    normalised: np.ndarray[Any, Any] = weights / weights.sum()
+    return normalised
 
 
 def draw_plan(shape: Shape, now: float) -> Plan:
