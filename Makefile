@@ -10,7 +10,7 @@ LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
 .PHONY: help doctor install infra migrate up down status logs lint typecheck protocol-check test test-only
-.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps loadtest
+.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps bench-people loadtest
 .PHONY: web web-test screenshots
 .PHONY: keys
 .PHONY: k8s-check
@@ -89,6 +89,13 @@ bench-fanout: migrate web bench-deps  ## this chat beside Centrifugo, Socket.IO,
 
 bench-full: migrate web bench-deps  ## the documented run (~25 min, with a gateway profile) into docs/benchmarks.md
 	@$(BENCH) --full --profile --publish $(ARGS)
+
+# The person's room list at deployment size (loadtests/bench_people.py, docs/benchmarks.md): seeds
+# its own database once (loadtests/seed_people.py, a few minutes), starts its own Redis, auth
+# service and gateway; Postgres and Kafka are the local stack's.
+bench-people: install  ## GET /v1/me/rooms for people in 1,000 rooms among 100k people and 10M messages
+	@uv sync --all-packages --locked --group bench -q
+	@PYTHONPATH=loadtests:services/gateway/tests $(UV) python loadtests/bench_people.py $(ARGS)
 
 bench-gateway: up  ## gateway: connections held and memory each, deliveries/s with p50/p99 latency
 	@$(UV) python loadtests/bench_gateway.py $(ARGS)
