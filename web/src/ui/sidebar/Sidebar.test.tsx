@@ -55,7 +55,7 @@ describe("Sidebar", () => {
       const id = `room-${String(n).padStart(2, "0")}`;
       chat.serverRooms.push({ id, name: id, kind: "public", read_only: false, last_seq: 0 });
     }
-    await act(() => chat.client.refreshRooms());
+    await act(() => chat.client.refreshDirectory());
     const { user } = renderSidebar(chat);
     expect(screen.getByText("No rooms yet. Create one or join one below.")).toBeInTheDocument();
     expect(screen.getAllByTestId("browse-room")).toHaveLength(8);
@@ -77,7 +77,7 @@ describe("Sidebar", () => {
       const last_active_at = new Date(Date.UTC(2025, 2, 14) - n * 60_000).toISOString();
       chat.serverRooms.push({ id, name: id, kind: "public", read_only: false, last_seq: 0, member: false, last_active_at });
     }
-    await act(() => chat.client.refreshRooms());
+    await act(() => chat.client.refreshDirectory());
     const { user } = renderSidebar(chat);
     const browsed = (): (string | undefined)[] => screen.queryAllByTestId("browse-room").map((b) => b.dataset.room);
     // The liveliest few, and word that there are more than the gateway listed.
@@ -105,9 +105,8 @@ describe("Sidebar", () => {
     const chat = await chatWith([]);
     for (let n = 0; n < 300; n++) {
       const id = `team-${String(n).padStart(3, "0")}`;
-      chat.serverRooms.push({ id, name: id, kind: "private", read_only: false, last_seq: 0, member: true });
+      chat.gateway.addToRoom(id, "private");
     }
-    await act(() => chat.client.refreshRooms());
     await chat.settle();
     renderSidebar(chat);
     expect(screen.getAllByTestId("room-link")).toHaveLength(300);
