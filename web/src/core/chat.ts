@@ -156,6 +156,11 @@ export class ChatClient {
     if (needsLatestPage(this.held(id))) void this.loadOlder(id);
   }
 
+  /** Shows no room (the welcome screen). */
+  closeRoom(): void {
+    this.stores.navigation.update((s) => opened(s, null));
+  }
+
   /** The message list of `room` shows its newest messages (`atBottom`), or the person scrolled up. */
   viewing(room: string, atBottom: boolean): void {
     if (this.stores.navigation.get().activeRoom !== room) return;
@@ -292,6 +297,9 @@ export class ChatClient {
   async syncRooms(): Promise<void> {
     const generation = ++this.listings;
     const listing: Listing = { added: new Set(), removed: new Set() };
+    // The room in view stays, even when the server does not list it yet (opened from its URL).
+    const active = this.stores.navigation.get().activeRoom;
+    if (active !== null && this.stores.rooms.get()[active]?.kept) listing.added.add(active);
     this.listing = listing;
     let mine: MyRoom[] | null = null;
     try {
