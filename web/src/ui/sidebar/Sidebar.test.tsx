@@ -6,6 +6,7 @@ import { CloseCode } from "../../core/protocol";
 import { SEARCH_PAUSE_MS } from "../../core/roomSearch";
 import { BOB, DIRECTORY_PAGE } from "../../test/harness";
 import { chatWith, renderInChat, type RenderedChat } from "../../test/render";
+import { settle } from "../../test/fakes";
 import { Sidebar } from "./Sidebar";
 
 // Counts the renders of private rooms' sidebar rows: each draws one lock icon.
@@ -46,6 +47,20 @@ describe("Sidebar", () => {
 
     await user.click(link("lobby"));
     expect(link("lobby")).toHaveAttribute("aria-current", "page");
+    expect(within(link("lobby")).queryByTestId("unread-badge")).toBeNull();
+  });
+
+  it("marks a room where someone named the person, and clears its badge when another device reads it", async () => {
+    const chat = await chatWith(["lobby", "random"]);
+    renderSidebar(chat);
+    chat.gateway.post("lobby", "lunch?", BOB);
+    chat.gateway.post("lobby", "@ann are you coming?", BOB);
+    await chat.settle();
+    expect(within(link("lobby")).getByLabelText("2 unread, 1 mentioning you")).toHaveTextContent("@ 2");
+    await act(async () => {
+      chat.gateway.markRead("lobby", 2); // read on the phone
+      await settle();
+    });
     expect(within(link("lobby")).queryByTestId("unread-badge")).toBeNull();
   });
 
