@@ -81,6 +81,8 @@ export class ChatClient {
   /** Bumped on every fetch of the room list: only the latest one's answer counts. */
   private listings = 0;
   private listing: Listing | null = null;
+  /** Rooms the server has shown this page the person belongs to (listed, announced, or joined). */
+  private readonly confirmed = new Set<string>();
 
   constructor(me: UserRef, deps: ChatDeps) {
     this.deps = deps;
@@ -208,6 +210,7 @@ export class ChatClient {
       this.deps.api.leaveRoom(id).catch(() => undefined);
     }
     this.listing?.removed.add(id);
+    this.confirmed.delete(id);
     this.reads.forget(id);
     this.stores.rooms.update((s) => changed(s, id, { kept: false, joined: false }));
     this.stores.unread.update((s) => dismissed(s, id));
@@ -297,9 +300,12 @@ export class ChatClient {
   async syncRooms(): Promise<void> {
     const generation = ++this.listings;
     const listing: Listing = { added: new Set(), removed: new Set() };
-    // The room in view stays, even when the server does not list it yet (opened from its URL).
+    // The room in view stays when the server has yet to hear of it (opened from its URL before
+    // the first connect); one the server had listed and lists no more was left elsewhere.
     const active = this.stores.navigation.get().activeRoom;
-    if (active !== null && this.stores.rooms.get()[active]?.kept) listing.added.add(active);
+    if (active !== null && this.stores.rooms.get()[active]?.kept && !this.confirmed.has(active)) {
+      listing.added.add(active);
+    }
     this.listing = listing;
     let mine: MyRoom[] | null = null;
     try {
@@ -312,8 +318,14 @@ export class ChatClient {
     if (mine !== null) {
       const fresh = mine.filter((room) => !listing.removed.has(room.id));
       const { removed } = this.dispatcher.ownRoomsListed(fresh, listing.added);
-      for (const room of fresh) this.reads.known(room.id, room.read_seq);
-      for (const id of removed) this.reads.forget(id);
+      for (const room of fresh) {
+        this.confirmed.add(room.id);
+        this.reads.known(room.id, room.read_seq);
+      }
+      for (const id of removed) {
+        this.confirmed.delete(id);
+        this.reads.forget(id);
+      }
     } else if (this.connection.online) {
       this.deps.clock.clearTimeout(this.roomsTimer);
       this.roomsTimer = this.deps.clock.setTimeout(() => {
@@ -348,12 +360,14 @@ export class ChatClient {
     } else if (event.type === "rooms") {
       for (const room of event.added ?? []) {
         this.listing?.added.add(room.id);
+        this.confirmed.add(room.id);
         this.reads.known(room.id, room.read_seq);
         // A room this page keeps already is joined (or being joined) here.
         if (this.connection.online && before[room.id]?.kept !== true) void this.join(room.id);
       }
       for (const id of event.removed ?? []) {
         this.listing?.removed.add(id);
+        this.confirmed.delete(id);
         this.reads.forget(id);
       }
       void this.learnPartnerNames();
@@ -403,6 +417,7 @@ export class ChatClient {
       this.dispatcher.joinFailed(id, error instanceof Error ? error.message : String(error));
       return;
     }
+    this.confirmed.add(id); // joining records the membership
     const { restarted } = this.dispatcher.joined(id, reply, since);
     if (this.stores.navigation.get().activeRoom === id && (restarted || needsLatestPage(this.held(id)))) {
       void this.loadOlder(id);
