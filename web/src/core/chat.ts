@@ -126,6 +126,7 @@ export class ChatClient {
 
   start(): void {
     this.deps.prefs.forgetRetired();
+    this.dispatcher.marksAwaited();
     this.connection.start();
   }
 
@@ -327,6 +328,7 @@ export class ChatClient {
         this.reads.forget(id);
       }
     } else if (this.connection.online) {
+      this.dispatcher.marksUnavailable(this.stores.navigation.get().activeRoom);
       this.deps.clock.clearTimeout(this.roomsTimer);
       this.roomsTimer = this.deps.clock.setTimeout(() => {
         if (generation === this.listings) void this.syncRooms();

@@ -43,6 +43,13 @@ export interface Membership {
 }
 
 export class ChatDispatcher {
+  /**
+   * The person's read marks are on their way from the server: nothing is marked read until they
+   * are here, so a room opened from its URL on a reload keeps its "new messages" line and its
+   * count tells the truth.
+   */
+  private awaitingMarks = false;
+
   constructor(
     private readonly stores: ChatStores,
     private readonly viewer: Viewer,
@@ -118,7 +125,7 @@ export class ChatDispatcher {
     this.stores.presence.update((s) => presence.joined(s, room, reply.online));
     const loading = reply.recovered ? {} : { loadingOlder: false };
     this.stores.rooms.update((s) => rooms.changed(s, room, { joined: true, error: null, ...loading }));
-    this.markReadIfInView(room);
+    this.newsFound(room);
     return { restarted: !reply.recovered };
   }
 
@@ -160,6 +167,7 @@ export class ChatDispatcher {
    * another device meanwhile, unless it is in `spare` (joined since the list was asked for).
    */
   ownRoomsListed(mine: readonly MyRoom[], spare: ReadonlySet<string> = new Set()): Membership {
+    this.awaitingMarks = false;
     const before = this.stores.rooms.get();
     this.stores.rooms.update((s) => rooms.belongTo(s, mine, spare));
     this.stores.unread.update((s) => unread.listed(s, mine));
@@ -169,7 +177,20 @@ export class ChatDispatcher {
       .filter((r) => r.kept && after[r.id]?.kept === false)
       .map((r) => r.id);
     for (const id of removed) this.forget(id);
+    const active = this.stores.navigation.get().activeRoom;
+    if (active !== null) this.newsFound(active);
     return { added, removed };
+  }
+
+  /** A page starts and the server's read marks are yet to come (see `awaitingMarks`). */
+  marksAwaited(): void {
+    this.awaitingMarks = true;
+  }
+
+  /** The room list could not be fetched: reading goes on with what this page knows. */
+  marksUnavailable(room: string | null): void {
+    this.awaitingMarks = false;
+    if (room !== null) this.newsFound(room);
   }
 
   /** The first page of the directory of public rooms (the person's own rooms come from ownRoomsListed). */
@@ -195,10 +216,24 @@ export class ChatDispatcher {
     this.markReadIfInView(room);
   }
 
+  /**
+   * The open room turned out to hold messages the person has not read (its count came with the
+   * room list, or a catch-up brought them): the line goes at the read mark, unless it has a
+   * place already. Live messages do not come here: those the person sees arrive read.
+   */
+  private newsFound(room: string): void {
+    const view = this.stores.navigation.get();
+    if (view.activeRoom !== room || view.newSince !== null || !this.viewer.isVisible()) {
+      this.markReadIfInView(room);
+      return;
+    }
+    this.arrived(room);
+  }
+
   /** What is in the room the person looks at, its newest messages on screen in a visible page, counts as read. */
   markReadIfInView(room: string): void {
     const view = this.stores.navigation.get();
-    if (view.activeRoom !== room || !view.atBottom || !this.viewer.isVisible()) return;
+    if (view.activeRoom !== room || !view.atBottom || !this.viewer.isVisible() || this.awaitingMarks) return;
     const seq = this.held(room).lastSeq;
     if (seq <= 0) return;
     this.stores.unread.update((s) => unread.read(s, room, seq));

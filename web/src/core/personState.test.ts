@@ -297,6 +297,30 @@ describe("the new messages line", () => {
   });
 });
 
+describe("the new messages line after a reload", () => {
+  it("goes at the server's read mark of the room the URL opened, once the room list says what waits", async () => {
+    const first = await signedIn();
+    first.gateway.addToRoom("team", "private");
+    for (let i = 1; i <= 4; i++) first.gateway.store("team", `t${i}`, BOB, `t${i}`);
+    first.gateway.markRead("team", 1);
+    const reloaded = setup({ gateway: first.gateway, clock: first.clock });
+    reloaded.client.openRoom("team"); // from the URL, before the first connect
+    reloaded.client.start();
+    await reloaded.pump();
+    expect(reloaded.client.stores.navigation.get()).toMatchObject({ activeRoom: "team", newSince: 1 });
+    expect(reloaded.room("team").unread).toBe(0);
+  });
+
+  it("is not drawn for messages that arrive while the person watches", async () => {
+    const chat = await signedIn();
+    chat.client.openRoom("lobby");
+    await chat.pump();
+    chat.gateway.post("lobby", "live", BOB);
+    await chat.pump();
+    expect(chat.client.stores.navigation.get().newSince).toBeNull();
+  });
+});
+
 describe("people and members", () => {
   it("finds people by the start of their name once the person pauses, and starts a DM with one", async () => {
     const chat = await signedIn();
