@@ -43,6 +43,8 @@ export default defineConfig({
           environment: "jsdom",
           include: ["src/**/*.test.tsx"],
           setupFiles: ["src/test/dom.ts"],
+          // The style sheet as text (`?raw`), for tests of what it hides on small screens.
+          css: { include: [/styles\.css/] },
           // Rendering and typing into jsdom takes seconds on a busy machine; the limit only
           // catches a test that hangs.
           testTimeout: 20_000,

@@ -6,6 +6,9 @@ import { AuthClient, TokenKeeper, decodeClaims, type AccessGrant, type RunExclus
 import { ChatClient } from "../core/chat";
 import { ChatConnection, type Clock, type OpenSocket } from "../core/connection";
 import { MemoryStore, Prefs, type KeyValueStore } from "../core/prefs";
+import { dmPartner } from "../core/protocol";
+import { followRoutes, type PageHistory } from "../core/route";
+import { showAlert } from "./notifications";
 
 export const browserClock: Clock = {
   now: () => Date.now(),
@@ -49,6 +52,16 @@ function localStore(): KeyValueStore {
   }
 }
 
+const browserHistory: PageHistory = {
+  path: () => location.pathname,
+  push: (path) => history.pushState(null, "", path),
+  replace: (path) => history.replaceState(null, "", path),
+  onMove: (listener) => {
+    window.addEventListener("popstate", listener);
+    return () => window.removeEventListener("popstate", listener);
+  },
+};
+
 export interface SignedIn {
   readonly client: ChatClient;
   logout(): Promise<void>;
@@ -66,6 +79,7 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
     ended = true;
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("online", onOnline);
+    stopRoutes();
     client.stop();
     keeper.clear();
     if (message !== null) onSignedOut(message);
@@ -108,6 +122,8 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
     clock: browserClock,
     newId: () => crypto.randomUUID(),
     isVisible: () => document.visibilityState === "visible",
+    notify: (alert) =>
+      showAlert(alert, (room) => client.openRoom(room, dmPartner(room, me.id) === null ? "public" : "dm")),
   });
   function onVisible(): void {
     if (document.visibilityState === "visible") client.visibilityChanged();
@@ -117,6 +133,7 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
   }
   document.addEventListener("visibilitychange", onVisible);
   window.addEventListener("online", onOnline);
+  const stopRoutes = followRoutes(client, browserHistory);
   client.start();
   return {
     client,

@@ -1,8 +1,16 @@
-// The gateway's HTTP routes (room list and directory search, room creation, history pages) with
-// the in-memory access token; a refused token is renewed once and the request repeated.
+// The gateway's HTTP routes (the person's rooms, the room directory and its search, the people
+// directory, room creation and members, history pages) with the in-memory access token; a
+// refused token is renewed once and the request repeated.
 
 import type { Fetch } from "./auth";
-import { ProtocolError, type ChatMessage, type ErrorCode, type HistoryPage } from "./protocol";
+import {
+  ProtocolError,
+  type ChatMessage,
+  type ErrorCode,
+  type HistoryPage,
+  type MyRoom,
+  type UserRef,
+} from "./protocol";
 
 export type RoomKind = "public" | "private" | "dm";
 
@@ -24,6 +32,19 @@ export interface RoomList {
   next: string | null;
 }
 
+/** Someone in a room, as `GET /v1/rooms/{room}/members` lists them. */
+export interface RoomMember extends UserRef {
+  /** `owner`, `moderator` or `member`. */
+  role: string;
+  online: boolean;
+}
+
+export interface MemberList {
+  members: RoomMember[];
+  /** The room has more members than the gateway listed. */
+  more: boolean;
+}
+
 export interface GatewayApiOptions {
   /** `/v1` as seen by the page. */
   base: string;
@@ -41,6 +62,34 @@ export class GatewayApi {
   /** The person's own rooms and the first page of the directory of public rooms. */
   async listRooms(): Promise<RoomList> {
     return roomList(await this.call("GET", "/rooms"));
+  }
+
+  /** The rooms the person belongs to, with their read markers: the same on every device. */
+  async myRooms(): Promise<MyRoom[]> {
+    const body = (await this.call("GET", "/me/rooms")) as { rooms?: MyRoom[] };
+    return body.rooms ?? [];
+  }
+
+  /** Leaves a room for good while the socket is down (the socket's `leave` does it otherwise). */
+  async leaveRoom(room: string): Promise<void> {
+    await this.call("DELETE", `/me/rooms/${encodeURIComponent(room)}`);
+  }
+
+  /** People whose username starts with `prefix`, to start a direct message with. */
+  async findPeople(prefix: string, limit = 20): Promise<UserRef[]> {
+    const query = new URLSearchParams({ prefix, limit: String(limit) });
+    const body = (await this.call("GET", `/users?${query.toString()}`)) as { users?: UserRef[] };
+    return body.users ?? [];
+  }
+
+  async members(room: string): Promise<MemberList> {
+    const body = (await this.call("GET", `/rooms/${encodeURIComponent(room)}/members`)) as {
+      members?: RoomMember[];
+      next_cursor?: unknown;
+      more?: unknown;
+    };
+    const more = body.more === true || (typeof body.next_cursor === "string" && body.next_cursor !== "");
+    return { members: body.members ?? [], more };
   }
 
   /** A page of the public rooms whose name starts with `query`, most recently active first. */

@@ -145,9 +145,8 @@ describe("ChatClient", () => {
     expect(bodies("lobby")).toEqual(["hi"]);
   });
 
-  it("counts unread messages in rooms not in view and remembers what was read", async () => {
-    const storage = new MemoryStore();
-    const first = setup({ storage });
+  it("counts unread messages in rooms not in view, and the next visit starts at the server's read mark", async () => {
+    const first = setup();
     first.client.start();
     await first.pump();
     first.client.openRoom("lobby");
@@ -165,8 +164,9 @@ describe("ChatClient", () => {
     await first.pump();
     first.client.stop();
 
-    // The next visit starts where this one ended: rooms kept, "three" still unread.
-    const second = setup({ storage, gateway: first.gateway, clock: first.clock });
+    // The next visit, on a device that remembers nothing, starts where this one ended: rooms
+    // kept, "three" still unread.
+    const second = setup({ storage: new MemoryStore(), gateway: first.gateway, clock: first.clock });
     second.client.start();
     await second.pump();
     expect(second.recorder.latest.sent.find((c) => c.type === "join" && c.room === "lobby")).toMatchObject({ since: 2 });
@@ -265,17 +265,15 @@ describe("ChatClient", () => {
     expect(recorder.latest.last("join")).toMatchObject({ room: id, since: 0 });
   });
 
-  it("adds private rooms and DMs listed by the server and joins them", async () => {
-    const { client, pump, room, serverRooms } = setup();
-    serverRooms.push(
-      { id: "team", name: "team", kind: "private", read_only: false, last_seq: 0 },
-      { id: "dm:u-ann:u-bob", name: "dm:u-ann:u-bob", kind: "dm", read_only: false, last_seq: 3 },
-      { id: "lobby", name: "lobby", kind: "public", read_only: false, last_seq: 9 },
-    );
+  it("adds the private rooms and DMs the server lists and joins them; public rooms to join stay in the directory", async () => {
+    const { client, pump, room, serverRooms, gateway } = setup();
+    gateway.addToRoom("team", "private");
+    gateway.addToRoom("dm:u-ann:u-bob", "dm");
+    serverRooms.push({ id: "lobby", name: "lobby", kind: "public", read_only: false, last_seq: 9 });
     client.start();
     await pump();
-    expect(room("team")).toMatchObject({ kept: true, joined: true });
-    expect(room("dm:u-ann:u-bob")).toMatchObject({ kept: true, title: "Direct message" });
+    expect(room("team")).toMatchObject({ kept: true, joined: true, kind: "private" });
+    expect(room("dm:u-ann:u-bob")).toMatchObject({ kept: true, kind: "dm" });
     expect(client.stores.rooms.get().lobby).toBeUndefined();
     expect(client.stores.directory.get().rooms.map((r) => r.id)).toEqual(["lobby"]);
   });

@@ -1,42 +1,69 @@
 // The chat client: what the person can do (open, leave and create rooms, start DMs, send, page
-// back) as requests to the gateway, whose answers the dispatcher puts into the stores. It owns
-// the connection and the timers; React reads the stores (ChatStores) and calls these methods.
+// back, read) as requests to the gateway, whose answers the dispatcher puts into the stores. It
+// owns the connection and the timers; React reads the stores (ChatStores) and calls these methods.
+// The person's rooms and read marks come from the server on every connect and follow its
+// `rooms` and `read` events, so every device shows the same list and the same badges.
 
-import type { GatewayApi, RoomInfo, RoomList, RoomKind } from "./api";
+import type { Alert } from "./alerts";
+import type { GatewayApi, RoomInfo, RoomKind } from "./api";
 import type { Clock, ConnectionLike, ConnectionOptions } from "./connection";
 import { ChatDispatcher } from "./dispatcher";
+import { PeopleSearch } from "./peopleSearch";
 import type { Prefs } from "./prefs";
-import { ProtocolError, dmRoomId, type ConnectReply, type HistoryPage, type UserRef } from "./protocol";
+import {
+  ProtocolError,
+  dmPartner,
+  dmRoomId,
+  type ConnectReply,
+  type HistoryPage,
+  type MyRoom,
+  type ServerEvent,
+  type UserRef,
+} from "./protocol";
+import { ReadMarker } from "./readMarker";
 import { rememberIn } from "./remember";
 import { RoomSearch } from "./roomSearch";
 import { Sender } from "./sender";
 import { createStores, type ChatStores } from "./stores";
+import * as members from "./stores/members";
 import { needsLatestPage, oldestSeq, roomMessages, type RoomMessages } from "./stores/messages";
-import { opened } from "./stores/navigation";
+import { opened, scrolled } from "./stores/navigation";
 import { met } from "./stores/people";
 import { forgotten } from "./stores/presence";
 import { changed, known } from "./stores/rooms";
 import { noticed } from "./stores/session";
 import { expired, nextExpiry, silenced } from "./stores/typing";
-import { dismissed, unreadIn } from "./stores/unread";
+import { dismissed, markKnown, unreadIn } from "./stores/unread";
 import { TypingAnnouncer } from "./typing";
 
 export type ConnectionHandlers = Pick<ConnectionOptions, "onReady" | "onEvent" | "onState">;
 
 export interface ChatDeps {
   connect(handlers: ConnectionHandlers): ConnectionLike;
-  api: Pick<GatewayApi, "listRooms" | "findRooms" | "createRoom" | "addMember" | "messages">;
+  api: Pick<
+    GatewayApi,
+    "listRooms" | "findRooms" | "createRoom" | "addMember" | "messages" | "myRooms" | "leaveRoom" | "findPeople" | "members"
+  >;
   prefs: Prefs;
   clock: Clock;
   newId(): string;
   isVisible(): boolean;
+  /** Shows a desktop notification (when the person allowed them). */
+  notify?(alert: Alert): void;
 }
 
 // One screen and a half of messages per page: the first paint fills the view, scrolling back
 // fetches again well before the top is reached.
 export const PAGE_SIZE = 50;
-// Rooms and DMs others create for this person show up within this time without a reload.
-const ROOM_LIST_REFRESH_MS = 30_000;
+// The person's room list could not be fetched on connect: ask again this much later (the list is
+// not polled otherwise; `rooms` events keep it current).
+export const ROOM_LIST_RETRY_MS = 5_000;
+
+/** Rooms whose membership changed while the person's room list was on its way. */
+interface Listing {
+  added: Set<string>;
+  removed: Set<string>;
+}
 
 export class ChatClient {
   readonly stores: ChatStores;
@@ -46,21 +73,34 @@ export class ChatClient {
   private readonly sender: Sender;
   private readonly announcer: TypingAnnouncer;
   private readonly search: RoomSearch;
+  private readonly peopleSearch: PeopleSearch;
+  private readonly reads: ReadMarker;
   private readonly unsubscribes: (() => void)[];
   private roomsTimer: unknown = null;
   private typingTimer: unknown = null;
+  /** Bumped on every fetch of the room list: only the latest one's answer counts. */
+  private listings = 0;
+  private listing: Listing | null = null;
+  /** Rooms the server has shown this page the person belongs to (listed, announced, or joined). */
+  private readonly confirmed = new Set<string>();
 
   constructor(me: UserRef, deps: ChatDeps) {
     this.deps = deps;
     this.stores = createStores(me, deps.prefs);
-    this.dispatcher = new ChatDispatcher(this.stores, {
-      now: () => deps.clock.now(),
-      isVisible: () => deps.isVisible(),
-    });
+    this.dispatcher = new ChatDispatcher(
+      this.stores,
+      { now: () => deps.clock.now(), isVisible: () => deps.isVisible() },
+      { read: (room, seq) => this.reads.seen(room, seq), alert: (alert) => deps.notify?.(alert) },
+    );
     this.connection = deps.connect({
       onReady: (reply) => this.ready(reply),
-      onEvent: (event) => this.dispatcher.event(event),
+      onEvent: (event) => this.eventArrived(event),
       onState: (state) => this.dispatcher.connectionChanged(state),
+    });
+    this.reads = new ReadMarker({
+      clock: deps.clock,
+      online: () => this.connection.online,
+      send: (room, seq) => this.connection.request("read", { room, seq }),
     });
     this.sender = new Sender(this.stores, this.dispatcher, this.connection, deps.clock, deps.newId);
     this.announcer = new TypingAnnouncer({
@@ -73,6 +113,11 @@ export class ChatClient {
       store: this.stores.search,
       find: (query) => deps.api.findRooms(query),
     });
+    this.peopleSearch = new PeopleSearch({
+      clock: deps.clock,
+      store: this.stores.peopleSearch,
+      find: (prefix) => deps.api.findPeople(prefix),
+    });
     this.unsubscribes = [
       rememberIn(deps.prefs, this.stores),
       this.stores.typing.subscribe(() => this.expireTypists()),
@@ -80,14 +125,9 @@ export class ChatClient {
   }
 
   start(): void {
+    this.deps.prefs.forgetRetired();
+    this.dispatcher.marksAwaited();
     this.connection.start();
-    void this.refreshRooms();
-    const poll = (): void => {
-      this.roomsTimer = this.deps.clock.setTimeout(() => {
-        void this.refreshRooms().finally(poll);
-      }, ROOM_LIST_REFRESH_MS);
-    };
-    poll();
   }
 
   stop(): void {
@@ -95,6 +135,8 @@ export class ChatClient {
     this.deps.clock.clearTimeout(this.typingTimer);
     this.announcer.stop();
     this.search.stop();
+    this.peopleSearch.stop();
+    this.reads.stop();
     this.sender.stop();
     this.connection.stop();
     for (const unsubscribe of this.unsubscribes) unsubscribe();
@@ -113,8 +155,20 @@ export class ChatClient {
     this.stores.rooms.update((s) => known(s, id, kind));
     this.stores.navigation.update((s) => opened(s, id));
     if (!this.stores.rooms.get()[id]?.kept) this.keep(id);
-    this.dispatcher.markReadIfInView(id);
+    this.dispatcher.arrived(id);
     if (needsLatestPage(this.held(id))) void this.loadOlder(id);
+  }
+
+  /** Shows no room (the welcome screen). */
+  closeRoom(): void {
+    this.stores.navigation.update((s) => opened(s, null));
+  }
+
+  /** The message list of `room` shows its newest messages (`atBottom`), or the person scrolled up. */
+  viewing(room: string, atBottom: boolean): void {
+    if (this.stores.navigation.get().activeRoom !== room) return;
+    this.stores.navigation.update((s) => scrolled(s, atBottom));
+    this.dispatcher.markReadIfInView(room);
   }
 
   startDm(person: UserRef): void {
@@ -147,10 +201,18 @@ export class ChatClient {
     this.stores.people.update((s) => met(s, [person]));
   }
 
+  /** Leaves a room on every device: over the socket when joined, over HTTP otherwise. */
   leaveRoom(id: string): void {
     const room = this.stores.rooms.get()[id];
     if (room === undefined) return;
-    if (room.joined) this.connection.request("leave", { room: id }).catch(() => undefined);
+    if (room.joined && this.connection.online) {
+      this.connection.request("leave", { room: id }).catch(() => undefined);
+    } else if (room.kept) {
+      this.deps.api.leaveRoom(id).catch(() => undefined);
+    }
+    this.listing?.removed.add(id);
+    this.confirmed.delete(id);
+    this.reads.forget(id);
     this.stores.rooms.update((s) => changed(s, id, { kept: false, joined: false }));
     this.stores.unread.update((s) => dismissed(s, id));
     this.stores.presence.update((s) => forgotten(s, id));
@@ -185,7 +247,24 @@ export class ChatClient {
   /** The page became visible again: what the person now sees counts as read. */
   visibilityChanged(): void {
     const active = this.stores.navigation.get().activeRoom;
-    if (active !== null) this.dispatcher.markReadIfInView(active);
+    if (active !== null) this.dispatcher.arrived(active);
+  }
+
+  /** Fetches who belongs to a room, with roles, for the members panel. */
+  async loadMembers(room: string): Promise<void> {
+    this.stores.members.update((s) => members.loading(s, room));
+    try {
+      const list = await this.deps.api.members(room);
+      this.stores.people.update((s) => met(s, list.members));
+      this.stores.members.update((s) => members.loaded(s, room, list));
+    } catch (error) {
+      this.stores.members.update((s) => members.failed(s, room, error instanceof Error ? error.message : String(error)));
+    }
+  }
+
+  /** What the person typed to find someone to write to; the people directory is asked once they pause. */
+  findPeople(text: string): void {
+    this.peopleSearch.typed(text);
   }
 
   /** Fetches the page before the oldest message held (or the newest page when none is held). */
@@ -205,14 +284,61 @@ export class ChatClient {
     }
   }
 
-  async refreshRooms(): Promise<void> {
-    let list: RoomList;
+  /** The first page of the directory of public rooms, asked for on every connect. */
+  async refreshDirectory(): Promise<void> {
     try {
-      list = await this.deps.api.listRooms();
+      this.dispatcher.directoryListed(await this.deps.api.listRooms());
     } catch {
-      return; // the next poll or reconnect tries again
+      // The directory waits for the next connect; the person's own rooms do not depend on it.
     }
-    for (const id of this.dispatcher.roomsListed(list)) this.keep(id);
+  }
+
+  /**
+   * Fetches the person's rooms and read marks, makes the sidebar match (rooms left or joined on
+   * another device while this one was away), then joins them all with `since`. Rooms joined or
+   * left while the list is on its way keep what the person did here.
+   */
+  async syncRooms(): Promise<void> {
+    const generation = ++this.listings;
+    const listing: Listing = { added: new Set(), removed: new Set() };
+    // The room in view stays when the server has yet to hear of it (opened from its URL before
+    // the first connect); one the server had listed and lists no more was left elsewhere.
+    const active = this.stores.navigation.get().activeRoom;
+    if (active !== null && this.stores.rooms.get()[active]?.kept && !this.confirmed.has(active)) {
+      listing.added.add(active);
+    }
+    this.listing = listing;
+    let mine: MyRoom[] | null = null;
+    try {
+      mine = await this.deps.api.myRooms();
+    } catch {
+      // Joined below are the rooms this page held; the list is asked for again shortly.
+    }
+    if (generation !== this.listings) return; // a newer connect asked again
+    this.listing = null;
+    if (mine !== null) {
+      const fresh = mine.filter((room) => !listing.removed.has(room.id));
+      const { removed } = this.dispatcher.ownRoomsListed(fresh, listing.added);
+      for (const room of fresh) {
+        this.confirmed.add(room.id);
+        this.reads.known(room.id, room.read_seq);
+      }
+      for (const id of removed) {
+        this.confirmed.delete(id);
+        this.reads.forget(id);
+      }
+    } else if (this.connection.online) {
+      this.dispatcher.marksUnavailable(this.stores.navigation.get().activeRoom);
+      this.deps.clock.clearTimeout(this.roomsTimer);
+      this.roomsTimer = this.deps.clock.setTimeout(() => {
+        if (generation === this.listings) void this.syncRooms();
+      }, ROOM_LIST_RETRY_MS);
+    }
+    this.reads.connected();
+    for (const room of Object.values(this.stores.rooms.get())) {
+      if (room.kept && !room.joined) void this.join(room.id);
+    }
+    void this.learnPartnerNames();
   }
 
   /** What the person typed to find a public room; the gateway is asked once they pause. */
@@ -224,22 +350,64 @@ export class ChatClient {
 
   private ready(reply: ConnectReply): void {
     this.dispatcher.ready(reply);
-    for (const room of Object.values(this.stores.rooms.get())) {
-      if (room.kept) void this.join(room.id);
+    void this.syncRooms();
+    void this.refreshDirectory();
+  }
+
+  private eventArrived(event: ServerEvent): void {
+    const before = this.stores.rooms.get();
+    this.dispatcher.event(event);
+    if (event.type === "read") {
+      this.reads.known(event.room, event.seq);
+    } else if (event.type === "rooms") {
+      for (const room of event.added ?? []) {
+        this.listing?.added.add(room.id);
+        this.confirmed.add(room.id);
+        this.reads.known(room.id, room.read_seq);
+        // A room this page keeps already is joined (or being joined) here.
+        if (this.connection.online && before[room.id]?.kept !== true) void this.join(room.id);
+      }
+      for (const id of event.removed ?? []) {
+        this.listing?.removed.add(id);
+        this.confirmed.delete(id);
+        this.reads.forget(id);
+      }
+      void this.learnPartnerNames();
     }
-    void this.refreshRooms();
+  }
+
+  /**
+   * The people behind DMs listed without a name this device has met: asked of each DM's member
+   * list, one at a time (a new device may list many), stopping at the first failure.
+   */
+  private async learnPartnerNames(): Promise<void> {
+    const me = this.stores.session.get().me.id;
+    const unnamed = Object.values(this.stores.rooms.get()).filter((room) => {
+      const partner = room.kept ? dmPartner(room.id, me) : null;
+      return partner !== null && this.stores.people.get()[partner] === undefined;
+    });
+    for (const room of unnamed) {
+      const partner = dmPartner(room.id, me);
+      if (partner === null || this.stores.people.get()[partner] !== undefined) continue;
+      try {
+        const list = await this.deps.api.members(room.id);
+        this.stores.people.update((s) => met(s, list.members));
+      } catch {
+        return;
+      }
+    }
   }
 
   private async join(id: string): Promise<void> {
     const room = this.stores.rooms.get()[id];
     if (room === undefined) return;
-    const { lastRead } = unreadIn(this.stores.unread.get(), id);
+    const marks = this.stores.unread.get();
     const lastSeq = this.held(id).lastSeq;
     const since =
       lastSeq > 0
         ? lastSeq
-        : lastRead > 0
-          ? lastRead
+        : markKnown(marks, id)
+          ? unreadIn(marks, id).lastRead // the server's read mark: what came after is news
           : room.kind !== "public"
             ? 0 // a DM or private room someone let this person into: everything in it is news
             : undefined;
@@ -251,6 +419,7 @@ export class ChatClient {
       this.dispatcher.joinFailed(id, error instanceof Error ? error.message : String(error));
       return;
     }
+    this.confirmed.add(id); // joining records the membership
     const { restarted } = this.dispatcher.joined(id, reply, since);
     if (this.stores.navigation.get().activeRoom === id && (restarted || needsLatestPage(this.held(id)))) {
       void this.loadOlder(id);
@@ -259,6 +428,8 @@ export class ChatClient {
   }
 
   private keep(id: string): void {
+    this.listing?.added.add(id);
+    this.listing?.removed.delete(id);
     this.stores.rooms.update((s) => changed(s, id, { kept: true }));
     if (this.connection.online) void this.join(id);
   }

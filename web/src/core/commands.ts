@@ -18,6 +18,7 @@ interface CommandMap {
   presence: { fields: { room: string }; reply: PresenceReply };
   ping: { fields: Empty; reply: Empty };
   refresh: { fields: { token: string }; reply: Empty };
+  read: { fields: { room: string; seq: number }; reply: Empty };
 }
 
 export type CommandType = keyof CommandMap;

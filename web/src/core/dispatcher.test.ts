@@ -6,7 +6,7 @@ import { MemoryStore, Prefs } from "./prefs";
 import type { ChatMessage, UserRef } from "./protocol";
 import { createStores, type ChatStores } from "./stores";
 import { roomMessages } from "./stores/messages";
-import { opened } from "./stores/navigation";
+import { opened, scrolled } from "./stores/navigation";
 import { pendingIn } from "./stores/pending";
 import { onlineIn } from "./stores/presence";
 import { changed, known } from "./stores/rooms";
@@ -59,18 +59,18 @@ describe("ChatDispatcher", () => {
     dispatcher.event({ type: "message", message: message(1) }); // the same frame again
     expect(roomMessages(stores.messages.get(), "lobby").messages.map((m) => m.seq)).toEqual([1]);
     expect(typistsIn(stores.typing.get(), "lobby")).toEqual([]);
-    expect(unreadIn(stores.unread.get(), "lobby")).toEqual({ unread: 1, lastRead: 0 });
+    expect(unreadIn(stores.unread.get(), "lobby")).toMatchObject({ unread: 1, lastRead: 0 });
   });
 
   it("counts what arrives in the room in view as read, unless the page is hidden", () => {
     const shown = setup();
     shown.stores.navigation.update((s) => opened(s, "lobby"));
     shown.dispatcher.event({ type: "message", message: message(1) });
-    expect(unreadIn(shown.stores.unread.get(), "lobby")).toEqual({ unread: 0, lastRead: 1 });
+    expect(unreadIn(shown.stores.unread.get(), "lobby")).toMatchObject({ unread: 0, lastRead: 1 });
     const hidden = setup({ visible: false });
     hidden.stores.navigation.update((s) => opened(s, "lobby"));
     hidden.dispatcher.event({ type: "message", message: message(1) });
-    expect(unreadIn(hidden.stores.unread.get(), "lobby")).toEqual({ unread: 1, lastRead: 0 });
+    expect(unreadIn(hidden.stores.unread.get(), "lobby")).toMatchObject({ unread: 1, lastRead: 0 });
   });
 
   it("lets one's own message replace its pending entry, whether event or reply comes first", () => {
@@ -86,18 +86,18 @@ describe("ChatDispatcher", () => {
 
   it("joins a room: catch-up, who is online, and unread counted from the read mark", () => {
     const { stores, dispatcher } = setup();
-    stores.unread.update(() => ({ lobby: { unread: 0, lastRead: 1 } }));
+    stores.unread.update(() => ({ lobby: { unread: 0, mentions: 0, lastRead: 1, lastSeq: 1 } }));
     const reply = { room: "lobby", last_seq: 3, online: [ANN, BOB], messages: [message(2), message(3)], recovered: true };
     expect(dispatcher.joined("lobby", reply, 1)).toEqual({ restarted: false });
     expect(roomMessages(stores.messages.get(), "lobby").lastSeq).toBe(3);
     expect(onlineIn(stores.presence.get(), "lobby")).toEqual([ANN, BOB]);
-    expect(unreadIn(stores.unread.get(), "lobby")).toEqual({ unread: 2, lastRead: 1 });
+    expect(unreadIn(stores.unread.get(), "lobby")).toMatchObject({ unread: 2, lastRead: 1 });
     expect(stores.people.get()["u-bob"]).toBe("bob");
   });
 
   it("starts a room afresh when the catch-up could not cover the gap", () => {
     const { stores, dispatcher } = setup();
-    stores.unread.update(() => ({ lobby: { unread: 0, lastRead: 1 } }));
+    stores.unread.update(() => ({ lobby: { unread: 0, mentions: 0, lastRead: 1, lastSeq: 1 } }));
     dispatcher.event({ type: "message", message: message(1) });
     const reply = { room: "lobby", last_seq: 2000, online: [], messages: [], recovered: false };
     expect(dispatcher.joined("lobby", reply, 1)).toEqual({ restarted: true });
@@ -111,7 +111,7 @@ describe("ChatDispatcher", () => {
     const { stores, dispatcher } = setup();
     const reply = { room: "lobby", last_seq: 40, online: [], messages: [], recovered: true };
     dispatcher.joined("lobby", reply, undefined);
-    expect(unreadIn(stores.unread.get(), "lobby")).toEqual({ unread: 0, lastRead: 40 });
+    expect(unreadIn(stores.unread.get(), "lobby")).toMatchObject({ unread: 0, lastRead: 40 });
   });
 
   it("forgets who types when the connection is lost, and no room is joined", () => {
@@ -130,29 +130,30 @@ describe("ChatDispatcher", () => {
     expect(stores.session.get().notice).toBe("You were removed from lobby: spam");
   });
 
-  it("adds private rooms and DMs listed for the first time, and puts public ones in the directory", () => {
+  it("keeps the person's rooms as the server lists them, with their marks, and forgets one the list lacks", () => {
     const { stores, dispatcher } = setup();
-    const fresh = dispatcher.roomsListed({
+    const changes = dispatcher.ownRoomsListed([
+      { id: "team", kind: "private", read_only: false, last_seq: 5, read_seq: 2, unread: 3, mentions: 1 },
+      { id: "lobby", kind: "public", read_only: true, last_seq: 9, read_seq: 9, unread: 0, mentions: 0 },
+    ]);
+    expect(changes).toEqual({ added: ["team"], removed: ["random"] });
+    expect(stores.rooms.get().team).toMatchObject({ kept: true, kind: "private" });
+    expect(stores.rooms.get().lobby).toMatchObject({ kept: true, readOnly: true });
+    expect(stores.rooms.get().random).toMatchObject({ kept: false, joined: false });
+    expect(unreadIn(stores.unread.get(), "team")).toEqual({ unread: 3, mentions: 1, lastRead: 2, lastSeq: 5 });
+  });
+
+  it("puts only public rooms the person is not in into the directory", () => {
+    const { stores, dispatcher } = setup();
+    dispatcher.directoryListed({
       rooms: [
         { id: "team", name: "team", kind: "private", read_only: false, last_seq: 0, member: true },
-        { id: "lobby", name: "Lobby", kind: "public", read_only: true, last_seq: 9, member: false },
+        { id: "lobby", name: "Lobby", kind: "public", read_only: true, last_seq: 9, member: true },
         { id: "hall", name: "hall", kind: "public", read_only: false, last_seq: 0, member: false },
       ],
       next: "more",
     });
-    expect(fresh).toEqual(["team"]);
-    expect(stores.rooms.get().hall).toBeUndefined();
-    expect(stores.rooms.get().lobby).toMatchObject({ kept: true, name: "Lobby", readOnly: true });
-    expect(stores.directory.get()).toEqual({
-      rooms: [
-        { id: "lobby", name: "Lobby", lastActive: 0 },
-        { id: "hall", name: "hall", lastActive: 0 },
-      ],
-      more: true,
-    });
-    const again = { rooms: [{ id: "team", name: "team", kind: "private" as const, read_only: false, last_seq: 0 }], next: null };
-    expect(dispatcher.roomsListed(again)).toEqual([]);
-    expect(stores.directory.get()).toEqual({ rooms: [], more: false });
+    expect(stores.directory.get()).toEqual({ rooms: [{ id: "hall", name: "hall", lastActive: 0 }], more: true });
   });
 
   it("takes a room list of thousands as one change of each store it touches", () => {
@@ -166,16 +167,42 @@ describe("ChatDispatcher", () => {
       member: false,
       last_active_at: new Date(Date.UTC(2025, 2, 14) - n * 1000).toISOString(),
     }));
-    const own = ["a", "b", "c"].map((id) => ({ id, name: id, kind: "private" as const, read_only: false, last_seq: 0 }));
-    const list = { rooms: [...own, ...directory], next: null };
-
-    expect(dispatcher.roomsListed(list)).toEqual(["a", "b", "c"]);
-    expect(heard).toMatchObject({ rooms: 1, directory: 1 });
-    expect(Object.keys(stores.rooms.get())).toHaveLength(2 + 3);
+    dispatcher.directoryListed({ rooms: directory, next: null });
+    expect(heard).toMatchObject({ directory: 1 });
     expect(stores.directory.get().rooms).toHaveLength(8000);
     expect(stores.directory.get().rooms[1]).toEqual({ id: "room-1", name: "room-1", lastActive: Date.UTC(2025, 2, 14) - 1000 });
 
-    dispatcher.roomsListed(list);
-    expect(heard).toMatchObject({ rooms: 1, directory: 1 }); // the same list again is no news
+    const mine = Array.from({ length: 8000 }, (_, n) => ({
+      id: `own-${n}`,
+      kind: "public" as const,
+      read_only: false,
+      last_seq: n + 1,
+      read_seq: n,
+      unread: 1,
+      mentions: 0,
+    }));
+    const { added } = dispatcher.ownRoomsListed(mine, new Set(["lobby", "random"]));
+    expect(added).toHaveLength(8000);
+    expect(heard).toMatchObject({ rooms: 1, unread: 1, directory: 1 });
+    dispatcher.ownRoomsListed(mine, new Set(["lobby", "random"]));
+    dispatcher.directoryListed({ rooms: directory, next: null });
+    expect(heard).toMatchObject({ rooms: 1, unread: 1, directory: 1 }); // the same lists again are no news
+  });
+
+  it("marks read only with the newest messages on screen, and tells the outlet", () => {
+    const stores = createStores(ANN, new Prefs(new MemoryStore(), ANN.id));
+    stores.rooms.update((s) => changed(known(s, "lobby", "public"), "lobby", { kept: true, joined: true }));
+    const marks: [string, number][] = [];
+    const dispatcher = new ChatDispatcher(
+      stores,
+      { now: () => 0, isVisible: () => true },
+      { read: (room, seq) => marks.push([room, seq]), alert: () => undefined },
+    );
+    stores.navigation.update((s) => scrolled(opened(s, "lobby"), false));
+    dispatcher.event({ type: "message", message: message(1) });
+    expect(marks).toEqual([]);
+    stores.navigation.update((s) => scrolled(s, true));
+    dispatcher.markReadIfInView("lobby");
+    expect(marks).toEqual([["lobby", 1]]);
   });
 });

@@ -1,15 +1,18 @@
 // The one place where what the server says enters the chat's state: connection changes, events
 // and the replies to the client's requests are routed here into the stores, with the rules that
 // span stores (one's own message ends its pending entry; a message ends its author's typing; what
-// arrives in the room in view counts as read). Deciding what to ask next is the caller's part.
+// arrives in the room in view, its newest messages on screen, counts as read; a DM or a mention
+// in a background page is an alert). Deciding what to ask next is the caller's part.
 
+import { alertFor, type Alert } from "./alerts";
 import type { RoomInfo, RoomList } from "./api";
 import type { ConnectionState } from "./connection";
 import { afterFailure } from "./outbox";
-import type { ChatMessage, ConnectReply, HistoryPage, JoinReply, ProtocolError, ServerEvent } from "./protocol";
+import type { ChatMessage, ConnectReply, HistoryPage, JoinReply, MyRoom, ProtocolError, ServerEvent } from "./protocol";
 import type { ChatStores } from "./stores";
 import * as directory from "./stores/directory";
 import * as messages from "./stores/messages";
+import * as navigation from "./stores/navigation";
 import * as people from "./stores/people";
 import * as pending from "./stores/pending";
 import * as presence from "./stores/presence";
@@ -24,10 +27,33 @@ export interface Viewer {
   isVisible(): boolean;
 }
 
+/** What leaves the stores: read marks for the server, alerts for the desktop. */
+export interface Outlets {
+  /** The person has seen the room up to `seq`. */
+  read(room: string, seq: number): void;
+  alert(alert: Alert): void;
+}
+
+const NO_OUTLETS: Outlets = { read: () => undefined, alert: () => undefined };
+
+/** What a room list changed: rooms now in the person's list, and rooms no longer in it. */
+export interface Membership {
+  added: string[];
+  removed: string[];
+}
+
 export class ChatDispatcher {
+  /**
+   * The person's read marks are on their way from the server: nothing is marked read until they
+   * are here, so a room opened from its URL on a reload keeps its "new messages" line and its
+   * count tells the truth.
+   */
+  private awaitingMarks = false;
+
   constructor(
     private readonly stores: ChatStores,
     private readonly viewer: Viewer,
+    private readonly outlets: Outlets = NO_OUTLETS,
   ) {}
 
   // -- the connection ------------------------------------------------------------------------
@@ -62,6 +88,15 @@ export class ChatDispatcher {
         break;
       case "reconnect":
         break; // the connection moves by itself; rooms are joined again with `since` on ready
+      case "rooms":
+        this.roomsChanged(event.added ?? [], event.removed ?? []);
+        break;
+      case "read":
+        this.stores.unread.update((s) => unread.read(s, event.room, event.seq));
+        break;
+      case "mention":
+        this.mentioned(event.message);
+        break;
     }
   }
 
@@ -74,24 +109,23 @@ export class ChatDispatcher {
   joined(room: string, reply: JoinReply, since: number | undefined): { restarted: boolean } {
     this.stores.people.update((s) => people.met(s, [...reply.online, ...reply.messages.map((m) => m.user)]));
     const me = this.me();
-    let { lastRead } = unread.unreadIn(this.stores.unread.get(), room);
-    // A room just added: its past is history, not unread news.
-    if (lastRead === 0 && since === undefined) lastRead = reply.last_seq;
-    let count: number;
+    // A room joined for the first time and not from the server's list: its past is history, not news.
+    if (since === undefined && !unread.markKnown(this.stores.unread.get(), room)) {
+      this.stores.unread.update((s) => unread.read(s, room, reply.last_seq));
+    }
     if (reply.recovered) {
       this.stores.messages.update((s) => messages.caughtUp(s, room, reply.messages, reply.last_seq));
-      count = unread.countUnread(this.held(room).messages, lastRead, me);
     } else {
       // The gap is wider than the catch-up window: what is held no longer meets the present.
       this.stores.messages.update((s) => messages.restarted(s, room, reply.last_seq));
-      count = Math.max(0, reply.last_seq - lastRead);
     }
-    this.stores.unread.update((s) => unread.counted(s, room, count, lastRead));
+    const caught = reply.recovered ? reply.messages : [];
+    this.stores.unread.update((s) => unread.caughtUp(s, room, caught, reply.last_seq, me));
     this.stores.pending.update((s) => pending.deliveredAmong(s, room, this.held(room).messages, me));
     this.stores.presence.update((s) => presence.joined(s, room, reply.online));
     const loading = reply.recovered ? {} : { loadingOlder: false };
     this.stores.rooms.update((s) => rooms.changed(s, room, { joined: true, error: null, ...loading }));
-    this.markReadIfInView(room);
+    this.newsFound(room);
     return { restarted: !reply.recovered };
   }
 
@@ -128,19 +162,42 @@ export class ChatDispatcher {
   }
 
   /**
-   * The server's room list: the person's own rooms, then a page of the directory. Each store
-   * changes once, however many rooms are listed. Returns the private rooms and DMs seen for the
-   * first time: being listed is being in them, so the caller adds them to the sidebar (one the
-   * person closed earlier in this visit is known already and stays closed).
+   * The person's rooms as the server lists them (`GET /v1/me/rooms`), with their read marks and
+   * counts; each store changes once, however many rooms. A kept room the list lacks was left on
+   * another device meanwhile, unless it is in `spare` (joined since the list was asked for).
    */
-  roomsListed({ rooms: infos, next }: RoomList): string[] {
+  ownRoomsListed(mine: readonly MyRoom[], spare: ReadonlySet<string> = new Set()): Membership {
+    this.awaitingMarks = false;
     const before = this.stores.rooms.get();
+    this.stores.rooms.update((s) => rooms.belongTo(s, mine, spare));
+    this.stores.unread.update((s) => unread.listed(s, mine));
+    const after = this.stores.rooms.get();
+    const added = mine.filter((r) => before[r.id]?.kept !== true).map((r) => r.id);
+    const removed = Object.values(before)
+      .filter((r) => r.kept && after[r.id]?.kept === false)
+      .map((r) => r.id);
+    for (const id of removed) this.forget(id);
+    const active = this.stores.navigation.get().activeRoom;
+    if (active !== null) this.newsFound(active);
+    return { added, removed };
+  }
+
+  /** A page starts and the server's read marks are yet to come (see `awaitingMarks`). */
+  marksAwaited(): void {
+    this.awaitingMarks = true;
+  }
+
+  /** The room list could not be fetched: reading goes on with what this page knows. */
+  marksUnavailable(room: string | null): void {
+    this.awaitingMarks = false;
+    if (room !== null) this.newsFound(room);
+  }
+
+  /** The first page of the directory of public rooms (the person's own rooms come from ownRoomsListed). */
+  directoryListed({ rooms: infos, next }: RoomList): void {
     // Gateways before the directory listed every public room without `member`: all directory.
-    const inDirectory = (info: RoomInfo): boolean => info.kind === "public" && info.member !== true;
-    const known = infos.filter((info) => !inDirectory(info) || before[info.id] !== undefined);
-    this.stores.rooms.update((s) => rooms.listed(s, known));
-    this.stores.directory.update((s) => directory.paged(s, infos.filter(inDirectory), next !== null));
-    return known.filter((info) => before[info.id] === undefined && info.kind !== "public").map((info) => info.id);
+    const inDirectory = infos.filter((info) => info.kind === "public" && info.member !== true);
+    this.stores.directory.update((s) => directory.paged(s, inDirectory, next !== null));
   }
 
   /** A room the person just created. */
@@ -148,11 +205,39 @@ export class ChatDispatcher {
     this.stores.rooms.update((s) => rooms.listed(s, [info]));
   }
 
-  /** What is in the room the person looks at, in a visible page, counts as read. */
-  markReadIfInView(room: string): void {
+  /**
+   * The person comes to the open room (opens it, or returns to the page): with messages waiting,
+   * the "new messages" line goes at the read mark, before it moves.
+   */
+  arrived(room: string): void {
     if (this.stores.navigation.get().activeRoom !== room || !this.viewer.isVisible()) return;
+    const { unread: waiting, lastRead } = unread.unreadIn(this.stores.unread.get(), room);
+    if (waiting > 0) this.stores.navigation.update((s) => navigation.arrivedWithNews(s, lastRead));
+    this.markReadIfInView(room);
+  }
+
+  /**
+   * The open room turned out to hold messages the person has not read (its count came with the
+   * room list, or a catch-up brought them): the line goes at the read mark, unless it has a
+   * place already. Live messages do not come here: those the person sees arrive read.
+   */
+  private newsFound(room: string): void {
+    const view = this.stores.navigation.get();
+    if (view.activeRoom !== room || view.newSince !== null || !this.viewer.isVisible()) {
+      this.markReadIfInView(room);
+      return;
+    }
+    this.arrived(room);
+  }
+
+  /** What is in the room the person looks at, its newest messages on screen in a visible page, counts as read. */
+  markReadIfInView(room: string): void {
+    const view = this.stores.navigation.get();
+    if (view.activeRoom !== room || !view.atBottom || !this.viewer.isVisible() || this.awaitingMarks) return;
     const seq = this.held(room).lastSeq;
+    if (seq <= 0) return;
     this.stores.unread.update((s) => unread.read(s, room, seq));
+    this.outlets.read(room, seq);
   }
 
   // -- helpers -------------------------------------------------------------------------------
@@ -170,14 +255,49 @@ export class ChatDispatcher {
     this.stores.typing.update((s) => typing.stopped(s, room, message.user.id));
     this.stores.unread.update((s) => unread.arrived(s, message, this.me()));
     this.markReadIfInView(room);
+    this.alertIfAway(message);
+  }
+
+  /** Someone named the person in a room this connection has not joined. */
+  private mentioned(message: ChatMessage): void {
+    this.stores.people.update((s) => people.met(s, [message.user]));
+    this.stores.unread.update((s) => unread.mentioned(s, message));
+    this.alertIfAway(message);
+  }
+
+  private alertIfAway(message: ChatMessage): void {
+    if (this.viewer.isVisible()) return;
+    const held = this.stores.rooms.get()[message.room];
+    const kind = held?.kind ?? (message.room.startsWith("dm:") ? "dm" : "public");
+    const title = held === undefined ? message.room : rooms.roomTitle(held, this.stores.people.get(), this.me());
+    const alert = alertFor(message, kind, this.me(), title);
+    if (alert !== null) this.outlets.alert(alert);
+  }
+
+  /** Rooms the person came to belong to, or left, on this device or another. */
+  private roomsChanged(added: readonly MyRoom[], removed: readonly string[]): void {
+    if (added.length > 0) {
+      this.stores.rooms.update((s) => rooms.belongTo(s, added, new Set(Object.keys(s))));
+      this.stores.unread.update((s) => unread.listed(s, added));
+    }
+    const gone = removed.filter((id) => this.stores.rooms.get()[id]?.kept === true);
+    if (gone.length === 0) return;
+    this.stores.rooms.update((s) => gone.reduce((state, id) => rooms.changed(state, id, { kept: false, joined: false }), s));
+    for (const id of gone) this.forget(id);
+  }
+
+  /** A room no longer the person's: nothing there counts or shows any more. */
+  private forget(room: string): void {
+    this.stores.unread.update((s) => unread.dismissed(s, room));
+    this.stores.presence.update((s) => presence.forgotten(s, room));
+    this.stores.typing.update((s) => typing.silenced(s, room));
   }
 
   private kicked(room: string, reason: string): void {
     const held = this.stores.rooms.get()[room];
     if (held === undefined) return;
     this.stores.rooms.update((s) => rooms.changed(s, room, { kept: false, joined: false }));
-    this.stores.presence.update((s) => presence.forgotten(s, room));
-    this.stores.typing.update((s) => typing.silenced(s, room));
+    this.forget(room);
     const title = rooms.roomTitle(held, this.stores.people.get(), this.me());
     const why = reason ? `: ${reason}` : "";
     this.stores.session.update((s) => session.noticed(s, `You were removed from ${title}${why}`));

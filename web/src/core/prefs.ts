@@ -1,18 +1,17 @@
-// What the client remembers per person between visits, in localStorage: the rooms they keep in
-// their sidebar, how far they have read in each, and the names behind DM partners' ids.
-// Nothing here is secret (no tokens); it only makes the next visit start where this one ended.
-
-import type { RoomKind } from "./api";
+// What the client remembers per person on this device, in localStorage: only a cache of the
+// names behind people's ids, so DMs are titled at once on the next visit. Which rooms the person
+// is in and how far they have read live on the server (GET /v1/me/rooms), the same on every
+// device. Nothing here is secret (no tokens).
 
 export interface KeyValueStore {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
-export interface KeptRoom {
-  id: string;
-  kind: RoomKind;
-}
+// Keys earlier versions wrote, when rooms and read marks were kept per device; the server holds
+// them now, and a stale copy here would only mislead.
+const RETIRED_KEYS = ["rooms", "read"];
 
 // A name cache that grows with every person met stays small enough at this cap.
 const MAX_NAMES = 500;
@@ -26,24 +25,15 @@ export class Prefs {
     this.prefix = `chat:${userId}:`;
   }
 
-  rooms(): KeptRoom[] {
-    const rooms = this.read<KeptRoom[]>("rooms", []);
-    return Array.isArray(rooms) ? rooms.filter((r) => typeof r?.id === "string") : [];
-  }
-
-  setRooms(rooms: readonly KeptRoom[]): void {
-    this.write("rooms", rooms);
-  }
-
-  lastRead(): Record<string, number> {
-    return this.read<Record<string, number>>("read", {});
-  }
-
-  setLastRead(room: string, seq: number): void {
-    const read = this.lastRead();
-    if ((read[room] ?? 0) >= seq) return;
-    read[room] = seq;
-    this.write("read", read);
+  /** Drops what earlier versions kept here and the server keeps now. */
+  forgetRetired(): void {
+    for (const key of RETIRED_KEYS) {
+      try {
+        this.store.removeItem(this.prefix + key);
+      } catch {
+        // Storage disabled: there is nothing to forget either.
+      }
+    }
   }
 
   names(): Record<string, string> {
@@ -85,5 +75,9 @@ export class MemoryStore implements KeyValueStore {
 
   setItem(key: string, value: string): void {
     this.values.set(key, value);
+  }
+
+  removeItem(key: string): void {
+    this.values.delete(key);
   }
 }

@@ -13,6 +13,8 @@ export interface ChatMessage {
   body: string;
   ts: string;
   client_msg_id: string;
+  /** The ids of the room's members named with `@username` in the body; absent when none. */
+  mentions?: string[];
 }
 
 export interface Limits {
@@ -49,12 +51,30 @@ export interface PresenceReply {
   online: UserRef[];
 }
 
+/** A room the person belongs to, as `GET /v1/me/rooms` and the `rooms` event give it. */
+export interface MyRoom {
+  id: string;
+  kind: "public" | "private" | "dm";
+  read_only: boolean;
+  topic?: string | null;
+  role?: string | null;
+  last_seq: number;
+  /** The person's read marker: every message up to this seq is read, on every device. */
+  read_seq: number;
+  unread: number;
+  mentions: number;
+}
+
 export type ServerEvent =
   | { type: "message"; message: ChatMessage }
   | { type: "presence"; room: string; user: UserRef; state: "online" | "offline" }
   | { type: "typing"; room: string; user: UserRef }
   | { type: "kicked"; room: string; reason: string }
-  | { type: "reconnect"; reason: string };
+  | { type: "reconnect"; reason: string }
+  // The person's own channel: about them, from any of their devices, whichever room it concerns.
+  | { type: "rooms"; added?: MyRoom[]; removed?: string[] }
+  | { type: "read"; room: string; seq: number }
+  | { type: "mention"; room: string; message: ChatMessage };
 
 export type ErrorCode =
   | "bad_request"
@@ -96,7 +116,7 @@ export type Frame =
   | { kind: "error"; id: string | undefined; error: ProtocolError }
   | { kind: "event"; event: ServerEvent };
 
-const EVENT_TYPES = new Set(["message", "presence", "typing", "kicked", "reconnect"]);
+const EVENT_TYPES = new Set(["message", "presence", "typing", "kicked", "reconnect", "rooms", "read", "mention"]);
 
 /** Parses one text frame; null for anything that is not a frame of the contract. */
 export function parseFrame(text: string): Frame | null {

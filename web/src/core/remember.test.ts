@@ -5,7 +5,7 @@ import { rememberIn } from "./remember";
 import { createStores } from "./stores";
 import { met } from "./stores/people";
 import { changed, known } from "./stores/rooms";
-import { counted, read } from "./stores/unread";
+import { read } from "./stores/unread";
 
 class CountingStore extends MemoryStore implements KeyValueStore {
   writes: string[] = [];
@@ -25,20 +25,11 @@ function setup() {
 }
 
 describe("rememberIn", () => {
-  it("writes the kept rooms when they change, and only then", () => {
-    const { storage, prefs, stores } = setup();
+  it("writes nothing about rooms or read marks: the server keeps them", () => {
+    const { storage, stores } = setup();
     stores.rooms.update((s) => changed(known(s, "lobby", "public"), "lobby", { kept: true }));
-    stores.rooms.update((s) => changed(s, "lobby", { joined: true, loadingOlder: true }));
-    stores.rooms.update((s) => known(s, "random", "public"));
-    expect(prefs.rooms()).toEqual([{ id: "lobby", kind: "public" }]);
-    expect(storage.writes).toEqual(["rooms"]);
-  });
-
-  it("writes a read mark when it moves forward", () => {
-    const { prefs, stores } = setup();
-    stores.unread.update((s) => counted(s, "lobby", 3, 10));
     stores.unread.update((s) => read(s, "lobby", 14));
-    expect(prefs.lastRead()).toEqual({ lobby: 14 });
+    expect(storage.writes).toEqual([]);
   });
 
   it("remembers the names of people met, and stops when told", () => {

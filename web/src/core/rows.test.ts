@@ -94,4 +94,18 @@ describe("buildRows", () => {
     const loading = buildRows(NO_MESSAGES, [], null, { now: NOW, loadingOlder: true });
     expect(shape(loading)).toEqual(["loader"]);
   });
+
+  it("draws the new messages line before the first message after the read mark, once it knows where that is", () => {
+    const times = ["10:00", "10:01", "10:02", "10:03"].map((t) => `2025-03-14T${t}:00.000Z`);
+    const timeline = merge(NO_MESSAGES, times.map((ts, i) => message(i + 1, ts)));
+    const options = { now: NOW, timeZone: "UTC", locale: "en-GB", loadingOlder: false };
+    const rows = buildRows(timeline, [], ANN.id, { ...options, newSince: 2 });
+    expect(shape(rows).slice(1)).toEqual(["m1 * 10:00", "m2 10:01", "new", "m3 * 10:02", "m4 10:03"]);
+    expect(shape(buildRows(timeline, [], ANN.id, { ...options, newSince: null }))).not.toContain("new");
+    // Everything held is newer than the mark and older pages exist: where the line goes is not known yet.
+    const page = merge(NO_MESSAGES, [message(3, times[2]!), message(4, times[3]!)]);
+    expect(shape(buildRows(page, [], ANN.id, { ...options, newSince: 1 }))).not.toContain("new");
+    const start = { ...page, hasMoreBefore: false };
+    expect(shape(buildRows(start, [], ANN.id, { ...options, newSince: 0 })).slice(0, 4)).toEqual(["start", "day Today", "new", "m3 * 10:02"]);
+  });
 });

@@ -9,6 +9,8 @@ export type Row =
   | { kind: "start"; key: string }
   | { kind: "loader"; key: string }
   | { kind: "day"; key: string; label: string }
+  /** The "new messages" line: what follows came after the read mark the room was opened with. */
+  | { kind: "new"; key: string }
   | {
       kind: "message";
       key: string;
@@ -29,6 +31,8 @@ export interface RowOptions {
   timeZone?: string;
   locale?: string;
   loadingOlder: boolean;
+  /** Messages after this seq are new to the reader (the line goes before the first); null: none. */
+  newSince?: number | null;
 }
 
 interface Stamp {
@@ -132,10 +136,19 @@ export function buildRows(
     return first;
   };
 
+  // The line goes where it is known to belong: after a message at the mark, or at the room's start.
+  const newSince = options.newSince ?? null;
+  const first = timeline.messages[0];
+  let lineDue = newSince !== null && first !== undefined && (first.seq <= newSince || !timeline.hasMoreBefore);
   for (const message of timeline.messages) {
     const stamp = local.stamp(message);
     const own = message.user.id === meId;
-    const first = place(new Date(message.ts), stamp.day, message.user.id);
+    let first = place(new Date(message.ts), stamp.day, message.user.id);
+    if (lineDue && message.seq > newSince!) {
+      rows.push({ kind: "new", key: "new" });
+      lineDue = false;
+      first = true; // the first new message shows who wrote it
+    }
     // An own message keeps the key it had while pending, so the row stays in place on the ack.
     const key = own && message.client_msg_id ? `c-${message.client_msg_id}` : `m-${message.id}`;
     rows.push({ kind: "message", key, message, own, first, time: stamp.time });

@@ -3,10 +3,10 @@ import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "./protocol";
 import { badgeText, findRooms, roomEntries, sidebarSections, type RoomEntry } from "./sidebar";
 import { received } from "./stores/messages";
-import { listed, restored } from "./stores/rooms";
+import { changed, known, listed } from "./stores/rooms";
 
 function entry(id: string, fields: Partial<RoomEntry> = {}): RoomEntry {
-  return { id, kind: "public", title: id, kept: false, unread: 0, lastActivity: 0, ...fields };
+  return { id, kind: "public", title: id, kept: false, unread: 0, mentions: 0, lastActivity: 0, ...fields };
 }
 
 describe("sidebarSections", () => {
@@ -59,19 +59,19 @@ describe("roomEntries", () => {
       ts: "2025-03-14T12:00:00.000Z",
       client_msg_id: "c1",
     };
-    const rooms = listed(restored([{ id: "dm:u1:u2", kind: "dm" }]), [
+    const rooms = listed(changed(known({}, "dm:u1:u2", "dm"), "dm:u1:u2", { kept: true }), [
       { id: "team", name: "The team", kind: "private", read_only: false, last_seq: 0 },
     ]);
     const entries = roomEntries({
       rooms,
-      unread: { team: { unread: 4, lastRead: 2 } },
+      unread: { team: { unread: 4, mentions: 1, lastRead: 2, lastSeq: 6 } },
       people: { u2: "bob" },
       messages: received({}, message),
       me: "u1",
     });
     expect(entries).toEqual([
-      { id: "dm:u1:u2", kind: "dm", title: "bob", kept: true, unread: 0, lastActivity: Date.parse(message.ts) },
-      { id: "team", kind: "private", title: "The team", kept: false, unread: 4, lastActivity: 0 },
+      { id: "dm:u1:u2", kind: "dm", title: "bob", kept: true, unread: 0, mentions: 0, lastActivity: Date.parse(message.ts) },
+      { id: "team", kind: "private", title: "The team", kept: false, unread: 4, mentions: 1, lastActivity: 0 },
     ]);
   });
 });

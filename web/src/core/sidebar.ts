@@ -16,6 +16,8 @@ export interface RoomEntry {
   readonly title: string;
   readonly kept: boolean;
   readonly unread: number;
+  /** Of the unread, those that name the person. */
+  readonly mentions: number;
   /** When the newest message held was sent (ms since the epoch); 0 when none is held. */
   readonly lastActivity: number;
 }
@@ -39,12 +41,14 @@ export function roomEntries({ rooms, unread, people, messages, me }: SidebarInpu
   return Object.values(rooms).map((room) => {
     const held = roomMessages(messages, room.id).messages;
     const last = held[held.length - 1];
+    const waiting = unreadIn(unread, room.id);
     return {
       id: room.id,
       kind: room.kind,
       title: roomTitle(room, people, me),
       kept: room.kept,
-      unread: unreadIn(unread, room.id).unread,
+      unread: waiting.unread,
+      mentions: waiting.mentions,
       lastActivity: last === undefined ? 0 : Date.parse(last.ts),
     };
   });
@@ -54,7 +58,7 @@ export function roomEntries({ rooms, unread, people, messages, me }: SidebarInpu
 const collator = new Intl.Collator();
 
 export function directoryEntry(room: DirectoryRoom): RoomEntry {
-  return { id: room.id, kind: "public", title: room.name, kept: false, unread: 0, lastActivity: room.lastActive };
+  return { id: room.id, kind: "public", title: room.name, kept: false, unread: 0, mentions: 0, lastActivity: room.lastActive };
 }
 
 /**

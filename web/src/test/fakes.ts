@@ -1,8 +1,9 @@
 // In-memory stand-ins for the clock and the gateway, for unit tests of the client's state logic.
 // The real gateway is exercised by the end-to-end test in tests/e2e.
 
+import type { MemberList, RoomKind } from "../core/api";
 import type { Clock, OpenSocket, SocketHandlers, SocketLink } from "../core/connection";
-import type { ChatMessage, UserRef } from "../core/protocol";
+import type { ChatMessage, MyRoom, UserRef } from "../core/protocol";
 
 interface Timer {
   at: number;
@@ -116,13 +117,38 @@ export class SocketRecorder {
   }
 }
 
+/** A room `user` belongs to, as the gateway records it (room_members, rooms.topic). */
+export interface Membership {
+  kind: RoomKind;
+  role: string;
+  topic: string;
+  readOnly: boolean;
+}
+
 /**
  * A gateway in miniature: rooms with seqs, catch-up within a window, history, dedup of
- * client_msg_id. It answers the commands on whichever socket the client currently uses.
+ * client_msg_id; and the person's side of version 2: the rooms `user` belongs to (a public join
+ * records it, a leave removes it), read marks (monotonic, clamped, an author has read what they
+ * wrote), `@name` mentions, the people directory and member lists, and the person's channel
+ * (`rooms`, `read`, `mention` events to every connection of the user). It answers the commands
+ * on whichever socket the client currently uses; several clients (devices) may share one.
  */
 export class FakeGateway {
   readonly rooms = new Map<string, ChatMessage[]>();
   readonly members = new Map<string, Set<FakeSocket>>();
+  /** The rooms `user` belongs to. */
+  readonly memberships = new Map<string, Membership>();
+  /** `user`'s read marks. */
+  readonly readMarks = new Map<string, number>();
+  /** The people directory: everyone with an account. */
+  readonly people: UserRef[] = [];
+  /** Others in each room, with their role (the member list adds `user` for their memberships). */
+  readonly roomPeople = new Map<string, { user: UserRef; role: string }[]>();
+  /** Who is online besides `user`'s own connections. */
+  readonly onlineIds = new Set<string>();
+  /** Every `read` command received, in order. */
+  readonly readsSeen: { room: string; seq: number }[] = [];
+  private readonly connected = new Set<FakeSocket>();
   readonly sendsSeen: Command[] = [];
   /** Catch-up covers at most this many messages; more gives `recovered: false`. */
   window = 1000;
@@ -132,13 +158,17 @@ export class FakeGateway {
   answering = true;
   /** When true, commands take effect but nothing reaches the client (a connection dying). */
   mute = false;
+  /** Rooms that exist and are private: joining one without being a member is forbidden. */
+  readonly privateRooms = new Set<string>();
   private readonly seen = new Map<string, ChatMessage>();
   private nextId = 1;
 
   constructor(
     private readonly clock: FakeClock,
     readonly user: UserRef,
-  ) {}
+  ) {
+    this.people.push(user, { id: "u-bob", name: "bob" });
+  }
 
   /** Handles everything the socket has sent since the last call. */
   serve(socket: FakeSocket): void {
@@ -151,13 +181,100 @@ export class FakeGateway {
 
   private readonly cursor = new Map<FakeSocket, number>();
 
-  /** Another person posts: stored and delivered to every joined socket. */
+  /** Another person posts: stored and delivered to every joined socket; `user` named in it hears. */
   post(room: string, body: string, from: UserRef = { id: "u-bob", name: "bob" }, clientMsgId = `x-${this.nextId}`): ChatMessage {
     const message = this.store(room, body, from, clientMsgId);
-    for (const socket of this.members.get(room) ?? []) {
+    const joined = this.members.get(room) ?? new Set();
+    for (const socket of joined) {
       if (socket.closed === null && !this.mute) socket.push({ type: "message", message });
     }
+    if (message.mentions?.includes(this.user.id)) {
+      for (const socket of this.sockets()) {
+        if (!joined.has(socket)) socket.push({ type: "mention", room, message });
+      }
+    }
     return message;
+  }
+
+  /** `user` now belongs to a room (added to a private one, a DM started to them, joined elsewhere). */
+  addToRoom(room: string, kind: RoomKind, role = "member", topic = ""): void {
+    this.rooms.set(room, this.rooms.get(room) ?? []);
+    this.memberships.set(room, { kind, role, topic, readOnly: false });
+    this.tellPerson({ type: "rooms", added: [this.myRoom(room)], removed: [] });
+  }
+
+  /** `user` no longer belongs to a room (left elsewhere, kicked). */
+  removeFromRoom(room: string): void {
+    if (!this.memberships.delete(room)) return;
+    this.tellPerson({ type: "rooms", added: [], removed: [room] });
+  }
+
+  /** `user` read a room up to `seq` (on this device or another): monotonic, clamped to the newest. */
+  markRead(room: string, seq: number): void {
+    const newest = (this.rooms.get(room) ?? []).length;
+    const mark = Math.max(this.readMarks.get(room) ?? 0, Math.min(seq, newest));
+    this.readMarks.set(room, mark);
+    this.tellPerson({ type: "read", room, seq: mark });
+  }
+
+  /** GET /v1/me/rooms */
+  myRooms(): MyRoom[] {
+    return [...this.memberships.keys()].map((room) => this.myRoom(room));
+  }
+
+  /** GET /v1/users?prefix= */
+  findPeople(prefix: string, limit = 20): UserRef[] {
+    return this.people
+      .filter((p) => p.name.startsWith(prefix))
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .slice(0, limit);
+  }
+
+  /** GET /v1/rooms/{room}/members */
+  memberList(room: string): MemberList {
+    const others = this.roomPeople.get(room) ?? [];
+    const mine = this.memberships.get(room);
+    const all = mine === undefined ? others : [{ user: this.user, role: mine.role }, ...others];
+    const online = (id: string): boolean => this.onlineIds.has(id) || (id === this.user.id && this.sockets().length > 0);
+    return { members: all.map(({ user, role }) => ({ ...user, role, online: online(user.id) })), more: false };
+  }
+
+  /** DELETE /v1/me/rooms/{room} */
+  leave(room: string): void {
+    this.removeFromRoom(room);
+  }
+
+  private myRoom(room: string): MyRoom {
+    const membership = this.memberships.get(room)!;
+    const messages = this.rooms.get(room) ?? [];
+    const read = this.readMarks.get(room) ?? 0;
+    return {
+      id: room,
+      kind: membership.kind,
+      read_only: membership.readOnly,
+      topic: membership.topic,
+      role: membership.role,
+      last_seq: messages.length,
+      read_seq: read,
+      unread: Math.max(0, messages.length - read),
+      mentions: messages.filter((m) => m.seq > read && m.mentions?.includes(this.user.id)).length,
+    };
+  }
+
+  private sockets(): FakeSocket[] {
+    return [...this.connected].filter((socket) => socket.closed === null);
+  }
+
+  /** The person's channel: every connection of `user`. */
+  private tellPerson(event: Record<string, unknown>): void {
+    if (this.mute) return;
+    for (const socket of this.sockets()) socket.push(event);
+  }
+
+  /** `@name` of someone in the people directory. */
+  private mentionsIn(body: string): string[] {
+    if (!body.includes("@")) return [];
+    return this.people.filter((p) => new RegExp(`(^|\\W)@${p.name}\\b`).test(body)).map((p) => p.id);
   }
 
   /** Stores a message without delivering it (sent while a client was away). */
@@ -172,8 +289,12 @@ export class FakeGateway {
       ts: new Date(this.clock.now()).toISOString(),
       client_msg_id: clientMsgId,
     };
+    const mentions = this.mentionsIn(body);
+    if (mentions.length > 0) message.mentions = mentions;
     messages.push(message);
     this.rooms.set(room, messages);
+    // One has read what one wrote.
+    if (from.id === this.user.id) this.readMarks.set(room, Math.max(this.readMarks.get(room) ?? 0, message.seq));
     return message;
   }
 
@@ -182,6 +303,7 @@ export class FakeGateway {
     const messages = this.rooms.get(room) ?? [];
     switch (command.type) {
       case "connect":
+        this.connected.add(socket);
         socket.reply(command, {
           user: { ...this.user, roles: ["member"] },
           session: "s1",
@@ -190,6 +312,16 @@ export class FakeGateway {
         });
         break;
       case "join": {
+        const membership = this.memberships.get(room);
+        if (membership === undefined && (room.startsWith("dm:") || this.privateRooms.has(room))) {
+          if (!room.startsWith("dm:")) {
+            socket.error(command, "forbidden");
+            break;
+          }
+          this.addToRoom(room, "dm"); // a DM comes to be when one of its two joins it
+        } else if (membership === undefined) {
+          this.addToRoom(room, "public"); // joining a public room records the membership
+        }
         const members = this.members.get(room) ?? new Set();
         members.add(socket);
         this.members.set(room, members);
@@ -228,7 +360,26 @@ export class FakeGateway {
         if (!this.mute) socket.reply(command, { message });
         break;
       }
+      case "read": {
+        const seq = Number(command.seq);
+        if (!Number.isInteger(seq) || seq < 0) {
+          socket.error(command, "bad_request");
+          break;
+        }
+        if (!this.memberships.has(room)) {
+          socket.error(command, "forbidden");
+          break;
+        }
+        this.readsSeen.push({ room, seq });
+        socket.reply(command, {});
+        this.markRead(room, seq);
+        break;
+      }
       case "leave":
+        this.members.get(room)?.delete(socket);
+        this.removeFromRoom(room);
+        socket.reply(command, {});
+        break;
       case "typing":
       case "ping":
       case "refresh":

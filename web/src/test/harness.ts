@@ -1,6 +1,7 @@
 // A chat client wired to the in-memory gateway and clock, for tests of the client and of the
 // components that show it: the test plays the gateway with `pump` and looks at the stores.
 
+import type { Alert } from "../core/alerts";
 import type { RoomInfo, RoomList } from "../core/api";
 import { ChatClient } from "../core/chat";
 import { ChatConnection } from "../core/connection";
@@ -34,7 +35,9 @@ export function startChat(options: ChatOptions = {}) {
   const storage = options.storage ?? new MemoryStore();
   const serverRooms: RoomInfo[] = [];
   const searches: string[] = [];
+  const peopleAsked: string[] = [];
   let ids = 0;
+  const alerts: Alert[] = [];
   const visible = { value: options.visible ?? true };
   const client = new ChatClient(ANN, {
     connect: (handlers) =>
@@ -54,6 +57,13 @@ export function startChat(options: ChatOptions = {}) {
       },
       createRoom: async (name, kind) => ({ id: name, name, kind, read_only: false, last_seq: 0 }),
       addMember: async () => undefined,
+      myRooms: async () => gateway.myRooms(),
+      leaveRoom: async (room) => gateway.leave(room),
+      findPeople: async (prefix, limit) => {
+        peopleAsked.push(prefix);
+        return gateway.findPeople(prefix, limit);
+      },
+      members: async (room) => gateway.memberList(room),
       messages: async (room, before, limit): Promise<HistoryPage> => {
         const older = (gateway.rooms.get(room) ?? []).filter((m) => m.seq < (before ?? Infinity));
         return { messages: older.slice(-limit), has_more: older.length > limit };
@@ -63,6 +73,7 @@ export function startChat(options: ChatOptions = {}) {
     clock,
     newId: () => `c-${++ids}`,
     isVisible: () => visible.value,
+    notify: (alert) => alerts.push(alert),
   });
   const opened = new Set<FakeSocket>();
   /** Plays the gateway until the client has nothing more to say. */
@@ -98,7 +109,21 @@ export function startChat(options: ChatOptions = {}) {
     };
   };
   const bodies = (id: string) => room(id).timeline.messages.map((m) => m.body);
-  return { clock, recorder, gateway, client, storage, serverRooms, searches, pump, room, bodies, visible };
+  return {
+    clock,
+    recorder,
+    gateway,
+    client,
+    storage,
+    serverRooms,
+    searches,
+    peopleAsked,
+    alerts,
+    pump,
+    room,
+    bodies,
+    visible,
+  };
 }
 
 // The gateway's directory page, small so that tests fill it with a few rooms.
@@ -107,7 +132,8 @@ export const DIRECTORY_PAGE = 20;
 /**
  * The gateway's room list in miniature: without a query or cursor the person's own rooms (member,
  * or not public) and the first directory page; with them, a directory page alone. The directory
- * holds the other public rooms, the most recently active first.
+ * holds the other public rooms, the most recently active first. (The person's own rooms reach the
+ * client through `GET /v1/me/rooms`, the gateway's memberships.)
  */
 function roomList(rooms: readonly RoomInfo[], query: string | null, cursor: string | null): RoomList {
   const own = query === null && cursor === null ? rooms.filter((r) => r.member === true || r.kind !== "public") : [];

@@ -2,6 +2,7 @@
 
 import { useEffect, useState } from "react";
 
+import { browserNotifications } from "../app/notifications";
 import { startSession, auth, type SignedIn } from "../app/session";
 import type { AccessGrant } from "../core/auth";
 import { AuthScreen } from "./auth/AuthScreen";
@@ -56,6 +57,7 @@ export function App() {
       return (
         <ChatProvider client={phase.session.client}>
           <ChatScreen
+            notifications={browserNotifications}
             onLogout={() => {
               void phase.session.logout().then(() => setPhase({ kind: "signed-out", message: null }));
             }}

@@ -4,6 +4,7 @@
 
 import { useEffect, useMemo, useState } from "react";
 
+import type { Notifications } from "../app/notifications";
 import { sidebarSections, type RoomEntry } from "../core/sidebar";
 import { AddPeopleDialog, StartDmDialog } from "./dialogs/PeopleDialogs";
 import { NewRoomDialog } from "./dialogs/NewRoomDialog";
@@ -14,7 +15,7 @@ import { useActiveRoomId, useChatClient, useRoom, useRoomTitle } from "./state";
 
 type Dialog = "none" | "room" | "dm" | "add";
 
-export function ChatScreen({ onLogout }: { onLogout: () => void }) {
+export function ChatScreen({ onLogout, notifications }: { onLogout: () => void; notifications?: Notifications }) {
   const client = useChatClient();
   const room = useRoom(useActiveRoomId());
   const [dialog, setDialog] = useState<Dialog>("none");
@@ -35,6 +36,7 @@ export function ChatScreen({ onLogout }: { onLogout: () => void }) {
         onNewRoom={() => setDialog("room")}
         onNewDm={() => setDialog("dm")}
         onLogout={onLogout}
+        notifications={notifications}
       />
       <div className="scrim" onClick={() => setDrawer(false)} aria-hidden="true" />
       <RoomPane

@@ -8,7 +8,9 @@ import type { ChatClient } from "../core/chat";
 import type { ConnectionState } from "../core/connection";
 import type { PendingMessage } from "../core/outbox";
 import { dmPartner, type UserRef } from "../core/protocol";
+import { membersIn, type RoomMembers } from "../core/stores/members";
 import { roomMessages, type RoomMessages } from "../core/stores/messages";
+import type { PeopleSearchState } from "../core/stores/peopleSearch";
 import type { PeopleState } from "../core/stores/people";
 import { pendingIn } from "../core/stores/pending";
 import { onlineIn } from "../core/stores/presence";
@@ -68,6 +70,11 @@ export function useActiveRoomId(): string | null {
   return useStore(useChatClient().stores.navigation, (s) => s.activeRoom);
 }
 
+/** Where the "new messages" line goes in the open room: the seq after which messages are new. */
+export function useNewSince(): number | null {
+  return useStore(useChatClient().stores.navigation, (s) => s.newSince);
+}
+
 export function useRoom(id: string | null): RoomState | undefined {
   return useStore(useChatClient().stores.rooms, (s) => (id === null ? undefined : s[id]));
 }
@@ -101,6 +108,14 @@ export function useTypists(id: string): readonly Typist[] {
 
 export function useUnread(id: string): RoomUnread {
   return useStore(useChatClient().stores.unread, (s) => unreadIn(s, id));
+}
+
+export function useMembers(room: string): RoomMembers {
+  return useStore(useChatClient().stores.members, (s) => membersIn(s, room));
+}
+
+export function usePeopleFound(): PeopleSearchState {
+  return useStore(useChatClient().stores.peopleSearch, (s) => s);
 }
 
 export function usePeople(): PeopleState {

@@ -9,12 +9,14 @@ import { NOWHERE, type NavigationState } from "./navigation";
 import type { PeopleState } from "./people";
 import type { PendingState } from "./pending";
 import type { PresenceState } from "./presence";
-import { restored as restoredRooms, type RoomsState } from "./rooms";
+import type { RoomsState } from "./rooms";
 import { NO_SEARCH, type SearchState } from "./search";
 import { signedIn, type SessionState } from "./session";
 import { Store } from "./store";
 import type { TypingState } from "./typing";
-import { restored as restoredMarks, type UnreadState } from "./unread";
+import type { UnreadState } from "./unread";
+import { NO_MEMBERS, type MembersState } from "./members";
+import { NO_PEOPLE_FOUND, type PeopleSearchState } from "./peopleSearch";
 
 export interface ChatStores {
   readonly session: Store<SessionState>;
@@ -28,25 +30,28 @@ export interface ChatStores {
   readonly typing: Store<TypingState>;
   readonly unread: Store<UnreadState>;
   readonly people: Store<PeopleState>;
+  readonly members: Store<MembersState>;
+  readonly peopleSearch: Store<PeopleSearchState>;
 }
 
-/** The stores at the start of a visit: the kept rooms, their read marks and the names met before. */
+/**
+ * The stores at the start of a visit: empty but for the names met before on this device. The
+ * person's rooms and read marks come from the server once connected.
+ */
 export function createStores(me: UserRef, prefs: Prefs): ChatStores {
-  const kept = prefs.rooms();
-  const marks = prefs.lastRead();
-  // Read marks count for kept rooms only: a room closed earlier starts afresh when opened again.
-  const keptMarks = Object.fromEntries(kept.filter((r) => marks[r.id] !== undefined).map((r) => [r.id, marks[r.id]!]));
   return {
     session: new Store(signedIn(me)),
     navigation: new Store(NOWHERE),
-    rooms: new Store(restoredRooms(kept)),
+    rooms: new Store<RoomsState>({}),
     directory: new Store(EMPTY_DIRECTORY),
     search: new Store(NO_SEARCH),
     messages: new Store<MessagesState>({}),
     pending: new Store<PendingState>({}),
     presence: new Store<PresenceState>({}),
     typing: new Store<TypingState>({}),
-    unread: new Store(restoredMarks(keptMarks)),
+    unread: new Store<UnreadState>({}),
     people: new Store<PeopleState>({ ...prefs.names(), [me.id]: me.name }),
+    members: new Store(NO_MEMBERS),
+    peopleSearch: new Store(NO_PEOPLE_FOUND),
   };
 }

@@ -1,32 +1,34 @@
 import { describe, expect, it } from "vitest";
 
-import { changed, disconnected, keptRooms, known, listed, restored, roomTitle } from "./rooms";
+import type { MyRoom } from "../protocol";
+import { belongTo, changed, disconnected, known, listed, roomTitle } from "./rooms";
+
+function mine(id: string, kind: MyRoom["kind"] = "public", fields: Partial<MyRoom> = {}): MyRoom {
+  return { id, kind, read_only: false, last_seq: 0, read_seq: 0, unread: 0, mentions: 0, ...fields };
+}
 
 describe("rooms", () => {
-  it("starts from the rooms kept last time and adds what the server lists", () => {
-    let state = restored([{ id: "lobby", kind: "public" }]);
-    state = listed(state, [{ id: "team", name: "team", kind: "private", read_only: true, last_seq: 4 }]);
-    expect(state.team).toMatchObject({ kind: "private", readOnly: true, kept: false });
-    expect(keptRooms(state)).toEqual([{ id: "lobby", kind: "public" }]);
-    expect(known(state, "team", "public")).toBe(state);
-    expect(listed(state, [{ id: "team", name: "team", kind: "private", read_only: true, last_seq: 9 }])).toBe(state);
+  it("keeps the rooms the server lists, and no longer keeps one the list lacks unless spared", () => {
+    let state = changed(known(known({}, "old", "public"), "new", "public"), "old", { kept: true, joined: true });
+    state = changed(state, "new", { kept: true });
+    const after = belongTo(state, [mine("team", "private", { topic: "Plans", role: "owner", read_only: true })], new Set(["new"]));
+    expect(after.team).toMatchObject({ kind: "private", kept: true, topic: "Plans", role: "owner", readOnly: true });
+    expect(after.old).toMatchObject({ kept: false, joined: false });
+    expect(after.new).toMatchObject({ kept: true });
+    expect(belongTo(after, [mine("team", "private", { topic: "Plans", role: "owner", read_only: true })], new Set(["new"]))).toBe(
+      after,
+    );
   });
 
   it("takes a list of thousands of rooms as one new state, and an unchanged list as none", () => {
-    const infos = Array.from({ length: 5000 }, (_, n) => ({
-      id: `room-${n}`,
-      name: `room-${n}`,
-      kind: "public" as const,
-      read_only: false,
-      last_seq: n,
-    }));
-    const state = restored([{ id: "room-7", kind: "public" }]);
-    const after = listed(state, infos);
+    const rooms = Array.from({ length: 5000 }, (_, n) => mine(`room-${n}`));
+    const after = belongTo({}, rooms);
     expect(Object.keys(after)).toHaveLength(5000);
     expect(after["room-7"]).toMatchObject({ kept: true, name: "room-7" });
-    expect(state["room-8"]).toBeUndefined(); // the state it was given is left as it was
-    expect(listed(after, infos)).toBe(after);
-    expect(listed(after, [{ ...infos[3]!, read_only: true }])["room-3"]).toMatchObject({ readOnly: true });
+    expect(belongTo(after, rooms)).toBe(after);
+    expect(listed(after, [{ id: "room-3", name: "room-3", kind: "public", read_only: true, last_seq: 0 }])["room-3"]).toMatchObject({
+      readOnly: true,
+    });
   });
 
   it("is joined in no room once the connection is gone", () => {

@@ -1,9 +1,9 @@
-// The rooms the client knows of: those in the person's sidebar ("kept", joined whenever the
-// connection is up), and public rooms the server listed that one could join.
+// The rooms the client knows of: those the person belongs to ("kept": in the sidebar, joined
+// whenever the connection is up; the server's list decides, on every device alike), and public
+// rooms they opened or could join.
 
 import type { RoomInfo, RoomKind } from "../api";
-import type { KeptRoom } from "../prefs";
-import { dmPartner } from "../protocol";
+import { dmPartner, type MyRoom } from "../protocol";
 import type { PeopleState } from "./people";
 
 export interface RoomState {
@@ -12,7 +12,11 @@ export interface RoomState {
   /** The server's name for it (the id until the server lists it). */
   readonly name: string;
   readonly readOnly: boolean;
-  /** In the person's sidebar; joined whenever the connection is up. */
+  /** What the room is about, as its owner or a moderator set it; "" for none. */
+  readonly topic: string;
+  /** The person's role in it (`owner`, `moderator`, `member`) when the server said. */
+  readonly role: string | null;
+  /** The person belongs to it (in their sidebar); joined whenever the connection is up. */
   readonly kept: boolean;
   /** Joined on the current connection. */
   readonly joined: boolean;
@@ -23,12 +27,18 @@ export interface RoomState {
 export type RoomsState = Readonly<Record<string, RoomState>>;
 
 function blank(id: string, kind: RoomKind): RoomState {
-  return { id, kind, name: id, readOnly: false, kept: false, joined: false, loadingOlder: false, error: null };
-}
-
-/** The rooms kept on the last visit. */
-export function restored(kept: readonly KeptRoom[]): RoomsState {
-  return Object.fromEntries(kept.map((r) => [r.id, { ...blank(r.id, r.kind), kept: true }]));
+  return {
+    id,
+    kind,
+    name: id,
+    readOnly: false,
+    topic: "",
+    role: null,
+    kept: false,
+    joined: false,
+    loadingOlder: false,
+    error: null,
+  };
 }
 
 /** A room the person opens or is told of; nothing changes when it is known already. */
@@ -55,6 +65,42 @@ export function listed(state: RoomsState, infos: readonly RoomInfo[]): RoomsStat
   return next ?? state;
 }
 
+/**
+ * The person's rooms as the server lists them, as one change: each listed room is kept, with the
+ * server's kind, read-only flag, topic and role; a kept room the list lacks is no longer kept
+ * (left or removed on another device), unless it is in `spare` (joined since the list was asked
+ * for, so the list cannot know of it yet).
+ */
+export function belongTo(state: RoomsState, mine: readonly MyRoom[], spare: ReadonlySet<string> = new Set()): RoomsState {
+  let next: Record<string, RoomState> | null = null;
+  const listed = new Set<string>();
+  for (const room of mine) {
+    listed.add(room.id);
+    const held = (next ?? state)[room.id] ?? blank(room.id, room.kind);
+    const fresh: RoomState = {
+      ...held,
+      kind: room.kind,
+      readOnly: room.read_only,
+      topic: room.topic ?? "",
+      role: room.role ?? null,
+      kept: true,
+    };
+    if (state[room.id] !== undefined && sameRoom(held, fresh)) continue;
+    next ??= { ...state };
+    next[room.id] = fresh;
+  }
+  for (const room of Object.values(state)) {
+    if (!room.kept || listed.has(room.id) || spare.has(room.id)) continue;
+    next ??= { ...state };
+    next[room.id] = { ...room, kept: false, joined: false };
+  }
+  return next ?? state;
+}
+
+function sameRoom(a: RoomState, b: RoomState): boolean {
+  return a.kind === b.kind && a.readOnly === b.readOnly && a.topic === b.topic && a.role === b.role && a.kept === b.kept;
+}
+
 export function changed(state: RoomsState, id: string, change: Partial<Omit<RoomState, "id">>): RoomsState {
   const held = state[id];
   if (held === undefined) return state;
@@ -67,12 +113,6 @@ export function changed(state: RoomsState, id: string, change: Partial<Omit<Room
 export function disconnected(state: RoomsState): RoomsState {
   if (!Object.values(state).some((r) => r.joined)) return state;
   return Object.fromEntries(Object.entries(state).map(([id, r]) => [id, r.joined ? { ...r, joined: false } : r]));
-}
-
-export function keptRooms(state: RoomsState): KeptRoom[] {
-  return Object.values(state)
-    .filter((r) => r.kept)
-    .map((r) => ({ id: r.id, kind: r.kind }));
 }
 
 /** What the person sees as the room's name: the other person's name for a DM. */

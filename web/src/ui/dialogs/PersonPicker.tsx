@@ -1,4 +1,5 @@
-// Picking a person among those met so far: to start a direct message, or to add to a room.
+// Picking a person: among those met so far, and, when the caller searches the people directory
+// (`onFilter`), anyone whose name starts with what is typed. To start a DM, or to add to a room.
 
 import { useState } from "react";
 
@@ -13,6 +14,8 @@ export function PersonPicker({
   onPick,
   onClose,
   closeOnPick,
+  onFilter,
+  found,
 }: {
   title: string;
   people: Readonly<Record<string, string>>;
@@ -21,14 +24,22 @@ export function PersonPicker({
   onPick: (person: UserRef) => Promise<void> | void;
   onClose: () => void;
   closeOnPick: boolean;
+  /** Asks the people directory for what was typed (debounced by the caller). */
+  onFilter?: (text: string) => void;
+  /** The directory's answer for what was typed: null while none is due or it is on its way. */
+  found?: { people: readonly UserRef[]; error: string | null } | null;
 }) {
   const [filter, setFilter] = useState("");
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
-  const wanted = filter.trim().toLowerCase();
-  const matches = Object.entries(people)
+  const wanted = filter.trim().toLowerCase().replace(/^@+/, "");
+  const known = { ...people };
+  for (const person of found?.people ?? []) known[person.id] = person.name;
+  const matches = Object.entries(known)
     .filter(([id, name]) => !exclude.has(id) && name.toLowerCase().includes(wanted))
     .sort(([, a], [, b]) => a.localeCompare(b))
     .slice(0, 50);
+  const searching = onFilter !== undefined && wanted !== "";
+  const looking = searching && found === null;
   const pick = async (person: UserRef): Promise<void> => {
     try {
       await onPick(person);
@@ -43,18 +54,34 @@ export function PersonPicker({
       <div className="modal-body">
         <input
           autoFocus
-          placeholder="Find someone you have met in a room"
+          placeholder={onFilter === undefined ? "Find someone you have met in a room" : "Type a name"}
           aria-label="Find a person"
           value={filter}
-          onChange={(event) => setFilter(event.target.value)}
+          onChange={(event) => {
+            setFilter(event.target.value);
+            onFilter?.(event.target.value);
+          }}
         />
+        {searching && found?.error && (
+          <p className="form-error" role="alert">
+            Could not search everyone: {found.error}
+          </p>
+        )}
         {result && (
           <p className={result.ok ? "form-ok" : "form-error"} role="status">
             {result.text}
           </p>
         )}
         {matches.length === 0 ? (
-          <p className="muted">Nobody found. People appear here once you have seen them in a room.</p>
+          <p className="muted">
+            {looking
+              ? "Looking…"
+              : onFilter === undefined
+                ? "Nobody found. People appear here once you have seen them in a room."
+                : wanted === ""
+                  ? "Type the start of someone's name."
+                  : "Nobody by that name."}
+          </p>
         ) : (
           <ul className="pick-list">
             {matches.map(([id, name]) => (

@@ -1,4 +1,4 @@
-import { screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
@@ -82,5 +82,44 @@ describe("MessageList", () => {
     const author = screen.getByText(BOB.name);
     expect(author.tagName).toBe("BDI");
     expect(bodies()).toEqual(["\u202egnp.exe", "after it"]);
+  });
+
+  it("draws the new messages line where the unread begin when a room is opened with messages waiting", async () => {
+    const chat = await chatWith(["lobby", "random"]);
+    chat.gateway.post("lobby", "seen before", BOB);
+    chat.client.openRoom("lobby");
+    chat.client.openRoom("random");
+    await chat.settle();
+    chat.gateway.post("lobby", "new one", BOB);
+    chat.gateway.post("lobby", "new two", BOB);
+    await chat.settle();
+    act(() => chat.client.openRoom("lobby"));
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    const line = screen.getByRole("separator", { name: "New messages" });
+    const log = screen.getByRole("log");
+    const order = [...log.querySelectorAll("[data-testid=message-body], [data-testid=new-messages]")].map(
+      (e) => e.textContent,
+    );
+    expect(order).toEqual(["seen before", "New messages", "new one", "new two"]);
+    expect(line).toBeInTheDocument();
+  });
+
+  it("tells the server what was read only once the newest messages are scrolled into view", async () => {
+    const chat = await chatWith(["lobby"]);
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    const log = screen.getByRole("log");
+    Object.defineProperty(log, "scrollHeight", { configurable: true, value: 2000 });
+    Object.defineProperty(log, "clientHeight", { configurable: true, value: 400 });
+    log.scrollTop = 0;
+    fireEvent.scroll(log);
+    chat.gateway.post("lobby", "while scrolled up", BOB);
+    await chat.settle();
+    await act(() => chat.clock.advance(1000));
+    const reads = (): unknown[] => chat.recorder.latest.sent.filter((c) => c.type === "read").map((c) => c.seq);
+    expect(reads()).toEqual([]);
+    log.scrollTop = 1600;
+    fireEvent.scroll(log);
+    await chat.settle();
+    expect(reads()).toEqual([1]);
   });
 });

@@ -6,7 +6,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
 import { buildRows, type Row } from "../../core/rows";
-import { useChatClient, useMe, usePending, useRoom, useRoomMessages, useRoomTitle } from "../state";
+import { useChatClient, useMe, useNewSince, usePending, useRoom, useRoomMessages, useRoomTitle } from "../state";
 import { MessageRow, type RowContext } from "./MessageRow";
 
 // Within this many pixels of the end counts as "at the bottom": keep following new messages.
@@ -46,6 +46,7 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
   const held = useRoomMessages(roomId);
   const pending = usePending(roomId);
   const meId = useMe().id;
+  const newSince = useNewSince();
   const loadingOlder = room?.loadingOlder ?? false;
   const onLoadOlder = useCallback(() => void client.loadOlder(roomId), [client, roomId]);
   const roomTitle = useRoomTitle(room) ?? roomId;
@@ -58,8 +59,8 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
   const scrollRef = useRef<HTMLDivElement>(null);
   const today = useToday();
   const rows = useMemo(
-    () => buildRows(held, pending, meId, { now: today, loadingOlder }),
-    [held, pending, meId, today, loadingOlder],
+    () => buildRows(held, pending, meId, { now: today, loadingOlder, newSince }),
+    [held, pending, meId, today, loadingOlder, newSince],
   );
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -114,11 +115,14 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
     const bottom = element.scrollHeight - element.scrollTop - element.clientHeight < STICK_PX;
     atBottom.current = bottom;
     if (bottom) setShowJump(false);
+    // The newest messages on screen are read (the client tells the server, at most twice a second).
+    client.viewing(roomId, bottom);
   };
 
   const jumpToEnd = (): void => {
     atBottom.current = true;
     setShowJump(false);
+    client.viewing(roomId, true);
     virtualizer.scrollToIndex(rows.length - 1, { align: "end" });
   };
 

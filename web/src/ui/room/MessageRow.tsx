@@ -19,6 +19,12 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
       return <div className="list-note">Loading earlier messages…</div>;
     case "start":
       return <RoomStart kind={context.roomKind} title={context.roomTitle} />;
+    case "new":
+      return (
+        <div className="new-line" role="separator" aria-label="New messages" data-testid="new-messages">
+          <span>New messages</span>
+        </div>
+      );
     case "day":
       return (
         <div className="day" role="separator" data-testid="day-separator">

@@ -1,4 +1,5 @@
-// The open room's name and what one can do with it: show who is online, add people, leave.
+// The open room's name and topic and what one can do with it: show its members, add people,
+// leave (on phones too).
 
 import type { RoomState } from "../../core/stores/rooms";
 import { LockIcon, MenuIcon } from "../common/icons";
@@ -34,28 +35,43 @@ function RoomHeading({
   const online = useOnline(room.id);
   return (
     <>
-      <h1 data-testid="room-title">
-        <span className="room-kind" aria-hidden="true">
-          {room.kind === "private" ? <LockIcon /> : room.kind === "dm" ? "@" : "#"}
-        </span>
-        {title}
-      </h1>
+      <div className="room-heading">
+        <h1 data-testid="room-title">
+          <span className="room-kind" aria-hidden="true">
+            {room.kind === "private" ? <LockIcon /> : room.kind === "dm" ? "@" : "#"}
+          </span>
+          {title}
+        </h1>
+        {room.topic !== "" && (
+          <p className="room-topic" data-testid="room-topic" title={room.topic}>
+            {room.topic}
+          </p>
+        )}
+      </div>
       <div className="room-actions">
         <button
           type="button"
           className={`ghost small${peopleOpen ? " pressed" : ""}`}
           aria-pressed={peopleOpen}
+          aria-label={`Members, ${online.length} online`}
           onClick={onTogglePeople}
           data-testid="toggle-people"
         >
-          <span className="online-dot" aria-hidden="true" /> {online.length} online
+          <span className="online-dot" aria-hidden="true" /> {online.length}
+          <span className="wide-only"> online</span>
         </button>
         {room.kind === "private" && (
           <button type="button" className="ghost small" onClick={onAddPeople}>
             Add people
           </button>
         )}
-        <button type="button" className="ghost small" onClick={() => client.leaveRoom(room.id)}>
+        <button
+          type="button"
+          className="ghost small leave"
+          aria-label={`Leave ${room.kind === "dm" ? title : `#${title}`}`}
+          onClick={() => client.leaveRoom(room.id)}
+          data-testid="leave-room"
+        >
           Leave
         </button>
       </div>

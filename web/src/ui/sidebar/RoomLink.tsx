@@ -38,7 +38,8 @@ export const RoomLink = memo(RoomLinkRow, (before, after) => {
     a.id === b.id &&
     a.kind === b.kind &&
     a.title === b.title &&
-    a.unread === b.unread
+    a.unread === b.unread &&
+    a.mentions === b.mentions
   );
 });
 
@@ -57,8 +58,12 @@ function RoomLinkRow({ room, me, active, onOpen }: RoomLinkProps) {
         <RoomIcon room={room} me={me} />
         <span className="room-name">{room.title}</span>
         {unread && (
-          <span className="badge" data-testid="unread-badge" aria-label={`${room.unread} unread`}>
-            {badgeText(room.unread)}
+          <span
+            className={`badge${room.mentions > 0 ? " mention" : ""}`}
+            data-testid="unread-badge"
+            aria-label={room.mentions > 0 ? `${room.unread} unread, ${room.mentions} mentioning you` : `${room.unread} unread`}
+          >
+            {room.mentions > 0 ? `@ ${badgeText(room.unread)}` : badgeText(room.unread)}
           </span>
         )}
       </button>

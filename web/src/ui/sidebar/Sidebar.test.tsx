@@ -6,6 +6,7 @@ import { CloseCode } from "../../core/protocol";
 import { SEARCH_PAUSE_MS } from "../../core/roomSearch";
 import { BOB, DIRECTORY_PAGE } from "../../test/harness";
 import { chatWith, renderInChat, type RenderedChat } from "../../test/render";
+import { settle } from "../../test/fakes";
 import { Sidebar } from "./Sidebar";
 
 // Counts the renders of private rooms' sidebar rows: each draws one lock icon.
@@ -49,13 +50,27 @@ describe("Sidebar", () => {
     expect(within(link("lobby")).queryByTestId("unread-badge")).toBeNull();
   });
 
+  it("marks a room where someone named the person, and clears its badge when another device reads it", async () => {
+    const chat = await chatWith(["lobby", "random"]);
+    renderSidebar(chat);
+    chat.gateway.post("lobby", "lunch?", BOB);
+    chat.gateway.post("lobby", "@ann are you coming?", BOB);
+    await chat.settle();
+    expect(within(link("lobby")).getByLabelText("2 unread, 1 mentioning you")).toHaveTextContent("@ 2");
+    await act(async () => {
+      chat.gateway.markRead("lobby", 2); // read on the phone
+      await settle();
+    });
+    expect(within(link("lobby")).queryByTestId("unread-badge")).toBeNull();
+  });
+
   it("lists public rooms to join, with a search once there are many", async () => {
     const chat = await chatWith([]);
     for (let n = 1; n <= 10; n++) {
       const id = `room-${String(n).padStart(2, "0")}`;
       chat.serverRooms.push({ id, name: id, kind: "public", read_only: false, last_seq: 0 });
     }
-    await act(() => chat.client.refreshRooms());
+    await act(() => chat.client.refreshDirectory());
     const { user } = renderSidebar(chat);
     expect(screen.getByText("No rooms yet. Create one or join one below.")).toBeInTheDocument();
     expect(screen.getAllByTestId("browse-room")).toHaveLength(8);
@@ -77,7 +92,7 @@ describe("Sidebar", () => {
       const last_active_at = new Date(Date.UTC(2025, 2, 14) - n * 60_000).toISOString();
       chat.serverRooms.push({ id, name: id, kind: "public", read_only: false, last_seq: 0, member: false, last_active_at });
     }
-    await act(() => chat.client.refreshRooms());
+    await act(() => chat.client.refreshDirectory());
     const { user } = renderSidebar(chat);
     const browsed = (): (string | undefined)[] => screen.queryAllByTestId("browse-room").map((b) => b.dataset.room);
     // The liveliest few, and word that there are more than the gateway listed.
@@ -105,9 +120,8 @@ describe("Sidebar", () => {
     const chat = await chatWith([]);
     for (let n = 0; n < 300; n++) {
       const id = `team-${String(n).padStart(3, "0")}`;
-      chat.serverRooms.push({ id, name: id, kind: "private", read_only: false, last_seq: 0, member: true });
+      chat.gateway.addToRoom(id, "private");
     }
-    await act(() => chat.client.refreshRooms());
     await chat.settle();
     renderSidebar(chat);
     expect(screen.getAllByTestId("room-link")).toHaveLength(300);

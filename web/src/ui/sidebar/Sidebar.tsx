@@ -2,10 +2,12 @@
 
 import { useMemo } from "react";
 
+import type { Notifications } from "../../app/notifications";
 import { roomEntries, sidebarSections, type RoomEntry } from "../../core/sidebar";
 import { Avatar } from "../common/Avatar";
 import { useActiveRoomId, useChatClient, useConnection, useMe, useSessionId, useStore } from "../state";
 import { ConnectionStatus } from "./ConnectionStatus";
+import { NotificationsToggle } from "./NotificationsToggle";
 import { PublicRooms } from "./PublicRooms";
 import { RoomLink } from "./RoomLink";
 
@@ -14,9 +16,11 @@ interface SidebarProps {
   onNewRoom: () => void;
   onNewDm: () => void;
   onLogout: () => void;
+  /** The browser's notifications, when the page may offer them. */
+  notifications?: Notifications;
 }
 
-export function Sidebar({ onOpen, onNewRoom, onNewDm, onLogout }: SidebarProps) {
+export function Sidebar({ onOpen, onNewRoom, onNewDm, onLogout, notifications }: SidebarProps) {
   return (
     <nav className="sidebar" aria-label="Rooms">
       <header className="sidebar-head">
@@ -27,6 +31,7 @@ export function Sidebar({ onOpen, onNewRoom, onNewDm, onLogout }: SidebarProps) 
         <SidebarConnection />
       </header>
       <RoomSections onOpen={onOpen} onNewRoom={onNewRoom} onNewDm={onNewDm} />
+      {notifications && <NotificationsToggle notifications={notifications} />}
       <SignedInAs onLogout={onLogout} />
     </nav>
   );
@@ -48,7 +53,7 @@ export function useRoomEntries(): RoomEntry[] {
   return useMemo(() => roomEntries({ rooms, unread, people, messages, me }), [rooms, unread, people, messages, me]);
 }
 
-function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogout">) {
+function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogout" | "notifications">) {
   const { stores } = useChatClient();
   const entries = useRoomEntries();
   const directory = useStore(stores.directory, (s) => s);
@@ -83,7 +88,7 @@ function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogo
           </button>
         </div>
         {directs.length === 0 ? (
-          <p className="empty-hint">Pick someone from a room's people to talk one-to-one.</p>
+          <p className="empty-hint">Press + and type a name to talk one-to-one.</p>
         ) : (
           <ul>
             {directs.map((room) => (
