@@ -190,6 +190,22 @@ class People:
     async def sign_up(
         self, prefix: str, *, dark: bool = False, width: int = 1280, height: int = 800
     ) -> Person:
+        person = await self._open(
+            f"{prefix}-{uuid.uuid4().hex[:6]}", dark=dark, width=width, height=height
+        )
+        await person.page.get_by_role("button", name="Create an account").click()
+        await self._submit(person, "Create account")
+        return person
+
+    async def sign_in(self, someone: Person) -> Person:
+        """The same person on another device: a browser context of its own, signed in."""
+        person = await self._open(someone.name)
+        await self._submit(person, "Sign in")
+        return person
+
+    async def _open(
+        self, name: str, *, dark: bool = False, width: int = 1280, height: int = 800
+    ) -> Person:
         context = await self._browser.new_context(
             ignore_https_errors=True,
             viewport={"width": width, "height": height},
@@ -197,7 +213,7 @@ class People:
         )
         self._contexts.append(context)
         page = await context.new_page()
-        person = Person(f"{prefix}-{uuid.uuid4().hex[:6]}", context, page)
+        person = Person(name, context, page)
 
         async def on_dialog(dialog: Dialog) -> None:
             person.dialogs.append(dialog.message)
@@ -210,14 +226,16 @@ class People:
         page.on("dialog", on_dialog)
         page.on("console", on_console)
         await page.goto(self._system.url)
-        await page.get_by_role("button", name="Create an account").click()
+        return person
+
+    async def _submit(self, person: Person, button: str) -> None:
+        page = person.page
         await page.fill("input[name=username]", person.name)
         await page.fill("input[name=password]", PASSWORD)
-        await page.get_by_role("button", name="Create account").click()
+        await page.get_by_role("button", name=button).click()
         await expect(page.get_by_test_id("me")).to_have_text(person.name)
         status = page.get_by_test_id("connection-status")
         await expect(status).to_have_attribute("data-state", "online")
-        return person
 
     async def access_token(self, prefix: str) -> str:
         """Registers someone who uses the protocol directly, not the app; their access token."""
