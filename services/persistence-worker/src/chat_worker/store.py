@@ -1,12 +1,13 @@
 """Writes batches of message rows to Postgres idempotently.
 
 A batch is first COPYed straight into ``messages``: almost every batch holds only new messages,
-and this costs Postgres less than half of the path below. If any row is already stored (a redelivery after a crash, or a producer retry) the COPY
-fails and its transaction leaves nothing; the batch is then COPYed into a per-connection temporary
-table and moved into ``messages`` with one ``INSERT … ON CONFLICT DO NOTHING``, where a
-conflict on the message id or on (room, seq) means "already stored", never an error. If
-Postgres refuses a row's content, the batch is written again row by row, each under a
-savepoint, so that only the refused rows are set aside.
+and this costs Postgres less than half of the path below. If any row is already stored (a
+redelivery after a crash, or a producer retry) the COPY fails and its transaction leaves
+nothing; the batch is then COPYed into a per-connection temporary table and moved into
+``messages`` with one ``INSERT … ON CONFLICT DO NOTHING``, where a conflict on the message id or
+on (room, seq) means "already stored", never an error. If Postgres refuses a row's content, the
+batch is written again row by row, each under a savepoint, so that only the refused rows are
+set aside.
 
 In the transaction that stores the batch, one statement moves each room's ``last_seq`` up to
 its newest stored seq (what unread counts are measured against) and its ``last_active_at``,
