@@ -99,7 +99,7 @@ async def test_read_on_one_gateway_is_told_on_the_other_and_the_room_shows_nothi
             await ada.request("send", room=room, body=body, client_msg_id=body)
 
         async def stored() -> bool:
-            return (await _my_rooms(system, bob_token))[room]["unread"] == 3
+            return bool((await _my_rooms(system, bob_token))[room]["unread"] == 3)
 
         await _eventually(stored)  # the worker moved the room's last_seq
         # Ada has read what she wrote (the worker moves authors' markers).

@@ -15,7 +15,13 @@ def _events(client: Client, kind: str) -> list[dict[str, Any]]:
 
 
 async def _one(client: Client, kind: str) -> dict[str, Any]:
-    return await eventually(lambda: (_events(client, kind) or [None])[-1])
+    """The newest event of ``kind``, once there is one."""
+
+    def newest() -> dict[str, Any] | None:
+        events = _events(client, kind)
+        return events[-1] if events else None
+
+    return await eventually(newest)
 
 
 async def test_a_mention_reaches_only_the_connections_not_joined_to_its_room() -> None:
