@@ -10,8 +10,9 @@ import msgspec
 
 from chat_common.envelope import Envelope
 from chat_common.errors import ChatError, ErrorCode
-from chat_gateway.access import Caller, dm_members
+from chat_gateway.access import Caller, Entry, dm_members
 from chat_gateway.frames import RoomFrame, frame_of, ws_text_frame
+from chat_gateway.my_rooms import MyRoom
 from chat_gateway.store import Room
 
 
@@ -128,18 +129,39 @@ class MemoryLog:
 
 class OpenRooms:
     """``RoomChecks`` of a chat where every room is public but the ``closed`` ones, a DM is
-    for its two people, and the ``muted`` (room, user) pairs may not post."""
+    for its two people, and the ``muted`` (room, user) pairs may not post. ``members`` holds
+    the memberships a join or a DM's first use made, (room, user) pairs."""
 
     def __init__(self) -> None:
         self.closed: set[str] = set()
         self.muted: set[tuple[str, str]] = set()
         self.forgotten: list[tuple[str, str | None]] = []
+        self.members: set[tuple[str, str]] = set()
 
-    async def enter(self, caller: Caller, room: str) -> Room:
-        return await self.for_read(caller, room)
+    async def enter(self, caller: Caller, room: str, *, create: bool = True) -> Entry:
+        if dm_members(room) is not None:
+            await self.for_read(caller, room)
+            return await self.open_direct(room)
+        found = await self.for_read(caller, room)
+        if (room, caller.user_id) in self.members:
+            return Entry(found)
+        self.members.add((room, caller.user_id))
+        return Entry(found, (caller.user_id,))
 
-    async def open_direct(self, room: str) -> Room:
-        return Room(room, "dm", False)
+    async def open_direct(self, room: str) -> Entry:
+        pair = dm_members(room)
+        assert pair is not None
+        found = Room(room, "dm", False)
+        if (room, pair[0]) in self.members:
+            return Entry(found)
+        self.members.update((room, user) for user in pair)
+        return Entry(found, pair)
+
+    async def leave(self, caller: Caller, room: str, *, public_only: bool) -> bool:
+        if dm_members(room) is not None or (room, caller.user_id) not in self.members:
+            return False
+        self.members.discard((room, caller.user_id))
+        return True
 
     async def for_read(self, caller: Caller, room: str) -> Room:
         pair = dm_members(room)
@@ -155,3 +177,53 @@ class OpenRooms:
 
     def forget(self, room: str, user_id: str | None) -> None:
         self.forgotten.append((room, user_id))
+
+
+class MemoryMarkers:
+    """``Markers`` on a dictionary: (user, room) to seq; ``newest`` is each room's stored
+    newest seq (``rooms.last_seq``)."""
+
+    def __init__(self) -> None:
+        self.seqs: dict[tuple[str, str], int] = {}
+        self.newest: dict[str, int] = {}
+
+    async def advance(self, user_id: str, room: str, seq: int, newest_live: int) -> int | None:
+        seq = min(seq, max(self.newest.get(room, 0), newest_live))
+        if self.seqs.get((user_id, room), -1) >= seq:
+            return None
+        self.seqs[(user_id, room)] = seq
+        return seq
+
+
+class MemoryMyRooms:
+    """``PersonalRooms`` from the memberships ``OpenRooms`` made and ``MemoryMarkers``."""
+
+    def __init__(self, rooms: OpenRooms, markers: MemoryMarkers) -> None:
+        self._rooms = rooms
+        self._markers = markers
+
+    async def listed(self, user_id: str, limit: int) -> list[MyRoom]:
+        mine = sorted(room for room, user in self._rooms.members if user == user_id)
+        return [self._room(user_id, room) for room in mine[:limit]]
+
+    async def one(self, user_id: str, room: str) -> MyRoom | None:
+        if (room, user_id) not in self._rooms.members:
+            return None
+        return self._room(user_id, room)
+
+    def _room(self, user_id: str, room: str) -> MyRoom:
+        last_seq = self._markers.newest.get(room, 0)
+        read_seq = self._markers.seqs.get((user_id, room), 0)
+        return MyRoom(
+            id=room,
+            name=room,
+            kind="dm" if dm_members(room) else "public",
+            read_only=False,
+            topic="",
+            role="member",
+            last_seq=last_seq,
+            read_seq=read_seq,
+            unread=max(0, last_seq - read_seq),
+            mentions=0,
+            last_active_at="2026-01-01T00:00:00.000Z",
+        )

@@ -8,7 +8,8 @@ against this and ``RedisBroker``, so what a unit test shows here holds on Redis.
 Live delivery is pub/sub's: handed over a moment after the publish (``call_soon``), in publish
 order, at most once. A test makes it misbehave as Redis may: ``drop_live`` loses live copies
 (the window keeps them), ``hold_live``/``release_held`` reorder them, ``lose_connection`` and
-``reconnect`` cut the subscription and bring it back, ``lose_counters`` forgets every seq
+``reconnect`` cut the subscription (rooms and people) and bring it back, ``lose_counters``
+forgets every seq
 counter as a Redis restart without persistence does.
 """
 
@@ -208,6 +209,10 @@ class MemoryBackend:
         for broker in self._brokers:
             broker.controlled(channel, data)
 
+    def tell_person(self, user_id: str, data: bytes) -> None:
+        for broker in self._brokers:
+            broker.told(user_id, data)
+
 
 class MemoryBroker:
     """One gateway's ``Broker`` on a ``MemoryBackend``."""
@@ -219,6 +224,7 @@ class MemoryBroker:
         self._control_channels = control_channels
         self._events: BrokerEvents | None = None
         self._rooms: dict[str, asyncio.Event] = {}
+        self._persons: dict[str, asyncio.Event] = {}
         self._connected = False
         self._drops: dict[str, int] = {}
         self._held: list[tuple[str, RoomFrame]] | None = None
@@ -306,6 +312,20 @@ class MemoryBroker:
     async def unsubscribe(self, room: str) -> None:
         self._rooms.pop(room, None)
 
+    async def subscribe_person(self, user_id: str) -> None:
+        confirmed = self._persons.get(user_id)
+        if confirmed is None:
+            confirmed = self._persons[user_id] = asyncio.Event()
+            if self._connected:
+                asyncio.get_running_loop().call_soon(confirmed.set)
+        await confirmed.wait()
+
+    async def unsubscribe_person(self, user_id: str) -> None:
+        self._persons.pop(user_id, None)
+
+    async def tell_person(self, user_id: str, data: bytes) -> None:
+        self._backend.tell_person(user_id, data)
+
     # -- what the backend hands over ------------------------------------------------------------
 
     def published(self, room: str, frame: RoomFrame) -> None:
@@ -327,6 +347,14 @@ class MemoryBroker:
         if self._connected and channel in self._control_channels and self._events is not None:
             asyncio.get_running_loop().call_soon(self._events.on_control, channel, data)
 
+    def told(self, user_id: str, data: bytes) -> None:
+        if self._connected and user_id in self._persons:
+            asyncio.get_running_loop().call_soon(self._hand_over_person, user_id, data)
+
+    def _hand_over_person(self, user_id: str, data: bytes) -> None:
+        if self._connected and user_id in self._persons and self._events is not None:
+            self._events.on_person(user_id, data)
+
     def _hand_over(self, room: str, frame: RoomFrame) -> None:
         if self._connected and room in self._rooms and self._events is not None:
             self._events.on_frame(room, frame)
@@ -336,6 +364,11 @@ class MemoryBroker:
     @property
     def subscribed(self) -> set[str]:
         return set(self._rooms)
+
+    @property
+    def persons(self) -> set[str]:
+        """The people this gateway follows."""
+        return set(self._persons)
 
     def drop_live(self, room: str, count: int = 1) -> None:
         """The next ``count`` live frames of ``room`` never arrive here (they stay in the
@@ -355,13 +388,14 @@ class MemoryBroker:
     def lose_connection(self) -> None:
         """The subscription connection drops: nothing arrives until ``reconnect``."""
         self._connected = self.healthy = False
-        for confirmed in self._rooms.values():
+        for confirmed in (*self._rooms.values(), *self._persons.values()):
             confirmed.clear()
 
     def reconnect(self) -> None:
-        """Subscribed again to every room, and the handler told that frames may be missing."""
+        """Subscribed again to every room and person, and the handler told that frames may be
+        missing."""
         self._connected = self.healthy = True
-        for confirmed in self._rooms.values():
+        for confirmed in (*self._rooms.values(), *self._persons.values()):
             confirmed.set()
         assert self._events is not None
         self._events.on_resubscribed()

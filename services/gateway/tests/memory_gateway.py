@@ -17,7 +17,15 @@ from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.supervisor import TaskSupervisor
-from fakes import FakeTransport, MemoryLog, MemoryStore, OpenRooms, payload_of
+from fakes import (
+    FakeTransport,
+    MemoryLog,
+    MemoryMarkers,
+    MemoryMyRooms,
+    MemoryStore,
+    OpenRooms,
+    payload_of,
+)
 from memory_broker import MemoryBackend, MemoryBroker
 from memory_presence import MemoryPresence
 
@@ -37,6 +45,8 @@ class Chat:
         self.store = MemoryStore()
         self.log = MemoryLog(self.store)
         self.rooms = OpenRooms()
+        self.markers = MemoryMarkers()
+        self.my_rooms = MemoryMyRooms(self.rooms, self.markers)
         self.revoked: set[str] = set()
         self._sids = itertools.count(1)
 
@@ -82,6 +92,8 @@ class MemoryGateway:
             message_log=chat.log,
             persistence=chat.log,
             access=chat.rooms,
+            markers=chat.markers,
+            my_rooms=chat.my_rooms,
             verify_token=chat.verify,
             is_revoked=chat.is_revoked,
             metrics=metrics,

@@ -32,6 +32,7 @@ class _Recorder:
         self.frames: list[tuple[str, RoomFrame]] = []
         self.events: list[tuple[str, bytes]] = []
         self.controls: list[tuple[str, bytes]] = []
+        self.persons: list[tuple[str, bytes]] = []
         self.resubscribed = 0
 
     def on_frame(self, room: str, frame: RoomFrame) -> None:
@@ -42,6 +43,9 @@ class _Recorder:
 
     def on_control(self, channel: str, data: bytes) -> None:
         self.controls.append((channel, data))
+
+    def on_person(self, user_id: str, data: bytes) -> None:
+        self.persons.append((user_id, data))
 
     def on_resubscribed(self) -> None:
         self.resubscribed += 1
@@ -274,3 +278,34 @@ async def test_control_messages_reach_the_handler_on_its_channels_only(broker: B
     finally:
         await broker.stop()
     assert events.controls == [(ROOM_EVENTS_CHANNEL, b'{"room":"r","action":"room"}')]
+
+
+async def test_a_person_s_messages_arrive_from_subscribe_to_unsubscribe_and_only_theirs(
+    broker: Broker,
+) -> None:
+    _, ada = _names()
+    bob = f"{ada}-bob"
+    events = _Recorder()
+    await broker.start(events)
+    try:
+        await broker.tell_person(ada, b"before")  # nobody follows ada yet: gone
+        await broker.subscribe_person(ada)
+        await broker.subscribe_person(ada)  # a second connection of hers: still one
+        await broker.tell_person(ada, b"one")
+        await broker.tell_person(bob, b"not followed")
+        await broker.tell_person(ada, b"two")
+        await events.until(events.persons, 2)
+        await broker.unsubscribe_person(ada)
+        await broker.tell_person(ada, b"after")
+        await broker.subscribe_person(bob)  # a round trip: anything in flight is here
+        await broker.tell_person(bob, b"three")
+        await events.until(events.persons, 3)
+        # Rooms and people are apart: a room named like a person's id hears none of theirs.
+        await broker.subscribe(bob)
+        await broker.tell_person(bob, b"four")
+        await events.until(events.persons, 4)
+    finally:
+        await broker.stop()
+    assert events.persons == [(ada, b"one"), (ada, b"two"), (bob, b"three"), (bob, b"four")]
+    assert events.frames == []
+    assert events.events == []

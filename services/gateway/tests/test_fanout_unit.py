@@ -41,6 +41,7 @@ class _Gateway:
         # What was handed on, in order: a run of seqs, or an event's payload.
         self.handed: list[tuple[int, ...] | bytes] = []
         self.controls: list[tuple[str, bytes]] = []
+        self.persons: list[tuple[str, bytes]] = []
         self.fanout = RoomFanout(
             self.broker,
             MessageHistory(self.broker, store),
@@ -49,6 +50,7 @@ class _Gateway:
             self.metrics,
             self.tasks,
             on_control=lambda channel, data: self.controls.append((channel, data)),
+            on_person=lambda user_id, data: self.persons.append((user_id, data)),
             hole_retry_s=0.01,
             hole_deadline_s=hole_deadline_s,
             batch_s=batch_s,

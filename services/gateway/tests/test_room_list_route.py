@@ -144,10 +144,13 @@ async def test_a_room_that_comes_alive_moves_to_the_top_of_the_directory(
             break
         await asyncio.sleep(0.1)
 
-    _, after = await _list(system.gateways[1], token)
-    listed = {room["id"]: room for room in after["rooms"]}
-    assert listed[room]["member"] is False
-    assert listed[room]["last_seq"] == 1
+    # The waker joined it (one of their own rooms now); to anyone else it is a directory room.
+    _, other = await system.user("looker")
+    for who, member in ((token, True), (other, False)):
+        _, after = await _list(system.gateways[1], who)
+        listed = {room["id"]: room for room in after["rooms"]}
+        assert listed[room]["member"] is member
+        assert listed[room]["last_seq"] == 1
 
 
 async def test_a_name_prefix_finds_public_rooms_page_by_page_most_recently_active_first(

@@ -156,3 +156,41 @@ async def test_a_room_is_as_active_as_its_newest_stored_message_give_or_take_a_s
         assert await _activity(pool, room) == NOON + 5 * STEP
     finally:
         await pool.execute("DELETE FROM rooms WHERE id = $1", room)
+
+
+async def test_a_room_s_last_seq_and_its_authors_read_markers_follow_what_is_stored(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool, activity_step=STEP)
+    await pool.execute("INSERT INTO rooms (id, kind) VALUES ($1, 'public')", room)
+    try:
+        bob = [_row(room, seq)._replace(user_id="bob") for seq in (2, 4)]
+        await store.write([_row(room, 1), *bob, _row(room, 3)])
+        assert await pool.fetchval("SELECT last_seq FROM rooms WHERE id = $1", room) == 4
+        assert await _markers(pool, room) == {"u1": 3, "bob": 4}
+
+        # A batch stored again (a redelivery), or an older one, moves nothing back; the
+        # staging path and the row-by-row path move them as the fast path does.
+        await store.write([_row(room, 1), _row(room, 5)])
+        await store.write([_row(room, 6, body="nul \x00"), _row(room, 7)._replace(user_id="bob")])
+        assert await pool.fetchval("SELECT last_seq FROM rooms WHERE id = $1", room) == 7
+        assert await _markers(pool, room) == {"u1": 5, "bob": 7}
+        await pool.execute("UPDATE read_markers SET seq = 9 WHERE room = $1", room)
+        await store.write([_row(room, 8)])
+        assert await _markers(pool, room) == {"u1": 9, "bob": 9}
+    finally:
+        await pool.execute("DELETE FROM rooms WHERE id = $1", room)
+
+
+async def _markers(pool: asyncpg.Pool, room: str) -> dict[str, int]:
+    rows = await pool.fetch("SELECT user_id, seq FROM read_markers WHERE room = $1", room)
+    return {row["user_id"]: row["seq"] for row in rows}
+
+
+async def test_messages_of_a_room_without_a_row_are_stored_and_leave_no_marker(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool, activity_step=STEP)
+    outcome = await store.write([_row(room, 1), _row(room, 2)])
+    assert (outcome.inserted, outcome.refused) == (2, [])
+    assert await _markers(pool, room) == {}

@@ -9,7 +9,8 @@ Global ``admin`` may do anything else. Moderation follows rank: admin > global m
 owner > room moderator > member, and nobody acts on a person of their own rank or above.
 
 Checks only read. Creating what a join names (a public room named for the first time, a direct
-message's row) is the separate step ``enter``. Decisions use a cache that every gateway drops at
+message's row, the person's membership of a public room) is the separate step ``enter``, and
+ending a membership the separate step ``leave``. Decisions use a cache that every gateway drops at
 once when a membership, mute or ban changes (``room_events``), and that expires by itself after a
 while in case an invalidation was lost (Redis pub/sub is at-most-once).
 """
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import asyncpg
+import msgspec
 
 from chat_common.errors import ChatError, ErrorCode
 from chat_gateway.people import PeopleDirectory
@@ -51,6 +53,14 @@ class Caller:
         return "admin" in self.roles
 
 
+class Entry(msgspec.Struct, frozen=True):
+    """A room entered, and the people the entry made members of it (the person joining a
+    public room for the first time; both people of a direct message on its first use)."""
+
+    room: Room
+    added: tuple[str, ...] = ()
+
+
 def dm_members(room: str) -> tuple[str, str] | None:
     if not room.startswith("dm:"):
         return None
@@ -62,9 +72,18 @@ class RoomChecks(Protocol):
     """The checks a session and the message path ask for (``RoomAccess`` answers them from
     Postgres); each raises ``ChatError`` with the reason when the answer is no."""
 
-    async def enter(self, caller: Caller, room: str) -> Room: ...
+    async def enter(self, caller: Caller, room: str, *, create: bool = True) -> Entry:
+        """The read check, then what a join makes: the room (``create``: a public room named
+        for the first time, when rooms are created on join), a direct message's row, the
+        caller's membership of a public room."""
+        ...
 
-    async def open_direct(self, room: str) -> Room: ...
+    async def open_direct(self, room: str) -> Entry: ...
+
+    async def leave(self, caller: Caller, room: str, *, public_only: bool) -> bool:
+        """End the caller's membership (``public_only``: only of a public room, as a WebSocket
+        ``leave`` does); True when one ended."""
+        ...
 
     async def for_read(self, caller: Caller, room: str) -> Room: ...
 
@@ -96,26 +115,55 @@ class RoomAccess:
 
     # -- decisions ----------------------------------------------------------------------------
 
-    async def enter(self, caller: Caller, room: str) -> Room:
+    async def enter(self, caller: Caller, room: str, *, create: bool = True) -> Entry:
         """A join: the read check, then what the join creates (a public room named for the
-        first time when rooms are created on join; a direct message's row on its first use)."""
+        first time when rooms are created on join; a direct message's row on its first use;
+        the caller's membership of a public room)."""
         pair = dm_members(room)
         if pair is not None:
             await self._direct(caller, room, pair)
             return await self.open_direct(room)
-        if await self._lookup(room) is None and self._create_on_join:
+        if create and self._create_on_join and await self._lookup(room) is None:
             self._remember_room(await self._rooms.create_public(room, caller.user_id))
-        return await self._readable(caller, room)
+        found = await self._readable(caller, room)
+        if found.kind != "public" or (await self.standing(room, caller.user_id)).role is not None:
+            return Entry(found)
+        added = await self._roster.join_public(room, caller.user_id)
+        self._standing_cache.pop((room, caller.user_id), None)
+        return Entry(found, (caller.user_id,) if added else ())
 
-    async def open_direct(self, room: str) -> Room:
+    async def open_direct(self, room: str) -> Entry:
         """Make a checked direct message exist for both people, so it shows in their room
         lists; once per room per gateway."""
-        if room not in self._room_cache:
-            pair = dm_members(room)
-            assert pair is not None
-            await ensure_dm(self._pool, room, *pair)
-            self._remember_room(Room(room, "dm", False))
-        return Room(room, "dm", False)
+        if room in self._room_cache:
+            return Entry(Room(room, "dm", False))
+        pair = dm_members(room)
+        assert pair is not None
+        started = await ensure_dm(self._pool, room, *pair)
+        self._remember_room(Room(room, "dm", False))
+        return Entry(Room(room, "dm", False), pair if started else ())
+
+    async def leave(self, caller: Caller, room: str, *, public_only: bool) -> bool:
+        if dm_members(room) is not None:
+            if public_only:
+                return False
+            raise ChatError(ErrorCode.BAD_REQUEST, "a direct message cannot be left")
+        found = await self._lookup(room)
+        if found is None:
+            if public_only:
+                return False
+            raise ChatError(ErrorCode.NOT_FOUND, f"no room {room}")
+        if found.kind != "public":
+            if public_only:
+                return False
+            if (await self._roster.standing(room, caller.user_id)).role == "owner":
+                raise ChatError(
+                    ErrorCode.FORBIDDEN,
+                    "the owner cannot leave a private room: nobody could add anyone to it",
+                )
+        left = await self._roster.leave(room, caller.user_id)
+        self._standing_cache.pop((room, caller.user_id), None)
+        return left
 
     async def for_read(self, caller: Caller, room: str) -> Room:
         return await self._readable(caller, room)

@@ -2,7 +2,8 @@
 
 Only here are the concrete Redis, Kafka and Postgres implementations chosen; everything below
 gets them as the interfaces it uses (``Broker``, ``Presence``, ``Transport``, …), through
-``GatewayContext`` for sessions and ``RoomAdministration`` for the room routes.
+``GatewayContext`` for sessions (and the person's routes) and ``RoomAdministration`` for the
+room routes.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenE
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
 from chat_gateway.context import Claims, GatewayContext, VerifyToken, build_context
+from chat_gateway.me_http import me_routes
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.my_rooms import MyRooms
 from chat_gateway.people import PeopleDirectory
+from chat_gateway.read_markers import ReadMarkers
 from chat_gateway.redis_broker import RedisBroker
 from chat_gateway.redis_presence import RedisPresence
 from chat_gateway.room_events import CONTROL_CHANNELS
@@ -151,6 +155,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
             ),
             persistence=watch,
             access=access,
+            markers=ReadMarkers(pool),
+            my_rooms=MyRooms(pool),
             verify_token=check_token,
             is_revoked=functools.partial(is_revoked, redis),
             metrics=metrics,
@@ -163,6 +169,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     routes = [
         *room_routes(),
+        *me_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
     ]

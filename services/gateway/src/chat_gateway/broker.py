@@ -21,6 +21,10 @@ in-memory one that keeps the same contract (``tests/test_broker_contract.py`` ru
 - Live delivery is at most once (pub/sub): ``subscribe`` returns once every frame published
   afterwards reaches the events handler, and after a lost connection ``on_resubscribed`` says
   that frames published meanwhile may be missing, to be read from the window and the store.
+- A person's channel (``subscribe_person``, ``tell_person``) carries events about one user to
+  every gateway holding a connection of theirs, with the same at-most-once delivery and the
+  same restoration after a lost connection; what it says is durable elsewhere (Postgres), so a
+  lost event costs a client a refresh, never data.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ class BrokerEvents(Protocol):
 
     def on_control(self, channel: str, data: bytes) -> None:
         """A message on one of the control channels every gateway follows."""
+
+    def on_person(self, user_id: str, data: bytes) -> None:
+        """A message on the channel of a person this gateway follows."""
 
     def on_resubscribed(self) -> None:
         """The connection was lost and is back: frames published meanwhile were not delivered."""
@@ -157,3 +164,15 @@ class Broker(Protocol):
         """Returns once every frame published in ``room`` afterwards will be handed over."""
 
     async def unsubscribe(self, room: str) -> None: ...
+
+    # -- following people -----------------------------------------------------------------------
+
+    async def subscribe_person(self, user_id: str) -> None:
+        """Returns once every message told to ``user_id`` afterwards will be handed over."""
+
+    async def unsubscribe_person(self, user_id: str) -> None:
+        """Stops at once: from the moment it is called, a new ``subscribe_person`` of the same
+        user subscribes afresh."""
+
+    async def tell_person(self, user_id: str, data: bytes) -> None:
+        """A message for every gateway following ``user_id``."""

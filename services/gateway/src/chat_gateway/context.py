@@ -20,8 +20,11 @@ from chat_gateway.frames import RoomFrame
 from chat_gateway.history import MessageHistory, StoredMessages
 from chat_gateway.hub import Hub
 from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.my_rooms import PersonalRooms
+from chat_gateway.person import PersonChannel
 from chat_gateway.presence import Presence
 from chat_gateway.presence_announcer import PresenceAnnouncer
+from chat_gateway.read_markers import Markers
 from chat_gateway.room_events import ControlHandler
 from chat_gateway.sending import DurableLog, MessageSender
 from chat_gateway.sequencer import PersistenceProgress, Sequencer
@@ -50,6 +53,9 @@ class GatewayContext:
     presence: Presence
     presence_announcer: PresenceAnnouncer
     access: RoomChecks
+    person: PersonChannel
+    markers: Markers
+    my_rooms: PersonalRooms
     metrics: GatewayMetrics
     admission: ConnectAdmission
     draining: bool = field(default=False)
@@ -64,6 +70,8 @@ def build_context(
     message_log: DurableLog,
     persistence: PersistenceProgress,
     access: RoomChecks,
+    markers: Markers,
+    my_rooms: PersonalRooms,
     verify_token: VerifyToken,
     is_revoked: IsRevoked,
     metrics: GatewayMetrics,
@@ -72,6 +80,7 @@ def build_context(
     """The gateway's domain, wired; its fan-out is started by the caller (``fanout.start``)."""
     history = MessageHistory(broker, store)
     hub = Hub()
+    person = PersonChannel(broker, hub, my_rooms, follow_timeout_s=settings.join_follow_timeout_s)
     fanout = RoomFanout(
         broker,
         history,
@@ -80,6 +89,7 @@ def build_context(
         metrics,
         tasks,
         on_control=ControlHandler(hub, access),
+        on_person=person.on_person,
         hole_retry_s=settings.hole_retry_s,
         hole_deadline_s=settings.hole_deadline_s,
         batch_s=settings.fanout_batch_s,
@@ -92,6 +102,7 @@ def build_context(
         metrics=metrics,
         max_body_chars=settings.max_body_chars,
         duplicate_wait_s=settings.duplicate_wait_s,
+        on_started=person.rooms_added,
     )
     return GatewayContext(
         settings=settings,
@@ -107,6 +118,9 @@ def build_context(
             presence, broker.announce, interval_s=settings.presence_announce_interval_s
         ),
         access=access,
+        person=person,
+        markers=markers,
+        my_rooms=my_rooms,
         metrics=metrics,
         admission=ConnectAdmission(
             settings.max_concurrent_connects, settings.connect_wait_s, settings.max_pending_connects

@@ -57,6 +57,7 @@ class RoomFanout:
         tasks: TaskSupervisor,
         *,
         on_control: Control,
+        on_person: Control,
         hole_retry_s: float,
         hole_deadline_s: float,
         batch_s: float = 0.0,
@@ -68,6 +69,7 @@ class RoomFanout:
         self._metrics = metrics
         self._tasks = tasks
         self._on_control = on_control
+        self._on_person = on_person
         self._hole_retry_s = hole_retry_s
         self._hole_deadline_s = hole_deadline_s
         self._batch_s = batch_s
@@ -132,6 +134,10 @@ class RoomFanout:
     def on_control(self, channel: str, data: bytes) -> None:
         self.flush()
         self._on_control(channel, data)
+
+    def on_person(self, user_id: str, data: bytes) -> None:
+        self.flush()
+        self._on_person(user_id, data)
 
     def on_resubscribed(self) -> None:
         if self._resync is not None:

@@ -1,10 +1,15 @@
-"""Hub: this gateway's connections, by room, by user and by client address."""
+"""Hub: this gateway's connections, by room, by user and by client address.
+
+The index by user decides when this gateway follows a person's channel: from their first local
+connection to their last (``add`` and ``discard`` say when), and ``tell`` hands what arrives on
+it to each of their connections here.
+"""
 
 from __future__ import annotations
 
 import collections
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from chat_common.tokens import AccessClaims
 from chat_gateway.frames import RoomFrame, ws_text_frame
@@ -35,6 +40,19 @@ class Listener(Protocol):
 
     def deliver_event(self, room: str, wire: bytes) -> None: ...
 
+    def has_joined(self, room: str) -> bool: ...
+
+    def tell(self, wire: bytes) -> None:
+        """An event about the connection's own user, framed."""
+        ...
+
+
+class Departure(NamedTuple):
+    """What a closed connection leaves behind."""
+
+    emptied_rooms: list[str]  # rooms no local connection follows any more
+    last_of_user: bool  # no connection of its user is left here
+
 
 class Hub:
     def __init__(self) -> None:
@@ -52,14 +70,16 @@ class Hub:
         if self._by_address[address] <= 0:
             del self._by_address[address]
 
-    def add(self, listener: Listener) -> None:
+    def add(self, listener: Listener) -> bool:
+        """A connection signed in; True when it is its user's first here."""
+        first = listener.user_id not in self._by_user
         self._by_user[listener.user_id].add(listener)
+        return first
 
-    def discard(self, listener: Listener, rooms: Iterable[str]) -> list[str]:
-        """Forget a closed connection and the ``rooms`` it had joined; returns the rooms no
-        local connection follows any more."""
-        _discard(self._by_user, listener.user_id, listener)
-        return [room for room in rooms if self.leave(listener, room)]
+    def discard(self, listener: Listener, rooms: Iterable[str]) -> Departure:
+        """Forget a closed connection and the ``rooms`` it had joined."""
+        last = _discard(self._by_user, listener.user_id, listener)
+        return Departure([room for room in rooms if self.leave(listener, room)], last)
 
     def join(self, listener: Listener, room: str) -> bool:
         """Returns True when this is the room's first local member."""
@@ -95,6 +115,17 @@ class Hub:
             wire = ws_text_frame(payload)
             for listener in tuple(members):
                 listener.deliver_event(room, wire)
+
+    def tell(self, user_id: str, payload: bytes, *, unless_joined: str = "") -> int:
+        """Hand an event to every local connection of ``user_id`` (but those that have joined
+        ``unless_joined``, when given); returns how many got it."""
+        told = 0
+        wire = ws_text_frame(payload)
+        for listener in tuple(self._by_user.get(user_id, ())):
+            if not (unless_joined and listener.has_joined(unless_joined)):
+                listener.tell(wire)
+                told += 1
+        return told
 
     def of_user(self, user_id: str) -> Iterable[Listener]:
         return tuple(self._by_user.get(user_id, ()))

@@ -63,7 +63,12 @@ class Ping(Command, tag="ping"):
     pass
 
 
-AnyCommand = Connect | Refresh | Join | Leave | Send | History | Typing | Presence | Ping
+class Read(Command, tag="read"):
+    room: RoomId
+    seq: Seq
+
+
+AnyCommand = Connect | Refresh | Join | Leave | Send | History | Typing | Presence | Ping | Read
 
 # msgspec decodes nested containers recursively and raises RecursionError past the
 # interpreter's limit (about 1,000 levels): a bad frame like any other, not a crash.

@@ -4,7 +4,8 @@ Each step that must be atomic is one Lua script, so a crash between two Redis ca
 leaves a half-published message: the window entry and the PUBLISH happen together (step 4 of
 the message path), and the dedup record turns ``done`` in the same script.
 
-One pub/sub connection carries every room this gateway follows and the control channels.
+One pub/sub connection carries every room and person this gateway follows and the control
+channels.
 Redis pub/sub is at-most-once and redis-py does not reconnect a PubSub by itself, so the reader
 owns its reconnect: after a drop it subscribes everything again and tells the events handler,
 which reads what was missed from the window and Postgres.
@@ -103,12 +104,17 @@ return 1
 # Ephemeral events share the room channel; this head tells them from seq-numbered frames.
 EPHEMERAL_HEAD = b"e\n"
 _ROOM_PREFIX = "room:"
+_PERSON_PREFIX = "person:"
 _RECONNECT_BACKOFF_MAX_S = 2.0
 _event_encoder = msgspec.json.Encoder()
 
 
 def channel_of(room: str) -> str:
     return _ROOM_PREFIX + room
+
+
+def person_channel_of(user_id: str) -> str:
+    return _PERSON_PREFIX + user_id
 
 
 class RedisBroker:
@@ -142,6 +148,8 @@ class RedisBroker:
         self._events: BrokerEvents | None = None
         # Rooms subscribed, each with whether Redis confirmed the subscription yet.
         self._rooms: dict[str, asyncio.Event] = {}
+        # People followed, the same way.
+        self._persons: dict[str, asyncio.Event] = {}
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -279,18 +287,33 @@ class RedisBroker:
         await self._close_pubsub()
 
     async def subscribe(self, room: str) -> None:
-        confirmed = self._rooms.get(room)
-        if confirmed is None:
-            confirmed = self._rooms[room] = asyncio.Event()
-            await self._connected.wait()
-            if self._pubsub is not None:
-                await self._pubsub.subscribe(channel_of(room))
-        await confirmed.wait()
+        await self._follow(self._rooms, room, channel_of(room))
 
     async def unsubscribe(self, room: str) -> None:
-        if self._rooms.pop(room, None) is not None and self._pubsub is not None:
+        await self._unfollow(self._rooms, room, channel_of(room))
+
+    async def subscribe_person(self, user_id: str) -> None:
+        await self._follow(self._persons, user_id, person_channel_of(user_id))
+
+    async def unsubscribe_person(self, user_id: str) -> None:
+        await self._unfollow(self._persons, user_id, person_channel_of(user_id))
+
+    async def tell_person(self, user_id: str, data: bytes) -> None:
+        await self._redis.publish(person_channel_of(user_id), data)
+
+    async def _follow(self, followed: dict[str, asyncio.Event], key: str, channel: str) -> None:
+        confirmed = followed.get(key)
+        if confirmed is None:
+            confirmed = followed[key] = asyncio.Event()
+            await self._connected.wait()
+            if self._pubsub is not None:
+                await self._pubsub.subscribe(channel)
+        await confirmed.wait()
+
+    async def _unfollow(self, followed: dict[str, asyncio.Event], key: str, channel: str) -> None:
+        if followed.pop(key, None) is not None and self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(channel_of(room))
+                await self._pubsub.unsubscribe(channel)
 
     async def _read_forever(self) -> None:
         """Owns the subscription: reconnects after a Redis failure itself; any other failure
@@ -319,11 +342,18 @@ class RedisBroker:
     async def _subscribe_all(self) -> None:
         pubsub = self._redis.pubsub()
         self._pubsub = pubsub
-        await pubsub.subscribe(*self._control_channels, *map(channel_of, self._rooms))
+        await pubsub.subscribe(
+            *self._control_channels,
+            *map(channel_of, self._rooms),
+            *map(person_channel_of, self._persons),
+        )
         self._connected.set()
         self.healthy = True
         if self._subscribed_before:
-            log.info("room fan-out resubscribed", extra={"rooms": len(self._rooms)})
+            log.info(
+                "room fan-out resubscribed",
+                extra={"rooms": len(self._rooms), "persons": len(self._persons)},
+            )
             assert self._events is not None
             self._events.on_resubscribed()
         self._subscribed_before = True
@@ -331,7 +361,7 @@ class RedisBroker:
     async def _unsubscribed(self) -> None:
         self.healthy = False
         self._connected.clear()
-        for confirmed in self._rooms.values():
+        for confirmed in (*self._rooms.values(), *self._persons.values()):
             confirmed.clear()
         await self._close_pubsub()
 
@@ -342,6 +372,9 @@ class RedisBroker:
         channel = channel.decode() if isinstance(channel, bytes) else channel
         if message["type"] == "message" and channel in self._control_channels:
             events.on_control(channel, message["data"])
+            return
+        if channel.startswith(_PERSON_PREFIX):
+            self._on_person(channel.removeprefix(_PERSON_PREFIX), message)
             return
         room = channel.removeprefix(_ROOM_PREFIX) if channel.startswith(_ROOM_PREFIX) else None
         if room is None or (confirmed := self._rooms.get(room)) is None:
@@ -361,6 +394,16 @@ class RedisBroker:
             log.warning("dropped a malformed room frame", extra={"room": room})
             return
         events.on_frame(room, frame)
+
+    def _on_person(self, user_id: str, message: dict[str, Any]) -> None:
+        confirmed = self._persons.get(user_id)
+        if confirmed is None:
+            return
+        if message["type"] == "subscribe":
+            confirmed.set()
+        elif message["type"] == "message":
+            assert self._events is not None
+            self._events.on_person(user_id, message["data"])
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None

@@ -28,7 +28,7 @@ _REMOVALS = {"kick": "removed from the room", "ban": "banned from the room"}
 
 class RoomChange(msgspec.Struct, frozen=True, kw_only=True):
     room: str
-    action: str  # kick, ban, unban, mute, unmute, member, room
+    action: str  # kick, ban, unban, mute, unmute, member, room, leave
     user_id: str | None = None
 
 

@@ -86,6 +86,7 @@ def room_routes() -> list[Route]:
                 409,
             )
         await rooms.announce(RoomChange(room=room.id, action="room"))
+        await _ctx(request).person.rooms_added(room.id, (caller.user_id,))
         return json_response(
             {
                 "id": room.id,
@@ -103,6 +104,7 @@ def room_routes() -> list[Route]:
         await rooms.access.for_acting_on(caller, room, body.user_id, grant=body.role)
         await rooms.roster.add_member(room, body.user_id, body.role, caller.user_id)
         await rooms.announce(RoomChange(room=room, action="member", user_id=body.user_id))
+        await _ctx(request).person.rooms_added(room, (body.user_id,))
         return json_response({"room": room, "user_id": body.user_id, "role": body.role}, 201)
 
     async def remove_member(request: Request) -> Response:
@@ -111,6 +113,7 @@ def room_routes() -> list[Route]:
         await rooms.access.for_acting_on(caller, room, user_id)
         await rooms.roster.remove_member(room, user_id, caller.user_id)
         await rooms.announce(RoomChange(room=room, action="kick", user_id=user_id))
+        await _ctx(request).person.rooms_removed(room, user_id)
         return Response(status_code=204)
 
     async def mute(request: Request) -> Response:
@@ -138,6 +141,7 @@ def room_routes() -> list[Route]:
         await rooms.access.for_acting_on(caller, room, body.user_id)
         await rooms.roster.ban(room, body.user_id, body.reason, caller.user_id)
         await rooms.announce(RoomChange(room=room, action="ban", user_id=body.user_id))
+        await _ctx(request).person.rooms_removed(room, body.user_id)
         return json_response({"room": room, "user_id": body.user_id, "reason": body.reason}, 201)
 
     async def unban(request: Request) -> Response:
@@ -218,7 +222,7 @@ async def list_rooms(request: Request) -> Response:
 async def room_messages(request: Request) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     caller = await caller_of(request)
-    room = _room_of(request)
+    room = room_of(request)
     query = _decode_query(request)
     await ctx.access.for_read(caller, room)
     frames, has_more = await ctx.history.before(room, query.before, query.limit)
@@ -270,7 +274,7 @@ def _rooms(request: Request) -> RoomAdministration:
 
 async def _moderated(request: Request) -> tuple[RoomAdministration, Caller, str]:
     rooms, caller = _rooms(request), await caller_of(request)
-    room = _room_of(request)
+    room = room_of(request)
     await rooms.access.for_moderation(caller, room)
     return rooms, caller, room
 
@@ -289,7 +293,7 @@ async def _body(request: Request, kind: type[BodyT]) -> BodyT:
         raise ChatError(ErrorCode.BAD_REQUEST, protocol.TOO_DEEP) from exc
 
 
-def _room_of(request: Request) -> str:
+def room_of(request: Request) -> str:
     return _path_param(request, "room", RoomId)
 
 

@@ -87,6 +87,29 @@ class RoomRoster:
             await _audit(connection, room, actor, "kick", user_id, {})
         return bool(removed)
 
+    async def join_public(self, room: str, user_id: str) -> bool:
+        """Record that ``user_id`` joined the public ``room``; False when they had a row."""
+        added = await self._pool.fetchval(
+            "INSERT INTO room_members (room, user_id, role, added_by) VALUES ($1, $2, 'member', $2)"
+            " ON CONFLICT (room, user_id) DO NOTHING RETURNING true",
+            room,
+            user_id,
+        )
+        return bool(added)
+
+    async def leave(self, room: str, user_id: str) -> bool:
+        """End the membership of ``user_id``, whatever its role; a room's owner or moderator
+        giving theirs up leaves an audit row, since the room loses someone who ran it."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            role = await connection.fetchval(
+                "DELETE FROM room_members WHERE room = $1 AND user_id = $2 RETURNING role",
+                room,
+                user_id,
+            )
+            if role in ("owner", "moderator"):
+                await _audit(connection, room, user_id, "leave", user_id, {"role": role})
+        return role is not None
+
     async def mute(self, room: str, user_id: str, until: datetime, actor: str) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(
@@ -160,12 +183,13 @@ async def _audit(
     )
 
 
-async def ensure_dm(pool: asyncpg.Pool, room: str, first: str, second: str) -> None:
+async def ensure_dm(pool: asyncpg.Pool, room: str, first: str, second: str) -> bool:
     """A direct-message room exists implicitly; its row and both memberships appear on first use
-    so it shows in both users' room lists."""
+    so it shows in both users' room lists. True when this call started it."""
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(
-            "INSERT INTO rooms (id, kind, created_by) VALUES ($1, 'dm', $2) ON CONFLICT DO NOTHING",
+        started = await connection.fetchval(
+            "INSERT INTO rooms (id, kind, created_by) VALUES ($1, 'dm', $2) ON CONFLICT DO NOTHING"
+            " RETURNING true",
             room,
             first,
         )
@@ -176,3 +200,4 @@ async def ensure_dm(pool: asyncpg.Pool, room: str, first: str, second: str) -> N
             first,
             second,
         )
+    return bool(started)

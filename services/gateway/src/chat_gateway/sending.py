@@ -51,6 +51,12 @@ def _draft_of(fresh: Envelope) -> EnvelopeDraft | None:
     return EnvelopeDraft(head + b'"seq":', tail)
 
 
+class Started(Protocol):
+    """Told the people a direct message was just started for (its first send)."""
+
+    async def __call__(self, room: str, user_ids: tuple[str, ...]) -> None: ...
+
+
 class DurableLog(Protocol):
     """Where a message is durable before its ack (``message_log.MessageLog``: Kafka, G1)."""
 
@@ -70,6 +76,7 @@ class MessageSender:
         metrics: GatewayMetrics,
         max_body_chars: int,
         duplicate_wait_s: float,
+        on_started: Started,
     ) -> None:
         self._broker = broker
         self._sequencer = sequencer
@@ -78,6 +85,7 @@ class MessageSender:
         self._metrics = metrics
         self._max_body_chars = max_body_chars
         self._duplicate_wait_s = duplicate_wait_s
+        self._on_started = on_started
 
     async def send(
         self, claims: AccessClaims, session_id: str, command: protocol.Send
@@ -88,7 +96,9 @@ class MessageSender:
         user_id, client_msg_id = claims.sub, command.client_msg_id
         room = await self._access.for_send(Caller(user_id, claims.roles), command.room)
         if room.kind == "dm":
-            await self._access.open_direct(command.room)  # both people see it in their lists
+            entry = await self._access.open_direct(command.room)  # both people list it
+            if entry.added:
+                await self._on_started(command.room, entry.added)
         fresh = self._fresh_envelope(claims, command)
         admission = await self._admit(
             user_id, client_msg_id, session_id, command.room, _draft_of(fresh)

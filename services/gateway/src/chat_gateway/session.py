@@ -30,6 +30,7 @@ from chat_gateway.frames import RoomFrame
 from chat_gateway.limits import COMMANDS_WAITING_HIGH, COMMANDS_WAITING_LOW, ConnectionLimits
 from chat_gateway.outbound import Outbound
 from chat_gateway.presence import Member
+from chat_gateway.room_events import RoomChange, announce
 from chat_gateway.sending import DEPENDENCY_ERRORS
 from chat_gateway.transport import Transport
 
@@ -110,6 +111,13 @@ class Session:
 
     def push_event(self, payload: bytes) -> None:
         self.outbound.push(payload)
+
+    def has_joined(self, room: str) -> bool:
+        return room in self._rooms
+
+    def tell(self, wire: bytes) -> None:
+        """An event of the user's own channel (``person``), framed."""
+        self.outbound.push_frame(wire)
 
     # -- frames in ----------------------------------------------------------------------------
 
@@ -197,7 +205,9 @@ class Session:
                 return await self._join(command)
             case protocol.Leave():
                 self._limits.check_move()
-                return await self._leave(command.room)
+                await self._leave(command.room)
+                await self._give_up(command.room)
+                return {}
             case protocol.Send():
                 return await self._send(command)
             case protocol.History():
@@ -210,6 +220,8 @@ class Session:
                 return await self._typing(command.room)
             case protocol.Ping():
                 return {}
+            case protocol.Read():
+                return await self._read(command)
         raise ChatError(ErrorCode.BAD_REQUEST, "unknown command type")  # pragma: no cover
 
     # -- session lifecycle --------------------------------------------------------------------
@@ -234,8 +246,11 @@ class Session:
             raise ChatError(ErrorCode.FORBIDDEN, "too many connections for this user")
         self.claims = claims
         self.user_id = claims.sub
-        self.ctx.hub.add(self)
         self._expire_at(claims.exp)
+        if self.ctx.hub.add(self):
+            # Followed before the reply: what the client reads next (GET /v1/me/rooms) is
+            # then never older than the first event it may miss.
+            await self.ctx.person.follow(claims.sub)
         return {
             "user": {"id": claims.sub, "name": claims.name, "roles": list(claims.roles)},
             "session": self.session_id,
@@ -294,10 +309,12 @@ class Session:
             self._expiry.cancel()
         if self.claims is None:
             return
-        emptied = self.ctx.hub.discard(self, self._rooms)
+        departure = self.ctx.hub.discard(self, self._rooms)
+        if departure.last_of_user:
+            await self.ctx.person.unfollow(self.user_id)
         self.ctx.metrics.room_members.dec(len(self._rooms))
-        self.ctx.metrics.joined_rooms.dec(len(emptied))
-        for room in emptied:
+        self.ctx.metrics.joined_rooms.dec(len(departure.emptied_rooms))
+        for room in departure.emptied_rooms:
             await self.ctx.fanout.unfollow(room)
         for room in await self.ctx.presence.depart(self.member(), list(self._rooms)):
             await self._announce_presence(room)
@@ -319,7 +336,9 @@ class Session:
     async def _join(self, command: protocol.Join) -> dict[str, Any] | None:
         room = command.room
         self._limits.check_join(len(self._rooms), again=room in self._rooms)
-        await self.ctx.access.enter(self._caller(), room)
+        entry = await self.ctx.access.enter(self._caller(), room)
+        if entry.added:  # a membership is durable from here, whatever becomes of the join
+            await self.ctx.person.rooms_added(room, entry.added)
         joined = _JoinedRoom()
         already = room in self._rooms  # joining again: catch up again, count once
         self._rooms[room] = joined
@@ -370,9 +389,28 @@ class Session:
                 self.ctx.metrics.messages_delivered.inc(sent)
         return None  # the reply is already queued, ahead of the held live frames
 
-    async def _leave(self, room: str) -> dict[str, Any]:
+    async def _leave(self, room: str) -> None:
         if room in self._rooms:
             await self._after_leave(room, self._drop_room(room))
+
+    async def _give_up(self, room: str) -> None:
+        """A ``leave`` ends the membership of a public room for every device (private rooms
+        and DMs keep theirs: their members are chosen by others)."""
+        assert self.claims is not None
+        if await self.ctx.access.leave(self._caller(), room, public_only=True):
+            user_id = self.claims.sub
+            await announce(self.ctx.broker, RoomChange(room=room, action="leave", user_id=user_id))
+            await self.ctx.person.rooms_removed(room, user_id)
+
+    async def _read(self, command: protocol.Read) -> dict[str, Any]:
+        assert self.claims is not None
+        await self.ctx.access.for_read(self._caller(), command.room)
+        newest = await self.ctx.broker.current_seq(command.room)
+        seq = await self.ctx.markers.advance(self.claims.sub, command.room, command.seq, newest)
+        if seq is not None:
+            await self.ctx.person.tell(
+                self.claims.sub, {"type": "read", "room": command.room, "seq": seq}
+            )
         return {}
 
     def _drop_room(self, room: str) -> bool:

@@ -90,7 +90,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     max_online_listed: PositiveInt = 1000
     connect_timeout_s: PositiveFloat = 10.0
     # A join waits this long for the room's Redis subscription before answering `unavailable`:
-    # Redis answers in milliseconds, and 5 s rides out the fan-out connection's reconnect.
+    # Redis answers in milliseconds, and 5 s rides out the fan-out connection's reconnect. A
+    # user's first connect waits as long for their person channel, then goes ahead without it
+    # (it is made when Redis is back; the client's GET /v1/me/rooms covers the gap).
     join_follow_timeout_s: PositiveFloat = 5.0
     # A send whose client_msg_id is in flight on another connection waits this long for the
     # first attempt's outcome: as long as that attempt may wait for Kafka.
@@ -104,7 +106,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # GET /v1/rooms lists the caller's own rooms (memberships, private rooms, DMs), the most
     # recently active first, up to this many: past any person's room list (Slack and Zulip users
     # rarely pass a few hundred; one tab joins at most max_rooms_per_connection), and ~150 KiB
-    # of JSON at most, so no account answers every poll with megabytes.
+    # of JSON at most, so no account answers every poll with megabytes. GET /v1/me/rooms has the
+    # same bound (~250 KiB with read markers; one statement, ~200 ms for 1,000 rooms measured
+    # on a loaded 2-core machine: loadtests/bench_my_rooms.py).
     max_own_rooms_listed: PositiveInt = 1000
     # Public rooms per page of the directory (the rest of GET /v1/rooms, and each page asked for
     # with a cursor or a name prefix). The first page rides along with every client's room-list

@@ -1,17 +1,20 @@
 """Writes batches of message rows to Postgres idempotently.
 
-A batch is first COPYed straight into ``messages``, one statement that is its own transaction:
-almost every batch holds only new messages, and this costs Postgres less than half of the path
-below. If any row is already stored (a redelivery after a crash, or a producer retry) the COPY
-fails as a whole and leaves nothing; the batch is then COPYed into a per-connection temporary
-table and moved into ``messages`` with one ``INSERT … ON CONFLICT DO NOTHING``, where a
-conflict on the message id or on (room, seq) means "already stored", never an error. If
-Postgres refuses a row's content, the batch is written again row by row, each under a
-savepoint, so that only the refused rows are set aside.
+A batch is first COPYed straight into ``messages``: almost every batch holds only new messages,
+and this costs Postgres less than half of the path below. If any row is already stored (a
+redelivery after a crash, or a producer retry) the COPY fails and its transaction leaves
+nothing; the batch is then COPYed into a per-connection temporary table and moved into
+``messages`` with one ``INSERT … ON CONFLICT DO NOTHING``, where a conflict on the message id or
+on (room, seq) means "already stored", never an error. If Postgres refuses a row's content, the
+batch is written again row by row, each under a savepoint, so that only the refused rows are
+set aside.
 
-Then each room's ``last_active_at`` moves up to its newest stored message, which orders the
-directory of public rooms (most recently active first). It is a statement of its own: should
-it fail, the batch is tried again, and storing it again changes nothing.
+In the transaction that stores the batch, one statement moves each room's ``last_seq`` up to
+its newest stored seq (what unread counts are measured against) and its ``last_active_at``,
+which orders the directory of public rooms, and one moves each author's read marker up to the
+newest seq they wrote in the room (a person has read what they wrote). Both only ever move
+forward, so storing a batch again changes nothing; being in the batch's transaction, a room's
+``last_seq`` is never behind its stored messages.
 """
 
 from __future__ import annotations
@@ -40,13 +43,28 @@ INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, cr
 SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at FROM message_staging
 ON CONFLICT DO NOTHING
 """
-# Only forward, and only by at least a step, so a busy room's row is rewritten once per step,
-# not once per batch. Rooms without a row (none yet: a message is stored whatever its room)
-# are skipped.
-_TOUCH_ROOMS = """
-UPDATE rooms SET last_active_at = latest.at
-FROM unnest($1::text[], $2::timestamptz[]) AS latest (room, at)
-WHERE rooms.id = latest.room AND rooms.last_active_at < latest.at - $3::interval
+# Only forward. last_seq moves with every batch that has a newer message (unread counts are
+# exact); last_active_at only by at least a step, so the activity order is rewritten once per
+# step, not once per batch. Rooms without a row (none yet: a message is stored whatever its
+# room) are skipped.
+_ADVANCE_ROOMS = """
+UPDATE rooms SET
+    last_seq = GREATEST(rooms.last_seq, newest.seq),
+    last_active_at = CASE WHEN rooms.last_active_at < newest.at - $4::interval
+                          THEN newest.at ELSE rooms.last_active_at END
+FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS newest (room, at, seq)
+WHERE rooms.id = newest.room
+  AND (rooms.last_seq < newest.seq OR rooms.last_active_at < newest.at - $4::interval)
+"""
+# One row per (author, room) of the batch, so no row is updated twice by one statement; rooms
+# without a row are skipped (a marker refers to its room).
+_ADVANCE_AUTHORS = """
+INSERT INTO read_markers (user_id, room, seq)
+SELECT wrote.user_id, wrote.room, wrote.seq
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS wrote (user_id, room, seq)
+JOIN rooms ON rooms.id = wrote.room
+ON CONFLICT (user_id, room) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
+WHERE read_markers.seq < EXCLUDED.seq
 """
 _INSERT_ONE = """
 INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
@@ -94,14 +112,18 @@ class MessageStore:
         """Store every row not stored yet, in one transaction."""
         if not rows:
             return WriteOutcome(inserted=0, duplicates=0)
+        step = self._activity_step
         async with self._pool.acquire() as connection:
             try:
                 try:
-                    inserted = await _copy_new(connection, rows)
+                    async with connection.transaction():
+                        inserted = await _copy_new(connection, rows)
+                        await _advance(connection, rows, step)
                 except asyncpg.UniqueViolationError:
                     # Some are stored already; the failed COPY rolled back and left nothing.
-                    inserted = await _copy_skipping_stored(connection, rows)
-                await _touch_rooms(connection, rows, self._activity_step)
+                    async with connection.transaction():
+                        inserted = await _copy_skipping_stored(connection, rows)
+                        await _advance(connection, rows, step)
             except ROW_REFUSALS:
                 return await _write_one_by_one(connection, rows, self._activity_step)
         return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted)
@@ -114,7 +136,6 @@ class MessageStore:
 async def _copy_new(
     connection: PoolConnectionProxy[asyncpg.Record], rows: Sequence[MessageRow]
 ) -> int:
-    # One statement is one transaction: all rows or none, without BEGIN and COMMIT round trips.
     await connection.copy_records_to_table("messages", records=rows, columns=COLUMNS)
     return len(rows)
 
@@ -122,9 +143,8 @@ async def _copy_new(
 async def _copy_skipping_stored(
     connection: PoolConnectionProxy[asyncpg.Record], rows: Sequence[MessageRow]
 ) -> int:
-    async with connection.transaction():
-        await connection.copy_records_to_table("message_staging", records=rows, columns=COLUMNS)
-        return _row_count(await connection.execute(_MOVE_STAGED))
+    await connection.copy_records_to_table("message_staging", records=rows, columns=COLUMNS)
+    return _row_count(await connection.execute(_MOVE_STAGED))
 
 
 async def _write_one_by_one(
@@ -143,25 +163,46 @@ async def _write_one_by_one(
                 refused.append((index, f"refused by the database: {exc}"))
         set_aside = {index for index, _ in refused}
         stored = [row for index, row in enumerate(rows) if index not in set_aside]
-        await _touch_rooms(connection, stored, activity_step)
+        await _advance(connection, stored, activity_step)
     return WriteOutcome(
         inserted=inserted, duplicates=len(rows) - inserted - len(refused), refused=refused
     )
 
 
-async def _touch_rooms(
+async def _advance(
     connection: PoolConnectionProxy[asyncpg.Record],
     rows: Sequence[MessageRow],
     activity_step: timedelta,
 ) -> None:
-    latest: dict[str, datetime] = {}
+    """Rooms' newest seq and activity, and authors' read markers, up to the stored ``rows``."""
+    newest: dict[str, tuple[int, datetime]] = {}
+    authors: dict[tuple[str, str], int] = {}
     for row in rows:
-        if row.room not in latest or latest[row.room] < row.created_at:
-            latest[row.room] = row.created_at
-    if latest:
-        rooms = sorted(latest)
-        moments = [latest[room] for room in rooms]
-        await connection.execute(_TOUCH_ROOMS, rooms, moments, activity_step)
+        known = newest.get(row.room)
+        if known is None:
+            newest[row.room] = (row.seq, row.created_at)
+        else:
+            newest[row.room] = (max(known[0], row.seq), max(known[1], row.created_at))
+        key = (row.user_id, row.room)
+        if authors.get(key, 0) < row.seq:
+            authors[key] = row.seq
+    if not newest:
+        return
+    rooms = sorted(newest)  # one order of row locks for every writer
+    await connection.execute(
+        _ADVANCE_ROOMS,
+        rooms,
+        [newest[room][1] for room in rooms],
+        [newest[room][0] for room in rooms],
+        activity_step,
+    )
+    wrote = sorted(authors)
+    await connection.execute(
+        _ADVANCE_AUTHORS,
+        [user for user, _ in wrote],
+        [room for _, room in wrote],
+        [authors[key] for key in wrote],
+    )
 
 
 def _row_count(status: str) -> int:

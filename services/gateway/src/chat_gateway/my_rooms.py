@@ -1,0 +1,107 @@
+"""The rooms a person belongs to, with how far they have read each (``GET /v1/me/rooms``): the
+source of truth for the room list on a new device, and the room objects of ``rooms`` events.
+
+A person belongs to a room when they have a ``room_members`` row: public rooms they joined,
+private rooms they were added to or created, DMs. One statement answers, bounded by
+``max_own_rooms_listed`` (the most recently active first) and costing O(rooms) whatever the
+rooms hold: ``unread`` is ``last_seq - read_seq`` (seqs are dense per room; ``rooms.last_seq``
+is the newest stored seq, moved by the persistence worker), never a count of messages, and
+``mentions`` counts only messages that mention the person (the partial GIN index on
+``messages.mentions``), above their marker.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+import asyncpg
+import msgspec
+
+from chat_common.envelope import format_ts
+
+
+class MyRoom(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    kind: str
+    read_only: bool
+    topic: str
+    role: str
+    last_seq: int
+    read_seq: int
+    unread: int
+    mentions: int
+    last_active_at: str
+
+
+class PersonalRooms(Protocol):
+    """The reads behind the person's room list."""
+
+    async def listed(self, user_id: str, limit: int) -> list[MyRoom]:
+        """The rooms ``user_id`` belongs to, at most ``limit``, the most recently active first."""
+        ...
+
+    async def one(self, user_id: str, room: str) -> MyRoom | None:
+        """``room`` as ``listed`` shows it, None when the person does not belong to it."""
+        ...
+
+
+# The memberships with their rooms and markers first (an index scan of room_members_by_user and
+# one primary-key probe each of rooms and read_markers per room), then the mentions above each
+# marker in one pass over the messages that mention the person at all (the GIN index), grouped
+# by room. Both parts are bounded by the person's rooms and mentions, not by room sizes.
+_MINE = """
+WITH mine AS (
+    SELECT r.id, r.kind, r.read_only, r.topic, m.role, r.last_seq, r.last_active_at,
+           COALESCE(k.seq, 0) AS read_seq
+    FROM room_members m
+    JOIN rooms r ON r.id = m.room
+    LEFT JOIN read_markers k ON k.user_id = m.user_id AND k.room = m.room
+    WHERE m.user_id = $1{only}
+    ORDER BY r.last_active_at DESC, r.id DESC
+    LIMIT $2
+), mentioned AS (
+    SELECT x.room, count(*) AS mentions
+    FROM messages x JOIN mine ON x.room = mine.id AND x.seq > mine.read_seq
+    WHERE x.mentions IS NOT NULL AND x.mentions @> ARRAY[$1::text]
+    GROUP BY x.room
+)
+SELECT mine.*, GREATEST(mine.last_seq - mine.read_seq, 0) AS unread,
+       COALESCE(mentioned.mentions, 0) AS mentions
+FROM mine LEFT JOIN mentioned ON mentioned.room = mine.id
+ORDER BY mine.last_active_at DESC, mine.id DESC
+"""
+LISTED = _MINE.format(only="")
+_ONE = _MINE.format(only=" AND m.room = $3")
+
+
+class MyRooms:
+    """``PersonalRooms`` from Postgres."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def listed(self, user_id: str, limit: int) -> list[MyRoom]:
+        return [_room(row) for row in await self._pool.fetch(LISTED, user_id, limit)]
+
+    async def one(self, user_id: str, room: str) -> MyRoom | None:
+        rows = await self._pool.fetch(_ONE, user_id, 1, room)
+        return _room(rows[0]) if rows else None
+
+
+def _room(row: asyncpg.Record) -> MyRoom:
+    last_active_at: datetime = row["last_active_at"]
+    return MyRoom(
+        id=row["id"],
+        name=row["id"],
+        kind=row["kind"],
+        read_only=row["read_only"],
+        topic=row["topic"],
+        role=row["role"],
+        last_seq=row["last_seq"],
+        read_seq=row["read_seq"],
+        unread=row["unread"],
+        mentions=row["mentions"],
+        last_active_at=format_ts(last_active_at),
+    )
