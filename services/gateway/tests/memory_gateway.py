@@ -17,7 +17,14 @@ from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.supervisor import TaskSupervisor
-from fakes import FakeTransport, MemoryLog, MemoryStore, OpenRooms, payload_of
+from fakes import (
+    FakeTransport,
+    MemoryLog,
+    MemoryStore,
+    OpenRooms,
+    RoomMembersByName,
+    payload_of,
+)
 from memory_broker import MemoryBackend, MemoryBroker
 from memory_presence import MemoryPresence
 
@@ -29,7 +36,7 @@ FAST_HOLES = {"hole_retry_s": 0.01, "hole_deadline_s": 0.3}
 
 class Chat:
     """What every gateway of a test shares: the backend (as Redis), presence, the store and
-    log (as Postgres and Kafka), the access rules and the signed-in users."""
+    log (as Postgres and Kafka), the access rules, the rooms' members and the signed-in users."""
 
     def __init__(self, backend: MemoryBackend | None = None) -> None:
         self.backend = backend or MemoryBackend()
@@ -37,6 +44,7 @@ class Chat:
         self.store = MemoryStore()
         self.log = MemoryLog(self.store)
         self.rooms = OpenRooms()
+        self.members = RoomMembersByName()
         self.revoked: set[str] = set()
         self._sids = itertools.count(1)
 
@@ -82,6 +90,7 @@ class MemoryGateway:
             message_log=chat.log,
             persistence=chat.log,
             access=chat.rooms,
+            members=chat.members,
             verify_token=chat.verify,
             is_revoked=chat.is_revoked,
             metrics=metrics,

@@ -151,6 +151,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             ),
             persistence=watch,
             access=access,
+            members=roster,
             verify_token=check_token,
             is_revoked=functools.partial(is_revoked, redis),
             metrics=metrics,

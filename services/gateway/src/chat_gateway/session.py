@@ -423,7 +423,9 @@ class Session:
 
     async def _send(self, command: protocol.Send) -> dict[str, Any]:
         assert self.claims is not None
-        return {"message": await self.ctx.sender.send(self.claims, self.session_id, command)}
+        sent = await self.ctx.sender.send(self.claims, self.session_id, command)
+        # sent.mentions: the people this message newly mentions, known here once it is durable.
+        return {"message": sent.message}
 
     # -- errors -------------------------------------------------------------------------------
 

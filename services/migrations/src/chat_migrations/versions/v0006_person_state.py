@@ -43,8 +43,7 @@ def upgrade() -> None:
     # nobody, which the partial index leaves out so plain messages cost it nothing.
     op.execute("ALTER TABLE messages ADD COLUMN mentions text[]")
     op.execute(
-        "CREATE INDEX messages_mentions ON messages USING gin (mentions)"
-        " WHERE mentions IS NOT NULL"
+        "CREATE INDEX messages_mentions ON messages USING gin (mentions) WHERE mentions IS NOT NULL"
     )
     # The people directory finds users by the start of their name (LIKE 'prefix%').
     op.execute("CREATE INDEX users_by_name_prefix ON users (username text_pattern_ops)")
