@@ -2,7 +2,8 @@
 
 Only here are the concrete Redis, Kafka and Postgres implementations chosen; everything below
 gets them as the interfaces it uses (``Broker``, ``Presence``, ``Transport``, …), through
-``GatewayContext`` for sessions and ``RoomAdministration`` for the room routes.
+``GatewayContext`` for sessions, ``RoomAdministration`` for the room routes and ``RoomPeople``
+for the people routes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenE
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
 from chat_gateway.context import Claims, GatewayContext, VerifyToken, build_context
+from chat_gateway.directory_http import RoomPeople, directory_routes
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.people import PeopleDirectory
@@ -57,7 +59,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             tasks = TaskSupervisor(metrics.task_failures)
             state["tasks"] = tasks
-            ctx, app.state.rooms = await _build(settings, stack, tasks)
+            ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
             app.state.ctx = ctx
             app.state.sessions = set()
             state["ctx"] = ctx
@@ -96,7 +98,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     async def _build(
         settings: GatewaySettings, stack: contextlib.AsyncExitStack, tasks: TaskSupervisor
-    ) -> tuple[GatewayContext, RoomAdministration]:
+    ) -> tuple[GatewayContext, RoomAdministration, RoomPeople]:
         redis = redis_client.create_redis(
             settings.redis_url,
             client_name=f"gateway-{settings.node_id}",
@@ -133,11 +135,12 @@ def create_app(settings: GatewaySettings) -> Starlette:
             metrics=metrics,
         )
         roster = RoomRoster(pool)
+        people_directory = PeopleDirectory(pool)
         access = RoomAccess(
             pool,
             RoomDirectory(pool),
             roster,
-            PeopleDirectory(pool),
+            people_directory,
             create_on_join=settings.create_rooms_on_join,
             cache_ttl_s=settings.access_cache_ttl_s,
         )
@@ -160,10 +163,12 @@ def create_app(settings: GatewaySettings) -> Starlette:
         stack.callback(ctx.presence_announcer.close)
         await ctx.fanout.start()
         stack.push_async_callback(ctx.fanout.stop)
-        return ctx, RoomAdministration(access, roster, RoomCatalog(pool), broker)
+        people = RoomPeople(people_directory, roster, access, ctx.presence, broker)
+        return ctx, RoomAdministration(access, roster, RoomCatalog(pool), broker), people
 
     routes = [
         *room_routes(),
+        *directory_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
     ]
