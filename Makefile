@@ -59,13 +59,13 @@ lint: install  ## ruff (lint and format) and mypy --strict
 	done
 	@MYPYPATH=services/gateway/tests:tests/e2e $(UV) mypy --config-file pyproject.toml tests
 
+# The validators are installed when missing or older than their lock file.
 PROTOCOL_DEPS := docs/protocol/node_modules/.package-lock.json
 $(PROTOCOL_DEPS): docs/protocol/package-lock.json
 	@npm ci --prefix docs/protocol --no-audit --no-fund --silent
 
-protocol-check: $(PROTOCOL_DEPS)  ## validate the AsyncAPI and OpenAPI documents of the protocol (offline)
-	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml
-	@node docs/protocol/validate-openapi.mjs docs/protocol/openapi.yaml
+protocol-check: $(PROTOCOL_DEPS)  ## validate the protocol's AsyncAPI and OpenAPI documents (offline)
+	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml docs/protocol/openapi.yaml docs/protocol/people.openapi.yaml
 
 k8s-check: install  ## validate k8s/, compose.yaml and the Dockerfiles offline (no Docker, no cluster)
 	@deploy/validate/check.sh

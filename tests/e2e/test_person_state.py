@@ -44,7 +44,8 @@ async def test_a_room_joined_in_one_browser_is_in_the_other_with_its_read_state(
 
     # Reading it in the first browser clears the badge in the second.
     await room_link(ann, room).click()
-    await expect(ann.page.get_by_test_id("message-body").filter(has_text="news for ann")).to_be_visible()
+    news = ann.page.get_by_test_id("message-body").filter(has_text="news for ann")
+    await expect(news).to_be_visible()
     await expect(room_link(ann_elsewhere, room).get_by_test_id("unread-badge")).to_have_count(0)
 
     # A third device, signed in later, starts from the server's list: the room, already read.

@@ -1,18 +1,22 @@
 """In-memory stand-ins for the gateway's interfaces, for unit tests of the domain logic.
 
 The broker and presence have modules of their own (``memory_broker``, ``memory_presence``);
-these are the smaller ones: the socket, the durable log and store, the access checks.
+these are the smaller ones: the socket, the durable log and store, the access checks, the
+room members a mention may name.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import msgspec
 
 from chat_common.envelope import Envelope
 from chat_common.errors import ChatError, ErrorCode
-from chat_gateway.access import Caller, Entry, dm_members
+from chat_gateway.access import Caller, Entry
 from chat_gateway.frames import RoomFrame, frame_of, ws_text_frame
 from chat_gateway.my_rooms import MyRoom
+from chat_gateway.roster import dm_members
 from chat_gateway.store import Room
 
 
@@ -227,3 +231,17 @@ class MemoryMyRooms:
             mentions=0,
             last_active_at="2026-01-01T00:00:00.000Z",
         )
+
+
+class RoomMembersByName:
+    """``MemberNames``: ``members[room]`` maps usernames to ids; ``lookups`` counts the queries a
+    real roster would have made."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, dict[str, str]] = {}
+        self.lookups = 0
+
+    async def members_named(self, room: str, names: Sequence[str]) -> dict[str, str]:
+        self.lookups += 1
+        known = self.members.get(room, {})
+        return {name: known[name] for name in names if name in known}

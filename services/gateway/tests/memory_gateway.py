@@ -24,6 +24,7 @@ from fakes import (
     MemoryMyRooms,
     MemoryStore,
     OpenRooms,
+    RoomMembersByName,
     payload_of,
 )
 from memory_broker import MemoryBackend, MemoryBroker
@@ -37,7 +38,7 @@ FAST_HOLES = {"hole_retry_s": 0.01, "hole_deadline_s": 0.3}
 
 class Chat:
     """What every gateway of a test shares: the backend (as Redis), presence, the store and
-    log (as Postgres and Kafka), the access rules and the signed-in users."""
+    log (as Postgres and Kafka), the access rules, the rooms' members and the signed-in users."""
 
     def __init__(self, backend: MemoryBackend | None = None) -> None:
         self.backend = backend or MemoryBackend()
@@ -47,6 +48,7 @@ class Chat:
         self.rooms = OpenRooms()
         self.markers = MemoryMarkers()
         self.my_rooms = MemoryMyRooms(self.rooms, self.markers)
+        self.members = RoomMembersByName()
         self.revoked: set[str] = set()
         self._sids = itertools.count(1)
 
@@ -94,6 +96,7 @@ class MemoryGateway:
             access=chat.rooms,
             markers=chat.markers,
             my_rooms=chat.my_rooms,
+            members=chat.members,
             verify_token=chat.verify,
             is_revoked=chat.is_revoked,
             metrics=metrics,

@@ -75,6 +75,11 @@ class MemoryPresence:
         online = [OnlineUser(user, names.get(user, user)) for _, user in first]
         return sorted(online, key=lambda user: (user.name, user.id))
 
+    async def online_among(self, room: str, user_ids: list[str]) -> set[str]:
+        now = self._clock()
+        users = self._users.get(room, {})
+        return {user for user in user_ids if users.get(user, 0.0) > now}
+
     async def heartbeat(
         self, connections: list[tuple[str, str]], memberships: list[tuple[str, Member]]
     ) -> None:

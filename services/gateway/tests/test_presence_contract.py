@@ -73,6 +73,27 @@ async def test_online_lists_users_by_name_up_to_the_limit(make_presence: MakePre
     assert len(await presence.online(room, 2)) == 2
 
 
+async def test_online_among_says_which_of_the_given_users_are_in_the_room(
+    make_presence: MakePresence,
+) -> None:
+    presence, room, elsewhere = make_presence(60), _room(), _room()
+    ada, bob, cleo = _member("ada", "a1"), _member("bob", "b1"), _member("cleo", "c1")
+    await presence.enter(room, ada)
+    await presence.enter(room, bob)
+    await presence.enter(elsewhere, cleo)
+    await presence.leave(room, bob)
+    assert await presence.online_among(room, ["ada", "bob", "cleo", "dan"]) == {"ada"}
+    assert await presence.online_among(room, []) == set()
+
+
+async def test_online_among_leaves_out_lapsed_entries(make_presence: MakePresence) -> None:
+    presence, room = make_presence(0.3), _room()
+    await presence.enter(room, _member("ada", "a1"))
+    assert await presence.online_among(room, ["ada"]) == {"ada"}
+    await asyncio.sleep(0.4)  # ada's gateway stopped its heartbeats
+    assert await presence.online_among(room, ["ada"]) == set()
+
+
 async def test_a_departure_reports_the_rooms_the_user_left_for_good(
     make_presence: MakePresence,
 ) -> None:

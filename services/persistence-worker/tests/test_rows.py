@@ -70,6 +70,15 @@ VALUES = [
     _value(user={"id": "u1"}),
     _value(client_msg_id=None),
     _value(extra="ignored, as the contract's decoder ignores it"),
+    _value(mentions=["u2", "u3"]),
+    _value(mentions=[]),
+    _value(mentions=["u" * 65]),
+    _value(mentions=["u2"] * 101),
+    _value(mentions="u2"),
+    _value(mentions=[7]),
+    b'{"v":1,"id":"0b6f8f5e-6d1c-4c43-9a53-0c3f8f0c5a11","room":"lobby","seq":7,'
+    b'"user":{"id":"u1","name":"alice"},"body":"hello","ts":"2026-11-25T21:00:00.123Z",'
+    b'"client_msg_id":"c-1","mentions":null}',
     b"[1, 2]",
     b"\xff\x00 not JSON",
     b"",
@@ -95,3 +104,9 @@ def test_a_valid_envelope_becomes_its_row_with_the_column_types() -> None:
     assert row == to_row(envelope)
     assert isinstance(row.id, uuid.UUID)
     assert row.created_at.utcoffset() is not None
+
+
+def test_mentions_become_the_rows_array_and_none_or_an_empty_list_a_null() -> None:
+    assert decode_row(_value(mentions=["u2", "u3"])).mentions == ["u2", "u3"]
+    assert decode_row(_value()).mentions is None
+    assert decode_row(_value(mentions=[])).mentions is None

@@ -194,3 +194,28 @@ async def test_messages_of_a_room_without_a_row_are_stored_and_leave_no_marker(
     outcome = await store.write([_row(room, 1), _row(room, 2)])
     assert (outcome.inserted, outcome.refused) == (2, [])
     assert await _markers(pool, room) == {}
+
+
+async def test_mentions_are_stored_as_an_array_and_none_as_null_by_every_path(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool, activity_step=STEP)
+    straight = [_row(room, 1)._replace(mentions=["u2", "u3"]), _row(room, 2)]
+    await store.write(straight)  # COPY straight into messages
+    skipping = [straight[0], _row(room, 3)._replace(mentions=["u4"]), _row(room, 4)]
+    await store.write(skipping)  # meets a stored row: through the staging table
+    one_by_one = [
+        _row(room, 5)._replace(mentions=["u5"]),
+        _row(room, 6, body="nul \x00"),
+        _row(room, 7),
+    ]
+    await store.write(one_by_one)  # a refused row: each row on its own
+    stored = await pool.fetch("SELECT seq, mentions FROM messages WHERE room = $1", room)
+    assert sorted((row["seq"], row["mentions"]) for row in stored) == [
+        (1, ["u2", "u3"]),
+        (2, None),
+        (3, ["u4"]),
+        (4, None),
+        (5, ["u5"]),
+        (7, None),
+    ]

@@ -13,6 +13,9 @@ from typing import Annotated
 import msgspec
 
 SCHEMA_VERSION = 1
+# The most user ids a message may mention. The gateway resolves fewer (a setting); this bounds
+# what any producer may put in a record, so a stored row's array stays small.
+MAX_MENTIONS = 100
 
 RoomId = Annotated[
     str, msgspec.Meta(pattern=r"^([a-z0-9_-]{1,64}|dm:[a-z0-9_-]{1,64}:[a-z0-9_-]{1,64})$")
@@ -23,6 +26,9 @@ ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # RFC 3339 UTC with milliseconds, e.g. 2026-11-25T21:00:00.123Z
 Timestamp = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")]
+
+
+Mentions = Annotated[tuple[UserId, ...], msgspec.Meta(max_length=MAX_MENTIONS)]
 
 
 class Author(msgspec.Struct, frozen=True):
@@ -39,6 +45,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     body: Body
     ts: Timestamp
     client_msg_id: ClientMsgId
+    # The room members the body names as ``@username``, resolved when it was sent; absent
+    # (UNSET) when it mentions nobody, so such a message is encoded as before and costs nothing.
+    mentions: Mentions | msgspec.UnsetType = msgspec.UNSET
 
 
 class EnvelopeError(ValueError):

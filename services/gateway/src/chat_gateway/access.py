@@ -26,7 +26,7 @@ import msgspec
 
 from chat_common.errors import ChatError, ErrorCode
 from chat_gateway.people import PeopleDirectory
-from chat_gateway.roster import RoomRoster, Standing, ensure_dm
+from chat_gateway.roster import RoomRoster, Standing, dm_members, ensure_dm
 from chat_gateway.store import Room, RoomDirectory
 
 _CACHE_ENTRIES = 50_000
@@ -59,13 +59,6 @@ class Entry(msgspec.Struct, frozen=True):
 
     room: Room
     added: tuple[str, ...] = ()
-
-
-def dm_members(room: str) -> tuple[str, str] | None:
-    if not room.startswith("dm:"):
-        return None
-    _, first, second = room.split(":", 2)
-    return first, second
 
 
 class RoomChecks(Protocol):

@@ -2,8 +2,8 @@
 
 Only here are the concrete Redis, Kafka and Postgres implementations chosen; everything below
 gets them as the interfaces it uses (``Broker``, ``Presence``, ``Transport``, …), through
-``GatewayContext`` for sessions (and the person's routes) and ``RoomAdministration`` for the
-room routes.
+``GatewayContext`` for sessions (and the person's routes), ``RoomAdministration`` for the room
+routes and ``RoomPeople`` for the people routes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenE
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
 from chat_gateway.context import Claims, GatewayContext, VerifyToken, build_context
+from chat_gateway.directory_http import RoomPeople, directory_routes
 from chat_gateway.me_http import me_routes
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
@@ -61,7 +62,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             tasks = TaskSupervisor(metrics.task_failures)
             state["tasks"] = tasks
-            ctx, app.state.rooms = await _build(settings, stack, tasks)
+            ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
             app.state.ctx = ctx
             app.state.sessions = set()
             state["ctx"] = ctx
@@ -100,7 +101,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     async def _build(
         settings: GatewaySettings, stack: contextlib.AsyncExitStack, tasks: TaskSupervisor
-    ) -> tuple[GatewayContext, RoomAdministration]:
+    ) -> tuple[GatewayContext, RoomAdministration, RoomPeople]:
         redis = redis_client.create_redis(
             settings.redis_url,
             client_name=f"gateway-{settings.node_id}",
@@ -137,11 +138,12 @@ def create_app(settings: GatewaySettings) -> Starlette:
             metrics=metrics,
         )
         roster = RoomRoster(pool)
+        people_directory = PeopleDirectory(pool)
         access = RoomAccess(
             pool,
             RoomDirectory(pool),
             roster,
-            PeopleDirectory(pool),
+            people_directory,
             create_on_join=settings.create_rooms_on_join,
             cache_ttl_s=settings.access_cache_ttl_s,
         )
@@ -157,6 +159,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             access=access,
             markers=ReadMarkers(pool),
             my_rooms=MyRooms(pool),
+            members=roster,
             verify_token=check_token,
             is_revoked=functools.partial(is_revoked, redis),
             metrics=metrics,
@@ -165,11 +168,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
         stack.callback(ctx.presence_announcer.close)
         await ctx.fanout.start()
         stack.push_async_callback(ctx.fanout.stop)
-        return ctx, RoomAdministration(access, roster, RoomCatalog(pool), broker)
+        people = RoomPeople(people_directory, roster, access, ctx.presence, broker)
+        return ctx, RoomAdministration(access, roster, RoomCatalog(pool), broker), people
 
     routes = [
         *room_routes(),
         *me_routes(),
+        *directory_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
     ]

@@ -26,7 +26,7 @@ from chat_gateway.presence import Presence
 from chat_gateway.presence_announcer import PresenceAnnouncer
 from chat_gateway.read_markers import Markers
 from chat_gateway.room_events import ControlHandler
-from chat_gateway.sending import DurableLog, MessageSender
+from chat_gateway.sending import DurableLog, MemberNames, MessageSender
 from chat_gateway.sequencer import PersistenceProgress, Sequencer
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.supervisor import TaskSupervisor
@@ -72,6 +72,7 @@ def build_context(
     access: RoomChecks,
     markers: Markers,
     my_rooms: PersonalRooms,
+    members: MemberNames,
     verify_token: VerifyToken,
     is_revoked: IsRevoked,
     metrics: GatewayMetrics,
@@ -99,8 +100,10 @@ def build_context(
         sequencer=Sequencer(broker, history, persistence, settings.seed_wait_s),
         message_log=message_log,
         access=access,
+        members=members,
         metrics=metrics,
         max_body_chars=settings.max_body_chars,
+        max_mentions=settings.max_mentions_per_message,
         duplicate_wait_s=settings.duplicate_wait_s,
         on_started=person.rooms_added,
     )

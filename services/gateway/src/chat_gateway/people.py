@@ -1,5 +1,5 @@
 """Who exists: the people a direct message or a membership may name (Postgres ``users``, owned by
-the auth service and only read here).
+the auth service and only read here), and the directory of people by the start of their name.
 
 Accounts are never deleted, so a user found once is remembered; an unknown id is asked again
 after a short while, since it may be registered a moment later.
@@ -11,6 +11,9 @@ import time
 import uuid
 
 import asyncpg
+import msgspec
+
+from chat_gateway.room_list import name_prefix_pattern
 
 # Known users are kept until this many are cached, then the cache starts over: one entry is a
 # few dozen bytes, and a gateway meets far fewer people than this between restarts.
@@ -18,6 +21,19 @@ _KNOWN_ENTRIES = 200_000
 # An unknown id is asked again after this long: a DM to someone who registered a second ago
 # works at the next try, while a script guessing ids costs one query per id per minute.
 _UNKNOWN_TTL_S = 60.0
+
+# Names in byte order (``~<~``, the order of ``users_by_name_prefix``'s text_pattern_ops), so a
+# page is one range scan of that index however many names share the prefix; usernames are
+# ASCII, where byte order is alphabetical with digits first.
+_NAMED_FROM = """
+SELECT id::text AS id, username FROM users
+WHERE username LIKE $1 ORDER BY username USING ~<~ LIMIT $2
+"""
+
+
+class Person(msgspec.Struct, frozen=True):
+    id: str
+    name: str
 
 
 class PeopleDirectory:
@@ -61,3 +77,8 @@ class PeopleDirectory:
             return ()
         roles = await self._pool.fetchval("SELECT roles FROM users WHERE id = $1", key)
         return tuple(roles or ())
+
+    async def named_from(self, prefix: str, limit: int) -> list[Person]:
+        """Up to ``limit`` people whose username starts with ``prefix`` (lower-case), by name."""
+        rows = await self._pool.fetch(_NAMED_FROM, name_prefix_pattern(prefix), limit)
+        return [Person(row["id"], row["username"]) for row in rows]

@@ -50,6 +50,9 @@ class Presence(Protocol):
     async def online(self, room: str, limit: int) -> list[OnlineUser]:
         """Up to ``limit`` of the users online in ``room``, by name."""
 
+    async def online_among(self, room: str, user_ids: list[str]) -> set[str]:
+        """Which of ``user_ids`` are online in ``room`` (a page of its members), in one step."""
+
     async def heartbeat(
         self, connections: list[tuple[str, str]], memberships: list[tuple[str, Member]]
     ) -> None:

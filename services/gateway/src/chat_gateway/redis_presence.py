@@ -175,6 +175,14 @@ class RedisPresence:
         ]
         return sorted(online, key=lambda user: (user.name, user.id))
 
+    async def online_among(self, room: str, user_ids: list[str]) -> set[str]:
+        if not user_ids:
+            return set()
+        now, _ = self._now_and_expiry()
+        # Scored by expiry: a lapsed entry (its gateway died) is offline until swept.
+        scores = await self._redis.zmscore(_users_key(room), user_ids)
+        return {user for user, score in zip(user_ids, scores, strict=True) if score and score > now}
+
     async def heartbeat(
         self, connections: list[tuple[str, str]], memberships: list[tuple[str, Member]]
     ) -> None:

@@ -35,6 +35,7 @@ class ListedRoom(msgspec.Struct, frozen=True):
     # Whether the person has a membership in it (their own rooms), else a directory entry.
     member: bool
     last_active_at: datetime
+    topic: str = ""
 
 
 class DirectoryCursor(msgspec.Struct, frozen=True):
@@ -68,7 +69,7 @@ def name_prefix_pattern(prefix: str) -> str:
 
 
 _OWN = """
-SELECT r.id, r.kind, r.read_only, r.last_active_at
+SELECT r.id, r.kind, r.read_only, r.last_active_at, r.topic
 FROM room_members m JOIN rooms r ON r.id = m.room
 WHERE m.user_id = $1
 ORDER BY r.last_active_at DESC, r.id DESC
@@ -77,7 +78,7 @@ LIMIT $2
 # Each filter is a fixed fragment, so every combination is its own prepared statement with a
 # plan for it (a generic "$n IS NULL OR …" plan would ignore the indexes).
 _DIRECTORY = """
-SELECT r.id, r.kind, r.read_only, r.last_active_at FROM rooms r
+SELECT r.id, r.kind, r.read_only, r.last_active_at, r.topic FROM rooms r
 WHERE r.kind = 'public'
   AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room = r.id AND m.user_id = $1)
   AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room = r.id AND b.user_id = $1)"""
@@ -114,4 +115,6 @@ class RoomCatalog:
 
 
 def _listed(row: asyncpg.Record, *, member: bool) -> ListedRoom:
-    return ListedRoom(row["id"], row["kind"], row["read_only"], member, row["last_active_at"])
+    return ListedRoom(
+        row["id"], row["kind"], row["read_only"], member, row["last_active_at"], row["topic"]
+    )

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from chat_common.envelope import RoomId, format_ts
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.text import PLAIN_LINE
+from chat_common.tokens import AccessClaims
 from chat_gateway import protocol
 from chat_gateway.access import Caller, RoomAccess
 from chat_gateway.broker import Broker
@@ -75,7 +76,7 @@ def room_routes() -> list[Route]:
 
     async def create_room(request: Request) -> Response:
         rooms, caller = _rooms(request), await caller_of(request)
-        body = await _body(request, NewRoom)
+        body = await decode_body(request, NewRoom)
         room = await rooms.roster.create(body.name, body.kind, body.read_only, caller.user_id)
         if room is None:
             return json_response(
@@ -93,6 +94,7 @@ def room_routes() -> list[Route]:
                 "name": room.id,
                 "kind": room.kind,
                 "read_only": room.read_only,
+                "topic": "",
                 "last_seq": 0,
             },
             201,
@@ -100,7 +102,7 @@ def room_routes() -> list[Route]:
 
     async def add_member(request: Request) -> Response:
         rooms, caller, room = await _moderated(request)
-        body = await _body(request, NewMember)
+        body = await decode_body(request, NewMember)
         await rooms.access.for_acting_on(caller, room, body.user_id, grant=body.role)
         await rooms.roster.add_member(room, body.user_id, body.role, caller.user_id)
         await rooms.announce(RoomChange(room=room, action="member", user_id=body.user_id))
@@ -118,7 +120,7 @@ def room_routes() -> list[Route]:
 
     async def mute(request: Request) -> Response:
         rooms, caller, room = await _moderated(request)
-        body = await _body(request, NewMute)
+        body = await decode_body(request, NewMute)
         await rooms.access.for_acting_on(caller, room, body.user_id)
         until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
         await rooms.roster.mute(room, body.user_id, until, caller.user_id)
@@ -137,7 +139,7 @@ def room_routes() -> list[Route]:
 
     async def ban(request: Request) -> Response:
         rooms, caller, room = await _moderated(request)
-        body = await _body(request, NewBan)
+        body = await decode_body(request, NewBan)
         await rooms.access.for_acting_on(caller, room, body.user_id)
         await rooms.roster.ban(room, body.user_id, body.reason, caller.user_id)
         await rooms.announce(RoomChange(room=room, action="ban", user_id=body.user_id))
@@ -172,6 +174,13 @@ def room_routes() -> list[Route]:
 
 
 async def caller_of(request: Request) -> Caller:
+    claims = await claims_of(request)
+    return Caller(claims.sub, claims.roles)
+
+
+async def claims_of(request: Request) -> AccessClaims:
+    """The claims of the request's access token, refused (401) when absent, invalid or of a
+    login session that was ended."""
     ctx: GatewayContext = request.app.state.ctx
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -179,7 +188,7 @@ async def caller_of(request: Request) -> Caller:
     claims = await ctx.verify_token(token.strip())
     if await ctx.is_revoked(claims):
         raise ChatError(ErrorCode.UNAUTHORIZED, "this session was revoked")
-    return Caller(claims.sub, claims.roles)
+    return claims
 
 
 async def list_rooms(request: Request) -> Response:
@@ -211,6 +220,7 @@ async def list_rooms(request: Request) -> Response:
                     "last_seq": seq,
                     "member": room.member,
                     "last_active_at": format_ts(room.last_active_at),
+                    "topic": room.topic,
                 }
                 for room, seq in zip(rooms, seqs, strict=True)
             ],
@@ -245,17 +255,18 @@ class _RoomsQuery(msgspec.Struct):
 
 
 def _decode_query(request: Request) -> _PageQuery:
-    return _convert_query(request, _PageQuery)
+    return decode_query(request, _PageQuery)
 
 
 def _decode_rooms_query(request: Request, page_size: int) -> _RoomsQuery:
-    query = _convert_query(request, _RoomsQuery)
+    query = decode_query(request, _RoomsQuery)
     if query.limit is not None and query.limit > page_size:
         raise ChatError(ErrorCode.BAD_REQUEST, f"limit is at most {page_size}")
     return query
 
 
-def _convert_query(request: Request, kind: type[QueryT]) -> QueryT:
+def decode_query(request: Request, kind: type[QueryT]) -> QueryT:
+    """The query string as ``kind`` (checked by its types); ``bad_request`` saying what is wrong."""
     try:
         return msgspec.convert(dict(request.query_params), kind, strict=False)
     except msgspec.ValidationError as exc:
@@ -279,7 +290,8 @@ async def _moderated(request: Request) -> tuple[RoomAdministration, Caller, str]
     return rooms, caller, room
 
 
-async def _body(request: Request, kind: type[BodyT]) -> BodyT:
+async def decode_body(request: Request, kind: type[BodyT]) -> BodyT:
+    """The JSON body as ``kind``, bounded in size; ``bad_request`` saying what is wrong."""
     raw = await request.body()
     if len(raw) > _ctx(request).settings.http_body_max_bytes:
         raise ChatError(ErrorCode.TOO_LARGE, "request body too large")

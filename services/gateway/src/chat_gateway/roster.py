@@ -1,10 +1,13 @@
 """Who belongs to which room, with which role, and who is muted or banned (Postgres).
 
-Every change a moderator makes is written together with its audit row in one transaction.
+Every change a moderator makes (a topic too) is written together with its audit row in one
+transaction. Reads of the members (a page of them, or those a message mentions) always ask the
+database, so a person removed a moment ago is neither listed nor mentioned.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +24,50 @@ class Standing(msgspec.Struct, frozen=True):
     role: str | None  # owner, moderator, member, or None when not a member
     muted_until: datetime | None
     banned: bool
+
+
+class RoomMember(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    role: str
+
+
+def dm_members(room: str) -> tuple[str, str] | None:
+    if not room.startswith("dm:"):
+        return None
+    _, first, second = room.split(":", 2)
+    return first, second
+
+
+# A room's members by user id, the order of its primary key, so each page is one index range
+# however many joined (a public room's can be a crowd). Names are looked up for the page alone;
+# the id is cast only when it is a UUID (every id the gateway writes is; a stray one has no user
+# and lists with its id as its name).
+_MEMBERS = """
+SELECT m.user_id, m.role, coalesce(u.username, m.user_id) AS name
+FROM (
+    SELECT user_id, role FROM room_members
+    WHERE room = $1 AND user_id > $2 ORDER BY user_id LIMIT $3
+) m
+LEFT JOIN users u ON u.id = CASE WHEN m.user_id ~ $4 THEN m.user_id::uuid END
+ORDER BY m.user_id
+"""
+# A direct message's members are its two people, whatever rows exist.
+_DM_MEMBERS = """
+SELECT u.id::text AS user_id, 'member' AS role, u.username AS name FROM users u
+WHERE u.id = ANY($1::uuid[]) AND u.id::text > $2 ORDER BY u.id::text LIMIT $3
+"""
+# The names looked up (a handful, by the unique index on username), then their membership.
+_MEMBERS_NAMED = """
+SELECT u.username, u.id::text AS id FROM users u
+WHERE u.username = ANY($2::text[])
+  AND EXISTS (SELECT 1 FROM room_members m WHERE m.room = $1 AND m.user_id = u.id::text)
+"""
+_DM_PEOPLE_NAMED = """
+SELECT u.username, u.id::text AS id FROM users u
+WHERE u.username = ANY($2::text[]) AND u.id = ANY($1::uuid[])
+"""
+_UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class RoomRoster:
@@ -153,6 +200,35 @@ class RoomRoster:
                 "DELETE FROM room_bans WHERE room = $1 AND user_id = $2", room, user_id
             )
             await _audit(connection, room, actor, "unban", user_id, {})
+
+    async def set_topic(self, room: str, topic: str, actor: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            previous = await connection.fetchval(
+                "SELECT topic FROM rooms WHERE id = $1 FOR UPDATE", room
+            )
+            await connection.execute("UPDATE rooms SET topic = $2 WHERE id = $1", room, topic)
+            await _audit(
+                connection, room, actor, "topic", None, {"topic": topic, "previous": previous}
+            )
+
+    async def members(self, room: str, *, after: str, limit: int) -> list[RoomMember]:
+        """Up to ``limit`` members with a user id above ``after``, by user id."""
+        pair = dm_members(room)
+        if pair is None:
+            rows = await self._pool.fetch(_MEMBERS, room, after, limit, _UUID)
+        else:
+            rows = await self._pool.fetch(_DM_MEMBERS, list(pair), after, limit)
+        return [RoomMember(row["user_id"], row["name"], row["role"]) for row in rows]
+
+    async def members_named(self, room: str, names: Sequence[str]) -> dict[str, str]:
+        """Of ``names`` (usernames), those of the room's members now, as username → user id:
+        a row of ``room_members``, or one of a direct message's two people."""
+        pair = dm_members(room)
+        if pair is None:
+            rows = await self._pool.fetch(_MEMBERS_NAMED, room, list(names))
+        else:
+            rows = await self._pool.fetch(_DM_PEOPLE_NAMED, list(pair), list(names))
+        return {row["username"]: row["id"] for row in rows}
 
     async def audit_trail(self, room: str, limit: int = 100) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

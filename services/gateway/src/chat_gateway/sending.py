@@ -1,5 +1,10 @@
 """The message path of one ``send`` (docs/architecture.md, message path steps 1-5): validate,
-authorise, admit, number, make durable in Kafka, publish, acknowledge."""
+authorise, resolve mentions, admit, number, make durable in Kafka, publish, acknowledge.
+
+Mentions are resolved only for a body with an ``@`` in it: the usual message pays one scan for a
+character and nothing else. The sender returns the ids a new message mentions with its ack, so
+whoever tells those people (their own channel) does so once the message is durable.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -23,6 +29,7 @@ from chat_gateway import protocol
 from chat_gateway.access import Caller, RoomChecks
 from chat_gateway.broker import Admission, Broker, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import frame_of, void_frame
+from chat_gateway.mentions import in_order_of, mentioned_names
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.sequencer import Sequencer
 
@@ -65,6 +72,22 @@ class DurableLog(Protocol):
         not known to be."""
 
 
+class MemberNames(Protocol):
+    """Who of the people a body names belongs to the room (``roster.RoomRoster``: Postgres)."""
+
+    async def members_named(self, room: str, names: Sequence[str]) -> dict[str, str]:
+        """Of ``names`` (usernames), the room's members at this moment, as username → id."""
+
+
+class SentMessage(msgspec.Struct, frozen=True):
+    """A send's outcome: the acknowledged message (JSON), durable, and the ids of the people it
+    mentions when this send made it durable (empty when a resend found it sent already, so
+    nobody is told twice)."""
+
+    message: msgspec.Raw
+    mentions: tuple[str, ...] = ()
+
+
 class MessageSender:
     def __init__(
         self,
@@ -73,8 +96,10 @@ class MessageSender:
         sequencer: Sequencer,
         message_log: DurableLog,
         access: RoomChecks,
+        members: MemberNames,
         metrics: GatewayMetrics,
         max_body_chars: int,
+        max_mentions: int,
         duplicate_wait_s: float,
         on_started: Started,
     ) -> None:
@@ -82,15 +107,17 @@ class MessageSender:
         self._sequencer = sequencer
         self._log = message_log
         self._access = access
+        self._members = members
         self._metrics = metrics
         self._max_body_chars = max_body_chars
+        self._max_mentions = max_mentions
         self._duplicate_wait_s = duplicate_wait_s
         self._on_started = on_started
 
     async def send(
         self, claims: AccessClaims, session_id: str, command: protocol.Send
-    ) -> msgspec.Raw:
-        """The acknowledged message (JSON), once it is durable."""
+    ) -> SentMessage:
+        """The acknowledged message, once it is durable, and whom it mentions."""
         started = time.perf_counter()
         self._validate_body(command.body)
         user_id, client_msg_id = claims.sub, command.client_msg_id
@@ -100,11 +127,13 @@ class MessageSender:
             if entry.added:
                 await self._on_started(command.room, entry.added)
         fresh = self._fresh_envelope(claims, command)
+        if "@" in command.body:
+            fresh = await self._with_mentions(fresh)
         admission = await self._admit(
             user_id, client_msg_id, session_id, command.room, _draft_of(fresh)
         )
         if admission.outcome is Admission.DONE:
-            return msgspec.Raw(admission.envelope)
+            return SentMessage(msgspec.Raw(admission.envelope))
         try:
             if admission.outcome is Admission.NUMBERED:
                 # Numbered and recorded as pending by the admission itself (steps 2 and 3).
@@ -157,7 +186,18 @@ class MessageSender:
         done = time.perf_counter()
         stages.labels("publish").observe(done - publishing)
         self._metrics.ack_latency.observe(done - started)
-        return msgspec.Raw(frame.message_json)
+        return SentMessage(msgspec.Raw(frame.message_json), envelope.mentions or ())
+
+    async def _with_mentions(self, fresh: Envelope) -> Envelope:
+        """``fresh`` with the room's members its body names (the author left out: nobody is
+        told of their own words), read now, so a person removed from the room a moment ago is
+        not mentioned."""
+        names = mentioned_names(fresh.body, self._max_mentions)
+        if not names:
+            return fresh
+        found = await self._members.members_named(fresh.room, names)
+        mentions = tuple(user for user in in_order_of(names, found) if user != fresh.user.id)
+        return msgspec.structs.replace(fresh, mentions=mentions) if mentions else fresh
 
     def _validate_body(self, body: str) -> None:
         if not body:

@@ -461,7 +461,25 @@ class Session:
 
     async def _send(self, command: protocol.Send) -> dict[str, Any]:
         assert self.claims is not None
-        return {"message": await self.ctx.sender.send(self.claims, self.session_id, command)}
+        sent = await self.ctx.sender.send(self.claims, self.session_id, command)
+        if sent.mentions:
+            await self._tell_mentioned(command.room, sent.mentions, sent.message)
+        return {"message": sent.message}
+
+    async def _tell_mentioned(self, room: str, people: Sequence[str], message: Any) -> None:
+        """A durable message told to the people it mentions. The message is acknowledged
+        whatever happens here: a `mention` event lost to a Redis outage leaves its count in
+        their room list (``GET /v1/me/rooms``), read after their next connect."""
+        told = await asyncio.gather(
+            *(self.ctx.person.tell_mention(person, room, message) for person in people),
+            return_exceptions=True,
+        )
+        for outcome in told:
+            if isinstance(outcome, DEPENDENCY_ERRORS):
+                self.ctx.metrics.redis_errors.labels("mention").inc()
+                log.warning("mention not told", extra={"error": repr(outcome)})
+            elif isinstance(outcome, BaseException):
+                raise outcome
 
     # -- errors -------------------------------------------------------------------------------
 

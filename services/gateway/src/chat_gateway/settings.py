@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from chat_common.envelope import MAX_MENTIONS
 from chat_common.proxies import check_trusted_proxies
 from chat_common.settings import (
     LOCAL_DATABASE_URL,
@@ -115,6 +116,18 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # poll (every 30 s): 100 rooms are ~15 KiB, more than a sidebar or a directory screen shows
     # at once; anything further is a search or the next page away.
     directory_page_size: PositiveInt = 100
+    # GET /v1/users (the people directory, typed into while starting a DM or adding a member):
+    # a page is this many people unless the client asks for fewer, up to people_page_max. 20
+    # fill a suggestion list; 50 (~4 KiB) fill a tall one, and the next letter typed narrows it.
+    people_page_size: PositiveInt = 20
+    people_page_max: PositiveInt = 50
+    # GET /v1/rooms/{room}/members: at most this many people per page (also the default), each
+    # with their presence, read in one Redis round trip: ~10 KiB, more than a member panel shows.
+    members_page_size: PositiveInt = 100
+    # Distinct @names looked up per message, in one query: past any real message's mentions,
+    # while a body of 4,000 characters full of @names costs one bounded lookup, not hundreds
+    # (and notifies at most this many people). At most envelope.MAX_MENTIONS.
+    max_mentions_per_message: Annotated[int, msgspec.Meta(ge=1, le=MAX_MENTIONS)] = 20
     # Bodies of the HTTP routes are a few dozen bytes (a room name, a user id and a reason).
     http_body_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4096
     # After drain_grace_s the rest are closed with 1012; their close handshakes get this long.
@@ -176,6 +189,8 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
             check_trusted_proxies(self.trusted_proxies)
         except ValueError as exc:
             raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from exc
+        if self.people_page_size > self.people_page_max:
+            raise ValueError(f"{PREFIX}PEOPLE_PAGE_SIZE must not exceed {PREFIX}PEOPLE_PAGE_MAX")
         if self.send_lock_s * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(
                 f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}KAFKA_REQUEST_TIMEOUT_MS, or a retry"

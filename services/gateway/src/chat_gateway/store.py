@@ -8,7 +8,10 @@ import msgspec
 from chat_common.envelope import Author, Envelope, format_ts
 from chat_gateway.frames import RoomFrame, frame_of
 
-_SELECT = "SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at FROM messages"
+_SELECT = (
+    "SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions"
+    " FROM messages"
+)
 
 
 class Room(msgspec.Struct, frozen=True):
@@ -82,5 +85,7 @@ def _frame(row: asyncpg.Record) -> RoomFrame:
             body=row["body"],
             ts=format_ts(row["created_at"]),
             client_msg_id=row["client_msg_id"],
+            # NULL for a message that mentions nobody: the field is then left out, as sent.
+            mentions=tuple(row["mentions"]) if row["mentions"] else msgspec.UNSET,
         )
     )

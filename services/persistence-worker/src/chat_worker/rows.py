@@ -28,6 +28,7 @@ from chat_common.envelope import (
     ClientMsgId,
     Envelope,
     EnvelopeError,
+    Mentions,
     RoomId,
     Timestamp,
     decode_envelope,
@@ -49,6 +50,7 @@ class MessageRow(NamedTuple):
     body: str
     client_msg_id: str
     created_at: datetime
+    mentions: list[str] | None = None  # NULL when the message mentions nobody
 
 
 class _StoredEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -65,6 +67,7 @@ class _StoredEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     body: Body
     ts: Timestamp
     client_msg_id: ClientMsgId
+    mentions: Mentions | msgspec.UnsetType = msgspec.UNSET
 
 
 _decoder = msgspec.json.Decoder(_StoredEnvelope)
@@ -95,6 +98,7 @@ def decode_row(value: bytes) -> MessageRow:
             stored.body,
             stored.client_msg_id,
             created_at,
+            list(stored.mentions) if stored.mentions else None,
         )
     )
 
@@ -119,4 +123,5 @@ def to_row(envelope: Envelope) -> MessageRow:
         body=envelope.body,
         client_msg_id=envelope.client_msg_id,
         created_at=created_at,
+        mentions=list(envelope.mentions) if envelope.mentions else None,
     )

@@ -28,19 +28,32 @@ from asyncpg.pool import PoolConnectionProxy
 
 from chat_worker.rows import MessageRow
 
-COLUMNS = ("id", "room", "seq", "user_id", "user_name", "body", "client_msg_id", "created_at")
+COLUMNS = (
+    "id",
+    "room",
+    "seq",
+    "user_id",
+    "user_name",
+    "body",
+    "client_msg_id",
+    "created_at",
+    "mentions",
+)
 
 # Lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch, and a
 # rolled-back batch leaves nothing behind either.
 _CREATE_STAGING = """
 CREATE TEMPORARY TABLE message_staging (
     id uuid, room text, seq bigint, user_id text, user_name text, body text,
-    client_msg_id text, created_at timestamptz
+    client_msg_id text, created_at timestamptz, mentions text[]
 ) ON COMMIT DELETE ROWS
 """
 _MOVE_STAGED = """
-INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
-SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at FROM message_staging
+INSERT INTO messages (
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions
+)
+SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions
+FROM message_staging
 ON CONFLICT DO NOTHING
 """
 # Only forward. last_seq moves with every batch that has a newer message (unread counts are
@@ -67,8 +80,10 @@ ON CONFLICT (user_id, room) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
 WHERE read_markers.seq < EXCLUDED.seq
 """
 _INSERT_ONE = """
-INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO messages (
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
 """
 
