@@ -10,12 +10,9 @@ Two modes, both on by default:
   one at a time and ``--concurrency`` at a time, over one keep-alive connection each.
   ``--endpoint /v1/rooms`` measures the existing room list instead (own rooms and the first
   directory page) where a gateway has no ``/v1/me/rooms`` yet.
-- **SQL** (``--sql``; ``--no-http`` for it alone): the statement the endpoint runs, straight
-  through asyncpg — memberships joined with rooms and read markers, and per room the messages
-  after the read marker that mention the person — timed the same way, with EXPLAIN (ANALYZE,
-  BUFFERS) for a person in 1,000 rooms; then again with the index the statement wants
-  (``CANDIDATE_INDEX``, made by hand in the seeded database and dropped afterwards, so the seed
-  stays what the migrations make).
+- **SQL** (``--sql``; ``--no-http`` for it alone): the statement the endpoint runs
+  (``chat_gateway.my_rooms.LISTED``), straight through asyncpg, timed the same way, with EXPLAIN
+  (ANALYZE, BUFFERS) for a person in 1,000 rooms.
 
 Each request is timed from just before it is sent to its last byte read. One request per person
 is made before timing starts (connections, prepared statements, the pages of their rooms in
@@ -54,6 +51,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 import seed_people
 from chat_common.kafka_client import ensure_topics
 from chat_common.settings import LOCAL_KAFKA_BOOTSTRAP
+from chat_gateway.my_rooms import LISTED
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module, redis_server
 from gateway_harness import auth_service
@@ -72,32 +70,6 @@ FEW_ROOMS = (10, 60)
 # Logins are Argon2id checks; the auth service's per-address failure budget is lifted, as the
 # other benchmarks lift it, since every login comes from 127.0.0.1.
 LIFTED_AUTH_LIMITS = {"CHAT_AUTH_LOGIN_FAILURES_PER_IP": "1000000"}
-
-# What GET /v1/me/rooms reads: every membership of the person with its room and read marker,
-# most recently active first, bounded; unread is last_seq - read_seq (seqs are dense per room);
-# mentions counts the messages after the marker whose mentions hold the person.
-ROOM_LIST_SQL = """
-SELECT r.id, r.kind, r.read_only, r.topic, m.role, r.last_seq,
-       COALESCE(k.seq, 0) AS read_seq,
-       GREATEST(r.last_seq - COALESCE(k.seq, 0), 0) AS unread,
-       (SELECT count(*) FROM messages g
-        WHERE g.room = m.room AND g.seq > COALESCE(k.seq, 0)
-          AND g.mentions @> ARRAY[$1::text]) AS mentions
-FROM room_members m
-JOIN rooms r ON r.id = m.room
-LEFT JOIN read_markers k ON k.user_id = m.user_id AND k.room = m.room
-WHERE m.user_id = $1
-ORDER BY r.last_active_at DESC, r.id DESC
-LIMIT $2
-"""
-# The index the mention count wants: per room, only the messages that mention anyone (about
-# 1 %), in seq order, with the array to test, so counting a room's unread mentions reads a few
-# index entries instead of every unread message. Not in the migrations: measured by hand.
-CANDIDATE_INDEX = "messages_mentioned_by_room"
-CANDIDATE_INDEX_SQL = (
-    f"CREATE INDEX IF NOT EXISTS {CANDIDATE_INDEX} ON messages (room, seq) INCLUDE (mentions)"
-    " WHERE mentions IS NOT NULL"
-)
 
 
 @dataclass(frozen=True)
@@ -319,7 +291,7 @@ async def sql_timings(
     concurrencies: Sequence[int],
 ) -> list[Timing]:
     async def ask(person: Person) -> int:
-        return len(await pool.fetch(ROOM_LIST_SQL, person.user_id, LIST_LIMIT))
+        return len(await pool.fetch(LISTED, person.user_id, LIST_LIMIT))
 
     timings = []
     for group, members in people.items():
@@ -331,39 +303,19 @@ async def sql_timings(
 
 
 async def explain(pool: asyncpg.Pool, person: Person) -> str:
-    rows = await pool.fetch(
-        "EXPLAIN (ANALYZE, BUFFERS) " + ROOM_LIST_SQL, person.user_id, LIST_LIMIT
-    )
+    rows = await pool.fetch("EXPLAIN (ANALYZE, BUFFERS) " + LISTED, person.user_id, LIST_LIMIT)
     return "\n".join(row[0] for row in rows)
 
 
 async def sql_mode(
     database_url: str, people: dict[str, list[Person]], requests: int, concurrencies: Sequence[int]
 ) -> tuple[list[Timing], dict[str, str]]:
-    """The statement as migration 0006 leaves the schema, then with ``CANDIDATE_INDEX``."""
-    plans: dict[str, str] = {}
-    timings: list[Timing] = []
-    heavy = people["heavy"][0]
+    """The endpoint's statement alone, and its plan for a person in 1,000 rooms."""
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=max(concurrencies))
     try:
-        await pool.execute(f"DROP INDEX IF EXISTS {CANDIDATE_INDEX}")
-        timings += await sql_timings(
-            pool, people, "SQL, migrations' indexes", requests, concurrencies
-        )
-        plans["migrations' indexes"] = await explain(pool, heavy)
-        started = time.perf_counter()
-        await pool.execute(CANDIDATE_INDEX_SQL)
-        await pool.execute("ANALYZE messages")
-        built_s = time.perf_counter() - started
-        size = await pool.fetchval(f"SELECT pg_relation_size('{CANDIDATE_INDEX}')")
-        print(f"{CANDIDATE_INDEX}: built in {built_s:.1f} s, {size / 2**20:.1f} MiB", flush=True)
-        mode = f"SQL, with {CANDIDATE_INDEX}"
-        timings += await sql_timings(pool, people, mode, requests, concurrencies)
-        plans[
-            f"with {CANDIDATE_INDEX} ({size / 2**20:.1f} MiB, built in {built_s:.0f} s)"
-        ] = await explain(pool, heavy)
+        timings = await sql_timings(pool, people, "SQL", requests, concurrencies)
+        plans = {"the endpoint's statement": await explain(pool, people["heavy"][0])}
     finally:
-        await pool.execute(f"DROP INDEX IF EXISTS {CANDIDATE_INDEX}")
         await pool.close()
     return timings, plans
 

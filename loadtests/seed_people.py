@@ -8,7 +8,8 @@ in a few dozen (log-normal, median 20, plus a handful of DMs); room sizes and ac
 in a real deployment (a few rooms with thousands of members and tens of thousands of messages,
 most with a few); 10,000,000 messages with bodies of chat-like lengths, about 1 % carrying
 ``mentions``; read markers for nearly every membership (most rooms read to the end, some a
-little behind, a few far behind); ``rooms.last_seq`` and ``last_active_at`` from the messages.
+little behind, a few far behind); ``rooms.last_seq`` and ``last_active_at`` from the messages;
+``unread_mentions`` for the mentions above each person's marker.
 
 Everything is drawn from one seeded random generator, so a shape always gives the same data.
 Tables are loaded with COPY (messages by several processes at once) with their keys and indexes
@@ -809,12 +810,34 @@ def seed(shape: Shape, database_url: str, admin_url: str, workers: int) -> dict[
             raise RuntimeError("a message loader failed; the next run seeds again")
     with watch.stage("rebuild keys and indexes"):
         asyncio.run(rebuild_schema(database_url, schema))
+    with watch.stage("record the unread mentions"):
+        asyncio.run(_record_unread_mentions(database_url))
     with watch.stage("VACUUM ANALYZE"):
         asyncio.run(_vacuum(database_url))
     held = asyncio.run(figures(database_url))
     asyncio.run(_finish(database_url, watch, held))
     print(f"{name}: seeded in {watch.total_s:.0f} s; {held['database_bytes'] / 2**30:.2f} GiB")
     return {"stages": [*watch.stages.items(), ("total", round(watch.total_s, 1))], "figures": held}
+
+
+# What the persistence worker records as it stores a message that mentions people: a row per
+# person mentioned above their read marker (migration 0007 backfills the same way).
+_UNREAD_MENTIONS = """
+INSERT INTO unread_mentions (user_id, room, seq)
+SELECT u.user_id, m.room, m.seq
+FROM messages m CROSS JOIN LATERAL unnest(m.mentions) AS u (user_id)
+LEFT JOIN read_markers k ON k.user_id = u.user_id AND k.room = m.room
+WHERE m.mentions IS NOT NULL AND m.seq > COALESCE(k.seq, 0)
+ON CONFLICT DO NOTHING
+"""
+
+
+async def _record_unread_mentions(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(_UNREAD_MENTIONS)
+    finally:
+        await connection.close()
 
 
 async def _prepare(database_url: str, shape: Shape) -> Schema:

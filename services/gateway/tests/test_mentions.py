@@ -162,3 +162,40 @@ async def test_in_a_dm_the_other_person_is_mentioned(system: ChatSystem) -> None
         assert sent["message"]["mentions"] == [b_id]
     finally:
         await a.close()
+
+
+async def test_a_mention_counts_in_the_room_list_until_the_person_reads_past_it(
+    system: ChatSystem, database: asyncpg.Connection
+) -> None:
+    _, _, alice_token = await _person(system, "alice")
+    bob_id, bob_name, bob_token = await _person(system, "bob")
+    room = await _room(system, alice_token, "private", bob_id)
+    alice = await system.client(system.gateways[0], alice_token)
+    bob = await system.client(system.gateways[1], bob_token)
+    try:
+        await alice.request("join", room=room)
+        await alice.request("send", room=room, body=f"@{bob_name} look", client_msg_id="m1")
+        await alice.request("send", room=room, body="and this", client_msg_id="m2")
+        sent = await alice.request("send", room=room, body=f"@{bob_name} again", client_msg_id="m3")
+
+        async def listed() -> dict[str, Any]:
+            rooms = (await _http(system, "GET", "/v1/me/rooms", bob_token)).json()["rooms"]
+            return next(entry for entry in rooms if entry["id"] == room)
+
+        deadline = asyncio.get_running_loop().time() + STORED_WITHIN_S
+        while (entry := await listed())["last_seq"] < 3:
+            assert asyncio.get_running_loop().time() < deadline, entry
+            await asyncio.sleep(0.2)
+        assert (entry["unread"], entry["mentions"]) == (3, 2)
+
+        await bob.request("read", room=room, seq=1)
+        assert ((await listed())["unread"], (await listed())["mentions"]) == (2, 1)
+        await bob.request("read", room=room, seq=sent["message"]["seq"])
+        assert ((await listed())["unread"], (await listed())["mentions"]) == (0, 0)
+        left = await database.fetchval(
+            "SELECT count(*) FROM unread_mentions WHERE user_id = $1 AND room = $2", bob_id, room
+        )
+        assert left == 0  # the marker took the rows it passed with it
+    finally:
+        await alice.close()
+        await bob.close()

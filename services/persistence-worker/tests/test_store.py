@@ -182,6 +182,42 @@ async def test_a_room_s_last_seq_and_its_authors_read_markers_follow_what_is_sto
         await pool.execute("DELETE FROM rooms WHERE id = $1", room)
 
 
+async def test_the_people_a_message_mentions_have_it_unread_until_their_marker_passes_it(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = MessageStore(pool, activity_step=STEP)
+    await pool.execute("INSERT INTO rooms (id, kind) VALUES ($1, 'public')", room)
+    try:
+        await pool.execute(
+            "INSERT INTO read_markers (user_id, room, seq) VALUES ('cleo', $1, 2)", room
+        )
+        await store.write(
+            [
+                _row(room, 1)._replace(mentions=["bob", "cleo"]),  # cleo read it already
+                _row(room, 2),
+                _row(room, 3)._replace(mentions=["bob", "cleo"]),
+            ]
+        )
+        assert await _unread_mentions(pool, room) == [("bob", 1), ("bob", 3), ("cleo", 3)]
+        # A redelivery after bob read up to 3 records none of his again.
+        await pool.execute("DELETE FROM unread_mentions WHERE user_id = 'bob' AND room = $1", room)
+        await pool.execute(
+            "INSERT INTO read_markers (user_id, room, seq) VALUES ('bob', $1, 3)", room
+        )
+        await store.write([_row(room, 3)._replace(mentions=["bob", "cleo"]), _row(room, 4)])
+        assert await _unread_mentions(pool, room) == [("cleo", 3)]
+    finally:
+        await pool.execute("DELETE FROM unread_mentions WHERE room = $1", room)
+        await pool.execute("DELETE FROM rooms WHERE id = $1", room)
+
+
+async def _unread_mentions(pool: asyncpg.Pool, room: str) -> list[tuple[str, int]]:
+    rows = await pool.fetch(
+        "SELECT user_id, seq FROM unread_mentions WHERE room = $1 ORDER BY user_id, seq", room
+    )
+    return [(row["user_id"], row["seq"]) for row in rows]
+
+
 async def _markers(pool: asyncpg.Pool, room: str) -> dict[str, int]:
     rows = await pool.fetch("SELECT user_id, seq FROM read_markers WHERE room = $1", room)
     return {row["user_id"]: row["seq"] for row in rows}

@@ -6,8 +6,8 @@ private rooms they were added to or created, DMs. One statement answers, bounded
 ``max_own_rooms_listed`` (the most recently active first) and costing O(rooms) whatever the
 rooms hold: ``unread`` is ``last_seq - read_seq`` (seqs are dense per room; ``rooms.last_seq``
 is the newest stored seq, moved by the persistence worker), never a count of messages, and
-``mentions`` counts only messages that mention the person (the partial GIN index on
-``messages.mentions``), above their marker.
+``mentions`` counts the person's rows in ``unread_mentions`` above their marker (written by the
+persistence worker with each message that mentions them, deleted as the marker passes them).
 """
 
 from __future__ import annotations
@@ -47,25 +47,27 @@ class PersonalRooms(Protocol):
         ...
 
 
-# The memberships with their rooms and markers first (an index scan of room_members_by_user and
-# one primary-key probe each of rooms and read_markers per room), then the mentions above each
-# marker in one pass over the messages that mention the person at all (the GIN index), grouped
-# by room. Both parts are bounded by the person's rooms and mentions, not by room sizes.
+# The person's memberships and read markers from their covering indexes (index-only scans),
+# each membership's room by its primary key, then the person's unread mentions (a range of
+# unread_mentions' primary key) counted per room above its marker. Every part is bounded by
+# the person's rooms and unread mentions, never by room sizes or by history. The room is looked
+# up per membership (LATERAL, kept from being flattened by OFFSET 0): a planner that estimates a
+# hash join over every room cheaper would read the whole table for each list (docs/benchmarks.md).
 _MINE = """
 WITH mine AS (
     SELECT r.id, r.kind, r.read_only, r.topic, m.role, r.last_seq, r.last_active_at,
            COALESCE(k.seq, 0) AS read_seq
     FROM room_members m
-    JOIN rooms r ON r.id = m.room
+    CROSS JOIN LATERAL (SELECT * FROM rooms WHERE rooms.id = m.room OFFSET 0) r
     LEFT JOIN read_markers k ON k.user_id = m.user_id AND k.room = m.room
     WHERE m.user_id = $1{only}
     ORDER BY r.last_active_at DESC, r.id DESC
     LIMIT $2
 ), mentioned AS (
-    SELECT x.room, count(*) AS mentions
-    FROM messages x JOIN mine ON x.room = mine.id AND x.seq > mine.read_seq
-    WHERE x.mentions IS NOT NULL AND x.mentions @> ARRAY[$1::text]
-    GROUP BY x.room
+    SELECT u.room, count(*) AS mentions
+    FROM unread_mentions u JOIN mine ON u.room = mine.id AND u.seq > mine.read_seq
+    WHERE u.user_id = $1
+    GROUP BY u.room
 )
 SELECT mine.*, GREATEST(mine.last_seq - mine.read_seq, 0) AS unread,
        COALESCE(mentioned.mentions, 0) AS mentions

@@ -27,12 +27,20 @@ class Markers(Protocol):
 
 # The marker's new value is computed from the room's row, so a room without one inserts
 # nothing (and says so by returning no row, as an ignored lower seq does: told apart after).
+# The person's unread mentions the marker passes go in the same statement.
 _ADVANCE = """
-INSERT INTO read_markers AS k (user_id, room, seq)
-SELECT $1, r.id, LEAST($3::bigint, GREATEST(r.last_seq, $4::bigint)) FROM rooms r WHERE r.id = $2
-ON CONFLICT (user_id, room) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
-WHERE k.seq < EXCLUDED.seq
-RETURNING k.seq
+WITH moved AS (
+    INSERT INTO read_markers AS k (user_id, room, seq)
+    SELECT $1, r.id, LEAST($3::bigint, GREATEST(r.last_seq, $4::bigint))
+    FROM rooms r WHERE r.id = $2
+    ON CONFLICT (user_id, room) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
+    WHERE k.seq < EXCLUDED.seq
+    RETURNING k.seq
+), read AS (
+    DELETE FROM unread_mentions u
+    WHERE u.user_id = $1 AND u.room = $2 AND u.seq <= (SELECT seq FROM moved)
+)
+SELECT seq FROM moved
 """
 
 

@@ -14,7 +14,9 @@ its newest stored seq (what unread counts are measured against) and its ``last_a
 which orders the directory of public rooms, and one moves each author's read marker up to the
 newest seq they wrote in the room (a person has read what they wrote). Both only ever move
 forward, so storing a batch again changes nothing; being in the batch's transaction, a room's
-``last_seq`` is never behind its stored messages.
+``last_seq`` is never behind its stored messages. A batch holding messages that mention people
+also records, in the same transaction, one ``unread_mentions`` row per person and message
+above that person's read marker: what their room list counts.
 """
 
 from __future__ import annotations
@@ -78,6 +80,16 @@ FROM unnest($1::text[], $2::text[], $3::bigint[]) AS wrote (user_id, room, seq)
 JOIN rooms ON rooms.id = wrote.room
 ON CONFLICT (user_id, room) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
 WHERE read_markers.seq < EXCLUDED.seq
+"""
+# A mention at or below the person's marker is read already (a redelivered batch after they
+# read it): not recorded again.
+_REMEMBER_MENTIONS = """
+INSERT INTO unread_mentions (user_id, room, seq)
+SELECT named.user_id, named.room, named.seq
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS named (user_id, room, seq)
+LEFT JOIN read_markers k ON k.user_id = named.user_id AND k.room = named.room
+WHERE named.seq > COALESCE(k.seq, 0)
+ON CONFLICT DO NOTHING
 """
 _INSERT_ONE = """
 INSERT INTO messages (
@@ -189,10 +201,14 @@ async def _advance(
     rows: Sequence[MessageRow],
     activity_step: timedelta,
 ) -> None:
-    """Rooms' newest seq and activity, and authors' read markers, up to the stored ``rows``."""
+    """Rooms' newest seq and activity, authors' read markers and the people mentioned, up to the
+    stored ``rows``."""
     newest: dict[str, tuple[int, datetime]] = {}
     authors: dict[tuple[str, str], int] = {}
+    mentioned: list[tuple[str, str, int]] = []
     for row in rows:
+        if row.mentions:
+            mentioned += [(person, row.room, row.seq) for person in row.mentions]
         known = newest.get(row.room)
         if known is None:
             newest[row.room] = (row.seq, row.created_at)
@@ -218,6 +234,14 @@ async def _advance(
         [room for _, room in wrote],
         [authors[key] for key in wrote],
     )
+    if mentioned:
+        mentioned.sort()  # one order of row locks for every writer
+        await connection.execute(
+            _REMEMBER_MENTIONS,
+            [person for person, _, _ in mentioned],
+            [room for _, room, _ in mentioned],
+            [seq for _, _, seq in mentioned],
+        )
 
 
 def _row_count(status: str) -> int:
