@@ -113,6 +113,21 @@ async def main() -> None:
             await cara.page.get_by_role("button", name="Show rooms").click()
             await shoot(cara.page, "phone-rooms")
 
+            # Back in a room after a while: the line at what one had read.
+            await open_room(bob, other)
+            await say(ann, "Notes from the review are in the doc.")
+            await say(ann, "Two questions left for Thursday; shout if you have more.")
+            await open_room(bob, room)
+            await expect(bob.page.get_by_test_id("new-messages")).to_be_visible()
+            await shoot(bob.page, "new-messages")
+
+            # Starting a DM with anyone, found by the start of their name.
+            await ann.page.get_by_role("button", name="Start a direct message").click()
+            await ann.page.get_by_role("textbox", name="Find a person").fill(bob.name[:5])
+            await expect(ann.page.get_by_role("button", name=bob.name)).to_be_visible()
+            await shoot(ann.page, "new-dm")
+            await ann.page.keyboard.press("Escape")
+
             await ann.page.get_by_role("button", name="Create a room").first.click()
             await ann.page.get_by_test_id("new-room-name").fill("release-notes")
             await shoot(ann.page, "new-room")
