@@ -102,6 +102,7 @@ async def main() -> None:
             await say(cara, "Anyone up for lunch at noon?")
             await open_room(cara, room)
             entry = ann.page.locator(f"[data-testid=person][data-user='{cara.name}']")
+            await entry.hover()
             await entry.get_by_role("button", name="Message").click()
             await say(ann, "Lunch at noon sounds good. The usual place?")
             await open_room(ann, room)

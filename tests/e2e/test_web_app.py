@@ -85,6 +85,7 @@ async def test_two_people_chat_in_real_time(people: People) -> None:
     await expect(ann.page.get_by_test_id("typing")).to_have_text("")
 
     # While bob reads a direct message from ann's name, the room collects an unread badge.
+    await online(bob, ann.name).hover()  # "Message" takes room in the list on hover or focus
     await online(bob, ann.name).get_by_role("button", name="Message").click()
     await expect(bob.page.get_by_test_id("room-title")).to_contain_text(ann.name)
     await say(ann, "are you still there?")
