@@ -125,7 +125,7 @@ async def main() -> None:
             # Starting a DM with anyone, found by the start of their name.
             await ann.page.get_by_role("button", name="Start a direct message").click()
             await ann.page.get_by_role("textbox", name="Find a person").fill(bob.name[:5])
-            await expect(ann.page.get_by_role("button", name=bob.name)).to_be_visible()
+            await expect(ann.page.get_by_role("button", name=bob.name, exact=True)).to_be_visible()
             await shoot(ann.page, "new-dm")
             await ann.page.keyboard.press("Escape")
 

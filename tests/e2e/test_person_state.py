@@ -61,7 +61,7 @@ async def test_a_dm_started_by_one_person_reaches_the_others_list_without_a_relo
     alice = await people.sign_up("alice")
     await alice.page.get_by_role("button", name="Start a direct message").click()
     await alice.page.get_by_role("textbox", name="Find a person").fill(bob.name[:6])
-    await alice.page.get_by_role("button", name=bob.name).click()
+    await alice.page.get_by_role("button", name=bob.name, exact=True).click()
     await expect(alice.page.get_by_test_id("room-title")).to_contain_text(bob.name)
     await say(alice, "hi bob, a word?")
 
