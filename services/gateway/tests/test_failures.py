@@ -222,3 +222,52 @@ async def test_after_redis_lost_its_counters_a_new_member_gets_only_new_messages
     finally:
         await newcomer.close()
         await sender.close()
+
+
+async def test_a_persons_channel_is_followed_again_after_a_redis_restart(
+    system: ChatSystem,
+) -> None:
+    room = _room()
+    (_, a_token) = await system.user("a")
+    b_id, b_name = await system.register("b")
+    b_token = await system.login(b_name)
+    sender = await system.client(system.gateways[0], a_token)
+    # b is a member of the room but this connection, on the other gateway, has joined nothing:
+    # what reaches it of the room comes on b's own channel only.
+    b_elsewhere = await system.client(system.gateways[1], b_token)
+    try:
+        await sender.request("join", room=room)
+        async with httpx.AsyncClient(base_url=system.http_url(system.gateways[1])) as http:
+            member = await http.put(
+                f"/v1/me/rooms/{room}", headers={"Authorization": f"Bearer {b_token}"}
+            )
+            assert member.status_code == 201, member.text
+
+        await system.redis.kill()
+        await system.redis.start()
+
+        def mentioned(client: ChatClient) -> bool:
+            return any(event["type"] == "mention" for event in client.events)
+
+        # Mention b until it is told: sends are `unavailable` until the gateways reconnect,
+        # and b's gateway follows b's channel again once its pub/sub connection is back.
+        for n in range(100):
+            reply = await sender.command(
+                "send", room=room, body=f"@{b_name} are you there? {n}", client_msg_id=f"p{n}"
+            )
+            assert reply["type"] == "reply" or reply["code"] == "unavailable", reply
+            if reply["type"] == "reply":
+                assert reply["message"]["mentions"] == [b_id]
+                with contextlib.suppress(TimeoutError):
+                    await b_elsewhere.wait_for(mentioned, limit_s=0.5)
+            if mentioned(b_elsewhere):
+                break
+            await asyncio.sleep(0.2)
+        told = [event for event in b_elsewhere.events if event["type"] == "mention"]
+        assert told
+        assert told[0]["room"] == room
+    finally:
+        await sender.close()
+        await b_elsewhere.close()
+        for gateway in system.gateways:
+            await gateway.wait_ready()
