@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
@@ -118,3 +119,13 @@ def redis_url_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         asyncio.run(redis.stop())
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database(system: ChatSystem) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the database the system's gateways use."""
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()

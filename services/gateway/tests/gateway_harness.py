@@ -223,6 +223,29 @@ class ChatSystem:
     def http_url(self, gateway: ServiceProcess) -> str:
         return f"http://127.0.0.1:{gateway.env['CHAT_GATEWAY_PORT']}"
 
+    async def http(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        body: Any = None,
+        *,
+        gateway: int = 0,
+        **options: Any,
+    ) -> httpx.Response:
+        """One request to a gateway's HTTP routes (the first unless ``gateway``) as the holder
+        of ``token`` (None: nobody signed in), with ``body`` as JSON."""
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        if body is not None:
+            options["json"] = body
+        async with httpx.AsyncClient(base_url=self.http_url(self.gateways[gateway])) as http:
+            return await http.request(method, path, headers=headers, **options)
+
+    async def person(self, prefix: str = "user") -> tuple[str, str, str]:
+        """Register a new user and log in; returns (user id, username, access token)."""
+        user_id, name = await self.register(prefix)
+        return user_id, name, await self.login(name)
+
     async def user(self, prefix: str = "user") -> tuple[str, str]:
         """Register a new user and log in; returns (user id, access token)."""
         user_id, name = await self.register(prefix)

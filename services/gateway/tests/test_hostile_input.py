@@ -4,7 +4,6 @@ another room, JSON nested to exhaust the parser, unchecked path parameters, spoo
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 import httpx
@@ -21,15 +20,6 @@ def _room() -> str:
 
 def _nested(depth: int) -> str:
     return "[" * depth + "]" * depth
-
-
-async def _http(
-    system: ChatSystem, method: str, path: str, token: str, **options: Any
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[0])) as http:
-        return await http.request(
-            method, path, headers={"Authorization": f"Bearer {token}"}, **options
-        )
 
 
 async def test_a_client_msg_id_reused_in_another_room_is_refused_not_republished(
@@ -77,11 +67,11 @@ async def test_deeply_nested_frames_are_bad_requests_and_the_connection_stays(
 async def test_deeply_nested_http_bodies_are_refused_clearly(system: ChatSystem) -> None:
     _, token = await system.user("nester")
     for body in ('{"name":' + _nested(1_000) + "}", _nested(2_000), '{"x":' + _nested(2_000) + "}"):
-        refused = await _http(system, "POST", "/v1/rooms", token, content=body)
+        refused = await system.http("POST", "/v1/rooms", token, content=body)
         assert refused.status_code == 422
         assert refused.json()["code"] == "bad_request"
         assert "Traceback" not in refused.text
-    huge = await _http(system, "POST", "/v1/rooms", token, content=_nested(100_000))
+    huge = await system.http("POST", "/v1/rooms", token, content=_nested(100_000))
     assert huge.status_code == 413
     assert huge.json()["code"] == "too_large"
 
@@ -95,13 +85,13 @@ async def test_path_parameters_are_checked_and_reads_write_nothing(system: ChatS
         "/v1/rooms/dm:a:/messages",
         "/v1/rooms/Bad%20Room/messages",
     ):
-        refused = await _http(system, "GET", path, token)
+        refused = await system.http("GET", path, token)
         assert refused.status_code == 422, (path, refused.text)
         assert refused.json()["code"] == "bad_request"
     spoof = "\u202egnp.exe"
-    refused = await _http(system, "DELETE", f"/v1/rooms/{_room()}/members/{spoof}", token)
+    refused = await system.http("DELETE", f"/v1/rooms/{_room()}/members/{spoof}", token)
     assert refused.status_code == 422
-    page = await _http(system, "GET", f"/v1/rooms/{never_opened}/messages", token)
+    page = await system.http("GET", f"/v1/rooms/{never_opened}/messages", token)
     assert page.status_code == 200
     assert page.json() == {"messages": [], "has_more": False}
     connection = await asyncpg.connect(system.database_url)
@@ -120,7 +110,7 @@ async def test_spoofing_characters_are_refused_in_names_and_inert_in_bodies(
     room = _room()
     _, token = await system.user("spoofer")
     for name in ("room\u202eexe", "ro\u200dom", "room\u0085"):
-        created = await _http(system, "POST", "/v1/rooms", token, json={"name": name})
+        created = await system.http("POST", "/v1/rooms", token, json={"name": name})
         assert created.status_code == 422, name
     async with httpx.AsyncClient(base_url=system.auth_url) as auth:
         for name in ("admin\u202e", "ad\u200bmin", "adm\u0085in"):
@@ -128,9 +118,8 @@ async def test_spoofing_characters_are_refused_in_names_and_inert_in_bodies(
                 "/v1/users", json={"username": name, "password": "pa55word!x"}
             )
             assert registered.status_code == 422, name
-    assert (await _http(system, "POST", "/v1/rooms", token, json={"name": room})).status_code == 201
-    reason = await _http(
-        system,
+    assert (await system.http("POST", "/v1/rooms", token, json={"name": room})).status_code == 201
+    reason = await system.http(
         "POST",
         f"/v1/rooms/{room}/bans",
         token,

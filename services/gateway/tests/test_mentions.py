@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
 from gateway_harness import ChatSystem
@@ -23,37 +20,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 STORED_WITHIN_S = 30.0
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def database(system: ChatSystem) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(system.database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def _person(system: ChatSystem, prefix: str) -> tuple[str, str, str]:
-    """A new user: (id, username, access token)."""
-    user_id, name = await system.register(prefix)
-    return user_id, name, await system.login(name)
-
-
-async def _http(
-    system: ChatSystem, method: str, path: str, token: str, body: Any = None
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[0])) as http:
-        return await http.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
-
-
 async def _room(system: ChatSystem, owner_token: str, kind: str, *members: str) -> str:
     room = f"room-{uuid.uuid4().hex[:12]}"
-    created = await _http(system, "POST", "/v1/rooms", owner_token, {"name": room, "kind": kind})
+    created = await system.http("POST", "/v1/rooms", owner_token, {"name": room, "kind": kind})
     assert created.status_code == 201, created.text
     for user_id in members:
-        added = await _http(
-            system, "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": user_id}
+        added = await system.http(
+            "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": user_id}
         )
         assert added.status_code == 201, added.text
     return room
@@ -76,9 +49,9 @@ async def _stored_mentions(
 async def test_members_named_are_mentioned_live_in_history_and_in_the_database(
     system: ChatSystem, database: asyncpg.Connection
 ) -> None:
-    _, alice_name, alice_token = await _person(system, "alice")
-    bob_id, bob_name, bob_token = await _person(system, "bob")
-    carol_id, carol_name, _ = await _person(system, "carol")  # exists, not in the room
+    _, alice_name, alice_token = await system.person("alice")
+    bob_id, bob_name, bob_token = await system.person("bob")
+    carol_id, carol_name, _ = await system.person("carol")  # exists, not in the room
     room = await _room(system, alice_token, "private", bob_id)
     alice = await system.client(system.gateways[0], alice_token)
     bob = await system.client(system.gateways[1], bob_token)
@@ -102,7 +75,7 @@ async def test_members_named_are_mentioned_live_in_history_and_in_the_database(
         assert await _stored_mentions(database, room, 2) == [[bob_id], None]
         # Both from Postgres now that the worker has them (and from the window before).
         history = await bob.request("history", room=room)
-        page = await _http(system, "GET", f"/v1/rooms/{room}/messages", bob_token)
+        page = await system.http("GET", f"/v1/rooms/{room}/messages", bob_token)
         for messages in (history["messages"], page.json()["messages"]):
             assert [m.get("mentions") for m in messages] == [[bob_id], None]
         assert carol_id not in str(history)
@@ -114,8 +87,8 @@ async def test_members_named_are_mentioned_live_in_history_and_in_the_database(
 async def test_history_read_from_postgres_alone_keeps_the_mentions(
     system: ChatSystem, database: asyncpg.Connection
 ) -> None:
-    _, _, alice_token = await _person(system, "alice")
-    bob_id, bob_name, _ = await _person(system, "bob")
+    _, _, alice_token = await system.person("alice")
+    bob_id, bob_name, _ = await system.person("bob")
     room = await _room(system, alice_token, "private", bob_id)
     alice = await system.client(system.gateways[0], alice_token)
     try:
@@ -130,19 +103,19 @@ async def test_history_read_from_postgres_alone_keeps_the_mentions(
         assert await redis.delete(f"recent:{room}") == 1
     finally:
         await redis.aclose()
-    page = await _http(system, "GET", f"/v1/rooms/{room}/messages", alice_token)
+    page = await system.http("GET", f"/v1/rooms/{room}/messages", alice_token)
     assert [m.get("mentions") for m in page.json()["messages"]] == [[bob_id], None]
 
 
 async def test_a_removed_member_is_mentioned_no_more(system: ChatSystem) -> None:
-    _, _, alice_token = await _person(system, "alice")
-    bob_id, bob_name, _ = await _person(system, "bob")
+    _, _, alice_token = await system.person("alice")
+    bob_id, bob_name, _ = await system.person("bob")
     room = await _room(system, alice_token, "public", bob_id)
     alice = await system.client(system.gateways[0], alice_token)
     try:
         first = await alice.request("send", room=room, body=f"@{bob_name}", client_msg_id="m1")
         assert first["message"]["mentions"] == [bob_id]
-        kicked = await _http(system, "DELETE", f"/v1/rooms/{room}/members/{bob_id}", alice_token)
+        kicked = await system.http("DELETE", f"/v1/rooms/{room}/members/{bob_id}", alice_token)
         assert kicked.status_code == 204
         again = await alice.request("send", room=room, body=f"@{bob_name}", client_msg_id="m2")
         assert "mentions" not in again["message"]
@@ -151,9 +124,9 @@ async def test_a_removed_member_is_mentioned_no_more(system: ChatSystem) -> None
 
 
 async def test_in_a_dm_the_other_person_is_mentioned(system: ChatSystem) -> None:
-    a_id, _, a_token = await _person(system, "a")
-    b_id, b_name, _ = await _person(system, "b")
-    _, c_name, _ = await _person(system, "c")
+    a_id, _, a_token = await system.person("a")
+    b_id, b_name, _ = await system.person("b")
+    _, c_name, _ = await system.person("c")
     dm = f"dm:{min(a_id, b_id)}:{max(a_id, b_id)}"
     a = await system.client(system.gateways[0], a_token)
     try:
@@ -167,8 +140,8 @@ async def test_in_a_dm_the_other_person_is_mentioned(system: ChatSystem) -> None
 async def test_a_mention_counts_in_the_room_list_until_the_person_reads_past_it(
     system: ChatSystem, database: asyncpg.Connection
 ) -> None:
-    _, _, alice_token = await _person(system, "alice")
-    bob_id, bob_name, bob_token = await _person(system, "bob")
+    _, _, alice_token = await system.person("alice")
+    bob_id, bob_name, bob_token = await system.person("bob")
     room = await _room(system, alice_token, "private", bob_id)
     alice = await system.client(system.gateways[0], alice_token)
     bob = await system.client(system.gateways[1], bob_token)
@@ -179,7 +152,7 @@ async def test_a_mention_counts_in_the_room_list_until_the_person_reads_past_it(
         sent = await alice.request("send", room=room, body=f"@{bob_name} again", client_msg_id="m3")
 
         async def listed() -> dict[str, Any]:
-            rooms = (await _http(system, "GET", "/v1/me/rooms", bob_token)).json()["rooms"]
+            rooms = (await system.http("GET", "/v1/me/rooms", bob_token)).json()["rooms"]
             return next(entry for entry in rooms if entry["id"] == room)
 
         deadline = asyncio.get_running_loop().time() + STORED_WITHIN_S

@@ -7,10 +7,8 @@ import os
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -19,26 +17,14 @@ from gateway_harness import STRICT_ORIGIN, ChatClient, ChatSystem
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def _http(
-    system: ChatSystem, method: str, path: str, token: str, body: Any = None
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[0])) as http:
-        return await http.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
-
-
 async def test_a_moderator_cannot_act_on_the_owner_or_an_equal(system: ChatSystem) -> None:
     (owner_id, owner_token), (mod_id, mod_token), (other_mod_id, _), (member_id, _) = [
         await system.user(kind) for kind in ("owner", "mod", "othermod", "member")
     ]
     room = f"room-{uuid.uuid4().hex[:12]}"
-    assert (
-        await _http(system, "POST", "/v1/rooms", owner_token, {"name": room})
-    ).status_code == 201
+    assert (await system.http("POST", "/v1/rooms", owner_token, {"name": room})).status_code == 201
     for user_id in (mod_id, other_mod_id):
-        promoted = await _http(
-            system,
+        promoted = await system.http(
             "POST",
             f"/v1/rooms/{room}/members",
             owner_token,
@@ -54,11 +40,10 @@ async def test_a_moderator_cannot_act_on_the_owner_or_an_equal(system: ChatSyste
             ("POST", f"/v1/rooms/{room}/members", {"user_id": target, "role": "member"}),
         ]
         for method, path, body in attempts:
-            refused = await _http(system, method, path, mod_token, body)
+            refused = await system.http(method, path, mod_token, body)
             assert refused.status_code == 403, (method, path, target, refused.text)
             assert "rank" in refused.json()["message"]
-    granted = await _http(
-        system,
+    granted = await system.http(
         "POST",
         f"/v1/rooms/{room}/members",
         mod_token,
@@ -66,8 +51,7 @@ async def test_a_moderator_cannot_act_on_the_owner_or_an_equal(system: ChatSyste
     )
     assert granted.status_code == 403  # a moderator makes members, not moderators
     assert (
-        await _http(
-            system,
+        await system.http(
             "POST",
             f"/v1/rooms/{room}/mutes",
             mod_token,
@@ -75,14 +59,14 @@ async def test_a_moderator_cannot_act_on_the_owner_or_an_equal(system: ChatSyste
         )
     ).status_code == 201
     assert (
-        await _http(system, "DELETE", f"/v1/rooms/{room}/members/{other_mod_id}", owner_token)
+        await system.http("DELETE", f"/v1/rooms/{room}/members/{other_mod_id}", owner_token)
     ).status_code == 204  # the owner outranks a moderator
     nobody = str(uuid.uuid4())
-    missing = await _http(
-        system, "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": nobody}
+    missing = await system.http(
+        "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": nobody}
     )
     assert missing.status_code == 404
-    trail = await _http(system, "GET", f"/v1/rooms/{room}/audit", owner_token)
+    trail = await system.http("GET", f"/v1/rooms/{room}/audit", owner_token)
     actions = [entry["action"] for entry in trail.json()["entries"]]
     assert "ban" not in actions  # no refused step left a trace
 
@@ -136,23 +120,22 @@ async def test_global_staff_outrank_room_owners_but_read_no_direct_messages(
     await _grant(system, admin_name, "admin")
     staff_token, admin_token = await system.login(staff_name), await system.login(admin_name)
     room = f"room-{uuid.uuid4().hex[:12]}"
-    created = await _http(system, "POST", "/v1/rooms", owner_token, {"name": room})
+    created = await system.http("POST", "/v1/rooms", owner_token, {"name": room})
     assert created.status_code == 201
     until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-    muted = await _http(
-        system,
+    muted = await system.http(
         "POST",
         f"/v1/rooms/{room}/mutes",
         staff_token,
         {"user_id": owner_id, "until": until},
     )
     assert muted.status_code == 201  # a global moderator outranks the room's owner
-    refused = await _http(
-        system, "POST", f"/v1/rooms/{room}/bans", owner_token, {"user_id": staff_id}
+    refused = await system.http(
+        "POST", f"/v1/rooms/{room}/bans", owner_token, {"user_id": staff_id}
     )
     assert refused.status_code == 403  # and the owner cannot ban a global moderator
-    refused = await _http(
-        system, "POST", f"/v1/rooms/{room}/bans", staff_token, {"user_id": admin_id}
+    refused = await system.http(
+        "POST", f"/v1/rooms/{room}/bans", staff_token, {"user_id": admin_id}
     )
     assert refused.status_code == 403
 
@@ -163,7 +146,7 @@ async def test_global_staff_outrank_room_owners_but_read_no_direct_messages(
             assert (await admin.command(kind, room=dm))["code"] == "forbidden", kind
     finally:
         await admin.close()
-    page = await _http(system, "GET", f"/v1/rooms/{dm}/messages", admin_token)
+    page = await system.http("GET", f"/v1/rooms/{dm}/messages", admin_token)
     assert page.status_code == 403
 
 

@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from gateway_harness import ChatClient, ChatSystem
@@ -22,17 +21,8 @@ def _name() -> str:
     return f"room-{uuid.uuid4().hex[:12]}"
 
 
-async def _http(
-    system: ChatSystem, method: str, path: str, token: str, body: Any = None, gateway: int = 0
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[gateway])) as http:
-        return await http.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
-
-
 async def _my_rooms(system: ChatSystem, token: str, gateway: int = 0) -> dict[str, Any]:
-    listed = await _http(system, "GET", "/v1/me/rooms", token, gateway=gateway)
+    listed = await system.http("GET", "/v1/me/rooms", token, gateway=gateway)
     assert listed.status_code == 200, listed.text
     return {room["id"]: room for room in listed.json()["rooms"]}
 
@@ -137,7 +127,7 @@ async def test_a_dm_started_by_alice_reaches_bob_at_once(system: ChatSystem) -> 
         await bob.wait_for(lambda client: _added(client, room), limit_s=WITHIN_S)
         assert (await _my_rooms(system, bob_token, gateway=1))[room]["kind"] == "dm"
         await alice.wait_for(lambda client: _added(client, room), limit_s=WITHIN_S)
-        deleted = await _http(system, "DELETE", f"/v1/me/rooms/{room}", bob_token)
+        deleted = await system.http("DELETE", f"/v1/me/rooms/{room}", bob_token)
         assert deleted.status_code == 422
     finally:
         await alice.close()
@@ -152,26 +142,26 @@ async def test_added_to_a_private_room_then_kicked_the_room_comes_and_goes(
     owner = await system.client(system.gateways[0], owner_token)
     bob = await system.client(system.gateways[1], bob_token)
     try:
-        created = await _http(
-            system, "POST", "/v1/rooms", owner_token, {"name": room, "kind": "private"}
+        created = await system.http(
+            "POST", "/v1/rooms", owner_token, {"name": room, "kind": "private"}
         )
         assert created.status_code == 201
         await owner.wait_for(lambda client: _added(client, room), limit_s=WITHIN_S)
         assert (await _my_rooms(system, owner_token))[room]["role"] == "owner"
 
-        added = await _http(
-            system, "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": bob_id}
+        added = await system.http(
+            "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": bob_id}
         )
         assert added.status_code == 201
         await bob.wait_for(lambda client: _added(client, room), limit_s=WITHIN_S)
         assert room in await _my_rooms(system, bob_token)
 
-        kicked = await _http(system, "DELETE", f"/v1/rooms/{room}/members/{bob_id}", owner_token)
+        kicked = await system.http("DELETE", f"/v1/rooms/{room}/members/{bob_id}", owner_token)
         assert kicked.status_code == 204
         await bob.wait_for(lambda client: _removed(client, room), limit_s=WITHIN_S)
         assert room not in await _my_rooms(system, bob_token)
         # The owner of a private room cannot leave it: nobody could add anyone any more.
-        refused = await _http(system, "DELETE", f"/v1/me/rooms/{room}", owner_token)
+        refused = await system.http("DELETE", f"/v1/me/rooms/{room}", owner_token)
         assert refused.status_code == 403
         assert "owner" in refused.json()["message"]
     finally:
@@ -188,25 +178,25 @@ async def test_memberships_survive_a_reconnect_and_put_and_delete_work_over_http
     await first.request("join", room=joined)
     await first.close()
 
-    created = await _http(system, "POST", "/v1/rooms", token, {"name": put})
+    created = await system.http("POST", "/v1/rooms", token, {"name": put})
     assert created.status_code == 201
-    await _http(system, "DELETE", f"/v1/me/rooms/{put}", token)  # the owner leaves it
+    await system.http("DELETE", f"/v1/me/rooms/{put}", token)  # the owner leaves it
     again = await system.client(system.gateways[1], token)
     try:
         assert joined in await _my_rooms(system, token, gateway=1)
         assert put not in await _my_rooms(system, token)
 
-        answer = await _http(system, "PUT", f"/v1/me/rooms/{put}", token, gateway=1)
+        answer = await system.http("PUT", f"/v1/me/rooms/{put}", token, gateway=1)
         assert answer.status_code == 201
         assert (answer.json()["id"], answer.json()["role"]) == (put, "member")
         await again.wait_for(lambda client: _added(client, put), limit_s=WITHIN_S)
-        assert (await _http(system, "PUT", f"/v1/me/rooms/{put}", token)).status_code == 200
+        assert (await system.http("PUT", f"/v1/me/rooms/{put}", token)).status_code == 200
         assert put in await _my_rooms(system, token)
 
-        assert (await _http(system, "DELETE", f"/v1/me/rooms/{put}", token)).status_code == 204
+        assert (await system.http("DELETE", f"/v1/me/rooms/{put}", token)).status_code == 204
         await again.wait_for(lambda client: _removed(client, put), limit_s=WITHIN_S)
         assert put not in await _my_rooms(system, token)
-        assert (await _http(system, "DELETE", f"/v1/me/rooms/{put}", token)).status_code == 204
+        assert (await system.http("DELETE", f"/v1/me/rooms/{put}", token)).status_code == 204
     finally:
         await again.close()
 
@@ -215,9 +205,7 @@ async def test_bad_person_commands_and_routes_get_clear_errors(system: ChatSyste
     (_, owner_token), (_, token) = await system.user("owner"), await system.user("ada")
     private, public = _name(), _name()
     for name, kind in ((private, "private"), (public, "public")):
-        created = await _http(
-            system, "POST", "/v1/rooms", owner_token, {"name": name, "kind": kind}
-        )
+        created = await system.http("POST", "/v1/rooms", owner_token, {"name": name, "kind": kind})
         assert created.status_code == 201
     ada = await system.client(system.gateways[0], token)
     try:
@@ -229,15 +217,13 @@ async def test_bad_person_commands_and_routes_get_clear_errors(system: ChatSyste
         assert (await ada.request("ping"))["type"] == "reply"  # the connection goes on
 
         for method in ("PUT", "DELETE"):
-            refused = await _http(system, method, f"/v1/me/rooms/{private}", token)
+            refused = await system.http(method, f"/v1/me/rooms/{private}", token)
             assert refused.status_code == (403 if method == "PUT" else 204), refused.text
-            assert (
-                await _http(system, method, f"/v1/me/rooms/{_name()}", token)
-            ).status_code == 404
-            bad = await _http(system, method, "/v1/me/rooms/No%20Such", token)
+            assert (await system.http(method, f"/v1/me/rooms/{_name()}", token)).status_code == 404
+            bad = await system.http(method, "/v1/me/rooms/No%20Such", token)
             assert bad.status_code == 422
         assert private not in await _my_rooms(system, token)
-        unsigned = await _http(system, "GET", "/v1/me/rooms", "not-a-token")
+        unsigned = await system.http("GET", "/v1/me/rooms", "not-a-token")
         assert unsigned.status_code == 401
     finally:
         await ada.close()

@@ -44,15 +44,6 @@ class RoomListV1(msgspec.Struct):
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def database(system: ChatSystem) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(system.database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
 async def prefix(database: asyncpg.Connection) -> AsyncIterator[str]:
     """A name prefix of this test's own; its rooms are deleted afterwards."""
     name = f"dir-{uuid.uuid4().hex[:10]}-"

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-import pytest_asyncio
 
 from gateway_harness import ChatSystem
 
@@ -22,48 +19,18 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 PEOPLE_PAGE, PEOPLE_MAX, MEMBERS_PAGE = 20, 50, 100
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def database(system: ChatSystem) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(system.database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def _http(
-    system: ChatSystem,
-    method: str,
-    path: str,
-    token: str | None,
-    body: Any = None,
-    *,
-    gateway: int = 0,
-    params: dict[str, Any] | None = None,
-) -> httpx.Response:
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[gateway])) as http:
-        return await http.request(method, path, json=body, params=params, headers=headers)
-
-
-async def _person(system: ChatSystem, prefix: str) -> tuple[str, str, str]:
-    """A new user: (id, username, access token)."""
-    user_id, name = await system.register(prefix)
-    return user_id, name, await system.login(name)
-
-
 def _room() -> str:
     return f"room-{uuid.uuid4().hex[:12]}"
 
 
 async def _create(system: ChatSystem, token: str, room: str, kind: str = "public") -> None:
-    created = await _http(system, "POST", "/v1/rooms", token, {"name": room, "kind": kind})
+    created = await system.http("POST", "/v1/rooms", token, {"name": room, "kind": kind})
     assert created.status_code == 201, created.text
 
 
 async def _add(system: ChatSystem, token: str, room: str, user_id: str, role: str) -> None:
-    added = await _http(
-        system, "POST", f"/v1/rooms/{room}/members", token, {"user_id": user_id, "role": role}
+    added = await system.http(
+        "POST", f"/v1/rooms/{room}/members", token, {"user_id": user_id, "role": role}
     )
     assert added.status_code == 201, added.text
 
@@ -76,9 +43,9 @@ async def test_the_directory_finds_people_by_the_start_of_their_name_in_name_ord
 ) -> None:
     base = f"pd{uuid.uuid4().hex[:8]}"
     people = [await system.register(f"{base}{suffix}") for suffix in ("b", "a", "_x", "c")]
-    _, _, token = await _person(system, "viewer")
+    _, _, token = await system.person("viewer")
 
-    found = await _http(system, "GET", "/v1/users", token, params={"prefix": base})
+    found = await system.http("GET", "/v1/users", token, params={"prefix": base})
     assert found.status_code == 200, found.text
     expected = sorted(
         ({"id": user_id, "name": name} for user_id, name in people), key=lambda p: p["name"]
@@ -86,14 +53,14 @@ async def test_the_directory_finds_people_by_the_start_of_their_name_in_name_ord
     assert found.json() == {"users": expected}
 
     # Usernames are lower-case: the prefix is matched without regard to case.
-    upper = await _http(system, "GET", "/v1/users", token, params={"prefix": base.upper()})
+    upper = await system.http("GET", "/v1/users", token, params={"prefix": base.upper()})
     assert upper.json() == found.json()
-    first_two = await _http(system, "GET", "/v1/users", token, params={"prefix": base, "limit": 2})
+    first_two = await system.http("GET", "/v1/users", token, params={"prefix": base, "limit": 2})
     assert first_two.json()["users"] == expected[:2]
     # "_" is a character of names, not LIKE's any-character.
-    underscore = await _http(system, "GET", "/v1/users", token, params={"prefix": f"{base}_"})
+    underscore = await system.http("GET", "/v1/users", token, params={"prefix": f"{base}_"})
     assert [p["name"] for p in underscore.json()["users"]] == [people[2][1]]
-    nobody = await _http(system, "GET", "/v1/users", token, params={"prefix": f"{base}zz"})
+    nobody = await system.http("GET", "/v1/users", token, params={"prefix": f"{base}zz"})
     assert nobody.json() == {"users": []}
 
 
@@ -107,12 +74,12 @@ async def test_a_directory_page_is_twenty_people_unless_asked_for_up_to_fifty(
         "INSERT INTO users (id, username, password_hash) VALUES ($1, $2, 'not-a-hash')", rows
     )
     try:
-        _, _, token = await _person(system, "viewer")
+        _, _, token = await system.person("viewer")
         names = [name for _, name in rows]
-        page = await _http(system, "GET", "/v1/users", token, params={"prefix": base})
+        page = await system.http("GET", "/v1/users", token, params={"prefix": base})
         assert [p["name"] for p in page.json()["users"]] == names[:PEOPLE_PAGE]
-        most = await _http(
-            system, "GET", "/v1/users", token, params={"prefix": base, "limit": PEOPLE_MAX}
+        most = await system.http(
+            "GET", "/v1/users", token, params={"prefix": base, "limit": PEOPLE_MAX}
         )
         assert [p["name"] for p in most.json()["users"]] == names[:PEOPLE_MAX]
     finally:
@@ -133,18 +100,18 @@ async def test_a_directory_page_is_twenty_people_unless_asked_for_up_to_fifty(
 async def test_a_bad_directory_query_is_refused_with_the_reason(
     system: ChatSystem, params: dict[str, Any], reason: str
 ) -> None:
-    _, _, token = await _person(system, "viewer")
-    refused = await _http(system, "GET", "/v1/users", token, params=params)
+    _, _, token = await system.person("viewer")
+    refused = await system.http("GET", "/v1/users", token, params=params)
     assert refused.status_code == 422
     assert refused.json()["code"] == "bad_request"
     assert reason in refused.json()["message"]
 
 
 async def test_the_directory_is_for_signed_in_people_only(system: ChatSystem) -> None:
-    anonymous = await _http(system, "GET", "/v1/users", None, params={"prefix": "a"})
+    anonymous = await system.http("GET", "/v1/users", None, params={"prefix": "a"})
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
-    forged = await _http(system, "GET", "/v1/users", "not.a.token", params={"prefix": "a"})
+    forged = await system.http("GET", "/v1/users", "not.a.token", params={"prefix": "a"})
     assert forged.status_code == 401
 
 
@@ -154,9 +121,9 @@ async def test_the_directory_is_for_signed_in_people_only(system: ChatSystem) ->
 async def test_the_owner_sets_the_topic_and_the_rooms_joined_members_see_it_at_once(
     system: ChatSystem,
 ) -> None:
-    owner_id, owner_name, owner_token = await _person(system, "owner")
-    _, _, member_token = await _person(system, "member")
-    _, _, away_token = await _person(system, "away")
+    owner_id, owner_name, owner_token = await system.person("owner")
+    _, _, member_token = await system.person("member")
+    _, _, away_token = await system.person("away")
     room = _room()
     await _create(system, owner_token, room)
     member = await system.client(system.gateways[1], member_token)
@@ -164,7 +131,7 @@ async def test_the_owner_sets_the_topic_and_the_rooms_joined_members_see_it_at_o
     try:
         await member.request("join", room=room)
         topic = "Design reviews — Thursdays 10:00 ✓"
-        changed = await _http(system, "PATCH", f"/v1/rooms/{room}", owner_token, {"topic": topic})
+        changed = await system.http("PATCH", f"/v1/rooms/{room}", owner_token, {"topic": topic})
         assert changed.status_code == 200, changed.text
         assert changed.json() == {
             "id": room,
@@ -185,12 +152,12 @@ async def test_the_owner_sets_the_topic_and_the_rooms_joined_members_see_it_at_o
         await away.request("ping")
         assert not [e for e in away.events if e["type"] == "room"]
 
-        own = await _http(system, "GET", "/v1/rooms", owner_token)
-        found = await _http(system, "GET", "/v1/rooms", away_token, params={"query": room})
+        own = await system.http("GET", "/v1/rooms", owner_token)
+        found = await system.http("GET", "/v1/rooms", away_token, params={"query": room})
         for listed in (own, found):  # the owner's own room, and a directory entry
             assert {r["id"]: r["topic"] for r in listed.json()["rooms"]}[room] == topic
 
-        cleared = await _http(system, "PATCH", f"/v1/rooms/{room}", owner_token, {"topic": ""})
+        cleared = await system.http("PATCH", f"/v1/rooms/{room}", owner_token, {"topic": ""})
         assert cleared.json()["topic"] == ""
     finally:
         await member.close()
@@ -198,16 +165,16 @@ async def test_the_owner_sets_the_topic_and_the_rooms_joined_members_see_it_at_o
 
 
 async def test_a_topic_change_is_in_the_audit_trail(system: ChatSystem) -> None:
-    owner_id, _, owner_token = await _person(system, "owner")
-    mod_id, _, mod_token = await _person(system, "mod")
+    owner_id, _, owner_token = await system.person("owner")
+    mod_id, _, mod_token = await system.person("mod")
     room = _room()
     await _create(system, owner_token, room, "private")
     await _add(system, owner_token, room, mod_id, "moderator")
-    await _http(system, "PATCH", f"/v1/rooms/{room}", owner_token, {"topic": "first"})
-    by_mod = await _http(system, "PATCH", f"/v1/rooms/{room}", mod_token, {"topic": "second"})
+    await system.http("PATCH", f"/v1/rooms/{room}", owner_token, {"topic": "first"})
+    by_mod = await system.http("PATCH", f"/v1/rooms/{room}", mod_token, {"topic": "second"})
     assert by_mod.status_code == 200, by_mod.text
 
-    trail = (await _http(system, "GET", f"/v1/rooms/{room}/audit", owner_token)).json()
+    trail = (await system.http("GET", f"/v1/rooms/{room}/audit", owner_token)).json()
     topics = [entry for entry in trail["entries"] if entry["action"] == "topic"]
     assert [(entry["actor_id"], _detail(entry)) for entry in topics] == [
         (mod_id, {"topic": "second", "previous": "first"}),
@@ -216,15 +183,15 @@ async def test_a_topic_change_is_in_the_audit_trail(system: ChatSystem) -> None:
 
 
 async def test_a_member_may_not_set_the_topic(system: ChatSystem) -> None:
-    _, _, owner_token = await _person(system, "owner")
-    member_id, _, member_token = await _person(system, "member")
+    _, _, owner_token = await system.person("owner")
+    member_id, _, member_token = await system.person("member")
     room = _room()
     await _create(system, owner_token, room, "private")
     await _add(system, owner_token, room, member_id, "member")
-    refused = await _http(system, "PATCH", f"/v1/rooms/{room}", member_token, {"topic": "mine"})
+    refused = await system.http("PATCH", f"/v1/rooms/{room}", member_token, {"topic": "mine"})
     assert refused.status_code == 403
     assert refused.json()["code"] == "forbidden"
-    listed = await _http(system, "GET", "/v1/rooms", member_token)
+    listed = await system.http("GET", "/v1/rooms", member_token)
     assert {r["id"]: r["topic"] for r in listed.json()["rooms"]}[room] == ""
 
 
@@ -243,33 +210,33 @@ async def test_a_member_may_not_set_the_topic(system: ChatSystem) -> None:
 async def test_a_bad_topic_is_refused_with_the_reason_and_changes_nothing(
     system: ChatSystem, body: dict[str, Any], reason: str
 ) -> None:
-    _, _, owner_token = await _person(system, "owner")
+    _, _, owner_token = await system.person("owner")
     room = _room()
     await _create(system, owner_token, room)
-    refused = await _http(system, "PATCH", f"/v1/rooms/{room}", owner_token, body)
+    refused = await system.http("PATCH", f"/v1/rooms/{room}", owner_token, body)
     assert refused.status_code == 422, refused.text
     assert reason in refused.json()["message"]
-    listed = await _http(system, "GET", "/v1/rooms", owner_token)
+    listed = await system.http("GET", "/v1/rooms", owner_token)
     assert {r["id"]: r["topic"] for r in listed.json()["rooms"]}[room] == ""
 
 
 async def test_the_longest_topic_is_250_characters(system: ChatSystem) -> None:
-    _, _, owner_token = await _person(system, "owner")
+    _, _, owner_token = await system.person("owner")
     room = _room()
     await _create(system, owner_token, room)
     topic = "é" * 250  # characters, not bytes
-    changed = await _http(system, "PATCH", f"/v1/rooms/{room}", owner_token, {"topic": topic})
+    changed = await system.http("PATCH", f"/v1/rooms/{room}", owner_token, {"topic": topic})
     assert changed.status_code == 200, changed.text
 
 
 async def test_a_dm_or_a_missing_room_has_no_topic_to_set(system: ChatSystem) -> None:
-    a_id, _, a_token = await _person(system, "a")
-    b_id, _, _ = await _person(system, "b")
+    a_id, _, a_token = await system.person("a")
+    b_id, _, _ = await system.person("b")
     dm = f"dm:{min(a_id, b_id)}:{max(a_id, b_id)}"
     for room in (dm, _room()):
-        refused = await _http(system, "PATCH", f"/v1/rooms/{room}", a_token, {"topic": "t"})
+        refused = await system.http("PATCH", f"/v1/rooms/{room}", a_token, {"topic": "t"})
         assert refused.status_code == 404, refused.text
-    anonymous = await _http(system, "PATCH", f"/v1/rooms/{_room()}", None, {"topic": "t"})
+    anonymous = await system.http("PATCH", f"/v1/rooms/{_room()}", None, {"topic": "t"})
     assert anonymous.status_code == 401
 
 
@@ -279,9 +246,9 @@ async def test_a_dm_or_a_missing_room_has_no_topic_to_set(system: ChatSystem) ->
 async def test_members_are_listed_with_role_and_presence_a_page_at_a_time(
     system: ChatSystem,
 ) -> None:
-    owner_id, owner_name, owner_token = await _person(system, "owner")
-    mod_id, mod_name, _ = await _person(system, "mod")
-    member_id, member_name, member_token = await _person(system, "member")
+    owner_id, owner_name, owner_token = await system.person("owner")
+    mod_id, mod_name, _ = await system.person("mod")
+    member_id, member_name, member_token = await system.person("member")
     room = _room()
     await _create(system, owner_token, room, "private")
     await _add(system, owner_token, room, mod_id, "moderator")
@@ -289,7 +256,7 @@ async def test_members_are_listed_with_role_and_presence_a_page_at_a_time(
     member = await system.client(system.gateways[1], member_token)
     try:
         await member.request("join", room=room)
-        everyone = await _http(system, "GET", f"/v1/rooms/{room}/members", owner_token)
+        everyone = await system.http("GET", f"/v1/rooms/{room}/members", owner_token)
         assert everyone.status_code == 200, everyone.text
         expected = sorted(
             [
@@ -306,7 +273,7 @@ async def test_members_are_listed_with_role_and_presence_a_page_at_a_time(
         while True:
             params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
             page = (
-                await _http(system, "GET", f"/v1/rooms/{room}/members", member_token, params=params)
+                await system.http("GET", f"/v1/rooms/{room}/members", member_token, params=params)
             ).json()
             assert len(page["members"]) == 1
             pages += page["members"]
@@ -316,7 +283,7 @@ async def test_members_are_listed_with_role_and_presence_a_page_at_a_time(
         assert pages == expected
 
         await member.request("leave", room=room)
-        after = await _http(system, "GET", f"/v1/rooms/{room}/members", owner_token)
+        after = await system.http("GET", f"/v1/rooms/{room}/members", owner_token)
         assert not any(m["online"] for m in after.json()["members"])
     finally:
         await member.close()
@@ -325,17 +292,17 @@ async def test_members_are_listed_with_role_and_presence_a_page_at_a_time(
 async def test_a_private_rooms_or_a_dms_members_are_for_its_members_only(
     system: ChatSystem,
 ) -> None:
-    a_id, a_name, a_token = await _person(system, "a")
-    b_id, b_name, _ = await _person(system, "b")
-    _, _, outsider_token = await _person(system, "outsider")
+    a_id, a_name, a_token = await system.person("a")
+    b_id, b_name, _ = await system.person("b")
+    _, _, outsider_token = await system.person("outsider")
     room = _room()
     await _create(system, a_token, room, "private")
     dm = f"dm:{min(a_id, b_id)}:{max(a_id, b_id)}"
     for private in (room, dm):
-        refused = await _http(system, "GET", f"/v1/rooms/{private}/members", outsider_token)
+        refused = await system.http("GET", f"/v1/rooms/{private}/members", outsider_token)
         assert refused.status_code == 403, refused.text
         assert refused.json()["code"] == "forbidden"
-    pair = await _http(system, "GET", f"/v1/rooms/{dm}/members", a_token)
+    pair = await system.http("GET", f"/v1/rooms/{dm}/members", a_token)
     assert pair.json()["members"] == sorted(
         [
             {"id": a_id, "name": a_name, "role": "member", "online": False},
@@ -343,22 +310,22 @@ async def test_a_private_rooms_or_a_dms_members_are_for_its_members_only(
         ],
         key=lambda m: str(m["id"]),
     )
-    missing = await _http(system, "GET", f"/v1/rooms/{_room()}/members", a_token)
+    missing = await system.http("GET", f"/v1/rooms/{_room()}/members", a_token)
     assert missing.status_code == 404
-    anonymous = await _http(system, "GET", f"/v1/rooms/{room}/members", None)
+    anonymous = await system.http("GET", f"/v1/rooms/{room}/members", None)
     assert anonymous.status_code == 401
 
 
 async def test_a_public_rooms_members_are_those_with_a_membership_and_anyone_may_look(
     system: ChatSystem,
 ) -> None:
-    owner_id, owner_name, owner_token = await _person(system, "owner")
-    member_id, member_name, _ = await _person(system, "member")
-    _, _, passer_token = await _person(system, "passer")
+    owner_id, owner_name, owner_token = await system.person("owner")
+    member_id, member_name, _ = await system.person("member")
+    _, _, passer_token = await system.person("passer")
     room = _room()
     await _create(system, owner_token, room)
     await _add(system, owner_token, room, member_id, "member")
-    listed = await _http(system, "GET", f"/v1/rooms/{room}/members", passer_token)
+    listed = await system.http("GET", f"/v1/rooms/{room}/members", passer_token)
     assert listed.status_code == 200, listed.text
     assert {(m["id"], m["name"], m["role"]) for m in listed.json()["members"]} == {
         (owner_id, owner_name, "owner"),
@@ -378,10 +345,10 @@ async def test_a_public_rooms_members_are_those_with_a_membership_and_anyone_may
 async def test_a_bad_members_query_is_refused_with_the_reason(
     system: ChatSystem, params: dict[str, Any], reason: str
 ) -> None:
-    _, _, owner_token = await _person(system, "owner")
+    _, _, owner_token = await system.person("owner")
     room = _room()
     await _create(system, owner_token, room)
-    refused = await _http(system, "GET", f"/v1/rooms/{room}/members", owner_token, params=params)
+    refused = await system.http("GET", f"/v1/rooms/{room}/members", owner_token, params=params)
     assert refused.status_code == 422, refused.text
     assert reason in refused.json()["message"]
 

@@ -19,15 +19,6 @@ def _name() -> str:
     return f"room-{uuid.uuid4().hex[:12]}"
 
 
-async def _http(
-    system: ChatSystem, method: str, path: str, token: str, body: Any = None, gateway: int = 0
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=system.http_url(system.gateways[gateway])) as http:
-        return await http.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
-
-
 def _events(client: ChatClient, kind: str) -> list[dict[str, Any]]:
     return [event for event in client.events if event["type"] == kind]
 
@@ -39,13 +30,9 @@ async def test_a_private_room_is_for_its_members_only(system: ChatSystem) -> Non
         await system.user("outsider"),
     )
     room = _name()
-    created = await _http(
-        system, "POST", "/v1/rooms", owner_token, {"name": room, "kind": "private"}
-    )
+    created = await system.http("POST", "/v1/rooms", owner_token, {"name": room, "kind": "private"})
     assert created.status_code == 201, created.text
-    assert (
-        await _http(system, "POST", "/v1/rooms", owner_token, {"name": room})
-    ).status_code == 409
+    assert (await system.http("POST", "/v1/rooms", owner_token, {"name": room})).status_code == 409
     owner = await system.client(system.gateways[0], owner_token)
     outsider = await system.client(system.gateways[1], outsider_token)
     try:
@@ -59,24 +46,24 @@ async def test_a_private_room_is_for_its_members_only(system: ChatSystem) -> Non
         ]
         for kind, fields in attempts:
             assert (await outsider.command(kind, room=room, **fields))["code"] == "forbidden"
-        http = await _http(system, "GET", f"/v1/rooms/{room}/messages", outsider_token, gateway=1)
+        http = await system.http("GET", f"/v1/rooms/{room}/messages", outsider_token, gateway=1)
         assert http.status_code == 403
-        listed = await _http(system, "GET", "/v1/rooms", outsider_token)
+        listed = await system.http("GET", "/v1/rooms", outsider_token)
         assert room not in {r["id"] for r in listed.json()["rooms"]}
-        by_outsider = await _http(
-            system, "POST", f"/v1/rooms/{room}/members", outsider_token, {"user_id": "x"}
+        by_outsider = await system.http(
+            "POST", f"/v1/rooms/{room}/members", outsider_token, {"user_id": "x"}
         )
         assert by_outsider.status_code == 403
 
-        added = await _http(
-            system, "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": member_id}
+        added = await system.http(
+            "POST", f"/v1/rooms/{room}/members", owner_token, {"user_id": member_id}
         )
         assert added.status_code == 201
         member = await system.client(system.gateways[1], member_token)
         try:
             joined = await member.request("join", room=room, since=0)
             assert [m["body"] for m in joined["messages"]] == ["secret"]
-            listed = await _http(system, "GET", "/v1/rooms", member_token)
+            listed = await system.http("GET", "/v1/rooms", member_token)
             assert room in {r["id"] for r in listed.json()["rooms"]}
         finally:
             await member.close()
@@ -111,10 +98,10 @@ async def test_a_dm_is_only_for_its_two_users_even_when_a_third_guesses_its_id(
             assert (await c.command(kind, room=room, **fields))["code"] == "forbidden"
         reversed_id = f"dm:{max(a_id, b_id)}:{min(a_id, b_id)}"
         assert (await c.command("join", room=reversed_id))["code"] == "bad_request"
-        http = await _http(system, "GET", f"/v1/rooms/{room}/messages", c_token)
+        http = await system.http("GET", f"/v1/rooms/{room}/messages", c_token)
         assert http.status_code == 403
         for token, visible in ((a_token, True), (b_token, True), (c_token, False)):
-            rooms = (await _http(system, "GET", "/v1/rooms", token)).json()["rooms"]
+            rooms = (await system.http("GET", "/v1/rooms", token)).json()["rooms"]
             assert (room in {r["id"] for r in rooms}) is visible
     finally:
         for client in (a, b, c):
@@ -126,13 +113,12 @@ async def test_mute_unmute_kick_and_ban_take_effect_on_the_other_gateway(
 ) -> None:
     (_, mod_token), (user_id, user_token) = await system.user("mod"), await system.user("user")
     room = _name()
-    assert (await _http(system, "POST", "/v1/rooms", mod_token, {"name": room})).status_code == 201
+    assert (await system.http("POST", "/v1/rooms", mod_token, {"name": room})).status_code == 201
     user = await system.client(system.gateways[1], user_token)
     try:
         await user.request("join", room=room)
         until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-        muted = await _http(
-            system,
+        muted = await system.http(
             "POST",
             f"/v1/rooms/{room}/mutes",
             mod_token,
@@ -144,14 +130,14 @@ async def test_mute_unmute_kick_and_ban_take_effect_on_the_other_gateway(
         assert refused["code"] == "forbidden"
         assert "muted" in refused["message"]
 
-        unmuted = await _http(system, "DELETE", f"/v1/rooms/{room}/mutes/{user_id}", mod_token)
+        unmuted = await system.http("DELETE", f"/v1/rooms/{room}/mutes/{user_id}", mod_token)
         assert unmuted.status_code == 204
         await asyncio.sleep(1.0)
         assert (await user.command("send", room=room, body="back", client_msg_id="m2"))[
             "type"
         ] == "reply"
 
-        kicked = await _http(system, "DELETE", f"/v1/rooms/{room}/members/{user_id}", mod_token)
+        kicked = await system.http("DELETE", f"/v1/rooms/{room}/members/{user_id}", mod_token)
         assert kicked.status_code == 204
         await user.wait_for(lambda c: bool(_events(c, "kicked")), limit_s=1.0)
         assert _events(user, "kicked")[0] == {
@@ -161,8 +147,7 @@ async def test_mute_unmute_kick_and_ban_take_effect_on_the_other_gateway(
         }
         await user.request("join", room=room)  # a public room: a kick is not a ban
 
-        banned = await _http(
-            system,
+        banned = await system.http(
             "POST",
             f"/v1/rooms/{room}/bans",
             mod_token,
@@ -175,15 +160,15 @@ async def test_mute_unmute_kick_and_ban_take_effect_on_the_other_gateway(
             "code"
         ] == "forbidden"
 
-        by_user = await _http(system, "DELETE", f"/v1/rooms/{room}/bans/{user_id}", user_token)
+        by_user = await system.http("DELETE", f"/v1/rooms/{room}/bans/{user_id}", user_token)
         assert by_user.status_code == 403
         assert (
-            await _http(system, "DELETE", f"/v1/rooms/{room}/bans/{user_id}", mod_token)
+            await system.http("DELETE", f"/v1/rooms/{room}/bans/{user_id}", mod_token)
         ).status_code == 204
         await asyncio.sleep(1.0)
         await user.request("join", room=room)
 
-        trail = await _http(system, "GET", f"/v1/rooms/{room}/audit", mod_token)
+        trail = await system.http("GET", f"/v1/rooms/{room}/audit", mod_token)
         actions = [entry["action"] for entry in trail.json()["entries"]]
         assert actions == ["unban", "ban", "kick", "unmute", "mute", "create_room"]
     finally:
@@ -197,12 +182,9 @@ async def test_a_read_only_room_takes_posts_from_its_moderators_only(system: Cha
         await system.user("reader"),
     )
     room = _name()
-    created = await _http(
-        system, "POST", "/v1/rooms", owner_token, {"name": room, "read_only": True}
-    )
+    created = await system.http("POST", "/v1/rooms", owner_token, {"name": room, "read_only": True})
     assert created.status_code == 201
-    promoted = await _http(
-        system,
+    promoted = await system.http(
         "POST",
         f"/v1/rooms/{room}/members",
         owner_token,
