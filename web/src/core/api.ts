@@ -1,5 +1,5 @@
 // The gateway's HTTP routes (the person's rooms, the room directory and its search, the people
-// directory, room creation and members, history pages) with the in-memory access token; a
+// directory, room creation, members and topic, history pages) with the in-memory access token; a
 // refused token is renewed once and the request repeated.
 
 import type { Fetch } from "./auth";
@@ -37,6 +37,12 @@ export interface RoomMember extends UserRef {
   /** `owner`, `moderator` or `member`. */
   role: string;
   online: boolean;
+}
+
+/** A room's topic as the gateway stored it (`PATCH /v1/rooms/{room}` answers the room). */
+export interface RoomTopic {
+  id: string;
+  topic: string;
 }
 
 export interface MemberList {
@@ -109,6 +115,12 @@ export class GatewayApi {
   /** Adds someone to a private room (its owner or a moderator may). */
   async addMember(room: string, userId: string): Promise<void> {
     await this.call("POST", `/rooms/${encodeURIComponent(room)}/members`, { user_id: userId });
+  }
+
+  /** Sets a room's topic ("" clears it); rejects with the gateway's reason when it refuses. */
+  async setTopic(room: string, topic: string): Promise<RoomTopic> {
+    const body = (await this.call("PATCH", `/rooms/${encodeURIComponent(room)}`, { topic })) as Partial<RoomTopic>;
+    return { id: body.id ?? room, topic: typeof body.topic === "string" ? body.topic : topic };
   }
 
   async messages(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {

@@ -34,6 +34,7 @@ import { changed, known } from "./stores/rooms";
 import { noticed } from "./stores/session";
 import { expired, nextExpiry, silenced } from "./stores/typing";
 import { dismissed, markKnown, unreadIn } from "./stores/unread";
+import { topicProblem } from "./topic";
 import { TypingAnnouncer } from "./typing";
 
 export type ConnectionHandlers = Pick<ConnectionOptions, "onReady" | "onEvent" | "onState">;
@@ -42,7 +43,16 @@ export interface ChatDeps {
   connect(handlers: ConnectionHandlers): ConnectionLike;
   api: Pick<
     GatewayApi,
-    "listRooms" | "findRooms" | "createRoom" | "addMember" | "messages" | "myRooms" | "leaveRoom" | "findPeople" | "members"
+    | "listRooms"
+    | "findRooms"
+    | "createRoom"
+    | "addMember"
+    | "setTopic"
+    | "messages"
+    | "myRooms"
+    | "leaveRoom"
+    | "findPeople"
+    | "members"
   >;
   prefs: Prefs;
   clock: Clock;
@@ -199,6 +209,18 @@ export class ChatClient {
   async addMember(room: string, person: UserRef): Promise<void> {
     await this.deps.api.addMember(room, person.id);
     this.stores.people.update((s) => met(s, [person]));
+  }
+
+  /**
+   * Sets a room's topic ("" clears it). Shown here as soon as the gateway stored it; the other
+   * pages that have the room hear of it through the `room` event. Rejects with the reason the
+   * topic cannot be one, or the gateway's reason for refusing it.
+   */
+  async setTopic(room: string, topic: string): Promise<void> {
+    const problem = topicProblem(topic);
+    if (problem !== null) throw new ProtocolError("bad_request", problem);
+    const stored = await this.deps.api.setTopic(room, topic);
+    this.dispatcher.topicSet(room, stored.topic);
   }
 
   /** Leaves a room on every device: over the socket when joined, over HTTP otherwise. */

@@ -8,7 +8,16 @@ import { alertFor, type Alert } from "./alerts";
 import type { RoomInfo, RoomList } from "./api";
 import type { ConnectionState } from "./connection";
 import { afterFailure } from "./outbox";
-import type { ChatMessage, ConnectReply, HistoryPage, JoinReply, MyRoom, ProtocolError, ServerEvent } from "./protocol";
+import type {
+  ChatMessage,
+  ConnectReply,
+  HistoryPage,
+  JoinReply,
+  MyRoom,
+  ProtocolError,
+  ServerEvent,
+  UserRef,
+} from "./protocol";
 import type { ChatStores } from "./stores";
 import * as directory from "./stores/directory";
 import * as messages from "./stores/messages";
@@ -88,6 +97,9 @@ export class ChatDispatcher {
         break;
       case "reconnect":
         break; // the connection moves by itself; rooms are joined again with `since` on ready
+      case "room":
+        this.topicSet(event.room, event.topic, event.user);
+        break;
       case "rooms":
         this.roomsChanged(event.added ?? [], event.removed ?? []);
         break;
@@ -198,6 +210,14 @@ export class ChatDispatcher {
     // Gateways before the directory listed every public room without `member`: all directory.
     const inDirectory = infos.filter((info) => info.kind === "public" && info.member !== true);
     this.stores.directory.update((s) => directory.paged(s, inDirectory, next !== null));
+  }
+
+  /** A room's topic as its staff set it (the `room` event, or the gateway's answer to one's own change). */
+  topicSet(room: string, topic: string, by?: UserRef): void {
+    // Frames are not checked field by field when parsed: a topic that is not text changes nothing.
+    if (!this.knows(room) || typeof topic !== "string") return;
+    if (by !== undefined) this.stores.people.update((s) => people.met(s, [by]));
+    this.stores.rooms.update((s) => rooms.changed(s, room, { topic }));
   }
 
   /** A room the person just created. */

@@ -71,6 +71,8 @@ export type ServerEvent =
   | { type: "typing"; room: string; user: UserRef }
   | { type: "kicked"; room: string; reason: string }
   | { type: "reconnect"; reason: string }
+  // To every connection joined to the room: its staff set its topic ("" cleared it).
+  | { type: "room"; room: string; topic: string; user: UserRef }
   // The person's own channel: about them, from any of their devices, whichever room it concerns.
   | { type: "rooms"; added?: MyRoom[]; removed?: string[] }
   | { type: "read"; room: string; seq: number }
@@ -116,7 +118,7 @@ export type Frame =
   | { kind: "error"; id: string | undefined; error: ProtocolError }
   | { kind: "event"; event: ServerEvent };
 
-const EVENT_TYPES = new Set(["message", "presence", "typing", "kicked", "reconnect", "rooms", "read", "mention"]);
+const EVENT_TYPES = new Set(["message", "presence", "typing", "kicked", "reconnect", "room", "rooms", "read", "mention"]);
 
 /** Parses one text frame; null for anything that is not a frame of the contract. */
 export function parseFrame(text: string): Frame | null {

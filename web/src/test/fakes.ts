@@ -1,9 +1,9 @@
 // In-memory stand-ins for the clock and the gateway, for unit tests of the client's state logic.
 // The real gateway is exercised by the end-to-end test in tests/e2e.
 
-import type { MemberList, RoomKind } from "../core/api";
+import type { MemberList, RoomKind, RoomTopic } from "../core/api";
 import type { Clock, OpenSocket, SocketHandlers, SocketLink } from "../core/connection";
-import type { ChatMessage, MyRoom, UserRef } from "../core/protocol";
+import { ProtocolError, type ChatMessage, type MyRoom, type UserRef } from "../core/protocol";
 
 interface Timer {
   at: number;
@@ -129,7 +129,8 @@ export interface Membership {
  * A gateway in miniature: rooms with seqs, catch-up within a window, history, dedup of
  * client_msg_id; and the person's side of version 2: the rooms `user` belongs to (a public join
  * records it, a leave removes it), read marks (monotonic, clamped, an author has read what they
- * wrote), `@name` mentions, the people directory and member lists, and the person's channel
+ * wrote), `@name` mentions, the people directory and member lists, a room's topic (set by its
+ * staff over HTTP, told to its joined connections as the `room` event), and the person's channel
  * (`rooms`, `read`, `mention` events to every connection of the user). It answers the commands
  * on whichever socket the client currently uses; several clients (devices) may share one.
  */
@@ -146,6 +147,10 @@ export class FakeGateway {
   readonly roomPeople = new Map<string, { user: UserRef; role: string }[]>();
   /** Who is online besides `user`'s own connections. */
   readonly onlineIds = new Set<string>();
+  /** `user`'s global roles, as the connect reply gives them. */
+  roles: string[] = ["member"];
+  /** Every `PATCH /v1/rooms/{room}` received, in order, refused ones too. */
+  readonly patchesSeen: { room: string; body: Record<string, unknown> }[] = [];
   /** Every `read` command received, in order. */
   readonly readsSeen: { room: string; seq: number }[] = [];
   private readonly connected = new Set<FakeSocket>();
@@ -239,6 +244,33 @@ export class FakeGateway {
     return { members: all.map(({ user, role }) => ({ ...user, role, online: online(user.id) })), more: false };
   }
 
+  /**
+   * PATCH /v1/rooms/{room} {"topic"} by `user`: the room's owner or a moderator, or a global
+   * moderator or admin, may; the answer is the room's id and topic, or the gateway's error.
+   */
+  patchRoom(room: string, topic: string): RoomTopic {
+    this.patchesSeen.push({ room, body: { topic } });
+    if (room.startsWith("dm:")) throw new ProtocolError("not_found", "a direct message has no topic");
+    const role = this.memberships.get(room)?.role;
+    const staff = role === "owner" || role === "moderator" || this.roles.some((r) => r === "moderator" || r === "admin");
+    if (!staff) throw new ProtocolError("forbidden", "only the room's owner or a moderator may do that");
+    if ([...topic].length > 250 || /[\n\r]/.test(topic)) {
+      throw new ProtocolError("bad_request", "Expected `str` of length <= 250 - at `$.topic`");
+    }
+    this.topicSet(room, topic, this.user);
+    return { id: room, topic };
+  }
+
+  /** The room's topic was set (by `by`, from anywhere): every connection joined to it hears. */
+  topicSet(room: string, topic: string, by: UserRef = { id: "u-bob", name: "bob" }): void {
+    const membership = this.memberships.get(room);
+    if (membership !== undefined) membership.topic = topic;
+    if (this.mute) return;
+    for (const socket of this.members.get(room) ?? []) {
+      if (socket.closed === null) socket.push({ type: "room", room, topic, user: by });
+    }
+  }
+
   /** DELETE /v1/me/rooms/{room} */
   leave(room: string): void {
     this.removeFromRoom(room);
@@ -305,7 +337,7 @@ export class FakeGateway {
       case "connect":
         this.connected.add(socket);
         socket.reply(command, {
-          user: { ...this.user, roles: ["member"] },
+          user: { ...this.user, roles: this.roles },
           session: "s1",
           server_time: new Date(this.clock.now()).toISOString(),
           limits: { max_frame_bytes: 65536, max_body_chars: 4000, send_rate_per_s: 5 },

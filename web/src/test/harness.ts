@@ -57,6 +57,7 @@ export function startChat(options: ChatOptions = {}) {
       },
       createRoom: async (name, kind) => ({ id: name, name, kind, read_only: false, last_seq: 0 }),
       addMember: async () => undefined,
+      setTopic: async (room, topic) => gateway.patchRoom(room, topic),
       myRooms: async () => gateway.myRooms(),
       leaveRoom: async (room) => gateway.leave(room),
       findPeople: async (prefix, limit) => {

@@ -61,6 +61,11 @@ export function useMaxBodyChars(): number {
   return useStore(useChatClient().stores.session, (s) => s.maxBodyChars);
 }
 
+/** The person's global roles (`member`, `moderator`, `admin`) from the connect reply. */
+export function useRoles(): readonly string[] {
+  return useStore(useChatClient().stores.session, (s) => s.roles);
+}
+
 /** Moderators and admins may post in read-only rooms. */
 export function useMaySpeakInReadOnly(): boolean {
   return useStore(useChatClient().stores.session, maySpeakInReadOnly);

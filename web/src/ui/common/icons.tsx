@@ -24,3 +24,11 @@ export function SendIcon() {
     </svg>
   );
 }
+
+export function PencilIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="13" height="13" fill="none" stroke="currentColor" strokeWidth="1.6" aria-hidden="true">
+      <path d="M10.5 2.5l3 3L6 13H3v-3z" />
+    </svg>
+  );
+}

@@ -1,9 +1,13 @@
 // The open room's name and topic and what one can do with it: show its members, add people,
-// leave (on phones too).
+// set its topic (its staff), leave (on phones too).
+
+import { useState } from "react";
 
 import type { RoomState } from "../../core/stores/rooms";
-import { LockIcon, MenuIcon } from "../common/icons";
-import { useChatClient, useOnline, useRoomTitle } from "../state";
+import { mayEditTopic } from "../../core/topic";
+import { LockIcon, MenuIcon, PencilIcon } from "../common/icons";
+import { TopicDialog } from "../dialogs/TopicDialog";
+import { useChatClient, useOnline, useRoles, useRoomTitle } from "../state";
 
 interface RoomHeaderProps {
   room: RoomState | undefined;
@@ -33,6 +37,9 @@ function RoomHeading({
   const client = useChatClient();
   const title = useRoomTitle(room);
   const online = useOnline(room.id);
+  const mayEdit = mayEditTopic(room, useRoles());
+  // The room whose topic is being edited: the dialog belongs to that room, not to whichever is open.
+  const [editing, setEditing] = useState<string | null>(null);
   return (
     <>
       <div className="room-heading">
@@ -49,6 +56,18 @@ function RoomHeading({
         )}
       </div>
       <div className="room-actions">
+        {mayEdit && (
+          <button
+            type="button"
+            className="ghost small"
+            aria-label="Edit topic"
+            onClick={() => setEditing(room.id)}
+            data-testid="edit-topic"
+          >
+            <PencilIcon />
+            <span className="wide-only"> Topic</span>
+          </button>
+        )}
         <button
           type="button"
           className={`ghost small${peopleOpen ? " pressed" : ""}`}
@@ -75,6 +94,13 @@ function RoomHeading({
           Leave
         </button>
       </div>
+      {mayEdit && editing === room.id && (
+        <TopicDialog
+          topic={room.topic}
+          onSave={(topic) => client.setTopic(room.id, topic)}
+          onClose={() => setEditing(null)}
+        />
+      )}
     </>
   );
 }
