@@ -1,7 +1,8 @@
-"""Writes the authors' read markers of stored batches together, once a second at most.
+"""Writes the authors' read markers of stored batches together: once a second, sooner when
+as many are pending as allowed, and once more on shutdown.
 
-Marks come only from committed writes (``MessageStore`` notes them) and are written after them in
-one statement, so a batch's transaction holds no marker row locks and many batches of the same
+Marks come only from committed writes (``MessageStore`` notes them) and are written after them
+in one statement, so a batch's transaction holds no marker row locks and many batches of the same
 author and room cost one row. A flush that fails keeps its marks for the next one and never
 holds up the storing of messages: the markers are a convenience (a badge of one's own
 messages), never a message. Marks not yet written when the process dies are lost; that costs
