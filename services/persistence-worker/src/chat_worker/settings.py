@@ -83,8 +83,8 @@ class WorkerSettings(ServiceSettings, frozen=True, kw_only=True):
     # take about 2 MB, and writing them is one upsert of 10,000 rows: 210-280 ms on the 2
     # shared cores here, the longest a person's own read of one of those markers waits for its
     # row lock; a larger bound lengthens that wait. A second of a busy deployment holds a few
-    # thousand authors, each writing in a room or two. While flushes fail, new marks beyond this are dropped (a badge
-    # on one's own messages until one's next read), never a message.
+    # thousand authors, each writing in a room or two. While flushes fail, new marks beyond
+    # this are dropped (a badge on one's own messages until one's next read), never a message.
     author_marks_max: PositiveInt = 10_000
 
     # Metrics, /healthz and /readyz; containers set the host to 0.0.0.0.
