@@ -13,6 +13,7 @@ def test_defaults_are_the_local_stack_and_the_agreed_names() -> None:
     assert settings.group_id == "chat-persistence"
     assert settings.metrics_port == 8300
     assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert (settings.author_marks_flush_s, settings.author_marks_max) == (1.0, 10_000)
 
 
 def test_values_come_from_chat_worker_variables() -> None:
@@ -49,6 +50,8 @@ def test_values_come_from_chat_worker_variables() -> None:
         ({"CHAT_WORKER_WRITE_CONNECTIONS": "0"}, "CHAT_WORKER_WRITE_CONNECTIONS"),
         ({"CHAT_WORKER_WRITE_CONNECTIONS": "17"}, "CHAT_WORKER_WRITE_CONNECTIONS"),
         ({"CHAT_WORKER_WRITE_GROUP_MIN_RECORDS": "0"}, "CHAT_WORKER_WRITE_GROUP_MIN_RECORDS"),
+        ({"CHAT_WORKER_AUTHOR_MARKS_FLUSH_S": "0"}, "CHAT_WORKER_AUTHOR_MARKS_FLUSH_S"),
+        ({"CHAT_WORKER_AUTHOR_MARKS_MAX": "0"}, "CHAT_WORKER_AUTHOR_MARKS_MAX"),
     ],
 )
 def test_an_invalid_configuration_names_its_variable(environ: dict[str, str], named: str) -> None:

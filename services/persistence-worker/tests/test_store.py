@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from chat_common.database import create_pool
+from chat_worker.author_marks import Author
 from chat_worker.rows import MessageRow
-from chat_worker.store import MessageStore, prepare_connection
+from chat_worker.store import MessageStore, advance_author_marks, prepare_connection
 
 STEP = timedelta(minutes=1)
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -29,6 +30,19 @@ async def room(pool: asyncpg.Pool) -> AsyncIterator[str]:
     name = f"store-{uuid.uuid4().hex[:12]}"
     yield name
     await pool.execute("DELETE FROM messages WHERE room = $1", name)
+
+
+class NotedMarks(list[dict[Author, int]]):
+    """What a store tells after each commit, one entry a write."""
+
+    def __call__(self, marks: Mapping[Author, int]) -> None:
+        self.append(dict(marks))
+
+
+def _store(pool: asyncpg.Pool, noted: NotedMarks | None = None) -> MessageStore:
+    return MessageStore(
+        pool, activity_step=STEP, note_author_marks=NotedMarks() if noted is None else noted
+    )
 
 
 def _row(room: str, seq: int, body: str = "hi") -> MessageRow:
@@ -54,7 +68,7 @@ async def _stored(pool: asyncpg.Pool, room: str) -> list[tuple[uuid.UUID, int, s
 async def test_a_batch_is_stored_and_the_same_batch_again_changes_nothing(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     rows = [_row(room, seq) for seq in range(1, 501)]
 
     first = await store.write(rows)
@@ -68,7 +82,7 @@ async def test_a_batch_is_stored_and_the_same_batch_again_changes_nothing(
 async def test_a_known_id_or_a_known_room_seq_counts_as_already_stored(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     original = _row(room, 1)
     await store.write([original])
 
@@ -87,7 +101,7 @@ async def test_a_known_id_or_a_known_room_seq_counts_as_already_stored(
 async def test_a_batch_mixing_stored_and_new_rows_stores_each_new_one_once(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     rows = [_row(room, seq) for seq in range(1, 11)]
     await store.write(rows[3:5])
     await store.write(rows[9:])
@@ -103,7 +117,7 @@ async def test_a_batch_mixing_stored_and_new_rows_stores_each_new_one_once(
 async def test_rows_the_database_refuses_are_set_aside_and_the_rest_is_stored(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     rows = [_row(room, 1), _row(room, 2, body="nul \x00 inside"), _row(room, 3)]
 
     outcome = await store.write(rows)
@@ -119,7 +133,7 @@ async def test_the_staging_table_is_empty_after_every_batch(database_url: str, r
     # One connection: the one that wrote is the one inspected (the table is per connection).
     single = await create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)
     try:
-        store = MessageStore(single, activity_step=STEP)
+        store = _store(single)
         await store.write([_row(room, 1), _row(room, 2)])
         await store.write([_row(room, 2, body="refused \x00"), _row(room, 3)])
         async with single.acquire() as connection:
@@ -136,7 +150,7 @@ async def _activity(pool: asyncpg.Pool, room: str) -> datetime:
 async def test_a_room_is_as_active_as_its_newest_stored_message_give_or_take_a_step(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     await pool.execute(
         "INSERT INTO rooms (id, kind, created_at, last_active_at) VALUES ($1, 'public', $2, $2)",
         room,
@@ -158,26 +172,42 @@ async def test_a_room_is_as_active_as_its_newest_stored_message_give_or_take_a_s
         await pool.execute("DELETE FROM rooms WHERE id = $1", room)
 
 
-async def test_a_room_s_last_seq_and_its_authors_read_markers_follow_what_is_stored(
+async def test_a_room_s_last_seq_follows_what_is_stored_and_its_authors_marks_are_told_after(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    noted = NotedMarks()
+    store = _store(pool, noted)
     await pool.execute("INSERT INTO rooms (id, kind) VALUES ($1, 'public')", room)
     try:
         bob = [_row(room, seq)._replace(user_id="bob") for seq in (2, 4)]
         await store.write([_row(room, 1), *bob, _row(room, 3)])
         assert await pool.fetchval("SELECT last_seq FROM rooms WHERE id = $1", room) == 4
-        assert await _markers(pool, room) == {"u1": 3, "bob": 4}
+        assert noted == [{("u1", room): 3, ("bob", room): 4}]
+        # The batch's transaction moves no marker: that is left to advance_author_marks.
+        assert await _markers(pool, room) == {}
 
-        # A batch stored again (a redelivery), or an older one, moves nothing back; the
-        # staging path and the row-by-row path move them as the fast path does.
+        # A batch stored again (a redelivery), or an older one, moves last_seq nothing back; the
+        # staging path and the row-by-row path tell the marks as the fast path does, but not
+        # those of a refused row.
         await store.write([_row(room, 1), _row(room, 5)])
-        await store.write([_row(room, 6, body="nul \x00"), _row(room, 7)._replace(user_id="bob")])
+        refused = _row(room, 6, body="nul \x00")._replace(user_id="eve")
+        await store.write([refused, _row(room, 7)._replace(user_id="bob")])
         assert await pool.fetchval("SELECT last_seq FROM rooms WHERE id = $1", room) == 7
+        assert noted[1:] == [{("u1", room): 5}, {("bob", room): 7}]
+    finally:
+        await pool.execute("DELETE FROM rooms WHERE id = $1", room)
+
+
+async def test_authors_markers_move_forward_only(pool: asyncpg.Pool, room: str) -> None:
+    await pool.execute("INSERT INTO rooms (id, kind) VALUES ($1, 'public')", room)
+    try:
+        await advance_author_marks(pool, {("u1", room): 5, ("bob", room): 7})
         assert await _markers(pool, room) == {"u1": 5, "bob": 7}
-        await pool.execute("UPDATE read_markers SET seq = 9 WHERE room = $1", room)
-        await store.write([_row(room, 8)])
-        assert await _markers(pool, room) == {"u1": 9, "bob": 9}
+        await pool.execute(
+            "UPDATE read_markers SET seq = 9 WHERE user_id = 'bob' AND room = $1", room
+        )
+        await advance_author_marks(pool, {("u1", room): 3, ("bob", room): 8})
+        assert await _markers(pool, room) == {"u1": 5, "bob": 9}
     finally:
         await pool.execute("DELETE FROM rooms WHERE id = $1", room)
 
@@ -185,7 +215,7 @@ async def test_a_room_s_last_seq_and_its_authors_read_markers_follow_what_is_sto
 async def test_the_people_a_message_mentions_have_it_unread_until_their_marker_passes_it(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     await pool.execute("INSERT INTO rooms (id, kind) VALUES ($1, 'public')", room)
     try:
         await pool.execute(
@@ -226,16 +256,17 @@ async def _markers(pool: asyncpg.Pool, room: str) -> dict[str, int]:
 async def test_messages_of_a_room_without_a_row_are_stored_and_leave_no_marker(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
-    outcome = await store.write([_row(room, 1), _row(room, 2)])
+    noted = NotedMarks()
+    outcome = await _store(pool, noted).write([_row(room, 1), _row(room, 2)])
     assert (outcome.inserted, outcome.refused) == (2, [])
+    await advance_author_marks(pool, noted[0])
     assert await _markers(pool, room) == {}
 
 
 async def test_mentions_are_stored_as_an_array_and_none_as_null_by_every_path(
     pool: asyncpg.Pool, room: str
 ) -> None:
-    store = MessageStore(pool, activity_step=STEP)
+    store = _store(pool)
     straight = [_row(room, 1)._replace(mentions=["u2", "u3"]), _row(room, 2)]
     await store.write(straight)  # COPY straight into messages
     skipping = [straight[0], _row(room, 3)._replace(mentions=["u4"]), _row(room, 4)]

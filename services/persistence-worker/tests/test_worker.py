@@ -142,6 +142,45 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_stream_goes_on
     assert await worker.metric("chat_worker_dlq_records_total") == len(poison)
 
 
+async def test_on_sigterm_the_authors_read_markers_of_what_is_stored_are_written(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    database_url: str,
+) -> None:
+    connection = await asyncpg.connect(database_url)
+    rooms = conversation.rooms
+
+    async def markers() -> dict[tuple[str, str], int]:
+        rows = await connection.fetch(
+            "SELECT user_id, room, seq FROM read_markers WHERE room = ANY($1::text[])", rooms
+        )
+        return {(row["user_id"], row["room"]): row["seq"] for row in rows}
+
+    try:
+        await connection.execute(
+            "INSERT INTO rooms (id, kind) SELECT unnest($1::text[]), 'public'", rooms
+        )
+        messages = conversation.messages(700)
+        await topics.produce(messages)
+        # An hour between flushes (and far fewer marks than fill the worker's map): only the
+        # stop writes them.
+        worker = await start_worker(author_marks_flush_s="3600")
+        await stored.wait_for(len(messages))
+        assert await markers() == {}
+
+        assert await worker.terminate() == 0
+        newest: dict[tuple[str, str], int] = {}
+        for message in messages:
+            key = (message.user.id, message.room)
+            newest[key] = max(newest.get(key, 0), message.seq)
+        assert await markers() == newest
+    finally:
+        await connection.execute("DELETE FROM rooms WHERE id = ANY($1::text[])", rooms)
+        await connection.close()
+
+
 async def test_sigterm_commits_what_is_stored_and_leaves_the_group(
     topics: Topics,
     conversation: Conversation,

@@ -52,6 +52,16 @@ class WorkerMetrics:
             "Offset commits that failed; the records are read and deduplicated again.",
             registry=registry,
         )
+        self.author_mark_flush_failures = Counter(
+            "chat_worker_author_mark_flush_failures",
+            "Writes of authors' read markers that failed; their marks wait for the next one.",
+            registry=registry,
+        )
+        self.author_marks_dropped = Counter(
+            "chat_worker_author_marks_dropped",
+            "Authors' read marks dropped because as many were already waiting as allowed.",
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "chat_worker_batch_records",
             "Records per stored batch.",

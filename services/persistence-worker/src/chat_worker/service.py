@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
@@ -21,11 +22,13 @@ from chat_common.database import create_pool
 from chat_common.health import health_routes
 from chat_common.kafka_client import create_consumer, create_producer
 from chat_common.metrics import metrics_route, new_registry
+from chat_worker.author_marks import AuthorMarks
 from chat_worker.dead_letters import DeadLetters
+from chat_worker.marks_flusher import AuthorMarksFlusher
 from chat_worker.metrics import WorkerMetrics
 from chat_worker.offsets import CommitOnRevoke, WrittenOffsets
 from chat_worker.settings import WorkerSettings
-from chat_worker.store import MessageStore, prepare_connection
+from chat_worker.store import MessageStore, advance_author_marks, prepare_connection
 from chat_worker.worker import PersistenceWorker
 
 log = logging.getLogger(__name__)
@@ -66,13 +69,31 @@ async def serve(settings: WorkerSettings) -> None:
         pool = await create_pool(
             settings.database_url,
             min_size=_POOL_MIN,
-            # One per parallel transaction, and one that answers /readyz.
+            # One per parallel transaction, and one that answers /readyz and writes the authors'
+            # read markers (a statement a second).
             max_size=settings.write_connections + 1,
             command_timeout=settings.database_timeout_s,
             init=prepare_connection,
         )
         resources.push_async_callback(_close_pool, pool)
-        store = MessageStore(pool, activity_step=timedelta(seconds=settings.room_activity_step_s))
+        author_marks = AuthorMarksFlusher(
+            functools.partial(advance_author_marks, pool),
+            AuthorMarks(settings.author_marks_max),
+            settings.author_marks_flush_s,
+            metrics,
+        )
+        flushing = asyncio.create_task(author_marks.run())
+        # A flusher that ends by itself (a bug: outages are retried inside) stops the worker, and
+        # its exception fails the process when it is awaited on the way out.
+        flushing.add_done_callback(lambda _: stop.set())
+        # Stopped before the pool closes and after the worker's last batch, so that the last
+        # flush holds every stored batch's marks.
+        resources.push_async_callback(_stop_flushing, author_marks, flushing)
+        store = MessageStore(
+            pool,
+            activity_step=timedelta(seconds=settings.room_activity_step_s),
+            note_author_marks=author_marks.note,
+        )
         producer = create_producer(settings.kafka_bootstrap, client_id=f"{settings.client_id}-dlq")
         consumer = create_consumer(
             bootstrap_servers=settings.kafka_bootstrap,
@@ -130,6 +151,11 @@ def _listen(host: str, port: int) -> socket.socket:
 async def _stop_endpoints(endpoints: uvicorn.Server, serving: asyncio.Task[None]) -> None:
     endpoints.should_exit = True
     await serving
+
+
+async def _stop_flushing(author_marks: AuthorMarksFlusher, flushing: asyncio.Task[None]) -> None:
+    author_marks.stop()
+    await flushing
 
 
 async def _close_pool(pool: asyncpg.Pool) -> None:

@@ -11,23 +11,28 @@ set aside.
 
 In the transaction that stores the batch, one statement moves each room's ``last_seq`` up to
 its newest stored seq (what unread counts are measured against) and its ``last_active_at``,
-which orders the directory of public rooms, and one moves each author's read marker up to the
-newest seq they wrote in the room (a person has read what they wrote). Both only ever move
-forward, so storing a batch again changes nothing; being in the batch's transaction, a room's
-``last_seq`` is never behind its stored messages. A batch holding messages that mention people
-also records, in the same transaction, one ``unread_mentions`` row per person and message
-above that person's read marker: what their room list counts.
+which orders the directory of public rooms. It only moves forward, so storing a batch again
+changes nothing; being in the batch's transaction, a room's ``last_seq`` is never behind its
+stored messages. A batch holding messages that mention people also records, in the same
+transaction, one ``unread_mentions`` row per person and message above that person's read
+marker: what their room list counts.
+
+Authors' read markers (a person has read what they wrote) are not moved in that transaction:
+once it has committed, each (author, room)'s newest stored seq is handed on, and
+``advance_author_marks`` writes many batches' worth of them at once, later (author_marks.py,
+marks_flusher.py). A write that fails hands on nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from chat_worker.author_marks import Author, newest_by_author
 from chat_worker.rows import MessageRow
 
 COLUMNS = (
@@ -71,8 +76,9 @@ FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS newest (room, at, se
 WHERE rooms.id = newest.room
   AND (rooms.last_seq < newest.seq OR rooms.last_active_at < newest.at - $4::interval)
 """
-# One row per (author, room) of the batch, so no row is updated twice by one statement; rooms
-# without a row are skipped (a marker refers to its room).
+# One row per (author, room), so no row is updated twice by one statement; rooms without a row
+# are skipped (a marker refers to its room). Only forward: a mark older than what the person
+# read meanwhile changes nothing.
 _ADVANCE_AUTHORS = """
 INSERT INTO read_markers (user_id, room, seq)
 SELECT wrote.user_id, wrote.room, wrote.seq
@@ -130,10 +136,18 @@ async def prepare_connection(connection: asyncpg.Connection) -> None:
     await connection.execute(_CREATE_STAGING)
 
 
+# Told, after each commit, per (author, room) the newest seq of the rows stored now (by this
+# write or an earlier one): how far each author has read.
+NoteAuthorMarks = Callable[[Mapping[Author, int]], None]
+
+
 class MessageStore:
-    def __init__(self, pool: asyncpg.Pool, *, activity_step: timedelta) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, activity_step: timedelta, note_author_marks: NoteAuthorMarks
+    ) -> None:
         self._pool = pool
         self._activity_step = activity_step
+        self._note_author_marks = note_author_marks
 
     async def write(self, rows: Sequence[MessageRow]) -> WriteOutcome:
         """Store every row not stored yet, in one transaction."""
@@ -152,12 +166,28 @@ class MessageStore:
                         inserted = await _copy_skipping_stored(connection, rows)
                         await _advance(connection, rows, step)
             except ROW_REFUSALS:
-                return await _write_one_by_one(connection, rows, self._activity_step)
+                outcome, stored = await _write_one_by_one(connection, rows, step)
+                self._note_author_marks(newest_by_author(stored))
+                return outcome
+        self._note_author_marks(newest_by_author(rows))
         return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted)
 
     async def ping(self) -> None:
         async with self._pool.acquire() as connection:
             await connection.fetchval("SELECT 1")
+
+
+async def advance_author_marks(pool: asyncpg.Pool, marks: Mapping[Author, int]) -> None:
+    """Move each author's read marker in each room up to its mark, in one statement."""
+    if not marks:
+        return
+    wrote = sorted(marks)  # one order of row locks for every writer
+    await pool.execute(
+        _ADVANCE_AUTHORS,
+        [user for user, _ in wrote],
+        [room for _, room in wrote],
+        [marks[key] for key in wrote],
+    )
 
 
 async def _copy_new(
@@ -178,7 +208,8 @@ async def _write_one_by_one(
     connection: PoolConnectionProxy[asyncpg.Record],
     rows: Sequence[MessageRow],
     activity_step: timedelta,
-) -> WriteOutcome:
+) -> tuple[WriteOutcome, list[MessageRow]]:
+    """The outcome, and the rows stored now (all but the refused ones)."""
     inserted = 0
     refused: list[tuple[int, str]] = []
     async with connection.transaction():
@@ -191,9 +222,10 @@ async def _write_one_by_one(
         set_aside = {index for index, _ in refused}
         stored = [row for index, row in enumerate(rows) if index not in set_aside]
         await _advance(connection, stored, activity_step)
-    return WriteOutcome(
+    outcome = WriteOutcome(
         inserted=inserted, duplicates=len(rows) - inserted - len(refused), refused=refused
     )
+    return outcome, stored
 
 
 async def _advance(
@@ -201,10 +233,8 @@ async def _advance(
     rows: Sequence[MessageRow],
     activity_step: timedelta,
 ) -> None:
-    """Rooms' newest seq and activity, authors' read markers and the people mentioned, up to the
-    stored ``rows``."""
+    """Rooms' newest seq and activity, and the people mentioned, up to the stored ``rows``."""
     newest: dict[str, tuple[int, datetime]] = {}
-    authors: dict[tuple[str, str], int] = {}
     mentioned: list[tuple[str, str, int]] = []
     for row in rows:
         if row.mentions:
@@ -214,9 +244,6 @@ async def _advance(
             newest[row.room] = (row.seq, row.created_at)
         else:
             newest[row.room] = (max(known[0], row.seq), max(known[1], row.created_at))
-        key = (row.user_id, row.room)
-        if authors.get(key, 0) < row.seq:
-            authors[key] = row.seq
     if not newest:
         return
     rooms = sorted(newest)  # one order of row locks for every writer
@@ -226,13 +253,6 @@ async def _advance(
         [newest[room][1] for room in rooms],
         [newest[room][0] for room in rooms],
         activity_step,
-    )
-    wrote = sorted(authors)
-    await connection.execute(
-        _ADVANCE_AUTHORS,
-        [user for user, _ in wrote],
-        [room for _, room in wrote],
-        [authors[key] for key in wrote],
     )
     if mentioned:
         mentioned.sort()  # one order of row locks for every writer
