@@ -71,6 +71,7 @@ describe("parseBody", () => {
     expect(line("****")).toEqual([text("****")]);
     expect(line("***triple***")).toEqual([text("***triple***")]);
     expect(line("`no end")).toEqual([text("`no end")]);
+    expect(line("``a`b` c")).toEqual([text("``a"), { kind: "code", text: "b" }, text(" c")]);
   });
 
   it("keeps underscores inside words as characters", () => {
@@ -84,6 +85,10 @@ describe("parseBody", () => {
     expect(parseBody("**a\nb**")).toEqual([{ kind: "lines", lines: [[text("**a")], [text("b**")]] }]);
   });
 
+  it("closes a code span with a run of as many backticks", () => {
+    expect(line("``a ` b`` after")).toEqual([{ kind: "code", text: "a ` b" }, text(" after")]);
+  });
+
   it("keeps code verbatim: no formatting, links or names inside", () => {
     expect(line("`**x** [a](https://a.example) @ann`")).toEqual([
       { kind: "code", text: "**x** [a](https://a.example) @ann" },
@@ -92,6 +97,12 @@ describe("parseBody", () => {
       { kind: "lines", lines: [[text("before")]] },
       { kind: "code", text: "**x** _y_\n  <b>https://a.example</b>" },
       { kind: "lines", lines: [[text("after")]] },
+    ]);
+  });
+
+  it("opens no block at a line with more backticks after its fence", () => {
+    expect(parseBody("```x``` and more\n```")).toEqual([
+      { kind: "lines", lines: [[{ kind: "code", text: "x" }, text(" and more")], [text("```")]] },
     ]);
   });
 
@@ -181,6 +192,7 @@ describe("parseBody's work", () => {
     "open brackets": (n) => "[".repeat(n),
     "link without target": (n) => "[a]".repeat(n / 3),
     backticks: (n) => "`a".repeat(n / 2 - 1) + "``",
+    "backtick runs": (n) => "``a`".repeat(n / 4),
     "url punctuation": (n) => `https://e.example/${")".repeat(n - 20)}`,
     "url starts": (n) => "https://".repeat(n / 8),
     names: (n) => "@a.".repeat(n / 3),

@@ -3,7 +3,7 @@
 //
 // A body is lines, kept as written (blank lines included), and fenced code blocks (a line that
 // starts with ``` up to a line that is only ```; unclosed, the fence is text). Within one line:
-// **bold**, *italic* and _italic_, `code`, [text](url) and bare http(s) URLs, and @names.
+// **bold**, *italic* and _italic_, `code` (or ``code`` to hold a `), [text](url) and bare http(s) URLs, and @names.
 // Markers never span lines, and a marker without its partner stays text.
 //
 // The work is linear in the body's length whatever it holds: a line is first cut into tokens by
@@ -46,7 +46,10 @@ export function parseBody(body: string, meter: StepMeter = { steps: 0 }): Block[
   while (i < lines.length) {
     meter.steps += 1;
     const line = lines[i] ?? "";
-    const close = line.startsWith(FENCE) ? (closingAt[i + 1] ?? -1) : -1;
+    // An opening fence is ``` and at most a language's name, never more backticks: "```x```"
+    // is a line of text, not a block that would swallow what follows it.
+    const opens = line.startsWith(FENCE) && !line.slice(FENCE.length).includes("`");
+    const close = opens ? (closingAt[i + 1] ?? -1) : -1;
     if (close > i) {
       endPlain();
       blocks.push({ kind: "code", text: lines.slice(i + 1, close).join("\n") });
@@ -148,11 +151,24 @@ function build(
 
 function tokenize(line: string, meter: StepMeter): Token[] {
   const tokens: Token[] = [];
-  // nextTick[p]: the first backtick at or after p, else -1.
-  const nextTick = new Int32Array(line.length + 1).fill(-1);
-  for (let p = line.length - 1; p >= 0; p -= 1) {
+  // A code span is a run of backticks up to the next run of as many (``a ` b``); each length's
+  // runs, in order, with a cursor that only moves forward as the scan does.
+  const runs = new Map<number, { starts: number[]; next: number }>();
+  for (let p = 0; p < line.length; ) {
     meter.steps += 1;
-    nextTick[p] = line[p] === "`" ? p : (nextTick[p + 1] ?? -1);
+    if (line[p] !== "`") {
+      p += 1;
+      continue;
+    }
+    let end = p;
+    while (line[end] === "`") {
+      meter.steps += 1;
+      end += 1;
+    }
+    const same = runs.get(end - p) ?? { starts: [], next: 0 };
+    same.starts.push(p);
+    runs.set(end - p, same);
+    p = end;
   }
   let text = "";
   const flush = () => {
@@ -169,12 +185,25 @@ function tokenize(line: string, meter: StepMeter): Token[] {
     const ch = line[p] ?? "";
     const before = line[p - 1];
     if (ch === "`") {
-      const close = nextTick[p + 1] ?? -1;
-      if (close > p + 1) {
-        push({ t: "node", node: { kind: "code", text: line.slice(p + 1, close) } });
-        p = close + 1;
-        continue;
+      let end = p;
+      while (line[end] === "`") end += 1;
+      const same = runs.get(end - p);
+      let close = -1;
+      if (same !== undefined) {
+        while (same.next < same.starts.length && (same.starts[same.next] ?? 0) <= p) {
+          meter.steps += 1;
+          same.next += 1;
+        }
+        close = same.starts[same.next] ?? -1;
       }
+      if (close > end) {
+        push({ t: "node", node: { kind: "code", text: line.slice(end, close) } });
+        p = close + (end - p);
+      } else {
+        text += line.slice(p, end);
+        p = end;
+      }
+      continue;
     } else if (ch === "[") {
       const link = linkAt(line, p, meter);
       if (link !== null) {
