@@ -17,6 +17,7 @@ import {
   type ConnectReply,
   type HistoryPage,
   type MyRoom,
+  type ReplyTo,
   type ServerEvent,
   type UserRef,
 } from "./protocol";
@@ -245,12 +246,33 @@ export class ChatClient {
     }
   }
 
-  send(room: string, body: string): void {
-    if (body.trim() === "" || body.length > this.stores.session.get().maxBodyChars) return;
-    if (this.stores.rooms.get()[room] === undefined) return;
+  /** Sends a message; `replyTo` is the message it answers (shown quoted above it). */
+  send(room: string, body: string, replyTo?: ReplyTo): void {
+    if (!this.fits(body) || this.stores.rooms.get()[room] === undefined) return;
     this.announcer.sent(room);
-    this.sender.send(room, body);
+    this.sender.send(room, body, replyTo);
     this.dispatcher.markReadIfInView(room);
+  }
+
+  /**
+   * Changes the text of one's own message. It shows once the gateway stored the edit; a refusal
+   * (someone else's message, the edit window passed) shows under the message.
+   */
+  edit(room: string, messageId: string, body: string): void {
+    if (!this.fits(body) || this.stores.rooms.get()[room] === undefined) return;
+    this.sender.act(room, "edit", messageId, { body });
+  }
+
+  /** Deletes a message: one's own, or anyone's for the room's owner and moderators. */
+  deleteMessage(room: string, messageId: string): void {
+    if (this.stores.rooms.get()[room] === undefined) return;
+    this.sender.act(room, "delete", messageId);
+  }
+
+  /** Adds `emoji` to a message, or takes it back when the person had put it there (the gateway decides). */
+  react(room: string, messageId: string, emoji: string): void {
+    if (emoji === "" || this.stores.rooms.get()[room] === undefined) return;
+    this.sender.act(room, "react", messageId, { emoji });
   }
 
   retry(room: string, clientMsgId: string): void {
@@ -369,6 +391,10 @@ export class ChatClient {
   }
 
   // -- helpers -------------------------------------------------------------------------------
+
+  private fits(body: string): boolean {
+    return body.trim() !== "" && body.length <= this.stores.session.get().maxBodyChars;
+  }
 
   private ready(reply: ConnectReply): void {
     this.dispatcher.ready(reply);

@@ -76,7 +76,7 @@ describe("ChatDispatcher", () => {
   it("lets one's own message replace its pending entry, whether event or reply comes first", () => {
     const { stores, dispatcher } = setup();
     const own = { ...message(1, ANN), client_msg_id: "c-own" };
-    stores.pending.update(() => ({ lobby: [newPending("lobby", own.body, "c-own", 0)] }));
+    stores.pending.update(() => ({ lobby: [newPending("lobby", own.body ?? "", "c-own", 0)] }));
     dispatcher.event({ type: "message", message: own });
     expect(pendingIn(stores.pending.get(), "lobby")).toEqual([]);
     dispatcher.acknowledged("lobby", "c-own", own);

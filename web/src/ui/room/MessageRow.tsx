@@ -69,7 +69,7 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
                 ends with it: a right-to-left override in a message cannot turn around the names
                 or the messages after it. */}
             <div className="msg-body" data-testid="message-body" dir="auto">
-              <MessageText body={message.body} me={context.me} mentions={message.mentions} />
+              <MessageText body={message.body ?? ""} me={context.me} mentions={message.mentions} />
             </div>
           </div>
         </article>
