@@ -8,6 +8,7 @@ import type { Alert } from "./alerts";
 import type { GatewayApi, RoomInfo, RoomKind } from "./api";
 import type { Clock, ConnectionLike, ConnectionOptions } from "./connection";
 import { ChatDispatcher } from "./dispatcher";
+import type { SearchPage } from "./messageSearch";
 import { PeopleSearch } from "./peopleSearch";
 import type { Prefs } from "./prefs";
 import {
@@ -54,6 +55,7 @@ export interface ChatDeps {
     | "leaveRoom"
     | "findPeople"
     | "members"
+    | "searchMessages"
   >;
   prefs: Prefs;
   clock: Clock;
@@ -304,6 +306,11 @@ export class ChatClient {
     } catch (error) {
       this.stores.members.update((s) => members.failed(s, room, error instanceof Error ? error.message : String(error)));
     }
+  }
+
+  /** One page of the messages matching `query` (`before`: the cursor of the page before). */
+  searchMessages(query: string, room: string | null, before: string | null): Promise<SearchPage> {
+    return this.deps.api.searchMessages(query, room, before);
   }
 
   /** What the person typed to find someone to write to; the people directory is asked once they pause. */

@@ -2,6 +2,7 @@
 // The real gateway is exercised by the end-to-end test in tests/e2e.
 
 import type { MemberList, RoomKind, RoomTopic } from "../core/api";
+import type { SearchPage } from "../core/messageSearch";
 import type { Clock, OpenSocket, SocketHandlers, SocketLink } from "../core/connection";
 import { ProtocolError, type ChatMessage, type MyRoom, type ReplyTo, type UserRef } from "../core/protocol";
 
@@ -243,6 +244,35 @@ export class FakeGateway {
       .sort((a, b) => a.name.localeCompare(b.name))
       .slice(0, limit);
   }
+
+  /**
+   * GET /v1/search: messages of `user`'s rooms (or `room`) holding the word, newest first; the
+   * cursor is the "room/seq" of the last hit given. A query that is only spaces is refused.
+   */
+  search(query: string, room: string | null, before: string | null, limit = 20): SearchPage {
+    const word = query.trim().toLowerCase();
+    if (word === "") throw new ProtocolError("bad_request", "q is empty");
+    this.searchesSeen.push({ query, room, before });
+    const rooms = room === null ? [...this.memberships.keys()] : [room];
+    const hits = rooms
+      .flatMap((id) => this.rooms.get(id) ?? [])
+      .filter((m) => m.kind === undefined && (m.body ?? "").toLowerCase().split(/\W+/).includes(word))
+      .sort((a, b) => b.ts.localeCompare(a.ts) || b.room.localeCompare(a.room) || b.seq - a.seq);
+    const start = before === null ? 0 : hits.findIndex((m) => `${m.room}/${m.seq}` === before) + 1;
+    const page = hits.slice(start, start + limit);
+    const last = page.at(-1);
+    return {
+      hits: page.map((message) => {
+        const text = message.body ?? "";
+        const at = Array.from(text.toLowerCase()).join("").indexOf(word);
+        return { message, excerpt: { text, matches: at < 0 ? [] : [[Array.from(text.slice(0, at)).length, word.length]] } };
+      }),
+      next: last !== undefined && start + limit < hits.length ? `${last.room}/${last.seq}` : null,
+    };
+  }
+
+  /** Every search asked, in order. */
+  readonly searchesSeen: { query: string; room: string | null; before: string | null }[] = [];
 
   /** GET /v1/rooms/{room}/members */
   memberList(room: string): MemberList {
