@@ -1,6 +1,10 @@
 // The middle of the screen: the open room's header, what is wrong (offline, removed, a failed
 // load), its messages, who types, and the box to write in; a welcome when no room is open.
 
+import { useCallback, useState } from "react";
+
+import type { ChatMessage, ReplyTo } from "../../core/protocol";
+import { excerptOf } from "../../core/roomLog";
 import type { RoomState } from "../../core/stores/rooms";
 import {
   useChatClient,
@@ -8,6 +12,7 @@ import {
   useMaxBodyChars,
   useMaySpeakInReadOnly,
   useMe,
+  useMembers,
   useNotice,
   useRoomTitle,
 } from "../state";
@@ -32,7 +37,7 @@ export function RoomPane({ room, onCreateRoom, ...header }: RoomPaneProps) {
       <RoomHeader room={room} {...header} />
       <ConnectionBanner />
       <NoticeBanner />
-      {room ? <OpenRoom room={room} /> : <Welcome onCreateRoom={onCreateRoom} />}
+      {room ? <OpenRoom key={room.id} room={room} /> : <Welcome onCreateRoom={onCreateRoom} />}
     </main>
   );
 }
@@ -68,7 +73,13 @@ function OpenRoom({ room }: { room: RoomState }) {
   const title = useRoomTitle(room);
   const maxChars = useMaxBodyChars();
   const moderates = useMaySpeakInReadOnly();
-  const mayPost = !room.readOnly || moderates;
+  const mayPost = !room.readOnly || moderates || room.role === "owner" || room.role === "moderator";
+  const me = useMe();
+  const [replyTo, setReplyTo] = useState<ReplyTo | null>(null);
+  const members = useMembers(room.id);
+  const onReply = useCallback((message: ChatMessage) => {
+    setReplyTo({ id: message.id, user: message.user, excerpt: excerptOf(message) });
+  }, []);
   return (
     <>
       {room.error && (
@@ -76,15 +87,25 @@ function OpenRoom({ room }: { room: RoomState }) {
           {room.error}
         </div>
       )}
-      <MessageList key={room.id} roomId={room.id} />
+      <MessageList key={room.id} roomId={room.id} onReply={onReply} />
       <TypingLine roomId={room.id} />
       <Composer
         roomTitle={room.kind === "dm" ? title : `#${title}`}
         disabled={!room.kept || !mayPost}
         disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
         maxChars={maxChars}
-        onSend={(body) => client.send(room.id, body)}
+        onSend={(body) => {
+          client.send(room.id, body, replyTo ?? undefined);
+          setReplyTo(null);
+        }}
         onTyping={() => client.typing(room.id)}
+        replyTo={replyTo}
+        onCancelReply={() => setReplyTo(null)}
+        members={members.members}
+        me={me.id}
+        onWantMembers={() => {
+          if (!members.loading && members.members.length === 0 && members.error === null) void client.loadMembers(room.id);
+        }}
       />
     </>
   );
