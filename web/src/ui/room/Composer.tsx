@@ -65,9 +65,13 @@ export function Composer({
     () => (open && query !== null ? suggestions(members, query.prefix, me) : []),
     [open, query, members, me],
   );
+  // Once per `@` typed, not per letter after it.
+  const want = useRef(onWantMembers);
+  want.current = onWantMembers;
+  const asking = open ? query?.start : undefined;
   useEffect(() => {
-    if (open) onWantMembers?.();
-  }, [open, onWantMembers]);
+    if (asking !== undefined) want.current?.();
+  }, [asking]);
   useEffect(() => setChosen(0), [query?.start, query?.prefix]);
 
   const tooLong = text.length > maxChars;

@@ -1,7 +1,7 @@
 // The middle of the screen: the open room's header, what is wrong (offline, removed, a failed
 // load), its messages, who types, and the box to write in; a welcome when no room is open.
 
-import { useCallback, useState } from "react";
+import { useCallback, useMemo, useState } from "react";
 
 import type { ChatMessage, ReplyTo } from "../../core/protocol";
 import { excerptOf } from "../../core/roomLog";
@@ -14,6 +14,7 @@ import {
   useMe,
   useMembers,
   useNotice,
+  useOnline,
   useRoomTitle,
 } from "../state";
 import { Composer } from "./Composer";
@@ -77,6 +78,19 @@ function OpenRoom({ room }: { room: RoomState }) {
   const me = useMe();
   const [replyTo, setReplyTo] = useState<ReplyTo | null>(null);
   const members = useMembers(room.id);
+  const online = useOnline(room.id);
+  // The member list as last fetched, and whoever is in the room now: someone who joined since
+  // the list was fetched can be named before it is fetched again.
+  const candidates = useMemo(() => {
+    const listed = new Set(members.members.map((m) => m.id));
+    const present = online.filter((p) => !listed.has(p.id)).map((p) => ({ ...p, role: "member", online: true }));
+    return [...members.members, ...present];
+  }, [members.members, online]);
+  const loading = members.loading;
+  // Fetched again at each `@` typed: members join and leave while the room is open.
+  const wantMembers = useCallback(() => {
+    if (!loading) void client.loadMembers(room.id);
+  }, [client, room.id, loading]);
   const onReply = useCallback((message: ChatMessage) => {
     setReplyTo({ id: message.id, user: message.user, excerpt: excerptOf(message) });
   }, []);
@@ -101,11 +115,9 @@ function OpenRoom({ room }: { room: RoomState }) {
         onTyping={() => client.typing(room.id)}
         replyTo={replyTo}
         onCancelReply={() => setReplyTo(null)}
-        members={members.members}
+        members={candidates}
         me={me.id}
-        onWantMembers={() => {
-          if (!members.loading && members.members.length === 0 && members.error === null) void client.loadMembers(room.id);
-        }}
+        onWantMembers={wantMembers}
       />
     </>
   );
