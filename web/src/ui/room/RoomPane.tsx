@@ -70,13 +70,40 @@ function NoticeBanner() {
 }
 
 function OpenRoom({ room }: { room: RoomState }) {
+  const [replyTo, setReplyTo] = useState<ReplyTo | null>(null);
+  const onReply = useCallback((message: ChatMessage) => {
+    setReplyTo({ id: message.id, user: message.user, excerpt: excerptOf(message) });
+  }, []);
+  return (
+    <>
+      {room.error && (
+        <div className="banner error" role="alert">
+          {room.error}
+        </div>
+      )}
+      <MessageList key={room.id} roomId={room.id} onReply={onReply} />
+      <TypingLine roomId={room.id} />
+      <RoomComposer room={room} replyTo={replyTo} onReplyDone={() => setReplyTo(null)} />
+    </>
+  );
+}
+
+/** The box to write in, with the room's members to complete `@names` from (who comes and goes renders this alone). */
+function RoomComposer({
+  room,
+  replyTo,
+  onReplyDone,
+}: {
+  room: RoomState;
+  replyTo: ReplyTo | null;
+  onReplyDone: () => void;
+}) {
   const client = useChatClient();
   const title = useRoomTitle(room);
   const maxChars = useMaxBodyChars();
   const moderates = useMaySpeakInReadOnly();
   const mayPost = !room.readOnly || moderates || room.role === "owner" || room.role === "moderator";
   const me = useMe();
-  const [replyTo, setReplyTo] = useState<ReplyTo | null>(null);
   const members = useMembers(room.id);
   const online = useOnline(room.id);
   // The member list as last fetched, and whoever is in the room now: someone who joined since
@@ -91,35 +118,23 @@ function OpenRoom({ room }: { room: RoomState }) {
   const wantMembers = useCallback(() => {
     if (!loading) void client.loadMembers(room.id);
   }, [client, room.id, loading]);
-  const onReply = useCallback((message: ChatMessage) => {
-    setReplyTo({ id: message.id, user: message.user, excerpt: excerptOf(message) });
-  }, []);
   return (
-    <>
-      {room.error && (
-        <div className="banner error" role="alert">
-          {room.error}
-        </div>
-      )}
-      <MessageList key={room.id} roomId={room.id} onReply={onReply} />
-      <TypingLine roomId={room.id} />
-      <Composer
-        roomTitle={room.kind === "dm" ? title : `#${title}`}
-        disabled={!room.kept || !mayPost}
-        disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
-        maxChars={maxChars}
-        onSend={(body) => {
-          client.send(room.id, body, replyTo ?? undefined);
-          setReplyTo(null);
-        }}
-        onTyping={() => client.typing(room.id)}
-        replyTo={replyTo}
-        onCancelReply={() => setReplyTo(null)}
-        members={candidates}
-        me={me.id}
-        onWantMembers={wantMembers}
-      />
-    </>
+    <Composer
+      roomTitle={room.kind === "dm" ? title : `#${title}`}
+      disabled={!room.kept || !mayPost}
+      disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
+      maxChars={maxChars}
+      onSend={(body) => {
+        client.send(room.id, body, replyTo ?? undefined);
+        onReplyDone();
+      }}
+      onTyping={() => client.typing(room.id)}
+      replyTo={replyTo}
+      onCancelReply={onReplyDone}
+      members={candidates}
+      me={me.id}
+      onWantMembers={wantMembers}
+    />
   );
 }
 
