@@ -192,17 +192,17 @@ function SentMessage({ row, context }: { row: Extract<Row, { kind: "message" }>;
           />
         )}
         <ActionStatus actions={row.actions} onDismiss={context.onDiscard} />
+        {!deleted && mode === "read" && context.mayAct && (
+          <ActionBar
+            mayEdit={mayEdit}
+            mayDelete={mayDelete}
+            onReply={() => context.onReply(message)}
+            onReact={() => setMode("react")}
+            onEdit={() => setMode("edit")}
+            onDelete={() => setMode("confirm")}
+          />
+        )}
       </div>
-      {!deleted && mode === "read" && context.mayAct && (
-        <ActionBar
-          mayEdit={mayEdit}
-          mayDelete={mayDelete}
-          onReply={() => context.onReply(message)}
-          onReact={() => setMode("react")}
-          onEdit={() => setMode("edit")}
-          onDelete={() => setMode("confirm")}
-        />
-      )}
     </article>
   );
 }

@@ -55,6 +55,7 @@ export function SearchPanel({ roomId, onClose }: { roomId: string | null; onClos
 
   return (
     <Modal title="Search messages" onClose={onClose}>
+      <div className="modal-body search-panel">
       <form
         className="search-form"
         role="search"
@@ -78,8 +79,8 @@ export function SearchPanel({ roomId, onClose }: { roomId: string | null; onClos
       </form>
       {roomId !== null && (
         <label className="search-scope">
-          <input type="checkbox" checked={inRoom} onChange={(event) => setInRoom(event.target.checked)} /> In this room
-          only
+          <input type="checkbox" checked={inRoom} onChange={(event) => setInRoom(event.target.checked)} />
+          <span>In this room only</span>
         </label>
       )}
       {error !== null && (
@@ -119,6 +120,7 @@ export function SearchPanel({ roomId, onClose }: { roomId: string | null; onClos
           )}
         </div>
       )}
+      </div>
     </Modal>
   );
 }
