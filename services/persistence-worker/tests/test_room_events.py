@@ -222,7 +222,12 @@ async def test_a_delete_erases_the_message_its_edits_reactions_and_unread_mentio
     await store.write([delete])
 
     state = await _state(pool, message)
-    assert (state["body"], state["edited_body"]) == (None, None)
+    assert (state["body"], state["edited_body"], state["edited_at"], state["edit_seq"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert (state["deleted_at"], state["deleted_by"], state["updated_seq"]) == (
         delete.created_at,
         "mod",
@@ -288,38 +293,50 @@ async def test_an_event_whose_target_is_missing_or_elsewhere_is_stored_and_chang
     store = _store(pool)
     message = _message(room, 1)
     await store.write([message])
-    elsewhere = _message(f"{room}-x", 1)  # never stored in this room
+    other_room = f"{room}-x"
+    elsewhere = _message(other_room, 1)  # stored, in another room
+    await store.write([elsewhere])
     event_of_an_event = _edit(room, 2, message, "fixed")
     events: list[Row] = [
-        _edit(room, 3, elsewhere, "nowhere"),
-        _event(room, 4, "delete", elsewhere),
-        _react(room, 5, elsewhere, "👍", "bob", on=True),
         event_of_an_event,
+        _edit(room, 3, elsewhere, "nowhere"),
+        _react(room, 4, elsewhere, "👍", "bob", on=True),
+        _event(room, 5, "delete", elsewhere),
+        _react(room, 6, _message(room, 9), "👍", "bob", on=True),  # never stored anywhere
     ]
     await store.write(events)
     # An event naming an event (not a message) changes nothing either.
     target_is_an_event = _message(room, 0)._replace(id=event_of_an_event.id)
-    await store.write([_event(room, 6, "delete", target_is_an_event)])
+    await store.write([_event(room, 7, "delete", target_is_an_event)])
 
     stored = await pool.fetch("SELECT seq, kind FROM messages WHERE room = $1 ORDER BY seq", room)
     assert [(row["seq"], row["kind"]) for row in stored] == [
         (1, "message"),
         (2, "edit"),
         (3, "edit"),
-        (4, "delete"),
-        (5, "reaction"),
-        (6, "delete"),
+        (4, "reaction"),
+        (5, "delete"),
+        (6, "reaction"),
+        (7, "delete"),
     ]
     assert await pool.fetchval("SELECT body FROM messages WHERE id = $1", event_of_an_event.id) == (
         "fixed"
     )
     assert (await _state(pool, message))["edited_body"] == "fixed"
-    assert (
-        await pool.fetchval(
-            "SELECT count(*) FROM message_reactions WHERE message_id = $1", elsewhere.id
-        )
-        == 0
-    )
+    reactions = await _reactions(pool, elsewhere)
+    untouched = await _state(pool, elsewhere)
+    await pool.execute("DELETE FROM message_reactions WHERE message_id = $1", elsewhere.id)
+    await pool.execute("DELETE FROM messages WHERE room = $1", other_room)
+    assert reactions == set()
+    assert untouched == {
+        "body": "message 1",
+        "edited_body": None,
+        "edited_at": None,
+        "edit_seq": None,
+        "deleted_at": None,
+        "deleted_by": None,
+        "updated_seq": None,
+    }
 
 
 async def test_a_whole_batch_stored_again_changes_nothing(pool: asyncpg.Pool, room: str) -> None:
@@ -401,3 +418,16 @@ async def test_a_batch_of_messages_alone_runs_no_statement_for_events(
 
     assert not any(touches_events(query) for query in messages_only)
     assert any(touches_events(query) for query in queries)  # the check can see them
+
+
+async def test_a_message_stored_again_after_its_delete_is_not_unread_again(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = _store(pool)
+    message = _message(room, 1, mentions=["bob"])
+    await store.write([message])
+    await store.write([_event(room, 2, "delete", message)])
+    # A late duplicate of the message, alone and with a refused row (each row on its own).
+    await store.write([message, _message(room, 3)])
+    await store.write([message, _message(room, 4, body="nul \x00")])
+    assert await pool.fetchval("SELECT count(*) FROM unread_mentions WHERE room = $1", room) == 0

@@ -29,7 +29,9 @@ from asyncpg.pool import PoolConnectionProxy
 
 from chat_worker.rows import EventRow
 
-# The first delete of each message (a second one is a late duplicate or changes nothing).
+# The first delete of each message (a second one is a late duplicate or changes nothing). The
+# newest edit's time and seq go with its text: a deleted message's state is then the same
+# whether its edits were stored in the delete's batch (and skipped) or in earlier ones.
 _DELETE = """
 WITH deleting AS (
     SELECT DISTINCT ON (e.target) e.target, e.room, e.seq, e.user_id, e.created_at
@@ -42,6 +44,8 @@ UPDATE messages m SET
     deleted_by = d.user_id,
     body = NULL,
     edited_body = NULL,
+    edited_at = NULL,
+    edit_seq = NULL,
     updated_seq = GREATEST(COALESCE(m.updated_seq, 0), d.seq)
 FROM deleting d
 WHERE m.id = d.target AND m.room = d.room AND m.kind = 'message' AND m.deleted_at IS NULL

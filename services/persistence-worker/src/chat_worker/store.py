@@ -27,6 +27,7 @@ marks_flusher.py). A write that fails hands on nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,6 +87,7 @@ SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, menti
     kind, target, emoji, reaction_on, edited_at
 FROM message_staging
 ON CONFLICT DO NOTHING
+RETURNING id
 """
 # Only forward. last_seq moves with every batch that has a newer message (unread counts are
 # exact); last_active_at only by at least a step, so the activity order is rewritten once per
@@ -197,9 +199,10 @@ class MessageStore:
                 except asyncpg.UniqueViolationError:
                     # Some are stored already; the failed COPY rolled back and left nothing.
                     async with connection.transaction():
-                        inserted = await _copy_skipping_stored(connection, log)
-                        await _advance(connection, log.messages, step)
+                        new = await _copy_skipping_stored(connection, log)
+                        await _advance(connection, log.messages, step, new)
                         await _apply(connection, log.events)
+                    inserted = len(new)
             except ROW_REFUSALS:
                 outcome, stored = await _write_one_by_one(connection, rows, step)
                 self._note_author_marks(newest_by_author(stored.messages))
@@ -257,7 +260,10 @@ async def _copy_new(connection: PoolConnectionProxy[asyncpg.Record], log: _Log) 
     return len(log.messages) + len(log.events)
 
 
-async def _copy_skipping_stored(connection: PoolConnectionProxy[asyncpg.Record], log: _Log) -> int:
+async def _copy_skipping_stored(
+    connection: PoolConnectionProxy[asyncpg.Record], log: _Log
+) -> set[uuid.UUID]:
+    """The ids of the rows stored now."""
     if log.messages:
         await connection.copy_records_to_table(
             "message_staging", records=log.messages, columns=COLUMNS
@@ -266,7 +272,7 @@ async def _copy_skipping_stored(connection: PoolConnectionProxy[asyncpg.Record],
         await connection.copy_records_to_table(
             "message_staging", records=log.events, columns=EVENT_COLUMNS
         )
-    return _row_count(await connection.execute(_MOVE_STAGED))
+    return {record["id"] for record in await connection.fetch(_MOVE_STAGED)}
 
 
 async def _write_one_by_one(
@@ -275,22 +281,23 @@ async def _write_one_by_one(
     activity_step: timedelta,
 ) -> tuple[WriteOutcome, _Log]:
     """The outcome, and the rows stored now (all but the refused ones)."""
-    inserted = 0
+    new: set[uuid.UUID] = set()
     refused: list[tuple[int, str]] = []
     async with connection.transaction():
         for index, row in enumerate(rows):
             insert = _INSERT_ONE_EVENT if type(row) is EventRow else _INSERT_ONE
             try:
                 async with connection.transaction():  # a savepoint per row
-                    inserted += _row_count(await connection.execute(insert, *row))
+                    if _row_count(await connection.execute(insert, *row)):
+                        new.add(row.id)
             except ROW_REFUSALS as exc:
                 refused.append((index, f"refused by the database: {exc}"))
         set_aside = {index for index, _ in refused}
         stored = _Log.of([row for index, row in enumerate(rows) if index not in set_aside])
-        await _advance(connection, stored.messages, activity_step)
+        await _advance(connection, stored.messages, activity_step, new)
         await _apply(connection, stored.events)
     outcome = WriteOutcome(
-        inserted=inserted, duplicates=len(rows) - inserted - len(refused), refused=refused
+        inserted=len(new), duplicates=len(rows) - len(new) - len(refused), refused=refused
     )
     return outcome, stored
 
@@ -299,12 +306,15 @@ async def _advance(
     connection: PoolConnectionProxy[asyncpg.Record],
     rows: Sequence[MessageRow],
     activity_step: timedelta,
+    new: set[uuid.UUID] | None = None,
 ) -> None:
-    """Rooms' newest seq and activity, and the people mentioned, up to the stored ``rows``."""
+    """Rooms' newest seq and activity up to the stored ``rows``, and the people mentioned by
+    those stored now (``new``; None: all of them). A message stored before had its mentions
+    recorded then, and a delete since may have removed them: they are not recorded again."""
     newest: dict[str, tuple[int, datetime]] = {}
     mentioned: list[tuple[str, str, int]] = []
     for row in rows:
-        if row.mentions:
+        if row.mentions and (new is None or row.id in new):
             mentioned += [(person, row.room, row.seq) for person in row.mentions]
         known = newest.get(row.room)
         if known is None:
