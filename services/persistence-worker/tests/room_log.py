@@ -72,20 +72,32 @@ class RoomLog:
             message = base if seq % 3 else replace(base, mentions=(WATCHER,))
             earlier.append(message)
             return message
-        target = self._random.choice(earlier[-20:]).id
-        if target in self._deleted and self._random.random() < 0.8:
-            target = earlier[-1].id  # mostly act on a live message, as a gateway would
-        event: dict[str, Any] = {"v": EVENT_SCHEMA_VERSION, "target": target}
+        version = EVENT_SCHEMA_VERSION
         if roll < 0.72:
-            return replace(base, **event, kind="edit", body=f"edited at {seq}", edited_at=ts)
+            target = self._target(earlier, 20)
+            edit = {"body": f"edited at {seq}", "edited_at": ts}
+            return replace(base, v=version, kind="edit", target=target, **edit)
         if roll < 0.94:
-            emoji = self._random.choice(EMOJI)
+            # By two people with two emoji on the room's first messages: the same reaction is
+            # often taken back and given again, which a late duplicate must not undo.
+            target = self._target(earlier[:4], 4)
+            emoji = self._random.choice(EMOJI[:2])
+            person = self._random.choice(PEOPLE[:2])
             key = (target, emoji, person.id)
             on = key not in self._reacted
             (self._reacted.add if on else self._reacted.discard)(key)
-            return replace(base, **event, kind="reaction", body=msgspec.UNSET, emoji=emoji, on=on)
+            reaction = {"body": msgspec.UNSET, "emoji": emoji, "on": on}
+            return replace(base, v=version, kind="reaction", target=target, user=person, **reaction)
+        target = self._target(earlier, 20)
         self._deleted.add(target)
-        return replace(base, **event, kind="delete", body=msgspec.UNSET)
+        return replace(base, v=version, kind="delete", target=target, body=msgspec.UNSET)
+
+    def _target(self, earlier: list[Envelope], among: int) -> str:
+        """One of the newest ``among`` messages; now and then a deleted one."""
+        target = self._random.choice(earlier[-among:]).id
+        if target in self._deleted and self._random.random() < 0.8:
+            target = earlier[-1].id  # mostly a live message, as a gateway would
+        return target
 
 
 @dataclass
