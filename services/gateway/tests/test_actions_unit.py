@@ -102,7 +102,14 @@ async def test_a_resent_action_gets_the_same_event_and_nothing_happens_twice() -
                 emoji="🎉",
             )
         )["message"] == react["message"]
-        assert len(gateway.chat.log.records) == 4
+        answered = await _sent(ada, "answered")
+        reply = await _sent(ada, "the reply", reply_to=answered["id"])
+        await _act(ada, "delete", answered, "d2")
+        again = await ada.request(
+            "send", room=ROOM, body="the reply", client_msg_id="the reply", reply_to=answered["id"]
+        )
+        assert again["message"] == reply
+        assert len(gateway.chat.log.records) == 7
 
 
 async def test_refusals_name_the_problem_and_store_nothing() -> None:

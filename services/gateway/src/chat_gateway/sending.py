@@ -145,7 +145,10 @@ class MessageSender:
                 await self._on_started(command.room, entry.added)
         fresh = self._fresh_envelope(claims, command)
         if command.reply_to is not None:
-            answered = await self._live_target(command.room, command.reply_to)
+            try:
+                answered = await self._live_target(command.room, command.reply_to)
+            except ChatError as refusal:
+                return await self._unless_sent(refusal, claims.sub, session_id, fresh, started)
             fresh = msgspec.structs.replace(fresh, reply_to=excerpt_of(answered))
         if "@" in command.body:
             fresh = await self._with_mentions(fresh, command.body)
@@ -165,17 +168,29 @@ class MessageSender:
         try:
             fresh = await self._event_of(claims, caller, command)
         except ChatError as refusal:
-            if refusal.code not in _STATE_REFUSALS:
-                raise
-            admission = await self._admit(
-                claims.sub, command.client_msg_id, session_id, command.room, None
-            )
-            if admission.outcome in (Admission.DONE, Admission.RETRY):
-                return await self._complete(admission, claims.sub, None, started)
-            with contextlib.suppress(*DEPENDENCY_ERRORS):
-                await self._broker.release(claims.sub, command.client_msg_id)
-            raise
+            return await self._unless_sent(refusal, claims.sub, session_id, command, started)
         return await self._deliver(claims.sub, session_id, fresh, started)
+
+    async def _unless_sent(
+        self,
+        refusal: ChatError,
+        user_id: str,
+        session_id: str,
+        command: Envelope | protocol.Action,
+        started: float,
+    ) -> SentMessage:
+        """The earlier result of the same command when one was made (or is pending: sent again
+        then), else ``refusal``: its own entry may be what changed the target since."""
+        if refusal.code not in _STATE_REFUSALS:
+            raise refusal
+        admission = await self._admit(
+            user_id, command.client_msg_id, session_id, command.room, None
+        )
+        if admission.outcome in (Admission.DONE, Admission.RETRY):
+            return await self._complete(admission, user_id, None, started)
+        with contextlib.suppress(*DEPENDENCY_ERRORS):
+            await self._broker.release(user_id, command.client_msg_id)
+        raise refusal
 
     async def _event_of(
         self, claims: AccessClaims, caller: Caller, command: protocol.Action
