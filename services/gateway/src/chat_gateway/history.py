@@ -107,8 +107,7 @@ class MessageHistory:
                 render(
                     state,
                     viewer,
-                    answered_deleted=state.answered_deleted
-                    or (state.reply_to is not None and state.reply_to.id in deleted),
+                    answered_deleted=state.reply_to is not None and state.reply_to.id in deleted,
                 ),
             )
             for state in page

@@ -169,7 +169,9 @@ _wire_encoder = msgspec.json.Encoder()
 
 def render(state: MessageState, viewer: str, *, answered_deleted: bool = False) -> bytes:
     """``state`` as history shows it to ``viewer`` (``me`` in its reactions);
-    ``answered_deleted``: the message it replies to has been deleted since."""
+    ``answered_deleted``: the message it replies to has been deleted since (as the state
+    says, or as newer entries than the store's say)."""
+    answered_deleted = answered_deleted or state.answered_deleted
     reply_to = None
     if state.reply_to is not None:
         answered = state.reply_to
