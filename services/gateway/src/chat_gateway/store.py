@@ -38,6 +38,10 @@ _STATE_SELECT = (
     "  AND a.room = m.room AND a.deleted_at IS NOT NULL) ELSE false END AS answered_deleted"
     " FROM messages m WHERE m.kind = 'message' AND m.room = $1"
 )
+# A page of history: the newest messages below a seq ($2, NULL: none), at most $3.
+HISTORY_PAGE = (
+    _STATE_SELECT + " AND ($2::bigint IS NULL OR m.seq < $2) ORDER BY m.seq DESC LIMIT $3"
+)
 _reactions_decoder = msgspec.json.Decoder(list[tuple[str, str, int]])
 _reply_decoder = msgspec.json.Decoder(ReplyTo)
 
@@ -72,12 +76,7 @@ class MessageStore:
 
     async def before(self, room: str, before: int | None, limit: int) -> list[MessageState]:
         """The newest ``limit`` messages with seq < before, ascending, in their stored state."""
-        rows = await self._pool.fetch(
-            _STATE_SELECT + " AND ($2::bigint IS NULL OR m.seq < $2) ORDER BY m.seq DESC LIMIT $3",
-            room,
-            before,
-            limit,
-        )
+        rows = await self._pool.fetch(HISTORY_PAGE, room, before, limit)
         return [_state(row) for row in reversed(rows)]
 
     async def current(self, room: str, message_id: str) -> MessageState | None:
