@@ -1,6 +1,10 @@
 """The message path of one ``send`` (docs/architecture.md, message path steps 1-5): validate,
 authorise, resolve mentions, admit, number, make durable in Kafka, publish, acknowledge.
 
+An ``edit``, ``delete`` or ``react`` makes an event that takes the same path (``_deliver``)
+once its target's current state (``targets``) allows it; a ``send`` with ``reply_to`` quotes
+its target's current text.
+
 Mentions are resolved only for a body with an ``@`` in it: the usual message pays one scan for a
 character and nothing else. The sender returns the ids a new message mentions with its ack, so
 whoever tells those people (their own channel) does so once the message is durable.
