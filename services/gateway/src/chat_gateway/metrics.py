@@ -19,7 +19,9 @@ class GatewayMetrics:
             "chat_gateway_room_memberships", "Joined (connection, room) pairs", registry=r
         )
         self.messages_received = Counter(
-            "chat_gateway_messages_received_total", "Messages accepted from senders", registry=r
+            "chat_gateway_messages_received_total",
+            "Log entries accepted from senders: messages, edits, deletes and reactions",
+            registry=r,
         )
         self.messages_delivered = Counter(
             "chat_gateway_messages_delivered_total",
