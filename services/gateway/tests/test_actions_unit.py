@@ -83,6 +83,13 @@ async def test_each_action_is_an_event_in_the_log_acked_and_delivered_in_seq_ord
             "reaction",
             "delete",
         ]
+        made = gateway.ctx.metrics.registry.get_sample_value
+        counted = {
+            kind: made("chat_gateway_room_events_total", {"kind": kind})
+            for kind in ("edit", "reaction", "delete")
+        }
+        assert counted == {"edit": 1, "reaction": 2, "delete": 1}
+        assert made("chat_gateway_messages_received_total") == 5
 
 
 async def test_a_resent_action_gets_the_same_event_and_nothing_happens_twice() -> None:
@@ -110,6 +117,10 @@ async def test_a_resent_action_gets_the_same_event_and_nothing_happens_twice() -
         )
         assert again["message"] == reply
         assert len(gateway.chat.log.records) == 7
+        # A resend made nothing: only the first of each is counted.
+        made = gateway.ctx.metrics.registry.get_sample_value
+        assert made("chat_gateway_room_events_total", {"kind": "delete"}) == 2
+        assert made("chat_gateway_room_events_total", {"kind": "reaction"}) == 1
 
 
 async def test_refusals_name_the_problem_and_store_nothing() -> None:

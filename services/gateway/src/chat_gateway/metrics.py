@@ -23,6 +23,12 @@ class GatewayMetrics:
             "Log entries accepted from senders: messages, edits, deletes and reactions",
             registry=r,
         )
+        self.room_events = Counter(
+            "chat_gateway_room_events_total",
+            "Edits, deletes and reactions made durable, by kind (also in messages_received)",
+            ["kind"],
+            registry=r,
+        )
         self.messages_delivered = Counter(
             "chat_gateway_messages_delivered_total",
             "Message frames queued to connections",

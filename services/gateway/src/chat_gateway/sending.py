@@ -341,6 +341,8 @@ class MessageSender:
             self._metrics.redis_errors.labels("publish").inc()
             log.warning("publish failed after a durable send", extra={"error": repr(exc)})
         self._metrics.messages_received.inc()
+        if envelope.kind is not msgspec.UNSET:
+            self._metrics.room_events.labels(envelope.kind).inc()
         done = time.perf_counter()
         stages.labels("publish").observe(done - publishing)
         self._metrics.ack_latency.observe(done - started)
