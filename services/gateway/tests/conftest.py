@@ -98,6 +98,7 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chat
         CHAT_GATEWAY_JOIN_BURST="8",
         CHAT_GATEWAY_MAX_OWN_ROOMS_LISTED="10",
         CHAT_GATEWAY_DIRECTORY_PAGE_SIZE="20",
+        CHAT_GATEWAY_EDIT_WINDOW_S="1",
     )
     processes = [redis, auth, short_auth, worker, *system.gateways, system.strict]
     try:

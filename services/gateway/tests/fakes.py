@@ -8,6 +8,7 @@ room members a mention may name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import msgspec
 
@@ -18,6 +19,7 @@ from chat_gateway.frames import RoomFrame, frame_of, ws_text_frame
 from chat_gateway.my_rooms import MyRoom
 from chat_gateway.roster import dm_members
 from chat_gateway.store import Room
+from chat_gateway.targets import MessageState, apply, decode_frame, state_of
 
 
 class FakeTransport:
@@ -77,13 +79,29 @@ def payload_of(frame: bytes) -> bytes:
 
 
 class MemoryStore:
-    """``StoredMessages`` on a dictionary: what the persistence worker wrote to Postgres."""
+    """``StoredMessages`` on dictionaries: what the persistence worker wrote to Postgres, the
+    log as sent and each message's state, folded as the worker folds it (``targets.apply``)."""
 
     def __init__(self) -> None:
         self._rooms: dict[str, dict[int, RoomFrame]] = {}
+        self._states: dict[str, MessageState] = {}
+        self._message_ids: dict[str, dict[int, str]] = {}
 
     def store(self, room: str, frame: RoomFrame) -> None:
         self._rooms.setdefault(room, {})[frame.seq] = frame
+        if frame.is_void:
+            return
+        try:
+            entry = decode_frame(frame)
+        except msgspec.ValidationError:
+            return  # a frame of the fan-out's tests, a seq alone: the log is all it is in
+        if entry.is_message:
+            self._message_ids.setdefault(room, {})[entry.seq] = entry.id
+            self._states.setdefault(entry.id, state_of(entry))
+            return
+        target = self._states.get(str(entry.target))
+        if target is not None and target.room == room:
+            self._states[target.id] = apply(target, entry)
 
     async def max_seq(self, room: str) -> int:
         return max(self._rooms.get(room, {}), default=0)
@@ -95,10 +113,21 @@ class MemoryStore:
         seqs = sorted(s for s in frames if after < s and (until is None or s <= until))
         return [frames[s] for s in seqs[:limit]]
 
-    async def before(self, room: str, before: int | None, limit: int) -> list[RoomFrame]:
-        frames = self._rooms.get(room, {})
-        seqs = sorted(s for s in frames if before is None or s < before)
-        return [frames[s] for s in seqs[len(seqs) - limit :]]
+    async def before(self, room: str, before: int | None, limit: int) -> list[MessageState]:
+        ids = self._message_ids.get(room, {})
+        seqs = sorted(s for s in ids if before is None or s < before)
+        return [self._stored_state(ids[s]) for s in seqs[len(seqs) - limit :]]
+
+    async def current(self, room: str, message_id: str) -> MessageState | None:
+        state = self._states.get(message_id)
+        return None if state is None or state.room != room else self._stored_state(message_id)
+
+    def _stored_state(self, message_id: str) -> MessageState:
+        state = self._states[message_id]
+        if state.reply_to is None:
+            return state
+        answered = self._states.get(state.reply_to.id)
+        return replace(state, answered_deleted=answered is not None and answered.deleted)
 
 
 class MemoryLog:
@@ -133,7 +162,8 @@ class MemoryLog:
 
 class OpenRooms:
     """``RoomChecks`` of a chat where every room is public but the ``closed`` ones, a DM is
-    for its two people, and the ``muted`` (room, user) pairs may not post. ``members`` holds
+    for its two people, the ``muted`` (room, user) pairs may not post, the ``staff`` pairs
+    moderate, and in the ``read_only`` rooms only they post. ``members`` holds
     the memberships a join or a DM's first use made, (room, user) pairs."""
 
     def __init__(self) -> None:
@@ -141,6 +171,8 @@ class OpenRooms:
         self.muted: set[tuple[str, str]] = set()
         self.forgotten: list[tuple[str, str | None]] = []
         self.members: set[tuple[str, str]] = set()
+        self.read_only: set[str] = set()
+        self.staff: set[tuple[str, str]] = set()
 
     async def enter(self, caller: Caller, room: str, *, create: bool = True) -> Entry:
         if dm_members(room) is not None:
@@ -177,7 +209,12 @@ class OpenRooms:
         found = await self.for_read(caller, room)
         if (room, caller.user_id) in self.muted:
             raise ChatError(ErrorCode.FORBIDDEN, "you are muted in this room")
+        if room in self.read_only and not await self.is_staff(caller, room):
+            raise ChatError(ErrorCode.FORBIDDEN, f"room {room} is read-only")
         return found
+
+    async def is_staff(self, caller: Caller, room: str) -> bool:
+        return (room, caller.user_id) in self.staff
 
     def forget(self, room: str, user_id: str | None) -> None:
         self.forgotten.append((room, user_id))

@@ -82,6 +82,11 @@ class RoomChecks(Protocol):
 
     async def for_send(self, caller: Caller, room: str) -> Room: ...
 
+    async def is_staff(self, caller: Caller, room: str) -> bool:
+        """The room's owner or a moderator of it, or a global moderator or admin: who may
+        delete other people's messages."""
+        ...
+
     def forget(self, room: str, user_id: str | None) -> None:
         """Drop what is known of a room (``user_id`` None) or of one user's standing in it."""
 
@@ -170,6 +175,9 @@ class RoomAccess:
         if found.read_only and not self._is_staff(caller, standing):
             raise ChatError(ErrorCode.FORBIDDEN, f"room {room} is read-only")
         return found
+
+    async def is_staff(self, caller: Caller, room: str) -> bool:
+        return self._is_staff(caller, await self.standing(room, caller.user_id))
 
     async def for_moderation(self, caller: Caller, room: str) -> Room:
         found = await self._lookup(room)

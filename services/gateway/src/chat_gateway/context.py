@@ -26,10 +26,11 @@ from chat_gateway.presence import Presence
 from chat_gateway.presence_announcer import PresenceAnnouncer
 from chat_gateway.read_markers import Markers
 from chat_gateway.room_events import ControlHandler
-from chat_gateway.sending import DurableLog, MemberNames, MessageSender
+from chat_gateway.sending import ActionLimits, DurableLog, MemberNames, MessageSender
 from chat_gateway.sequencer import PersistenceProgress, Sequencer
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.supervisor import TaskSupervisor
+from chat_gateway.targets import CurrentTargets
 
 Claims = AccessClaims
 
@@ -101,9 +102,15 @@ def build_context(
         message_log=message_log,
         access=access,
         members=members,
+        targets=CurrentTargets(broker, store),
         metrics=metrics,
         max_body_chars=settings.max_body_chars,
         max_mentions=settings.max_mentions_per_message,
+        limits=ActionLimits(
+            edit_window_s=settings.edit_window_s,
+            max_emoji=settings.max_emoji_per_message,
+            max_reactions_per_person=settings.max_reactions_per_person,
+        ),
         duplicate_wait_s=settings.duplicate_wait_s,
         on_started=person.rooms_added,
     )

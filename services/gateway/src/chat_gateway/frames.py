@@ -37,6 +37,11 @@ def frame_of(envelope: Envelope) -> RoomFrame:
     return RoomFrame(envelope.seq, _FRAME_HEAD + encode_envelope(envelope) + _FRAME_TAIL)
 
 
+def frame_of_json(seq: int, message: bytes) -> RoomFrame:
+    """The frame of an encoded ``message`` object (a message of history, a stored entry)."""
+    return RoomFrame(seq, _FRAME_HEAD + message + _FRAME_TAIL)
+
+
 def void_frame(seq: int) -> RoomFrame:
     return RoomFrame(seq, VOID)
 

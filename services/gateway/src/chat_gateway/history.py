@@ -1,7 +1,12 @@
-"""History and catch-up: the recent window in Redis for the newest messages, Postgres beyond it.
+"""History and catch-up: the recent window in Redis for the newest entries, Postgres beyond it.
 
-A message is in the window from the moment it is acknowledged, and in Postgres a moment later,
+An entry is in the window from the moment it is acknowledged, and in Postgres a moment later,
 so every read merges both and lets neither alone decide what exists.
+
+Catch-up (``after``, ``between``) replays the log: messages as sent and the events, for the
+client to apply. History (``before``) lists messages only, in their current state: the state
+the persistence worker keeps in Postgres with the window's events folded on (``targets``), so
+a message edited a moment ago shows its new text before the edit is stored.
 """
 
 from __future__ import annotations
@@ -9,19 +14,31 @@ from __future__ import annotations
 from typing import Protocol
 
 from chat_gateway.broker import Broker
-from chat_gateway.frames import RoomFrame
+from chat_gateway.frames import RoomFrame, frame_of_json
+from chat_gateway.targets import (
+    MessageState,
+    StoredStates,
+    apply,
+    decode_frame,
+    is_event,
+    render,
+    state_of,
+)
 
 
-class StoredMessages(Protocol):
-    """The durable messages (``store.MessageStore``: Postgres), ascending by seq."""
+class StoredMessages(StoredStates, Protocol):
+    """The durable log (``store.MessageStore``: Postgres), ascending by seq."""
 
     async def max_seq(self, room: str) -> int: ...
 
     async def between(
         self, room: str, after: int, until: int | None, limit: int
-    ) -> list[RoomFrame]: ...
+    ) -> list[RoomFrame]:
+        """The entries with after < seq <= until, as they were sent (as far as a delete left
+        them words), at most ``limit``."""
 
-    async def before(self, room: str, before: int | None, limit: int) -> list[RoomFrame]: ...
+    async def before(self, room: str, before: int | None, limit: int) -> list[MessageState]:
+        """The newest ``limit`` messages (not events) with seq < before, in their stored state."""
 
 
 class MessageHistory:
@@ -54,23 +71,55 @@ class MessageHistory:
         return _merge(recent, older)
 
     async def before(
-        self, room: str, before: int | None, limit: int
+        self, room: str, before: int | None, limit: int, viewer: str
     ) -> tuple[list[RoomFrame], bool]:
-        """The newest ``limit`` messages with seq < before, ascending, and whether older exist."""
-        upper = None if before is None else before - 1
-        recent = [f for f in await self._broker.window(room, 0, upper) if not f.is_void]
-        recent = recent[-(limit + 1) :]
+        """The newest ``limit`` messages with seq < before, ascending, in their current state
+        as ``viewer`` sees it (``me`` in reactions), and whether older ones exist."""
+        window = [frame for frame in await self._broker.window(room, 0) if not frame.is_void]
+        events = [decode_frame(frame) for frame in window if is_event(frame)]
+        recent = [
+            frame
+            for frame in window
+            if (before is None or frame.seq < before) and not is_event(frame)
+        ][-(limit + 1) :]
         stored_before = recent[0].seq if len(recent) > limit else before
-        stored = await self._store.before(room, stored_before, limit + 1)
-        frames = _merge(recent, stored)
-        return frames[-limit:], len(frames) > limit
+        by_seq = {
+            state.seq: state for state in await self._store.before(room, stored_before, limit + 1)
+        }
+        for frame in recent:  # the stored state wins: it holds events the window may not
+            if frame.seq not in by_seq:
+                by_seq[frame.seq] = state_of(decode_frame(frame))
+        seqs = sorted(by_seq)
+        page = [by_seq[seq] for seq in seqs[-limit:]]
+        deleted: set[str] = set()
+        if events:
+            by_id = {state.id: state for state in page}
+            for event in events:
+                if event.kind == "delete":
+                    deleted.add(str(event.target))
+                held = by_id.get(str(event.target))
+                if held is not None:
+                    by_id[held.id] = apply(held, event)
+            page = [by_id[state.id] for state in page]
+        frames = [
+            frame_of_json(
+                state.seq,
+                render(
+                    state,
+                    viewer,
+                    answered_deleted=state.reply_to is not None and state.reply_to.id in deleted,
+                ),
+            )
+            for state in page
+        ]
+        return frames, len(seqs) > limit
 
     async def page_before(
-        self, room: str, before: int | None, limit: int, max_bytes: int
+        self, room: str, before: int | None, limit: int, viewer: str, max_bytes: int
     ) -> tuple[list[RoomFrame], bool]:
         """``before``, cut to the newest messages that fit in ``max_bytes``; a cut page says
         ``has_more`` so the client asks again before its oldest message."""
-        frames, has_more = await self.before(room, before, limit)
+        frames, has_more = await self.before(room, before, limit, viewer)
         fitting, cut = newest_within(frames, max_bytes)
         return fitting, has_more or cut
 

@@ -19,7 +19,15 @@ class GatewayMetrics:
             "chat_gateway_room_memberships", "Joined (connection, room) pairs", registry=r
         )
         self.messages_received = Counter(
-            "chat_gateway_messages_received_total", "Messages accepted from senders", registry=r
+            "chat_gateway_messages_received_total",
+            "Log entries accepted from senders: messages, edits, deletes and reactions",
+            registry=r,
+        )
+        self.room_events = Counter(
+            "chat_gateway_room_events_total",
+            "Edits, deletes and reactions made durable, by kind (also in messages_received)",
+            ["kind"],
+            registry=r,
         )
         self.messages_delivered = Counter(
             "chat_gateway_messages_delivered_total",

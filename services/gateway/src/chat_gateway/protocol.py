@@ -16,6 +16,10 @@ from chat_common.errors import ChatError, ErrorCode
 CommandId = str | int
 Seq = Annotated[int, msgspec.Meta(ge=0)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+# Message ids are the UUIDs the gateway gives them, in their canonical form.
+MessageId = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
 
 
 class Command(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw_only=True):
@@ -43,6 +47,32 @@ class Send(Command, tag="send"):
     room: RoomId
     body: str
     client_msg_id: ClientMsgId
+    reply_to: MessageId | None = None
+
+
+class Edit(Command, tag="edit"):
+    room: RoomId
+    message_id: MessageId
+    body: str
+    client_msg_id: ClientMsgId
+
+
+class Delete(Command, tag="delete"):
+    room: RoomId
+    message_id: MessageId
+    client_msg_id: ClientMsgId
+
+
+class React(Command, tag="react"):
+    room: RoomId
+    message_id: MessageId
+    # Checked by the gateway (reactions.emoji_problem), which explains what is wrong.
+    emoji: str
+    client_msg_id: ClientMsgId
+
+
+# An edit, a delete or a reaction: a command that adds an event to the room's log.
+Action = Edit | Delete | React
 
 
 class History(Command, tag="history"):
@@ -68,7 +98,21 @@ class Read(Command, tag="read"):
     seq: Seq
 
 
-AnyCommand = Connect | Refresh | Join | Leave | Send | History | Typing | Presence | Ping | Read
+AnyCommand = (
+    Connect
+    | Refresh
+    | Join
+    | Leave
+    | Send
+    | Edit
+    | Delete
+    | React
+    | History
+    | Typing
+    | Presence
+    | Ping
+    | Read
+)
 
 # msgspec decodes nested containers recursively and raises RecursionError past the
 # interpreter's limit (about 1,000 levels): a bad frame like any other, not a crash.

@@ -235,7 +235,7 @@ async def room_messages(request: Request) -> Response:
     room = room_of(request)
     query = _decode_query(request)
     await ctx.access.for_read(caller, room)
-    frames, has_more = await ctx.history.before(room, query.before, query.limit)
+    frames, has_more = await ctx.history.before(room, query.before, query.limit, caller.user_id)
     return json_response(
         {"messages": [msgspec.Raw(frame.message_json) for frame in frames], "has_more": has_more}
     )

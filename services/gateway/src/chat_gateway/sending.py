@@ -1,6 +1,10 @@
 """The message path of one ``send`` (docs/architecture.md, message path steps 1-5): validate,
 authorise, resolve mentions, admit, number, make durable in Kafka, publish, acknowledge.
 
+An ``edit``, ``delete`` or ``react`` makes an event that takes the same path (``_deliver``)
+once its target's current state (``targets``) allows it; a ``send`` with ``reply_to`` quotes
+its target's current text.
+
 Mentions are resolved only for a body with an ``@`` in it: the usual message pays one scan for a
 character and nothing else. The sender returns the ids a new message mentions with its ack, so
 whoever tells those people (their own channel) does so once the message is durable.
@@ -21,7 +25,7 @@ import asyncpg
 import msgspec
 from redis.exceptions import RedisError
 
-from chat_common.envelope import Author, Envelope, format_ts
+from chat_common.envelope import EVENT_SCHEMA_VERSION, Author, Envelope, format_ts, parse_ts
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.text import body_problem
 from chat_common.tokens import AccessClaims
@@ -31,7 +35,9 @@ from chat_gateway.broker import Admission, Broker, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import frame_of, void_frame
 from chat_gateway.mentions import in_order_of, mentioned_names
 from chat_gateway.metrics import GatewayMetrics
+from chat_gateway.reactions import emoji_problem
 from chat_gateway.sequencer import Sequencer
+from chat_gateway.targets import CurrentTargets, MessageState, excerpt_of
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,18 @@ def _draft_of(fresh: Envelope) -> EnvelopeDraft | None:
     if not mark:
         return None  # the seq is numbered by separate steps instead
     return EnvelopeDraft(head + b'"seq":', tail)
+
+
+# Refusals that depend on the target's state, which a resend may find changed by its own event.
+_STATE_REFUSALS = frozenset({ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN, ErrorCode.BAD_REQUEST})
+
+
+class ActionLimits(msgspec.Struct, frozen=True):
+    """The bounds of edits and reactions (settings, where they say why)."""
+
+    edit_window_s: float
+    max_emoji: int
+    max_reactions_per_person: int
 
 
 class Started(Protocol):
@@ -97,13 +115,17 @@ class MessageSender:
         message_log: DurableLog,
         access: RoomChecks,
         members: MemberNames,
+        targets: CurrentTargets,
         metrics: GatewayMetrics,
         max_body_chars: int,
         max_mentions: int,
+        limits: ActionLimits,
         duplicate_wait_s: float,
         on_started: Started,
     ) -> None:
         self._broker = broker
+        self._targets = targets
+        self._limits = limits
         self._sequencer = sequencer
         self._log = message_log
         self._access = access
@@ -120,49 +142,185 @@ class MessageSender:
         """The acknowledged message, once it is durable, and whom it mentions."""
         started = time.perf_counter()
         self._validate_body(command.body)
-        user_id, client_msg_id = claims.sub, command.client_msg_id
-        room = await self._access.for_send(Caller(user_id, claims.roles), command.room)
+        room = await self._access.for_send(Caller(claims.sub, claims.roles), command.room)
         if room.kind == "dm":
             entry = await self._access.open_direct(command.room)  # both people list it
             if entry.added:
                 await self._on_started(command.room, entry.added)
         fresh = self._fresh_envelope(claims, command)
+        if command.reply_to is not None:
+            try:
+                answered = await self._live_target(command.room, command.reply_to)
+            except ChatError as refusal:
+                return await self._unless_sent(refusal, claims.sub, session_id, fresh, started)
+            fresh = msgspec.structs.replace(fresh, reply_to=excerpt_of(answered))
         if "@" in command.body:
-            fresh = await self._with_mentions(fresh)
+            fresh = await self._with_mentions(fresh, command.body)
+        return await self._deliver(claims.sub, session_id, fresh, started)
+
+    async def act(
+        self, claims: AccessClaims, session_id: str, command: protocol.Action
+    ) -> SentMessage:
+        """The acknowledged event of an ``edit``, ``delete`` or ``react``, once it is durable.
+
+        A command sent again after its event was made gets that event back, though the target
+        has changed since (a delete sent twice finds its message deleted): a refusal is looked
+        up in the dedup record before it is answered."""
+        started = time.perf_counter()
+        caller = Caller(claims.sub, claims.roles)
+        await self._access.for_send(caller, command.room)
+        try:
+            fresh = await self._event_of(claims, caller, command)
+        except ChatError as refusal:
+            return await self._unless_sent(refusal, claims.sub, session_id, command, started)
+        return await self._deliver(claims.sub, session_id, fresh, started)
+
+    async def _unless_sent(
+        self,
+        refusal: ChatError,
+        user_id: str,
+        session_id: str,
+        command: Envelope | protocol.Action,
+        started: float,
+    ) -> SentMessage:
+        """The earlier result of the same command when one was made (or is pending: sent again
+        then), else ``refusal``: its own entry may be what changed the target since."""
+        if refusal.code not in _STATE_REFUSALS:
+            raise refusal
         admission = await self._admit(
-            user_id, client_msg_id, session_id, command.room, _draft_of(fresh)
+            user_id, command.client_msg_id, session_id, command.room, None
         )
+        if admission.outcome in (Admission.DONE, Admission.RETRY):
+            return await self._complete(admission, user_id, None, started)
+        with contextlib.suppress(*DEPENDENCY_ERRORS):
+            await self._broker.release(user_id, command.client_msg_id)
+        raise refusal
+
+    async def _event_of(
+        self, claims: AccessClaims, caller: Caller, command: protocol.Action
+    ) -> Envelope:
+        """The event ``command`` makes, after the checks of its target (docs/protocol.md,
+        "Edits, deletes, reactions and replies")."""
+        if isinstance(command, protocol.Edit):
+            self._validate_body(command.body)
+        elif isinstance(command, protocol.React):
+            problem = emoji_problem(command.emoji)
+            if problem is not None:
+                raise ChatError(ErrorCode.BAD_REQUEST, problem)
+        target = await self._live_target(command.room, command.message_id)
+        ts = format_ts(datetime.now(UTC))
+        event = Envelope(
+            v=EVENT_SCHEMA_VERSION,
+            id=str(uuid.uuid4()),
+            room=command.room,
+            seq=_UNNUMBERED,
+            user=Author(id=claims.sub, name=claims.name),
+            ts=ts,
+            client_msg_id=command.client_msg_id,
+            kind="delete",
+            target=target.id,
+        )
+        if isinstance(command, protocol.Edit):
+            self._check_editable(target, claims.sub)
+            return msgspec.structs.replace(event, kind="edit", body=command.body, edited_at=ts)
+        if isinstance(command, protocol.Delete):
+            if target.user.id != claims.sub and not await self._access.is_staff(
+                caller, command.room
+            ):
+                raise ChatError(
+                    ErrorCode.FORBIDDEN,
+                    "only its author or the room's owner and moderators may delete a message",
+                )
+            return event
+        on = not target.reacted(command.emoji, claims.sub)
+        if on:
+            self._check_room_for(target, command.emoji, claims.sub)
+        return msgspec.structs.replace(event, kind="reaction", emoji=command.emoji, on=on)
+
+    async def _live_target(self, room: str, message_id: str) -> MessageState:
+        """The current state of message ``message_id`` of ``room``, not deleted."""
+        target = await self._targets.current(room, message_id)
+        if target is None or target.deleted:
+            raise ChatError(ErrorCode.NOT_FOUND, f"no message {message_id} in room {room}")
+        return target
+
+    def _check_editable(self, target: MessageState, user_id: str) -> None:
+        if target.user.id != user_id:
+            raise ChatError(ErrorCode.FORBIDDEN, "only its author may edit a message")
+        age_s = (datetime.now(UTC) - parse_ts(target.ts)).total_seconds()
+        if age_s > self._limits.edit_window_s:
+            raise ChatError(
+                ErrorCode.FORBIDDEN,
+                f"a message can be edited for {self._limits.edit_window_s} s after it was sent",
+            )
+
+    def _check_room_for(self, target: MessageState, emoji: str, user_id: str) -> None:
+        limits = self._limits
+        if emoji not in target.reactions and len(target.reactions) >= limits.max_emoji:
+            raise ChatError(
+                ErrorCode.BAD_REQUEST,
+                f"a message holds at most {limits.max_emoji} different emoji",
+            )
+        if target.emoji_of(user_id) >= limits.max_reactions_per_person:
+            raise ChatError(
+                ErrorCode.BAD_REQUEST,
+                f"a person may react with at most {limits.max_reactions_per_person} emoji"
+                " to one message",
+            )
+
+    async def _deliver(
+        self, user_id: str, session_id: str, fresh: Envelope, started: float
+    ) -> SentMessage:
+        """Admit ``fresh`` (any entry of the log: a message or an event), make it durable and
+        publish it: the message path (docs/architecture.md, steps 1-5)."""
+        admission = await self._admit(
+            user_id, fresh.client_msg_id, session_id, fresh.room, _draft_of(fresh)
+        )
+        return await self._complete(admission, user_id, fresh, started)
+
+    async def _complete(
+        self, admission: SendAdmission, user_id: str, fresh: Envelope | None, started: float
+    ) -> SentMessage:
+        """What follows an admission: the stored result of a finished send, or the entry
+        numbered, appended and published (``fresh``: the new entry, for a first attempt)."""
         if admission.outcome is Admission.DONE:
             return SentMessage(msgspec.Raw(admission.envelope))
+        client_msg_id = ""
         try:
-            if admission.outcome is Admission.NUMBERED:
-                # Numbered and recorded as pending by the admission itself (steps 2 and 3).
-                envelope = msgspec.structs.replace(fresh, seq=admission.seq)
-                encoded = admission.envelope
-            else:
-                if admission.outcome is Admission.RETRY:
-                    envelope = msgspec.json.decode(admission.envelope, type=Envelope)
-                else:  # the room's counter is gone: re-created safely by the sequencer
-                    seq = await self._sequencer.next(command.room)
-                    envelope = msgspec.structs.replace(fresh, seq=seq)
+            if admission.outcome is Admission.RETRY:
+                envelope = msgspec.json.decode(admission.envelope, type=Envelope)
+                client_msg_id = envelope.client_msg_id
                 encoded = msgspec.json.encode(envelope)
+            else:
+                assert fresh is not None
+                client_msg_id = fresh.client_msg_id
+                if admission.outcome is Admission.NUMBERED:
+                    # Numbered and recorded as pending by the admission itself (steps 2 and 3).
+                    envelope = msgspec.structs.replace(fresh, seq=admission.seq)
+                    encoded = admission.envelope
+                else:  # the room's counter is gone: re-created safely by the sequencer
+                    seq = await self._sequencer.next(fresh.room)
+                    envelope = msgspec.structs.replace(fresh, seq=seq)
+                    encoded = msgspec.json.encode(envelope)
+            if admission.outcome is not Admission.NUMBERED:
                 await self._broker.remember_pending(user_id, client_msg_id, encoded)
         except BaseException:
             with contextlib.suppress(*DEPENDENCY_ERRORS):
                 await self._broker.release(user_id, client_msg_id)
             raise
+        room = envelope.room
         stages = self._metrics.send_stage
         appending = time.perf_counter()
         stages.labels("admit").observe(appending - started)
         try:
-            await self._log.append(command.room, encoded)
+            await self._log.append(room, encoded)
         except BaseException:
             self._metrics.kafka_errors.inc()
             # Receivers stop waiting for this seq; a retry sends the same envelope again.
             with contextlib.suppress(*DEPENDENCY_ERRORS):
                 await self._broker.publish(
                     void_frame(envelope.seq),
-                    command.room,
+                    room,
                     user_id=user_id,
                     client_msg_id=client_msg_id,
                 )
@@ -173,7 +331,7 @@ class MessageSender:
         try:
             await self._broker.publish(
                 frame,
-                command.room,
+                room,
                 user_id=user_id,
                 client_msg_id=client_msg_id,
                 envelope=encoded,
@@ -183,16 +341,18 @@ class MessageSender:
             self._metrics.redis_errors.labels("publish").inc()
             log.warning("publish failed after a durable send", extra={"error": repr(exc)})
         self._metrics.messages_received.inc()
+        if envelope.kind is not msgspec.UNSET:
+            self._metrics.room_events.labels(envelope.kind).inc()
         done = time.perf_counter()
         stages.labels("publish").observe(done - publishing)
         self._metrics.ack_latency.observe(done - started)
         return SentMessage(msgspec.Raw(frame.message_json), envelope.mentions or ())
 
-    async def _with_mentions(self, fresh: Envelope) -> Envelope:
+    async def _with_mentions(self, fresh: Envelope, body: str) -> Envelope:
         """``fresh`` with the room's members its body names (the author left out: nobody is
         told of their own words), read now, so a person removed from the room a moment ago is
         not mentioned."""
-        names = mentioned_names(fresh.body, self._max_mentions)
+        names = mentioned_names(body, self._max_mentions)
         if not names:
             return fresh
         found = await self._members.members_named(fresh.room, names)

@@ -210,6 +210,10 @@ class Session:
                 return {}
             case protocol.Send():
                 return await self._send(command)
+            case protocol.Edit() | protocol.Delete() | protocol.React():
+                assert self.claims is not None
+                acted = await self.ctx.sender.act(self.claims, self.session_id, command)
+                return {"message": acted.message}
             case protocol.History():
                 return await self._history(command)
             case protocol.Presence():
@@ -444,8 +448,13 @@ class Session:
 
     async def _history(self, command: protocol.History) -> dict[str, Any]:
         await self.ctx.access.for_read(self._caller(), command.room)
+        assert self.claims is not None
         frames, has_more = await self.ctx.history.page_before(
-            command.room, command.before, command.limit, self.ctx.settings.reply_bytes
+            command.room,
+            command.before,
+            command.limit,
+            self.claims.sub,
+            self.ctx.settings.reply_bytes,
         )
         return {
             "messages": [msgspec.Raw(frame.message_json) for frame in frames],

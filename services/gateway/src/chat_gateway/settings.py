@@ -128,6 +128,14 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # while a body of 4,000 characters full of @names costs one bounded lookup, not hundreds
     # (and notifies at most this many people). At most envelope.MAX_MENTIONS.
     max_mentions_per_message: Annotated[int, msgspec.Meta(ge=1, le=MAX_MENTIONS)] = 20
+    # A message may be edited by its author this long after it was sent: a day covers a typo
+    # noticed later, while what was said in a conversation long past stays as it was read.
+    edit_window_s: PositiveFloat = 86_400.0
+    # Different emoji on one message, and emoji one person puts on one message: a row of 20
+    # fits under a message on a phone, and 10 per person are more than any reaction needs,
+    # while a script cannot bury a message under thousands (each reaction is a log entry).
+    max_emoji_per_message: PositiveInt = 20
+    max_reactions_per_person: PositiveInt = 10
     # Bodies of the HTTP routes are a few dozen bytes (a room name, a user id and a reason).
     http_body_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4096
     # After drain_grace_s the rest are closed with 1012; their close handshakes get this long.
