@@ -88,6 +88,15 @@ describe("Composer", () => {
     expect(onSend).toHaveBeenCalledExactlyOnceWith("hi @bob and @carol @bea ");
   });
 
+  it("sends a name typed out in full on Enter, without completing it", async () => {
+    const members = [{ id: "u-bob", name: "bob", role: "member", online: false }];
+    const { onSend, box, user } = setup({ members });
+    await user.type(box, "thanks @bob");
+    expect(screen.getByRole("listbox")).toBeInTheDocument();
+    await user.keyboard("{Enter}");
+    expect(onSend).toHaveBeenCalledExactlyOnceWith("thanks @bob");
+  });
+
   it("closes the offer on Escape, and Enter sends again", async () => {
     const members = [{ id: "u-bob", name: "bob", role: "member", online: false }];
     const { onSend, box, user } = setup({ members });

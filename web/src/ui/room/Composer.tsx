@@ -101,9 +101,12 @@ export function Composer({
         setChosen((chosen + step + offered.length) % offered.length);
         return;
       }
-      if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey && !event.nativeEvent.isComposing) {
+      const pick = offered[chosen] ?? offered[0]!;
+      // A name typed out in full needs no completing: Enter sends it as it is.
+      const whole = event.key === "Enter" && pick.name === query?.prefix;
+      if ((event.key === "Enter" || event.key === "Tab") && !whole && !event.shiftKey && !event.nativeEvent.isComposing) {
         event.preventDefault();
-        take(offered[chosen] ?? offered[0]!);
+        take(pick);
         return;
       }
       if (event.key === "Escape") {
