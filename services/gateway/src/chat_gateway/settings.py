@@ -124,6 +124,19 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # GET /v1/rooms/{room}/members: at most this many people per page (also the default), each
     # with their presence, read in one Redis round trip: ~10 KiB, more than a member panel shows.
     members_page_size: PositiveInt = 100
+    # GET /v1/search: the query's length in characters. 200 is several sentences, more than
+    # anyone types into a search box, and keeps the parsed tsquery (one GIN lookup per word)
+    # small.
+    search_query_max_chars: PositiveInt = 200
+    # Hits per page unless the client asks for fewer, up to search_page_max: each carries a
+    # whole message (up to 4,000 characters) and its excerpt, so 50 is at most ~450 KiB; 20
+    # fill a results pane.
+    search_page_size: PositiveInt = 20
+    search_page_max: PositiveInt = 50
+    # Rooms searched when the client names none: the caller's memberships, the most recently
+    # active first, as many as GET /v1/me/rooms lists, so every room a person sees in their
+    # list is searched.
+    search_rooms_max: PositiveInt = 1000
     # Distinct @names looked up per message, in one query: past any real message's mentions,
     # while a body of 4,000 characters full of @names costs one bounded lookup, not hundreds
     # (and notifies at most this many people). At most envelope.MAX_MENTIONS.
@@ -191,6 +204,8 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
             raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from exc
         if self.people_page_size > self.people_page_max:
             raise ValueError(f"{PREFIX}PEOPLE_PAGE_SIZE must not exceed {PREFIX}PEOPLE_PAGE_MAX")
+        if self.search_page_size > self.search_page_max:
+            raise ValueError(f"{PREFIX}SEARCH_PAGE_SIZE must not exceed {PREFIX}SEARCH_PAGE_MAX")
         if self.send_lock_s * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(
                 f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}KAFKA_REQUEST_TIMEOUT_MS, or a retry"
