@@ -12,6 +12,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from chat_common.errors import ChatError
+from chat_gateway.search import MessageSearch
 from gateway_harness import ChatSystem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -285,3 +287,25 @@ async def test_a_bad_search_is_refused_with_the_reason(
 async def test_search_is_for_signed_in_people_only(system: ChatSystem) -> None:
     anonymous = await system.http("GET", "/v1/search", None, params={"q": "hello"})
     assert anonymous.status_code == 401
+
+
+async def test_a_search_that_runs_too_long_is_refused_asking_for_more_words(
+    system: ChatSystem, database: asyncpg.Connection
+) -> None:
+    room, word = _room(), _word()
+    await database.execute(
+        "INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id,"
+        " created_at) SELECT gen_random_uuid(), $1, n, 'someone', 'someone', $2 || ' ' || n,"
+        " n::text, now() FROM generate_series(1, 20000) n",
+        room,
+        word,
+    )
+    pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
+    try:
+        with pytest.raises(ChatError, match="add words or name a room"):
+            await MessageSearch(pool, timeout_ms=1).newest([room], word, None, 20)
+        found = await MessageSearch(pool, timeout_ms=30_000).newest([room], word, None, 20)
+        assert len(found) == 20
+    finally:
+        await pool.close()
+        await database.execute("DELETE FROM messages WHERE room = $1", room)

@@ -66,7 +66,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             state["tasks"] = tasks
             ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
             app.state.ctx = ctx
-            app.state.search = MessageSearch(state["pool"])
+            app.state.search = MessageSearch(state["pool"], timeout_ms=settings.search_timeout_ms)
             app.state.sessions = set()
             state["ctx"] = ctx
             stack.push_async_callback(tasks.stop)

@@ -142,8 +142,9 @@ ORDER BY created_at DESC, room DESC, seq DESC
 
 
 class MessageSearch:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, timeout_ms: int) -> None:
         self._pool = pool
+        self._timeout_ms = timeout_ms
 
     async def has_words(self, query: str) -> bool:
         """Whether ``query`` names any word to look for (punctuation alone does not)."""
@@ -157,16 +158,26 @@ class MessageSearch:
     ) -> list[Hit]:
         """At most ``limit`` messages of ``rooms`` matching ``query``, newest first, all older
         than ``before``."""
-        rows = await self._pool.fetch(
-            _SEARCH,
-            rooms,
-            query,
-            None if before is None else before.created_at,
-            None if before is None else before.room,
-            None if before is None else before.seq,
-            limit,
-            _HEADLINE,
-        )
+        async with self._pool.acquire() as connection, connection.transaction():
+            # A common word over many rooms fetches and sorts every match: bounded, so one
+            # search never holds a connection for long (docs/benchmarks.md, "Message search").
+            await connection.execute(f"SET LOCAL statement_timeout = {int(self._timeout_ms)}")
+            try:
+                rows = await connection.fetch(
+                    _SEARCH,
+                    rooms,
+                    query,
+                    None if before is None else before.created_at,
+                    None if before is None else before.room,
+                    None if before is None else before.seq,
+                    limit,
+                    _HEADLINE,
+                )
+            except asyncpg.QueryCanceledError:
+                raise ChatError(
+                    ErrorCode.BAD_REQUEST,
+                    "too many messages match to search in time: add words or name a room",
+                ) from None
         return [
             Hit(
                 frame_of_row(row),

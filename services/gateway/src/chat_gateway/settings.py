@@ -137,6 +137,10 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # active first, as many as GET /v1/me/rooms lists, so every room a person sees in their
     # list is searched.
     search_rooms_max: PositiveInt = 1000
+    # Longest a search's statement may run. A person in 15 rooms is answered in ~200 ms on a
+    # 10-million-message table, but a common word over 1,000 rooms took ~90 s there
+    # (docs/benchmarks.md); past this the search is refused, asking for more words or a room.
+    search_timeout_ms: PositiveInt = 3000
     # Distinct @names looked up per message, in one query: past any real message's mentions,
     # while a body of 4,000 characters full of @names costs one bounded lookup, not hundreds
     # (and notifies at most this many people). At most envelope.MAX_MENTIONS.
