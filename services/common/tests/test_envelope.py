@@ -6,9 +6,11 @@ import msgspec
 import pytest
 
 from chat_common.envelope import (
+    EVENT_SCHEMA_VERSION,
     Author,
     Envelope,
     EnvelopeError,
+    ReplyTo,
     decode_envelope,
     encode_envelope,
     format_ts,
@@ -39,7 +41,9 @@ def test_an_envelope_survives_a_round_trip() -> None:
     [
         (b"\xff\xfe", "not JSON"),
         (b'{"v":1}', "invalid envelope"),
-        (encode_envelope(_envelope(v=2)), "version 2"),
+        (encode_envelope(_envelope()).replace(b'"v":1', b'"v":3'), "version 3"),
+        # A version-1 reader's worst mistake would be to store an edit as a new message.
+        (encode_envelope(_envelope()).replace(b'"v":1', b'"v":2'), "a message is version 1"),
         (encode_envelope(_envelope(seq=0)), "seq"),
         (encode_envelope(_envelope(room="Lobby!")), "room"),
         (encode_envelope(_envelope(body="")), "body"),
@@ -65,5 +69,74 @@ def test_timestamps_are_rfc3339_utc_with_milliseconds() -> None:
 def test_an_additive_field_from_a_newer_writer_is_ignored_not_refused() -> None:
     # New optional fields keep the schema version; a reader that does not know them still
     # decodes the record (the persistence worker must not dead-letter it).
-    record = encode_envelope(_envelope())[:-1] + b',"edited_at":"2026-11-25T21:01:00.000Z"}'
+    record = encode_envelope(_envelope())[:-1] + b',"pinned_at":"2026-11-25T21:01:00.000Z"}'
     assert decode_envelope(record) == _envelope()
+
+
+def _event(**fields: object) -> Envelope:
+    base: dict[str, object] = {
+        "v": EVENT_SCHEMA_VERSION,
+        "id": "5d1e0c52-3f43-4d0e-8d0a-7a0b0f1c2d3e",
+        "room": "lobby",
+        "seq": 9,
+        "user": Author(id="u1", name="alice"),
+        "ts": "2026-11-25T21:01:00.000Z",
+        "client_msg_id": "c-2",
+        "target": "0b6f8f5e-6d1c-4c43-9a53-0c3f8f0c5a11",
+    }
+    return Envelope(**(base | fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _event(kind="edit", body="hello again", edited_at="2026-11-25T21:01:00.000Z"),
+        _event(kind="delete"),
+        _event(kind="reaction", emoji="👍", on=True),
+        _event(kind="reaction", emoji=":tada:", on=False),
+    ],
+)
+def test_events_survive_a_round_trip_as_version_2(event: Envelope) -> None:
+    encoded = encode_envelope(event)
+    assert encoded.startswith(b'{"v":2,')
+    assert decode_envelope(encoded) == event
+    assert not event.is_message
+
+
+def test_a_message_without_kind_is_encoded_as_version_1_did() -> None:
+    reply = ReplyTo(id="0b6f8f5e", user=Author(id="u2", name="bob"), excerpt="hi")
+    message = _envelope(reply_to=reply)
+    encoded = encode_envelope(message)
+    assert b'"kind"' not in encoded
+    assert b'"v":1' in encoded
+    assert decode_envelope(encoded) == message
+    assert message.is_message
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"kind": "edit", "edited_at": "2026-11-25T21:01:00.000Z"}, "an edit needs a body"),
+        ({"kind": "edit", "body": "x"}, "an edit needs a body and edited_at"),
+        ({"kind": "delete", "body": "x"}, "a delete has no body"),
+        ({"kind": "reaction", "emoji": "👍"}, "a reaction needs an emoji and on"),
+        ({"kind": "reaction", "on": True}, "a reaction needs an emoji and on"),
+        ({"kind": "reaction", "emoji": "👍", "on": True, "body": "x"}, "a reaction has no body"),
+        ({"kind": "delete", "target": msgspec.UNSET}, "needs a target"),
+        ({"kind": "delete", "v": 1}, "version 2"),
+        ({"kind": "delete", "mentions": ("u2",)}, "no mentions"),
+    ],
+)
+def test_an_event_of_the_wrong_shape_is_refused_with_its_reason(
+    fields: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        _event(**fields)
+
+
+def test_a_record_of_the_wrong_shape_goes_to_the_dead_letters_with_its_reason() -> None:
+    record = encode_envelope(_event(kind="reaction", emoji="👍", on=True))
+    with pytest.raises(EnvelopeError, match="a reaction needs an emoji and on"):
+        decode_envelope(record.replace(b',"on":true', b""))
+    with pytest.raises(EnvelopeError, match="a message needs a body"):
+        decode_envelope(encode_envelope(_envelope()).replace(b'"body":"hello\\nworld",', b""))

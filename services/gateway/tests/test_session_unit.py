@@ -45,6 +45,14 @@ async def _send(client: Client, body: str, room: str = ROOM, cmid: str = "") -> 
     return await client.request("send", room=room, body=body, client_msg_id=cmid or body)
 
 
+async def _both_joined(gateway: MemoryGateway) -> tuple[Client, Client]:
+    """Ada and Bob, each connected and joined to ``ROOM``."""
+    ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
+    await ada.request("join", room=ROOM)
+    await bob.request("join", room=ROOM)
+    return ada, bob
+
+
 async def _received(client: Client, count: int, room: str = ROOM) -> list[int]:
     """The seqs of ``room`` the client received, once it has ``count`` of them."""
     await eventually(lambda: True if len(client.messages(room)) >= count else None)
@@ -179,9 +187,7 @@ async def test_a_join_with_since_gets_the_gap_then_live_frames_none_missed_or_do
 
 async def test_frames_delivered_out_of_order_or_twice_reach_members_once_in_order() -> None:
     async with MemoryGateway(Chat()) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         gateway.broker.hold_live()
         for body in ("one", "two", "three"):
             await _send(ada, body)
@@ -193,9 +199,7 @@ async def test_frames_delivered_out_of_order_or_twice_reach_members_once_in_orde
 
 async def test_messages_that_arrive_together_reach_each_member_in_one_write() -> None:
     async with MemoryGateway(Chat()) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         gateway.broker.hold_live()
         for body in ("one", "two", "three"):
             await _send(ada, body)
@@ -235,9 +239,7 @@ async def test_a_long_run_is_written_in_bounded_pieces() -> None:
 
 async def test_a_frame_lost_on_the_way_is_filled_from_the_window_before_the_next() -> None:
     async with MemoryGateway(Chat()) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         gateway.broker.drop_live(ROOM)
         for body in ("one", "two", "three"):
             await _send(ada, body)
@@ -246,9 +248,7 @@ async def test_a_frame_lost_on_the_way_is_filled_from_the_window_before_the_next
 
 async def test_a_seq_its_sender_never_published_is_given_up_and_delivery_goes_on() -> None:
     async with MemoryGateway(Chat()) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         await _send(ada, "one")
         assert await gateway.broker.next_seq(ROOM) == 2  # a sender that died after its seq
         await _send(ada, "three")
@@ -259,9 +259,7 @@ async def test_a_seq_its_sender_never_published_is_given_up_and_delivery_goes_on
 
 async def test_a_seq_given_up_then_arriving_late_reaches_each_connection_once() -> None:
     async with MemoryGateway(Chat()) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         await _send(ada, "one")
         late = await gateway.broker.next_seq(ROOM)  # a sender slower than the hole deadline
         await _send(ada, "three")
@@ -279,9 +277,7 @@ async def test_a_seq_given_up_then_arriving_late_reaches_each_connection_once() 
 async def test_a_failed_produce_voids_its_seq_and_its_retry_is_delivered_late_once() -> None:
     chat = Chat()
     async with MemoryGateway(chat) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         chat.log.failing = True
         failed = await _send(ada, "first", cmid="c1")
         assert failed["code"] == "unavailable"
@@ -296,9 +292,7 @@ async def test_a_failed_produce_voids_its_seq_and_its_retry_is_delivered_late_on
 
 async def test_a_resent_client_msg_id_gets_the_first_result_and_one_delivery() -> None:
     async with MemoryGateway(Chat()) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         first = await _send(ada, "hello", cmid="c1")
         again = await _send(ada, "hello, edited", cmid="c1")
         assert again["message"] == first["message"]
@@ -357,9 +351,7 @@ async def test_a_connection_joins_a_bounded_number_of_rooms() -> None:
 async def test_a_kick_on_the_control_channel_stops_delivery_at_once() -> None:
     chat = Chat()
     async with MemoryGateway(chat) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         await announce(gateway.broker, RoomChange(room=ROOM, action="kick", user_id="bob"))
         kicked = await eventually(lambda: bob.events("kicked") or None)
         assert kicked == [{"type": "kicked", "room": ROOM, "reason": "removed from the room"}]
@@ -436,9 +428,7 @@ async def test_join_leave_cycling_costs_the_members_one_presence_event_per_inter
 async def test_a_closed_connection_leaves_presence_and_the_last_one_unsubscribes() -> None:
     chat = Chat()
     async with MemoryGateway(chat) as gateway:
-        ada, bob = await gateway.connect("ada"), await gateway.connect("bob")
-        await ada.request("join", room=ROOM)
-        await bob.request("join", room=ROOM)
+        ada, bob = await _both_joined(gateway)
         await bob.gone()
         assert [user.id for user in await chat.presence.online(ROOM, 10)] == ["ada"]
         assert ROOM in gateway.broker.subscribed

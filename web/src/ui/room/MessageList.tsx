@@ -45,7 +45,8 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
   const room = useRoom(roomId);
   const held = useRoomMessages(roomId);
   const pending = usePending(roomId);
-  const meId = useMe().id;
+  const me = useMe();
+  const meId = me.id;
   const newSince = useNewSince();
   const loadingOlder = room?.loadingOlder ?? false;
   const onLoadOlder = useCallback(() => void client.loadOlder(roomId), [client, roomId]);
@@ -53,6 +54,7 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
   const context: RowContext = {
     roomKind: room?.kind ?? "public",
     roomTitle,
+    me,
     onRetry: (id) => client.retry(roomId, id),
     onDiscard: (id) => client.discard(roomId, id),
   };

@@ -2,13 +2,16 @@
 // own message still on its way.
 
 import type { RoomKind } from "../../core/api";
+import type { UserRef } from "../../core/protocol";
 import { localTime, type Row } from "../../core/rows";
 import { Avatar } from "../common/Avatar";
 import { SendStatus } from "../message-actions/SendStatus";
+import { MessageText } from "./MessageText";
 
 export interface RowContext {
   roomKind: RoomKind;
   roomTitle: string;
+  me: UserRef;
   onRetry: (clientMsgId: string) => void;
   onDiscard: (clientMsgId: string) => void;
 }
@@ -61,11 +64,12 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
                 </time>
               </header>
             )}
-            {/* Always a text node: never HTML, whatever the message says. Its direction comes from
-                its own first strong character, line by line, and ends with it: a right-to-left
-                override in a message cannot turn around the names or the messages after it. */}
+            {/* Text nodes and the elements of its formatting only: never HTML, whatever the message
+                says. Its direction comes from its own first strong character, line by line, and
+                ends with it: a right-to-left override in a message cannot turn around the names
+                or the messages after it. */}
             <div className="msg-body" data-testid="message-body" dir="auto">
-              {message.body}
+              <MessageText body={message.body} me={context.me} mentions={message.mentions} />
             </div>
           </div>
         </article>
@@ -88,7 +92,7 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
               </header>
             )}
             <div className="msg-body" data-testid="message-body" dir="auto">
-              {pending.body}
+              <MessageText body={pending.body} />
             </div>
             <SendStatus pending={pending} onRetry={context.onRetry} onDiscard={context.onDiscard} />
           </div>
