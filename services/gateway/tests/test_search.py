@@ -3,6 +3,8 @@ caller may read are searched, newest first, a page at a time, with a plain-text 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,8 @@ import pytest
 import pytest_asyncio
 
 from chat_common.errors import ChatError
-from chat_gateway.search import MessageSearch
+from chat_gateway.search import MessageSearch, SearchLimits, SearchPlan
+from chat_gateway.settings import GatewaySettings
 from gateway_harness import ChatSystem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -21,6 +24,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 # The gateways' defaults (settings.py): a page of hits, its largest, the longest query.
 SEARCH_PAGE, SEARCH_MAX, QUERY_MAX = 20, 50, 200
 _T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+LIMITS = SearchLimits.of(GatewaySettings())
 
 
 def _room() -> str:
@@ -40,18 +44,45 @@ class Messages:
         self._database = database
         self._rooms: set[str] = set()
 
-    async def write(self, room: str, seq: int, body: str, *, minute: int = 0) -> None:
+    async def write(
+        self,
+        room: str,
+        seq: int,
+        body: str | None,
+        *,
+        minute: int = 0,
+        kind: str = "message",
+        edited_body: str | None = None,
+        deleted: bool = False,
+        reply_to: dict[str, Any] | None = None,
+        updated_seq: int | None = None,
+        message_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """A row as the persistence worker leaves it: a message in its current state (an edit
+        in ``edited_body``/``edited_at``, a delete in ``deleted_at``) or an event row."""
         self._rooms.add(room)
+        message_id = message_id or uuid.uuid4()
+        at = _T0 + timedelta(minutes=minute)
         await self._database.execute(
             "INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id,"
-            " created_at) VALUES ($1, $2, $3, 'someone', 'someone', $4, $5, $6)",
-            uuid.uuid4(),
+            " created_at, kind, edited_body, edited_at, deleted_at, deleted_by, reply_to,"
+            " updated_seq) VALUES ($1, $2, $3, 'someone', 'someone', $4, $5, $6, $7, $8,"
+            " $9, $10, $11, $12, $13)",
+            message_id,
             room,
             seq,
             body,
             uuid.uuid4().hex,
-            _T0 + timedelta(minutes=minute),
+            at,
+            kind,
+            edited_body,
+            None if edited_body is None else at + timedelta(seconds=30),
+            at + timedelta(seconds=40) if deleted else None,
+            "someone" if deleted else None,
+            None if reply_to is None else json.dumps(reply_to),
+            updated_seq,
         )
+        return message_id
 
     async def remove(self) -> None:
         await self._database.execute("DELETE FROM messages WHERE room = ANY($1)", list(self._rooms))
@@ -301,11 +332,139 @@ async def test_a_search_that_runs_too_long_is_refused_asking_for_more_words(
         word,
     )
     pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
+    quick = dataclasses.replace(LIMITS, timeout_ms=1)
     try:
-        with pytest.raises(ChatError, match="add words or name a room"):
-            await MessageSearch(pool, timeout_ms=1).newest([room], word, None, 20)
-        found = await MessageSearch(pool, timeout_ms=30_000).newest([room], word, None, 20)
+        for plan in SearchPlan:
+            with pytest.raises(ChatError, match="add words or name a room"):
+                await MessageSearch(pool, quick).newest([room], word, None, 20, plan)
+        found = await MessageSearch(pool, LIMITS).newest([room], word, None, 20)
         assert len(found) == 20
     finally:
         await pool.close()
         await database.execute("DELETE FROM messages WHERE room = $1", room)
+
+
+async def test_the_current_text_is_searched_never_old_words_deleted_messages_or_events(
+    system: ChatSystem, messages: Messages
+) -> None:
+    _, _, token = await system.person("seeker")
+    old, new = _word(), _word()
+    room = _room()
+    await _create(system, token, room)
+    await messages.write(room, 1, f"{old} as first sent", minute=1, edited_body=f"{new} now")
+    await messages.write(room, 2, f"{old} {new} said and deleted", minute=2, deleted=True)
+    await messages.write(room, 3, None, minute=3, deleted=True)  # erased, as a delete leaves it
+    await messages.write(room, 4, f"{new} now", minute=4, kind="edit", updated_seq=None)
+    await messages.write(room, 5, f"{old} never edited", minute=5)
+
+    found = await _search(system, token, q=new)
+    [hit] = found["hits"]
+    assert hit["message"]["body"] == f"{new} now"
+    assert (hit["message"]["seq"], hit["message"]["edited_at"]) == (
+        1,
+        "2026-11-30T12:01:30.000Z",
+    )
+    assert "deleted" not in hit["message"]
+    assert hit["excerpt"] == {"text": f"{new} now", "matches": [[0, len(new)]]}
+    assert _bodies(await _search(system, token, q=old)) == [f"{old} never edited"]
+
+
+async def test_a_hit_that_answers_a_message_carries_reply_to_as_history_does(
+    system: ChatSystem, messages: Messages
+) -> None:
+    _, _, token = await system.person("seeker")
+    word = _word()
+    room = _room()
+    await _create(system, token, room)
+    kept = await messages.write(room, 1, "the question", minute=1)
+    gone = await messages.write(room, 2, None, minute=2, deleted=True)
+    author = {"id": "someone", "name": "someone"}
+    await messages.write(
+        room,
+        3,
+        f"{word} answers the question",
+        minute=3,
+        reply_to={"id": str(kept), "user": author, "excerpt": "the question"},
+        updated_seq=7,
+    )
+    await messages.write(
+        room,
+        4,
+        f"{word} answers what is gone",
+        minute=4,
+        reply_to={"id": str(gone), "user": author, "excerpt": "a secret"},
+    )
+
+    later, earlier = (hit["message"] for hit in (await _search(system, token, q=word))["hits"])
+    assert later["reply_to"] == {"id": str(gone), "user": author, "deleted": True}
+    assert "updated_seq" not in later
+    assert earlier["reply_to"] == {"id": str(kept), "user": author, "excerpt": "the question"}
+    assert earlier["updated_seq"] == 7
+    assert "edited_at" not in earlier
+
+
+async def _rooms_with_a_word(
+    system: ChatSystem, messages: Messages, word: str, rooms: int, per_room: int
+) -> list[str]:
+    """Rooms whose messages alternate between having ``word`` and not, interleaved in time
+    across the rooms (the newest matches lie in every room), room by room."""
+    _, _, token = await system.person("owner")
+    names = [_room() for _ in range(rooms)]
+    for number, room in enumerate(names):
+        await _create(system, token, room)
+        for seq in range(1, per_room + 1):
+            text = f"{word} {seq} in {room}" if seq % 2 else f"other {seq} in {room}"
+            await messages.write(room, seq, text, minute=seq * rooms + number)
+    return names
+
+
+@pytest.mark.parametrize("plan", [*SearchPlan, None])
+async def test_both_plans_page_through_the_same_hits_newest_first(
+    system: ChatSystem, messages: Messages, plan: SearchPlan | None
+) -> None:
+    word = _word()
+    rooms = await _rooms_with_a_word(system, messages, word, rooms=7, per_room=40)
+    # The rooms' own order: the merge reads them by activity, the index ignores it.
+    rooms.reverse()
+    expected = sorted(
+        (
+            (_T0 + timedelta(minutes=seq * 7 + number), room, seq)
+            for number, room in enumerate(reversed(rooms))
+            for seq in range(1, 41, 2)
+        ),
+        reverse=True,
+    )
+    pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
+    try:
+        search = MessageSearch(pool, LIMITS)
+        seen: list[tuple[datetime, str, int]] = []
+        before = None
+        while True:
+            page = await search.newest(rooms, word, before, 9, plan)
+            seen += [(hit.cursor.created_at, hit.cursor.room, hit.cursor.seq) for hit in page]
+            if len(page) < 9:
+                break
+            before = page[-1].cursor
+        assert seen == expected
+        # One room alone, and a word found nowhere.
+        alone = await search.newest(rooms[:1], word, None, 50, plan)
+        assert [hit.cursor.room for hit in alone] == [rooms[0]] * 20
+        assert await search.newest(rooms, _word(), None, 20, plan) == []
+    finally:
+        await pool.close()
+
+
+async def test_a_rare_word_in_rooms_full_of_messages_is_found_by_the_index_in_the_end(
+    system: ChatSystem, messages: Messages
+) -> None:
+    word, rare = _word(), _word()
+    rooms = await _rooms_with_a_word(system, messages, word, rooms=3, per_room=30)
+    await messages.write(rooms[1], 31, f"the {rare} one", minute=0)
+    pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
+    try:
+        # The newest-first reading gives up after a few rows: the index answers.
+        tight = dataclasses.replace(LIMITS, merge_rows_max=10, first_window=2)
+        found = await MessageSearch(pool, tight).newest(rooms, rare, None, 20, SearchPlan.MERGE)
+        assert [hit.message.body for hit in found] == [f"the {rare} one"]
+    finally:
+        await pool.close()

@@ -44,7 +44,7 @@ from chat_gateway.room_events import CONTROL_CHANNELS
 from chat_gateway.room_list import RoomCatalog
 from chat_gateway.rooms_http import RoomAdministration, room_routes
 from chat_gateway.roster import RoomRoster
-from chat_gateway.search import MessageSearch
+from chat_gateway.search import MessageSearch, SearchLimits
 from chat_gateway.search_http import search_routes
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
@@ -66,7 +66,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             state["tasks"] = tasks
             ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
             app.state.ctx = ctx
-            app.state.search = MessageSearch(state["pool"], timeout_ms=settings.search_timeout_ms)
+            app.state.search = MessageSearch(state["pool"], SearchLimits.of(settings))
             app.state.sessions = set()
             state["ctx"] = ctx
             stack.push_async_callback(tasks.stop)

@@ -60,10 +60,7 @@ async def search_messages(request: Request) -> Response:
     more, hits = len(hits) > limit, hits[:limit]
     return json_response(
         {
-            "hits": [
-                {"message": msgspec.Raw(hit.frame.message_json), "excerpt": hit.excerpt}
-                for hit in hits
-            ],
+            "hits": [{"message": hit.message, "excerpt": hit.excerpt} for hit in hits],
             "next_cursor": hits[-1].cursor.encode() if more else None,
         }
     )

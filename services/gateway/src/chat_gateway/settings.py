@@ -137,10 +137,34 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # active first, as many as GET /v1/me/rooms lists, so every room a person sees in their
     # list is searched.
     search_rooms_max: PositiveInt = 1000
-    # Longest a search's statement may run. A person in 15 rooms is answered in ~200 ms on a
-    # 10-million-message table, but a common word over 1,000 rooms took ~90 s there
-    # (docs/benchmarks.md); past this the search is refused, asking for more words or a room.
+    # Longest a search's statements may run together-ish (each is bounded by it). The plans
+    # answer in milliseconds on a 10-million-message table (docs/benchmarks.md, "Message
+    # search"); a query the estimate misjudges is refused past this, asking for more words or a
+    # room, instead of holding a database connection.
     search_timeout_ms: PositiveInt = 3000
+    # A room's newest message may be this much newer than its last_active_at: the worker moves
+    # that time only when it is room_activity_step_s (60 s) behind. Twice that, so a room is
+    # never passed over by a search reading rooms newest first; too much only reads more rooms.
+    search_activity_slack_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
+    # A common word is found by reading rooms newest first, in windows of messages per room:
+    # the first of this many, doubling up to search_max_window each time a room is read
+    # further, in rounds of search_rooms_per_round rooms (one statement each). The first is
+    # small, as most rooms read hold nothing newer than the page's oldest hit and one short
+    # window shows it; rounds are large, as a person in 1,000 rooms of the 10-million-message
+    # seed had ~100 rooms active in the time a page of a common word spans (docs/benchmarks.md,
+    # "Message search": 4 and 100 read 972 messages for it, 32 and 64 read 5,184).
+    search_first_window: PositiveInt = 4
+    search_max_window: PositiveInt = 2048
+    search_rooms_per_round: PositiveInt = 100
+    # Reading rooms newest first is chosen when the planner's estimate says it reads at most
+    # this many messages (about 25 us each when cached: a fifth of a second at most), and is
+    # given up for the index past search_merge_rows_max (the words were common in the table,
+    # rare in these rooms). A query the estimate cannot call common asks the index first, for
+    # at most search_index_try_ms: a rare word is answered in a few ms, one with tens of
+    # thousands of matches is then read newest first instead.
+    search_merge_rows_expected: PositiveInt = 8_000
+    search_merge_rows_max: PositiveInt = 20_000
+    search_index_try_ms: PositiveInt = 150
     # Distinct @names looked up per message, in one query: past any real message's mentions,
     # while a body of 4,000 characters full of @names costs one bounded lookup, not hundreds
     # (and notifies at most this many people). At most envelope.MAX_MENTIONS.

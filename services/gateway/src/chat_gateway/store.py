@@ -8,11 +8,10 @@ import msgspec
 from chat_common.envelope import Author, Envelope, format_ts
 from chat_gateway.frames import RoomFrame, frame_of
 
-# The columns a message object is made of (``frame_of_row``), for every read of messages.
-SELECT_MESSAGE = (
+_SELECT = (
     "SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions"
+    " FROM messages"
 )
-_SELECT = SELECT_MESSAGE + " FROM messages"
 
 
 class Room(msgspec.Struct, frozen=True):
@@ -41,7 +40,7 @@ class MessageStore:
             until,
             limit,
         )
-        return [frame_of_row(row) for row in rows]
+        return [_frame(row) for row in rows]
 
     async def before(self, room: str, before: int | None, limit: int) -> list[RoomFrame]:
         """The newest ``limit`` messages with seq < before, ascending."""
@@ -52,7 +51,7 @@ class MessageStore:
             before,
             limit,
         )
-        return [frame_of_row(row) for row in reversed(rows)]
+        return [_frame(row) for row in reversed(rows)]
 
 
 class RoomDirectory:
@@ -76,8 +75,7 @@ class RoomDirectory:
         return found
 
 
-def frame_of_row(row: asyncpg.Record) -> RoomFrame:
-    """A stored message as history returns it (the row has ``SELECT_MESSAGE``'s columns)."""
+def _frame(row: asyncpg.Record) -> RoomFrame:
     return frame_of(
         Envelope(
             id=str(row["id"]),
