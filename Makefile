@@ -10,7 +10,7 @@ LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
 .PHONY: help doctor install infra migrate up down status logs lint typecheck protocol-check test test-only
-.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps bench-people loadtest
+.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps bench-people bench-search loadtest
 .PHONY: web web-test screenshots
 .PHONY: keys
 .PHONY: k8s-check
@@ -100,6 +100,12 @@ bench-full: migrate web bench-deps  ## the documented run (~25 min, with a gatew
 bench-people: install  ## GET /v1/me/rooms for people in 1,000 rooms among 100k people and 10M messages
 	@uv sync --all-packages --locked --group bench -q
 	@PYTHONPATH=loadtests:services/gateway/tests $(UV) python loadtests/bench_people.py $(ARGS)
+
+# Message search at deployment size (loadtests/bench_search.py, docs/benchmarks.md): the same
+# seed as bench-people, migrated to head; plants a rare word for the run and puts it back.
+bench-search: install  ## GET /v1/search's statements for people in 1,000 and 15 rooms over 10M messages
+	@uv sync --all-packages --locked --group bench -q
+	@PYTHONPATH=loadtests $(UV) python loadtests/bench_search.py $(ARGS)
 
 bench-gateway: up  ## gateway: connections held and memory each, deliveries/s with p50/p99 latency
 	@$(UV) python loadtests/bench_gateway.py $(ARGS)

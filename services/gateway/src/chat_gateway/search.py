@@ -173,7 +173,7 @@ def _occurrences(body: str, words: set[str]) -> list[tuple[int, int]]:
 #
 # The planner's estimate of the matches in the whole table (from the index's statistics, kept
 # by ANALYZE): planning only, a millisecond.
-_ESTIMATE = """
+MATCHES_ESTIMATE = """
 EXPLAIN (FORMAT JSON) SELECT 1 FROM messages
 WHERE kind = 'message' AND deleted_at IS NULL
   AND to_tsvector('simple', COALESCE(edited_body, body)) @@ websearch_to_tsquery('simple', $1)
@@ -189,7 +189,7 @@ FROM unnest($1::text[]) AS r (room) LEFT JOIN rooms ON rooms.id = r.room
 # matches are taken first (MATERIALIZED): given the rooms with the words, the planner would
 # rather walk a thousand rooms' messages by (room, seq) and parse every one of them. Room ids
 # compare by code point (COLLATE "C") in SQL as in the merge's Python, so both plans page alike.
-_BY_INDEX = """
+SEARCH_BY_INDEX = """
 WITH matches AS MATERIALIZED (
     SELECT created_at, room, seq FROM messages
     WHERE kind = 'message' AND deleted_at IS NULL
@@ -221,7 +221,8 @@ CROSS JOIN LATERAL (
 GROUP BY p.room
 """
 # The page's messages in current state, the excerpt's marks from the current text (ts_headline
-# reparses a body: only for the page), and whether the message each answers is deleted since.
+# reparses a body: only for the page), and whether the message each answers is deleted since
+# (its id as sent: a reply_to naming no message, as an id a uuid does not spell, finds none).
 _PAGE = """
 SELECT m.id, m.room, m.seq, m.user_id, m.user_name, COALESCE(m.edited_body, m.body) AS body,
        m.client_msg_id, m.created_at, m.mentions, m.reply_to::text AS reply_to, m.edited_at,
@@ -230,7 +231,10 @@ SELECT m.id, m.room, m.seq, m.user_id, m.user_name, COALESCE(m.edited_body, m.bo
                    $4) AS headline
 FROM unnest($2::text[], $3::bigint[]) AS k (room, seq)
 JOIN messages m ON m.room = k.room AND m.seq = k.seq
-LEFT JOIN messages answered ON answered.id = (m.reply_to ->> 'id')::uuid
+LEFT JOIN messages answered ON answered.id = CASE
+    WHEN m.reply_to ->> 'id' ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+    THEN (m.reply_to ->> 'id')::uuid
+END
 ORDER BY m.created_at DESC, m.room COLLATE "C" DESC, m.seq DESC
 """
 
@@ -406,7 +410,7 @@ class MessageSearch:
         query: str,
         limit: int,
     ) -> SearchPlan:
-        estimate = json.loads(await connection.fetchval(_ESTIMATE, query))
+        estimate = json.loads(await connection.fetchval(MATCHES_ESTIMATE, query))
         return plan_for(
             limit,
             matches=float(estimate[0]["Plan"]["Plan Rows"]),
@@ -473,7 +477,7 @@ async def _from_index(
     limit: int,
 ) -> list[HitKey]:
     rows = await connection.fetch(
-        _BY_INDEX,
+        SEARCH_BY_INDEX,
         query,
         rooms,
         None if cursor is None else cursor[0],

@@ -19,6 +19,8 @@ import bisect
 from dataclasses import dataclass
 from datetime import datetime
 
+# Above every seq (a bigint): a room not read yet is read from its newest message.
+_ABOVE_ALL = 2**63 - 1
 # A message's place in search order: (created_at, room, seq), newest first = largest first.
 HitKey = tuple[datetime, str, int]
 
@@ -62,7 +64,7 @@ class NewestFirstMerge:
     ) -> None:
         """``rooms``: each room and the newest time a message in it may have."""
         self._walks = {
-            room: RoomWalk(room, 2**63 - 1, newest, first_window) for room, newest in rooms
+            room: RoomWalk(room, _ABOVE_ALL, newest, first_window) for room, newest in rooms
         }
         self._limit = limit
         self._before = before

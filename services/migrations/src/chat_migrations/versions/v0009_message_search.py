@@ -17,17 +17,26 @@ depends_on = None
 
 def upgrade() -> None:
     # An expression GIN index over the `simple` configuration: people write in every language,
-    # and `simple` lower-cases words without stemming or stop words for one of them. The search
-    # repeats the expression exactly (`to_tsvector('simple', body)`), so it uses this index.
+    # and `simple` lower-cases words without stemming or stop words for one of them. It holds
+    # what a search finds, the current text of messages that are not deleted: the expression
+    # `to_tsvector('simple', COALESCE(edited_body, body))` and the predicate `kind = 'message'
+    # AND deleted_at IS NULL` are written the same in every statement of
+    # chat_gateway/search.py, so the planner can use it (events, whose text an edit's message
+    # row holds, and deleted messages are left out).
     #
     # An index rather than a generated tsvector column: both compute the vector as the
-    # persistence worker COPYs a row in and both keep the same index, but the column also stores
-    # the vector in every row and its addition rewrites the table under an exclusive lock. The
-    # default `fastupdate` (new entries gathered in a pending list, merged when it fills): 200,000
-    # inserted rows took Postgres 10 s with it, 28 s without it, 4-5 s with no index at all;
-    # the worker's own benchmark moved more with the machine's load than with the index
-    # (docs/benchmarks.md, "Message search"). Built CONCURRENTLY, outside the migration's
-    # transaction, so the worker keeps writing while a large table is indexed.
+    # persistence worker stores a row and both keep the same index, but the column also stores
+    # the vector in every row and its addition rewrites the table under an exclusive lock.
+    #
+    # The default `fastupdate`, with its 4 MB pending list (docs/benchmarks.md, "Message
+    # search"): 200,000 inserted rows took Postgres 11-15 s with it, 39 s without it (every
+    # insert updating the posting lists at once), 9 s with a 16 MB list, 3 s with no index; the
+    # worker's own benchmark, interleaved with and without the index, moved more with the
+    # machine's load than with the index. A larger list would be cheaper for the worker, but
+    # every search through the index reads the whole pending list first.
+    #
+    # Built CONCURRENTLY, outside the migration's transaction, so the worker keeps writing
+    # while a large table is indexed (on 10 million messages, with 0008, 235 s).
     with op.get_context().autocommit_block():
         # A concurrent build that was interrupted leaves an invalid index of this name behind:
         # dropped first, so running the upgrade again builds a valid one.
