@@ -2,7 +2,8 @@
 Postgres gone for ten seconds, SIGTERM during an outage or while one transaction of a batch is
 stuck, a group member dying.
 
-Each ends the same way: every produced message stored once, none missing, none doubled.
+Each ends the same way: every produced message stored once, none missing, none doubled; and a
+log mixing messages, edits, deletes and reactions ends in exactly the state its fold gives.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncpg
 import pytest
 
 from chat_common.envelope import Envelope
+from room_log import RoomLog, fold, stored_state
 from worker_harness import (
     Conversation,
     MessageTable,
@@ -41,7 +43,19 @@ def _with_producer_retries(messages: list[Envelope]) -> list[Envelope]:
     return sent
 
 
-@pytest.mark.parametrize(
+def _with_late_duplicates(entries: list[Envelope]) -> list[Envelope]:
+    """After every 10th entry, the one sent 1,000 entries earlier sent again: an older record
+    arriving after newer ones of its room (a retry from a gateway that lost its ack), often
+    after a newer reaction of the same person, or after its message's delete."""
+    sent: list[Envelope] = []
+    for index, entry in enumerate(entries):
+        sent.append(entry)
+        if index % 10 == 0 and index >= 1000:
+            sent.append(entries[index - 1000])
+    return sent
+
+
+KILLED_AGAIN_AND_AGAIN = pytest.mark.parametrize(
     "settings",
     [
         pytest.param({"batch_max_records": "50"}, id="small-batches"),
@@ -57,6 +71,9 @@ def _with_producer_retries(messages: list[Envelope]) -> list[Envelope]:
         ),
     ],
 )
+
+
+@KILLED_AGAIN_AND_AGAIN
 async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing(
     topics: Topics,
     conversation: Conversation,
@@ -86,6 +103,51 @@ async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing
     rows = await stored.rows()
     assert len(rows) == len(messages)
     assert set(rows) == conversation.rows_of(messages)
+
+
+@KILLED_AGAIN_AND_AGAIN
+async def test_edits_deletes_and_reactions_killed_again_and_again_end_in_the_fold_s_state(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    settings: dict[str, str],
+) -> None:
+    await stored.create_rooms()
+    # 300 entries a room, so that people react and take reactions back on the same messages.
+    rooms = conversation.rooms[:20]
+    entries = RoomLog(rooms).entries(6000)
+    stream = asyncio.create_task(
+        topics.produce_steadily(
+            _with_late_duplicates(_with_producer_retries(entries)), per_second=330
+        )
+    )
+    for _ in range(3):
+        before = await stored.count()
+        worker = await start_worker(**settings)
+
+        async def progressing(before: int = before) -> bool:
+            return await stored.count() > before
+
+        await eventually(progressing, "the restarted worker stores rows")
+        worker.kill()
+    last = await start_worker(**settings)
+    await stream
+
+    # Every record handled, the late duplicates at the end included.
+    ends = {p: end or None for p, end in (await topics.end_offsets()).items()}
+
+    async def all_committed() -> bool:
+        return await topics.committed(last.group) == ends
+
+    await eventually(all_committed, "every record is stored and committed")
+    expected = fold(entries, rooms)
+    state = await stored_state(stored.database_url, rooms)
+    assert state.entries == expected.entries
+    assert state.messages == expected.messages
+    assert state.reactions == expected.reactions
+    assert state.unread_mentions == expected.unread_mentions
+    assert state.last_seqs == expected.last_seqs
 
 
 async def test_postgres_down_for_ten_seconds_the_worker_waits_then_catches_up(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -286,3 +287,19 @@ async def test_mentions_are_stored_as_an_array_and_none_as_null_by_every_path(
         (5, ["u5"]),
         (7, None),
     ]
+
+
+async def test_reply_to_is_stored_as_the_json_object_by_every_path(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = _store(pool)
+    reply = '{"id":"m-1","user":{"id":"u2","name":"bob"},"excerpt":"the question"}'
+    await store.write([_row(room, 1)._replace(reply_to=reply), _row(room, 2)])
+    await store.write([_row(room, 2), _row(room, 3)._replace(reply_to=reply)])  # staging
+    await store.write([_row(room, 4, body="nul \x00"), _row(room, 5)._replace(reply_to=reply)])
+    stored = await pool.fetch("SELECT seq, reply_to FROM messages WHERE room = $1", room)
+    answered = {"id": "m-1", "user": {"id": "u2", "name": "bob"}, "excerpt": "the question"}
+    assert sorted(
+        (row["seq"], None if row["reply_to"] is None else json.loads(row["reply_to"]))
+        for row in stored
+    ) == [(1, answered), (2, None), (3, answered), (5, answered)]

@@ -228,6 +228,16 @@ class MessageTable:
             await connection.close()
         return [(*record[:7], format_ts(record["created_at"])) for record in records]
 
+    async def create_rooms(self) -> None:
+        """Rows in ``rooms`` for these rooms, so that their newest seq is kept."""
+        connection = await self._connect()
+        try:
+            await connection.executemany(
+                "INSERT INTO rooms (id, kind) VALUES ($1, 'public')", [(r,) for r in self.rooms]
+            )
+        finally:
+            await connection.close()
+
     async def wait_for(self, expected: int) -> None:
         seen = 0
 
@@ -243,8 +253,17 @@ class MessageTable:
             connection = await self._connect()
             try:
                 await connection.execute(
+                    "DELETE FROM message_reactions WHERE message_id IN"
+                    " (SELECT id FROM messages WHERE room = ANY($1::text[]))",
+                    self.rooms,
+                )
+                await connection.execute(
+                    "DELETE FROM unread_mentions WHERE room = ANY($1::text[])", self.rooms
+                )
+                await connection.execute(
                     "DELETE FROM messages WHERE room = ANY($1::text[])", self.rooms
                 )
+                await connection.execute("DELETE FROM rooms WHERE id = ANY($1::text[])", self.rooms)
             finally:
                 await connection.close()
 

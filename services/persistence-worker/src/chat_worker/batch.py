@@ -11,7 +11,7 @@ from typing import Protocol
 from aiokafka import TopicPartition
 
 from chat_common.envelope import EnvelopeError
-from chat_worker.rows import MessageRow, decode_row
+from chat_worker.rows import Row, decode_row
 
 
 class KafkaRecord(Protocol):
@@ -43,7 +43,7 @@ class PoisonRecord:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    rows: list[MessageRow]
+    rows: list[Row]  # messages and events, in log order
     sources: list[KafkaRecord]  # the record each row came from, index for index
     poison: list[PoisonRecord]
     # Per partition, the offset to commit once this batch is stored: last offset + 1.
@@ -84,7 +84,7 @@ def group_partitions(fetched: Fetched, groups: int, min_records: int) -> list[Fe
 
 
 def sort_batch(fetched: Fetched) -> Batch:
-    rows: list[MessageRow] = []
+    rows: list[Row] = []
     sources: list[KafkaRecord] = []
     poison: list[PoisonRecord] = []
     next_offsets: dict[TopicPartition, int] = {}
@@ -103,7 +103,7 @@ def sort_batch(fetched: Fetched) -> Batch:
     return Batch(rows, sources, poison, next_offsets)
 
 
-def _decode(record: KafkaRecord) -> MessageRow:
+def _decode(record: KafkaRecord) -> Row:
     if record.value is None:
         raise EnvelopeError("record has no value")
     return decode_row(record.value)

@@ -5,18 +5,21 @@ needs beyond it, so that a record Postgres would refuse is caught here with a cl
 Postgres itself stays the judge of text content (encodings, NUL): the store sorts out rows it
 refuses one by one.
 
-Every record takes the fast path: one msgspec call decodes the value with the contract's
+Every message takes the fast path: one msgspec call decodes the value with the contract's
 constraints and the table's (``_StoredEnvelope``), then the id and the timestamp are parsed in
-C. Only a value that path refuses takes the contract's decoder and ``to_row``, which accept
-exactly what they accepted before and say why a record is poison; a value both accept becomes
-the same row.
+C. A value that path refuses, and every edit, delete and reaction (a few in a hundred entries of
+a log), take the contract's decoder and ``to_row``, which say why a record is poison; a value
+both accept becomes the same row.
+
+A message becomes a ``MessageRow``; an event an ``EventRow``, a row of the same table with the
+columns that say what it changes (the store applies it to its target, room_events.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, NamedTuple
+from typing import Annotated, NamedTuple, TypeVar
 
 import msgspec
 from asyncpg.pgproto.pgproto import UUID as FastUUID
@@ -29,11 +32,14 @@ from chat_common.envelope import (
     Envelope,
     EnvelopeError,
     Mentions,
+    ReplyTo,
     RoomId,
     Timestamp,
     decode_envelope,
     parse_ts,
 )
+
+T = TypeVar("T")
 
 # seq is a bigint column.
 MAX_SEQ = 2**63 - 1
@@ -47,10 +53,32 @@ class MessageRow(NamedTuple):
     seq: int
     user_id: str
     user_name: str
-    body: str
+    body: str | None  # never None: a message has a body (its shape rules)
     client_msg_id: str
     created_at: datetime
     mentions: list[str] | None = None  # NULL when the message mentions nobody
+    reply_to: str | None = None  # the envelope's reply_to as JSON text (jsonb); NULL: none
+
+
+class EventRow(NamedTuple):
+    """An edit, delete or reaction: column order of its COPY (store.EVENT_COLUMNS)."""
+
+    id: uuid.UUID
+    room: str
+    seq: int
+    user_id: str  # who acted
+    user_name: str
+    body: str | None  # an edit's new text; NULL in deletes and reactions
+    client_msg_id: str
+    created_at: datetime
+    kind: str  # edit, delete or reaction
+    target: uuid.UUID  # the message it changes
+    emoji: str | None  # a reaction's
+    reaction_on: bool | None  # a reaction's: added (true) or taken back (false)
+    edited_at: datetime | None  # an edit's
+
+
+Row = MessageRow | EventRow
 
 
 class _StoredEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -68,12 +96,23 @@ class _StoredEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ts: Timestamp
     client_msg_id: ClientMsgId
     mentions: Mentions | msgspec.UnsetType = msgspec.UNSET
+    reply_to: ReplyTo | msgspec.UnsetType = msgspec.UNSET
+    # Absent in every message: an event, or a message carrying one of them (which the contract
+    # refuses), fails this decoder and goes the contract's way, at no cost to messages.
+    kind: msgspec.UnsetType = msgspec.UNSET
+    target: msgspec.UnsetType = msgspec.UNSET
+    edited_at: msgspec.UnsetType = msgspec.UNSET
+    emoji: msgspec.UnsetType = msgspec.UNSET
+    on: msgspec.UnsetType = msgspec.UNSET
 
 
 _decoder = msgspec.json.Decoder(_StoredEnvelope)
 
 
-def decode_row(value: bytes) -> MessageRow:
+_reply_encoder = msgspec.json.Encoder()
+
+
+def decode_row(value: bytes) -> Row:
     """The row of a record's value; EnvelopeError saying why when it can never be one."""
     try:
         stored = _decoder.decode(value)
@@ -87,6 +126,7 @@ def decode_row(value: bytes) -> MessageRow:
     if stored.v != SCHEMA_VERSION:
         return to_row(decode_envelope(value))
     user = stored.user
+    reply_to = stored.reply_to
     # _make: the NamedTuple's own constructor spends more time on keywords than this on all.
     return MessageRow._make(
         (
@@ -99,29 +139,69 @@ def decode_row(value: bytes) -> MessageRow:
             stored.client_msg_id,
             created_at,
             list(stored.mentions) if stored.mentions else None,
+            None if reply_to is msgspec.UNSET else _reply_encoder.encode(reply_to).decode(),
         )
     )
 
 
-def to_row(envelope: Envelope) -> MessageRow:
-    try:
-        message_id = uuid.UUID(envelope.id)
-    except ValueError:
-        raise EnvelopeError(f"id is not a UUID: {envelope.id[:64]!r}") from None
+def to_row(envelope: Envelope) -> Row:
+    message_id = _uuid("id", envelope.id)
     if envelope.seq > MAX_SEQ:
         raise EnvelopeError(f"seq {envelope.seq} is above the bigint range")
-    try:
-        created_at = parse_ts(envelope.ts)
-    except ValueError:
-        raise EnvelopeError(f"ts is not a real moment: {envelope.ts!r}") from None
+    created_at = _moment("ts", envelope.ts)
+    if not envelope.is_message:
+        return _event_row(envelope, message_id, created_at)
     return MessageRow(
         id=message_id,
         room=envelope.room,
         seq=envelope.seq,
         user_id=envelope.user.id,
         user_name=envelope.user.name,
-        body=envelope.body,
+        body=_or_none(envelope.body),
         client_msg_id=envelope.client_msg_id,
         created_at=created_at,
         mentions=list(envelope.mentions) if envelope.mentions else None,
+        reply_to=(
+            None
+            if envelope.reply_to is msgspec.UNSET
+            else _reply_encoder.encode(envelope.reply_to).decode()
+        ),
     )
+
+
+def _event_row(envelope: Envelope, event_id: uuid.UUID, created_at: datetime) -> EventRow:
+    # The envelope's shape rules hold already: each kind has exactly its own fields.
+    edited_at = _or_none(envelope.edited_at)
+    return EventRow(
+        id=event_id,
+        room=envelope.room,
+        seq=envelope.seq,
+        user_id=envelope.user.id,
+        user_name=envelope.user.name,
+        body=_or_none(envelope.body),
+        client_msg_id=envelope.client_msg_id,
+        created_at=created_at,
+        kind=str(envelope.kind),
+        target=_uuid("target", str(envelope.target)),
+        emoji=_or_none(envelope.emoji),
+        reaction_on=_or_none(envelope.on),
+        edited_at=None if edited_at is None else _moment("edited_at", edited_at),
+    )
+
+
+def _or_none(value: T | msgspec.UnsetType) -> T | None:
+    return None if isinstance(value, msgspec.UnsetType) else value
+
+
+def _uuid(field: str, value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise EnvelopeError(f"{field} is not a UUID: {value[:64]!r}") from None
+
+
+def _moment(field: str, value: str) -> datetime:
+    try:
+        return parse_ts(value)
+    except ValueError:
+        raise EnvelopeError(f"{field} is not a real moment: {value!r}") from None

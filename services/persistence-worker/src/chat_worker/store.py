@@ -15,7 +15,9 @@ which orders the directory of public rooms. It only moves forward, so storing a 
 changes nothing; being in the batch's transaction, a room's ``last_seq`` is never behind its
 stored messages. A batch holding messages that mention people also records, in the same
 transaction, one ``unread_mentions`` row per person and message above that person's read
-marker: what their room list counts.
+marker: what their room list counts. A batch holding edits, deletes or reactions applies them
+to the messages they change, in the same transaction, once its rows are in (room_events.py);
+rooms and markers move with messages only. A batch of messages alone runs no statement more.
 
 Authors' read markers (a person has read what they wrote) are not moved in that transaction:
 once it has committed, each (author, room)'s newest stored seq is handed on, and
@@ -25,15 +27,18 @@ marks_flusher.py). A write that fails hands on nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from chat_worker.author_marks import Author, newest_by_author
-from chat_worker.rows import MessageRow
+from chat_worker.room_events import apply_events
+from chat_worker.rows import EventRow, MessageRow, Row
 
 COLUMNS = (
     "id",
@@ -45,6 +50,22 @@ COLUMNS = (
     "client_msg_id",
     "created_at",
     "mentions",
+    "reply_to",
+)
+EVENT_COLUMNS = (
+    "id",
+    "room",
+    "seq",
+    "user_id",
+    "user_name",
+    "body",
+    "client_msg_id",
+    "created_at",
+    "kind",
+    "target",
+    "emoji",
+    "reaction_on",
+    "edited_at",
 )
 
 # Lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch, and a
@@ -52,16 +73,21 @@ COLUMNS = (
 _CREATE_STAGING = """
 CREATE TEMPORARY TABLE message_staging (
     id uuid, room text, seq bigint, user_id text, user_name text, body text,
-    client_msg_id text, created_at timestamptz, mentions text[]
+    client_msg_id text, created_at timestamptz, mentions text[], reply_to jsonb,
+    kind text NOT NULL DEFAULT 'message', target uuid, emoji text, reaction_on boolean,
+    edited_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 _MOVE_STAGED = """
 INSERT INTO messages (
-    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
+    kind, target, emoji, reaction_on, edited_at
 )
-SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions
+SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
+    kind, target, emoji, reaction_on, edited_at
 FROM message_staging
 ON CONFLICT DO NOTHING
+RETURNING id
 """
 # Only forward. last_seq moves with every batch that has a newer message (unread counts are
 # exact); last_active_at only by at least a step, so the activity order is rewritten once per
@@ -99,9 +125,17 @@ ON CONFLICT DO NOTHING
 """
 _INSERT_ONE = """
 INSERT INTO messages (
-    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT DO NOTHING
+"""
+_INSERT_ONE_EVENT = """
+INSERT INTO messages (
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, kind, target, emoji,
+    reaction_on, edited_at
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT DO NOTHING
 """
 
@@ -149,27 +183,31 @@ class MessageStore:
         self._activity_step = activity_step
         self._note_author_marks = note_author_marks
 
-    async def write(self, rows: Sequence[MessageRow]) -> WriteOutcome:
-        """Store every row not stored yet, in one transaction."""
+    async def write(self, rows: Sequence[Row]) -> WriteOutcome:
+        """Store every row not stored yet, and apply the events among them, in one transaction."""
         if not rows:
             return WriteOutcome(inserted=0, duplicates=0)
+        log = _Log.of(rows)
         step = self._activity_step
         async with self._pool.acquire() as connection:
             try:
                 try:
                     async with connection.transaction():
-                        inserted = await _copy_new(connection, rows)
-                        await _advance(connection, rows, step)
+                        inserted = await _copy_new(connection, log)
+                        await _advance(connection, log.messages, step)
+                        await _apply(connection, log.events)
                 except asyncpg.UniqueViolationError:
                     # Some are stored already; the failed COPY rolled back and left nothing.
                     async with connection.transaction():
-                        inserted = await _copy_skipping_stored(connection, rows)
-                        await _advance(connection, rows, step)
+                        new = await _copy_skipping_stored(connection, log)
+                        await _advance(connection, log.messages, step, new)
+                        await _apply(connection, log.events)
+                    inserted = len(new)
             except ROW_REFUSALS:
                 outcome, stored = await _write_one_by_one(connection, rows, step)
-                self._note_author_marks(newest_by_author(stored))
+                self._note_author_marks(newest_by_author(stored.messages))
                 return outcome
-        self._note_author_marks(newest_by_author(rows))
+        self._note_author_marks(newest_by_author(log.messages))
         return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted)
 
     async def ping(self) -> None:
@@ -190,40 +228,76 @@ async def advance_author_marks(pool: asyncpg.Pool, marks: Mapping[Author, int]) 
     )
 
 
-async def _copy_new(
-    connection: PoolConnectionProxy[asyncpg.Record], rows: Sequence[MessageRow]
-) -> int:
-    await connection.copy_records_to_table("messages", records=rows, columns=COLUMNS)
-    return len(rows)
+@dataclass(frozen=True, slots=True)
+class _Log:
+    """A batch's rows split by what they are: messages, and the events that change them."""
+
+    messages: Sequence[MessageRow]
+    events: Sequence[EventRow]
+
+    @classmethod
+    def of(cls, rows: Sequence[Row]) -> _Log:
+        events = [row for row in rows if type(row) is EventRow]
+        if not events:  # almost every batch: the rows are used as they are, all messages
+            return cls(cast("Sequence[MessageRow]", rows), events)
+        return cls([row for row in rows if type(row) is MessageRow], events)
+
+
+async def _apply(
+    connection: PoolConnectionProxy[asyncpg.Record], events: Sequence[EventRow]
+) -> None:
+    if events:
+        await apply_events(connection, events)
+
+
+async def _copy_new(connection: PoolConnectionProxy[asyncpg.Record], log: _Log) -> int:
+    if log.messages:
+        await connection.copy_records_to_table("messages", records=log.messages, columns=COLUMNS)
+    if log.events:
+        await connection.copy_records_to_table(
+            "messages", records=log.events, columns=EVENT_COLUMNS
+        )
+    return len(log.messages) + len(log.events)
 
 
 async def _copy_skipping_stored(
-    connection: PoolConnectionProxy[asyncpg.Record], rows: Sequence[MessageRow]
-) -> int:
-    await connection.copy_records_to_table("message_staging", records=rows, columns=COLUMNS)
-    return _row_count(await connection.execute(_MOVE_STAGED))
+    connection: PoolConnectionProxy[asyncpg.Record], log: _Log
+) -> set[uuid.UUID]:
+    """The ids of the rows stored now."""
+    if log.messages:
+        await connection.copy_records_to_table(
+            "message_staging", records=log.messages, columns=COLUMNS
+        )
+    if log.events:
+        await connection.copy_records_to_table(
+            "message_staging", records=log.events, columns=EVENT_COLUMNS
+        )
+    return {record["id"] for record in await connection.fetch(_MOVE_STAGED)}
 
 
 async def _write_one_by_one(
     connection: PoolConnectionProxy[asyncpg.Record],
-    rows: Sequence[MessageRow],
+    rows: Sequence[Row],
     activity_step: timedelta,
-) -> tuple[WriteOutcome, list[MessageRow]]:
+) -> tuple[WriteOutcome, _Log]:
     """The outcome, and the rows stored now (all but the refused ones)."""
-    inserted = 0
+    new: set[uuid.UUID] = set()
     refused: list[tuple[int, str]] = []
     async with connection.transaction():
         for index, row in enumerate(rows):
+            insert = _INSERT_ONE_EVENT if type(row) is EventRow else _INSERT_ONE
             try:
                 async with connection.transaction():  # a savepoint per row
-                    inserted += _row_count(await connection.execute(_INSERT_ONE, *row))
+                    if _row_count(await connection.execute(insert, *row)):
+                        new.add(row.id)
             except ROW_REFUSALS as exc:
                 refused.append((index, f"refused by the database: {exc}"))
         set_aside = {index for index, _ in refused}
-        stored = [row for index, row in enumerate(rows) if index not in set_aside]
-        await _advance(connection, stored, activity_step)
+        stored = _Log.of([row for index, row in enumerate(rows) if index not in set_aside])
+        await _advance(connection, stored.messages, activity_step, new)
+        await _apply(connection, stored.events)
     outcome = WriteOutcome(
-        inserted=inserted, duplicates=len(rows) - inserted - len(refused), refused=refused
+        inserted=len(new), duplicates=len(rows) - len(new) - len(refused), refused=refused
     )
     return outcome, stored
 
@@ -232,12 +306,15 @@ async def _advance(
     connection: PoolConnectionProxy[asyncpg.Record],
     rows: Sequence[MessageRow],
     activity_step: timedelta,
+    new: set[uuid.UUID] | None = None,
 ) -> None:
-    """Rooms' newest seq and activity, and the people mentioned, up to the stored ``rows``."""
+    """Rooms' newest seq and activity up to the stored ``rows``, and the people mentioned by
+    those stored now (``new``; None: all of them). A message stored before had its mentions
+    recorded then, and a delete since may have removed them: they are not recorded again."""
     newest: dict[str, tuple[int, datetime]] = {}
     mentioned: list[tuple[str, str, int]] = []
     for row in rows:
-        if row.mentions:
+        if row.mentions and (new is None or row.id in new):
             mentioned += [(person, row.room, row.seq) for person in row.mentions]
         known = newest.get(row.room)
         if known is None:

@@ -1,0 +1,134 @@
+"""Applies a batch's edits, deletes and reactions to the messages they target, in the batch's
+transaction, after its rows are in.
+
+The rules are docs/protocol.md "Applying room events"; a message row holds its current state.
+Every statement reads the events from the stored event rows (by id), so what is applied is what
+the log holds: an event whose row was not stored (its seq taken by another record) changes
+nothing. A target must be a message of the event's room; an event naming anything else is
+stored and changes nothing. Each statement is guarded so that applying a batch again, or an older
+event after a newer one, changes nothing:
+
+- a delete only applies to a message not deleted yet, and is terminal: the other kinds skip a
+  deleted target, so applying the deletes first gives the fold's result whatever their seqs;
+- an edit only when its seq is above the message's ``edit_seq`` (of a batch's edits of one
+  message, the newest);
+- a reaction as an upsert guarded by the stored seq of that (message, emoji, person) (of a
+  batch's, the newest).
+
+Every applied event moves the message's ``updated_seq`` up to its seq. ``rooms.last_seq`` and
+read markers are left alone: an event never makes a room unread.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from chat_worker.rows import EventRow
+
+# The first delete of each message (a second one is a late duplicate or changes nothing). The
+# newest edit's time and seq go with its text: a deleted message's state is then the same
+# whether its edits were stored in the delete's batch (and skipped) or in earlier ones.
+_DELETE = """
+WITH deleting AS (
+    SELECT DISTINCT ON (e.target) e.target, e.room, e.seq, e.user_id, e.created_at
+    FROM messages e
+    WHERE e.id = ANY($1::uuid[]) AND e.kind = 'delete'
+    ORDER BY e.target, e.seq
+)
+UPDATE messages m SET
+    deleted_at = d.created_at,
+    deleted_by = d.user_id,
+    body = NULL,
+    edited_body = NULL,
+    edited_at = NULL,
+    edit_seq = NULL,
+    updated_seq = GREATEST(COALESCE(m.updated_seq, 0), d.seq)
+FROM deleting d
+WHERE m.id = d.target AND m.room = d.room AND m.kind = 'message' AND m.deleted_at IS NULL
+"""
+# What a deleted message leaves behind, for every deleted message the batch's deletes and edits
+# name: the text of its edits (including an edit stored after the delete, which the fold
+# ignores), its reactions, and the unread mentions of it (which a message stored again after its
+# delete, a redelivery, records again). Not guarded by "deleted now": each part is idempotent,
+# and a replayed batch thus also clears what a replay of an earlier one put back.
+_ERASE_DELETED = """
+WITH gone AS (
+    SELECT DISTINCT m.id, m.room, m.seq
+    FROM messages e
+    JOIN messages m ON m.id = e.target AND m.room = e.room
+    WHERE e.id = ANY($1::uuid[]) AND e.kind IN ('delete', 'edit')
+      AND m.kind = 'message' AND m.deleted_at IS NOT NULL
+),
+edits AS (
+    UPDATE messages e SET body = NULL
+    FROM gone
+    WHERE e.target = gone.id AND e.room = gone.room AND e.kind = 'edit' AND e.body IS NOT NULL
+),
+reactions AS (
+    DELETE FROM message_reactions r USING gone WHERE r.message_id = gone.id
+)
+DELETE FROM unread_mentions u USING gone WHERE u.room = gone.room AND u.seq = gone.seq
+"""
+_EDIT = """
+WITH newest AS (
+    SELECT DISTINCT ON (e.target) e.target, e.room, e.seq, e.body, e.edited_at
+    FROM messages e
+    WHERE e.id = ANY($1::uuid[]) AND e.kind = 'edit'
+    ORDER BY e.target, e.seq DESC
+)
+UPDATE messages m SET
+    edited_body = n.body,
+    edited_at = n.edited_at,
+    edit_seq = n.seq,
+    updated_seq = GREATEST(COALESCE(m.updated_seq, 0), n.seq)
+FROM newest n
+WHERE m.id = n.target AND m.room = n.room AND m.kind = 'message' AND m.deleted_at IS NULL
+  AND n.seq > COALESCE(m.edit_seq, 0)
+"""
+# The upsert's RETURNING lists only the reactions applied; their messages' updated_seq follows.
+_REACT = """
+WITH newest AS (
+    SELECT DISTINCT ON (e.target, e.emoji, e.user_id)
+        e.target, e.room, e.emoji, e.user_id, e.reaction_on, e.seq
+    FROM messages e
+    WHERE e.id = ANY($1::uuid[]) AND e.kind = 'reaction'
+    ORDER BY e.target, e.emoji, e.user_id, e.seq DESC
+),
+applied AS (
+    INSERT INTO message_reactions AS r (message_id, emoji, user_id, reaction_on, seq)
+    SELECT n.target, n.emoji, n.user_id, n.reaction_on, n.seq
+    FROM newest n
+    JOIN messages m ON m.id = n.target AND m.room = n.room
+    WHERE m.kind = 'message' AND m.deleted_at IS NULL
+    ORDER BY n.target, n.emoji, n.user_id  -- one order of row locks for every writer
+    ON CONFLICT (message_id, emoji, user_id) DO UPDATE
+        SET reaction_on = EXCLUDED.reaction_on, seq = EXCLUDED.seq
+        WHERE r.seq < EXCLUDED.seq
+    RETURNING r.message_id, r.seq
+)
+UPDATE messages m SET updated_seq = GREATEST(COALESCE(m.updated_seq, 0), a.seq)
+FROM (SELECT message_id, max(seq) AS seq FROM applied GROUP BY message_id) a
+WHERE m.id = a.message_id
+"""
+
+
+async def apply_events(
+    connection: PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection,
+    events: Sequence[EventRow],
+) -> None:
+    """Apply the stored ``events`` to their targets: deletes first, then edits, reactions."""
+    ids: dict[str, list[uuid.UUID]] = {"delete": [], "edit": [], "reaction": []}
+    for event in events:
+        ids[event.kind].append(event.id)
+    if ids["delete"]:
+        await connection.execute(_DELETE, ids["delete"])
+    if ids["delete"] or ids["edit"]:
+        await connection.execute(_ERASE_DELETED, ids["delete"] + ids["edit"])
+    if ids["edit"]:
+        await connection.execute(_EDIT, ids["edit"])
+    if ids["reaction"]:
+        await connection.execute(_REACT, ids["reaction"])
