@@ -10,7 +10,7 @@ LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
 .PHONY: help doctor install infra migrate up down status logs lint typecheck protocol-check test test-only
-.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps bench-people loadtest
+.PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps bench-people bench-search loadtest
 .PHONY: web web-test screenshots
 .PHONY: keys
 .PHONY: k8s-check
@@ -65,7 +65,7 @@ $(PROTOCOL_DEPS): docs/protocol/package-lock.json
 	@npm ci --prefix docs/protocol --no-audit --no-fund --silent
 
 protocol-check: $(PROTOCOL_DEPS)  ## validate the protocol's AsyncAPI and OpenAPI documents (offline)
-	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml docs/protocol/openapi.yaml docs/protocol/people.openapi.yaml
+	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml docs/protocol/openapi.yaml docs/protocol/people.openapi.yaml docs/protocol/search.openapi.yaml
 
 k8s-check: install  ## validate k8s/, compose.yaml and the Dockerfiles offline (no Docker, no cluster)
 	@deploy/validate/check.sh
@@ -100,6 +100,12 @@ bench-full: migrate web bench-deps  ## the documented run (~25 min, with a gatew
 bench-people: install  ## GET /v1/me/rooms for people in 1,000 rooms among 100k people and 10M messages
 	@uv sync --all-packages --locked --group bench -q
 	@PYTHONPATH=loadtests:services/gateway/tests $(UV) python loadtests/bench_people.py $(ARGS)
+
+# Message search at deployment size (loadtests/bench_search.py, docs/benchmarks.md): the same
+# seed as bench-people, migrated to head; plants a rare word for the run and puts it back.
+bench-search: install  ## GET /v1/search's statements for people in 1,000 and 15 rooms over 10M messages
+	@uv sync --all-packages --locked --group bench -q
+	@PYTHONPATH=loadtests $(UV) python loadtests/bench_search.py $(ARGS)
 
 bench-gateway: up  ## gateway: connections held and memory each, deliveries/s with p50/p99 latency
 	@$(UV) python loadtests/bench_gateway.py $(ARGS)

@@ -5,8 +5,10 @@ current state before and after the worker stored the events, and every refusal."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,6 +98,22 @@ def _summary(held: dict[str, Message]) -> dict[str, tuple[Any, ...]]:
     }
 
 
+@contextlib.asynccontextmanager
+async def _joined_on_both(
+    system: ChatSystem, room: str, first_token: str, second_token: str
+) -> AsyncIterator[tuple[ChatClient, ChatClient]]:
+    """Two people joined to ``room``, the first on one gateway, the second on the other."""
+    first = await system.client(system.gateways[0], first_token)
+    second = await system.client(system.gateways[1], second_token)
+    try:
+        await first.request("join", room=room)
+        await second.request("join", room=room)
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def _stored_count(system: ChatSystem, room: str) -> int:
     connection = await asyncpg.connect(system.database_url)
     try:
@@ -127,11 +145,7 @@ async def test_actions_reach_the_other_gateway_in_seq_order_and_resends_get_the_
 ) -> None:
     room = _room()
     (_, ada_token), (_, bob_token) = await system.user("ada"), await system.user("bob")
-    ada = await system.client(system.gateways[0], ada_token)
-    bob = await system.client(system.gateways[1], bob_token)
-    try:
-        await ada.request("join", room=room)
-        await bob.request("join", room=room)
+    async with _joined_on_both(system, room, ada_token, bob_token) as (ada, bob):
         first = await _send(ada, room, "first")
         second = await _send(bob, room, "second")
         sent = [
@@ -168,9 +182,6 @@ async def test_actions_reach_the_other_gateway_in_seq_order_and_resends_get_the_
         await _wait_stored(system, room, 9)
         await asyncio.sleep(0.3)
         assert await _stored_count(system, room) == 9
-    finally:
-        await ada.close()
-        await bob.close()
 
 
 async def test_a_client_that_was_away_catches_up_and_holds_what_one_that_stayed_holds(
@@ -178,11 +189,7 @@ async def test_a_client_that_was_away_catches_up_and_holds_what_one_that_stayed_
 ) -> None:
     room = _room()
     (_, ada_token), (bob_id, bob_token) = await system.user("ada"), await system.user("bob")
-    ada = await system.client(system.gateways[0], ada_token)
-    stayer = await system.client(system.gateways[1], bob_token)
-    try:
-        await ada.request("join", room=room)
-        await stayer.request("join", room=room)
+    async with _joined_on_both(system, room, ada_token, bob_token) as (ada, stayer):
         kept = await _send(ada, room, "kept")
         doomed = await _send(ada, room, "doomed")
         await _event(stayer, "react", kept, "r0", emoji="❤️")
@@ -232,9 +239,6 @@ async def test_a_client_that_was_away_catches_up_and_holds_what_one_that_stayed_
             }
         finally:
             await back.close()
-    finally:
-        await ada.close()
-        await stayer.close()
 
 
 async def test_history_shows_the_same_current_state_before_and_after_the_worker_stored_it(
@@ -242,11 +246,7 @@ async def test_history_shows_the_same_current_state_before_and_after_the_worker_
 ) -> None:
     room = _room()
     (_, ada_token), (_, bob_token) = await system.user("ada"), await system.user("bob")
-    ada = await system.client(system.gateways[0], ada_token)
-    bob = await system.client(system.gateways[1], bob_token)
-    try:
-        await ada.request("join", room=room)
-        await bob.request("join", room=room)
+    async with _joined_on_both(system, room, ada_token, bob_token) as (ada, bob):
         kept = await _send(ada, room, "kept")
         gone = await _send(bob, room, "gone")
         await _send(ada, room, "a reply", reply_to=gone["id"])
@@ -286,9 +286,6 @@ async def test_history_shows_the_same_current_state_before_and_after_the_worker_
         await _wait_stored(system, room, 8)
         await _forget_window(system, room)
         assert await pages() == early
-    finally:
-        await ada.close()
-        await bob.close()
 
 
 async def test_refusals_over_the_wire_name_the_problem_and_store_nothing(
@@ -297,11 +294,7 @@ async def test_refusals_over_the_wire_name_the_problem_and_store_nothing(
     room, other = _room(), _room()
     (_, owner_token), (user_id, user_token) = await system.user("own"), await system.user("usr")
     assert (await system.http("POST", "/v1/rooms", owner_token, {"name": room})).status_code == 201
-    owner = await system.client(system.gateways[0], owner_token)
-    user = await system.client(system.gateways[1], user_token)
-    try:
-        await owner.request("join", room=room)
-        await user.request("join", room=room)
+    async with _joined_on_both(system, room, owner_token, user_token) as (owner, user):
         await user.request("join", room=other)
         theirs = await _send(owner, room, "the owner's")
         mine = await _send(user, room, "mine")
@@ -351,9 +344,6 @@ async def test_refusals_over_the_wire_name_the_problem_and_store_nothing(
         await _wait_stored(system, room, 13)
         await asyncio.sleep(0.3)
         assert await _stored_count(system, room) == 13  # 2 messages, 10 reactions, 1 delete
-    finally:
-        await owner.close()
-        await user.close()
 
 
 async def test_in_a_read_only_room_members_cannot_react_and_the_owner_can(
@@ -363,18 +353,11 @@ async def test_in_a_read_only_room_members_cannot_react_and_the_owner_can(
     (_, owner_token), (_, reader_token) = await system.user("own"), await system.user("rdr")
     created = await system.http("POST", "/v1/rooms", owner_token, {"name": room, "read_only": True})
     assert created.status_code == 201
-    owner = await system.client(system.gateways[0], owner_token)
-    reader = await system.client(system.gateways[1], reader_token)
-    try:
-        await owner.request("join", room=room)
-        await reader.request("join", room=room)
+    async with _joined_on_both(system, room, owner_token, reader_token) as (owner, reader):
         notice = await _send(owner, room, "notice")
         refused = await _act(reader, "react", notice, "r1", emoji="👍")
         assert (refused["code"], refused["message"]) == ("forbidden", f"room {room} is read-only")
         assert (await _event(owner, "edit", notice, "e1", body="notice!"))["kind"] == "edit"
-    finally:
-        await owner.close()
-        await reader.close()
 
 
 async def test_an_edit_after_the_edit_window_is_refused(system: ChatSystem) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 import pytest
@@ -91,5 +92,42 @@ async def test_rooms_start_as_active_as_their_newest_stored_message(
         await connection.execute("INSERT INTO rooms (id, kind) VALUES ('new', 'public')")
         fresh = await connection.fetchval("SELECT last_active_at FROM rooms WHERE id = 'new'")
         assert fresh is not None
+    finally:
+        await connection.close()
+
+
+async def test_the_search_index_serves_the_search_and_its_words_are_counted(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gateway's statements, as it runs them: the index's expression and predicate must be
+    # theirs, or the planner reads the whole table.
+    from chat_gateway.search import MATCHES_ESTIMATE, SEARCH_BY_INDEX
+
+    await _migrate(scratch_database_url, "upgrade", "head", monkeypatch=monkeypatch)
+    connection = await asyncpg.connect(scratch_database_url)
+    try:
+        # Every message has "common"; one in a hundred "scarce"; edits, deletes and events too.
+        await connection.execute(
+            "INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id,"
+            " created_at, kind, edited_body, deleted_at)"
+            " SELECT gen_random_uuid(), 'r' || n % 50, n, 'u1', 'ann',"
+            " 'common ' || CASE WHEN n % 100 = 0 THEN 'scarce ' ELSE '' END || 'word' || n % 997,"
+            " 'c' || n, now(), CASE WHEN n % 7 = 0 THEN 'edit' ELSE 'message' END,"
+            " CASE WHEN n % 11 = 0 THEN 'edited now' END,"
+            " CASE WHEN n % 13 = 0 THEN now() END"
+            " FROM generate_series(1, 20000) AS n"
+        )
+        await connection.execute("ANALYZE messages")
+        await connection.execute("SET plan_cache_mode = force_custom_plan")
+        estimate = json.loads(await connection.fetchval(MATCHES_ESTIMATE, "common"))
+        # Of 20,000 rows, "common" is the current text of ~14,000 live messages (neither events,
+        # edited nor deleted): estimated from the expression's statistics, not the default 0.5 %.
+        assert 8_000 < estimate[0]["Plan"]["Plan Rows"] < 20_000
+        async with connection.transaction():
+            await connection.execute("SET LOCAL enable_seqscan = off")
+            plan = await connection.fetchval(
+                "EXPLAIN (FORMAT JSON) " + SEARCH_BY_INDEX, "scarce", ["r0"], None, None, None, 21
+            )
+        assert '"Index Name": "messages_search"' in plan
     finally:
         await connection.close()

@@ -3,7 +3,7 @@
 Only here are the concrete Redis, Kafka and Postgres implementations chosen; everything below
 gets them as the interfaces it uses (``Broker``, ``Presence``, ``Transport``, …), through
 ``GatewayContext`` for sessions (and the person's routes), ``RoomAdministration`` for the room
-routes and ``RoomPeople`` for the people routes.
+routes, ``RoomPeople`` for the people routes and ``MessageSearch`` for search.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from chat_gateway.room_events import CONTROL_CHANNELS
 from chat_gateway.room_list import RoomCatalog
 from chat_gateway.rooms_http import RoomAdministration, room_routes
 from chat_gateway.roster import RoomRoster
+from chat_gateway.search import MessageSearch, SearchLimits
+from chat_gateway.search_http import search_routes
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.store import MessageStore, RoomDirectory
@@ -64,6 +66,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             state["tasks"] = tasks
             ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
             app.state.ctx = ctx
+            app.state.search = MessageSearch(state["pool"], SearchLimits.of(settings))
             app.state.sessions = set()
             state["ctx"] = ctx
             stack.push_async_callback(tasks.stop)
@@ -175,6 +178,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         *room_routes(),
         *me_routes(),
         *directory_routes(),
+        *search_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
     ]

@@ -124,6 +124,47 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # GET /v1/rooms/{room}/members: at most this many people per page (also the default), each
     # with their presence, read in one Redis round trip: ~10 KiB, more than a member panel shows.
     members_page_size: PositiveInt = 100
+    # GET /v1/search: the query's length in characters. 200 is several sentences, more than
+    # anyone types into a search box, and keeps the parsed tsquery (one GIN lookup per word)
+    # small.
+    search_query_max_chars: PositiveInt = 200
+    # Hits per page unless the client asks for fewer, up to search_page_max: each carries a
+    # whole message (up to 4,000 characters) and its excerpt, so 50 is at most ~450 KiB; 20
+    # fill a results pane.
+    search_page_size: PositiveInt = 20
+    search_page_max: PositiveInt = 50
+    # Rooms searched when the client names none: the caller's memberships, the most recently
+    # active first, as many as GET /v1/me/rooms lists, so every room a person sees in their
+    # list is searched.
+    search_rooms_max: PositiveInt = 1000
+    # Longest a search's statements may run together-ish (each is bounded by it). The plans
+    # answer in milliseconds on a 10-million-message table (docs/benchmarks.md, "Message
+    # search"); a query the estimate misjudges is refused past this, asking for more words or a
+    # room, instead of holding a database connection.
+    search_timeout_ms: PositiveInt = 3000
+    # A room's newest message may be this much newer than its last_active_at: the worker moves
+    # that time only when it is room_activity_step_s (60 s) behind. Twice that, so a room is
+    # never passed over by a search reading rooms newest first; too much only reads more rooms.
+    search_activity_slack_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
+    # A common word is found by reading rooms newest first, in windows of messages per room:
+    # the first of this many, doubling up to search_max_window each time a room is read
+    # further, in rounds of search_rooms_per_round rooms (one statement each). The first is
+    # small, as most rooms read hold nothing newer than the page's oldest hit and one short
+    # window shows it; rounds are large, as a person in 1,000 rooms of the 10-million-message
+    # seed had ~100 rooms active in the time a page of a common word spans (docs/benchmarks.md,
+    # "Message search": 4 and 100 read 972 messages for it, 32 and 64 read 5,184).
+    search_first_window: PositiveInt = 4
+    search_max_window: PositiveInt = 2048
+    search_rooms_per_round: PositiveInt = 100
+    # Reading rooms newest first is chosen when the planner's estimate says it reads at most
+    # this many messages (about 25 us each when cached: a fifth of a second at most), and is
+    # given up for the index past search_merge_rows_max (the words were common in the table,
+    # rare in these rooms). A query the estimate cannot call common asks the index first, for
+    # at most search_index_try_ms: a rare word is answered in a few ms, one with tens of
+    # thousands of matches is then read newest first instead.
+    search_merge_rows_expected: PositiveInt = 8_000
+    search_merge_rows_max: PositiveInt = 20_000
+    search_index_try_ms: PositiveInt = 150
     # Distinct @names looked up per message, in one query: past any real message's mentions,
     # while a body of 4,000 characters full of @names costs one bounded lookup, not hundreds
     # (and notifies at most this many people). At most envelope.MAX_MENTIONS.
@@ -199,6 +240,8 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
             raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from exc
         if self.people_page_size > self.people_page_max:
             raise ValueError(f"{PREFIX}PEOPLE_PAGE_SIZE must not exceed {PREFIX}PEOPLE_PAGE_MAX")
+        if self.search_page_size > self.search_page_max:
+            raise ValueError(f"{PREFIX}SEARCH_PAGE_SIZE must not exceed {PREFIX}SEARCH_PAGE_MAX")
         if self.send_lock_s * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(
                 f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}KAFKA_REQUEST_TIMEOUT_MS, or a retry"

@@ -40,33 +40,9 @@ from chat_worker.author_marks import Author, newest_by_author
 from chat_worker.room_events import apply_events
 from chat_worker.rows import EventRow, MessageRow, Row
 
-COLUMNS = (
-    "id",
-    "room",
-    "seq",
-    "user_id",
-    "user_name",
-    "body",
-    "client_msg_id",
-    "created_at",
-    "mentions",
-    "reply_to",
-)
-EVENT_COLUMNS = (
-    "id",
-    "room",
-    "seq",
-    "user_id",
-    "user_name",
-    "body",
-    "client_msg_id",
-    "created_at",
-    "kind",
-    "target",
-    "emoji",
-    "reaction_on",
-    "edited_at",
-)
+# The rows' fields are named after the columns they fill, in the order COPY writes them.
+COLUMNS = MessageRow._fields
+EVENT_COLUMNS = EventRow._fields
 
 # Lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch, and a
 # rolled-back batch leaves nothing behind either.
