@@ -46,7 +46,11 @@ async def say(person: Person, text: str) -> None:
 
 
 def message(person: Person, text: str) -> Locator:
-    return person.page.get_by_test_id("message").filter(has_text=text)
+    """The message whose own text holds `text` (not an answer quoting it)."""
+    page = person.page
+    return page.get_by_test_id("message").filter(
+        has=page.get_by_test_id("message-body").filter(has_text=text)
+    )
 
 
 def chip(person: Person, text: str, emoji: str) -> Locator:
@@ -126,6 +130,7 @@ async def main() -> None:
             await expect(ann.page.get_by_test_id("typing")).not_to_have_text("")
             await shoot(ann.page, "chat")
             await shoot(bob.page, "chat-dark")
+            await cara.page.mouse.move(0, 0)  # the last tap's place is no hover on a phone
             await shoot(cara.page, "phone")
             await cara.page.get_by_role("button", name="Show rooms").click()
             await shoot(cara.page, "phone-rooms")
@@ -146,12 +151,9 @@ async def main() -> None:
             await picker.get_by_role("button", name="React with 👍").click()
             await chip(bob, "Notes from the review", "👍").click()
             await expect(chip(ann, "Notes from the review", "👍")).to_contain_text("2")
-            await act_on(cara, "Notes from the review", "React")
-            await (
-                cara.page.get_by_test_id("emoji-picker")
-                .get_by_role("button", name="React with 🎉")
-                .click()
-            )
+            await act_on(bob, "Notes from the review", "React")
+            picker = bob.page.get_by_test_id("emoji-picker")
+            await picker.get_by_role("button", name="React with 🎉").click()
             await expect(chip(ann, "Notes from the review", "🎉")).to_contain_text("1")
             await act_on(ann, "Two questions left", "Edit")
             box = ann.page.get_by_role("textbox", name="Edit message")
