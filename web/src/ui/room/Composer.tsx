@@ -2,7 +2,7 @@
 // message being answered (with a way to stop answering); typing `@` and letters offers the room's
 // members whose name starts so (arrows choose, Enter or Tab takes one, Escape closes).
 
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 
 import type { RoomMember } from "../../core/api";
 import { completed, mentionAt, suggestions } from "../../core/mentionComplete";
@@ -59,6 +59,18 @@ export function Composer({
     element.style.height = `${Math.min(element.scrollHeight, MAX_HEIGHT_PX)}px`;
   }, [text]);
 
+  // Where the caret goes once a completed name is in the box: set as React puts the text in,
+  // before any further key can land at the old place.
+  const caretAfter = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const element = box.current;
+    const at = caretAfter.current;
+    if (element === null || at === null) return;
+    caretAfter.current = null;
+    element.focus();
+    element.setSelectionRange(at, at);
+  }, [text]);
+
   const query = useMemo(() => mentionAt(text, caret), [text, caret]);
   const open = query !== null && closedAt !== query.start;
   const offered = useMemo(
@@ -85,12 +97,9 @@ export function Composer({
   const take = (member: RoomMember): void => {
     if (query === null) return;
     const next = completed(text, query, caret, member.name);
+    caretAfter.current = next.caret;
     setText(next.text);
     setCaret(next.caret);
-    requestAnimationFrame(() => {
-      box.current?.focus();
-      box.current?.setSelectionRange(next.caret, next.caret);
-    });
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>): void => {
