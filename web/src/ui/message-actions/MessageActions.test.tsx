@@ -2,7 +2,8 @@ import { act, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
-import { BOB } from "../../test/harness";
+import { FakeClock, FakeGateway } from "../../test/fakes";
+import { ANN, BOB } from "../../test/harness";
 import { chatWith, renderInChat } from "../../test/render";
 import { MessageList } from "../room/MessageList";
 
@@ -108,5 +109,24 @@ describe("message actions", () => {
     expect(within(answer).getByTestId("reply-quote")).toHaveTextContent("boblunch at noon?");
     await user.click(within(answer).getByTestId("reply-quote"));
     expect(document.querySelector(".flash [data-testid=message]")).toHaveAttribute("data-id", theirs.id);
+  });
+
+  it("offers nothing to a member of a read-only room, and Delete to its owner", async () => {
+    for (const [role, offered] of [
+      ["member", null],
+      ["owner", ["Reply", "React", "Delete"]],
+    ] as const) {
+      const clock = new FakeClock();
+      const gateway = new FakeGateway(clock, ANN);
+      gateway.memberships.set("news", { kind: "public", role, topic: "", readOnly: true });
+      gateway.rooms.set("news", []);
+      const chat = await chatWith(["news"], { clock, gateway });
+      gateway.post("news", "announcement", BOB);
+      await chat.settle();
+      const { unmount } = renderInChat(chat, <MessageList roomId="news" />);
+      const bar = within(messages()[0]!).queryByRole("toolbar");
+      expect(bar === null ? null : within(bar).getAllByRole("button").map((b) => b.textContent)).toEqual(offered);
+      unmount();
+    }
   });
 });
