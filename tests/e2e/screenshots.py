@@ -10,7 +10,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from web_harness import REPO, People, Person, chromium, running_system
 
@@ -43,6 +43,26 @@ async def say(person: Person, text: str) -> None:
         await composer.press_sequentially(line)
     await composer.press("Enter")
     await expect(person.page.get_by_test_id("message").last).to_have_attribute("data-state", "sent")
+
+
+def message(person: Person, text: str) -> Locator:
+    """The message whose own text holds `text` (not an answer quoting it)."""
+    page = person.page
+    return page.get_by_test_id("message").filter(
+        has=page.get_by_test_id("message-body").filter(has_text=text)
+    )
+
+
+def chip(person: Person, text: str, emoji: str) -> Locator:
+    return message(person, text).locator(f"[data-testid=reaction][data-emoji='{emoji}']")
+
+
+async def act_on(person: Person, text: str, action: str) -> None:
+    """Shows the message's action bar (hover; focus on a phone) and presses one of its buttons."""
+    target = message(person, text)
+    await target.hover()
+    await target.focus()
+    await target.get_by_test_id("message-actions").get_by_role("button", name=action).click()
 
 
 async def open_room(person: Person, room: str) -> None:
@@ -110,6 +130,7 @@ async def main() -> None:
             await expect(ann.page.get_by_test_id("typing")).not_to_have_text("")
             await shoot(ann.page, "chat")
             await shoot(bob.page, "chat-dark")
+            await cara.page.mouse.move(0, 0)  # the last tap's place is no hover on a phone
             await shoot(cara.page, "phone")
             await cara.page.get_by_role("button", name="Show rooms").click()
             await shoot(cara.page, "phone-rooms")
@@ -121,6 +142,39 @@ async def main() -> None:
             await open_room(bob, room)
             await expect(bob.page.get_by_test_id("new-messages")).to_be_visible()
             await shoot(bob.page, "new-messages")
+
+            # What one does with a message: a reply with its quote, reactions, an edit, the bar.
+            await act_on(bob, "Notes from the review", "Reply")
+            await say(bob, "Thanks! I added mine under Thursday.")
+            await act_on(ann, "Notes from the review", "React")
+            picker = ann.page.get_by_test_id("emoji-picker")
+            await picker.get_by_role("button", name="React with 👍").click()
+            await chip(bob, "Notes from the review", "👍").click()
+            await expect(chip(ann, "Notes from the review", "👍")).to_contain_text("2")
+            await act_on(bob, "Notes from the review", "React")
+            picker = bob.page.get_by_test_id("emoji-picker")
+            await picker.get_by_role("button", name="React with 🎉").click()
+            await expect(chip(ann, "Notes from the review", "🎉")).to_contain_text("1")
+            await act_on(ann, "Two questions left", "Edit")
+            box = ann.page.get_by_role("textbox", name="Edit message")
+            await box.fill("Three questions left for Thursday; shout if you have more.")
+            await box.press("Enter")
+            await expect(ann.page.get_by_test_id("edited")).to_be_visible()
+            await message(ann, "Thanks! I added mine").hover()
+            await shoot(ann.page, "message-actions")
+
+            # Finding a message by its words, in every room of the person's.
+            await ann.page.keyboard.press("Control+k")
+            await ann.page.get_by_test_id("search-input").fill("lunch")
+            hits = ann.page.get_by_test_id("search-hit")
+            for _ in range(40):  # searchable once the persistence worker stored them
+                await ann.page.get_by_role("button", name="Search", exact=True).click()
+                await ann.page.wait_for_timeout(500)
+                if await hits.count() >= 3:
+                    break
+            await expect(hits).to_have_count(3)
+            await shoot(ann.page, "search")
+            await ann.page.keyboard.press("Escape")
 
             # Starting a DM with anyone, found by the start of their name.
             await ann.page.get_by_role("button", name="Start a direct message").click()

@@ -21,7 +21,8 @@ export function alertFor(message: ChatMessage, kind: RoomKind, me: string, roomT
   if (message.user.id === me) return null;
   const mentioned = (message.mentions ?? []).includes(me);
   if (kind !== "dm" && !mentioned) return null;
-  const body = message.body.length > BODY_CHARS ? `${message.body.slice(0, BODY_CHARS - 1)}…` : message.body;
+  const text = message.body ?? "";
+  const body = text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text;
   const title = kind === "dm" ? message.user.name : `${message.user.name} in #${roomTitle}`;
   return { room: message.room, tag: `chat:${message.room}`, title, body };
 }

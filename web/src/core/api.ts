@@ -2,6 +2,7 @@
 // directory, room creation, members and topic, history pages) with the in-memory access token; a
 // refused token is renewed once and the request repeated.
 
+import { searchPage, type SearchPage } from "./messageSearch";
 import type { Fetch } from "./auth";
 import {
   ProtocolError,
@@ -121,6 +122,14 @@ export class GatewayApi {
   async setTopic(room: string, topic: string): Promise<RoomTopic> {
     const body = (await this.call("PATCH", `/rooms/${encodeURIComponent(room)}`, { topic })) as Partial<RoomTopic>;
     return { id: body.id ?? room, topic: typeof body.topic === "string" ? body.topic : topic };
+  }
+
+  /** Messages whose words match `query`, newest first: in `room` alone, or in every room of the person's. */
+  async searchMessages(query: string, room: string | null, before: string | null, limit = 20): Promise<SearchPage> {
+    const params = new URLSearchParams({ q: query, limit: String(limit) });
+    if (room !== null) params.set("room", room);
+    if (before !== null) params.set("before", before);
+    return searchPage(await this.call("GET", `/search?${params.toString()}`));
   }
 
   async messages(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {

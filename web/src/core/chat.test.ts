@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { PAGE_SIZE } from "./chat";
 import { MemoryStore } from "./prefs";
-import { CloseCode } from "./protocol";
+import { CloseCode, type ChatMessage } from "./protocol";
 import { settle } from "../test/fakes";
 import { BOB, startChat as setup } from "../test/harness";
 
@@ -105,6 +105,94 @@ describe("ChatClient", () => {
     expect(gateway.rooms.get("lobby")).toHaveLength(1);
     expect(bodies("lobby")).toEqual(["are you there?"]);
     expect(room("lobby").pending).toEqual([]);
+  });
+
+  it("edits, reacts to and deletes a message through the outbox, each once however often resent", async () => {
+    const { gateway, client, pump, clock, recorder, room } = setup();
+    client.start();
+    await pump();
+    client.openRoom("lobby");
+    await pump();
+    client.send("lobby", "helo");
+    await pump();
+    const sent = room("lobby").timeline.messages[0]!;
+    client.edit("lobby", sent.id, "hello");
+    await pump();
+    expect(room("lobby").timeline.messages[0]).toMatchObject({ body: "hello", edited_at: expect.any(String) });
+    // The reaction is stored but the connection dies before its reply: it goes out again, the same.
+    client.react("lobby", sent.id, "👍");
+    await settle();
+    gateway.mute = true;
+    gateway.serve(recorder.latest);
+    gateway.mute = false;
+    recorder.latest.drop(CloseCode.abnormal);
+    await clock.advance(1000);
+    await pump();
+    const reacts = gateway.sendsSeen.filter((c) => c.type === "react");
+    expect(reacts).toHaveLength(2);
+    expect(reacts[1]!.client_msg_id).toBe(reacts[0]!.client_msg_id);
+    expect(gateway.rooms.get("lobby")!.filter((e) => e.kind === "reaction")).toHaveLength(1);
+    expect(room("lobby").timeline.messages[0]!.reactions).toEqual([{ emoji: "👍", count: 1, me: true }]);
+    expect(room("lobby").pending).toEqual([]);
+    client.deleteMessage("lobby", sent.id);
+    await pump();
+    expect(room("lobby").timeline.messages).toHaveLength(1);
+    expect(room("lobby").timeline.messages[0]).toMatchObject({ deleted: true });
+    expect(room("lobby").timeline.messages[0]!.body).toBeUndefined();
+  });
+
+  it("keeps a refused edit under its message with the gateway's reason until dismissed", async () => {
+    const { gateway, client, pump, room } = setup();
+    client.start();
+    await pump();
+    client.openRoom("lobby");
+    await pump();
+    const theirs = gateway.post("lobby", "mine, not yours", BOB);
+    await pump();
+    gateway.failActions = { code: "forbidden", message: "only the author may edit a message" };
+    client.edit("lobby", theirs.id, "yours now");
+    await pump();
+    const [refused] = room("lobby").pending;
+    expect(refused).toMatchObject({
+      action: "edit",
+      target: theirs.id,
+      state: "failed",
+      error: "Could not edit this message: only the author may edit a message",
+    });
+    expect(room("lobby").timeline.messages[0]!.body).toBe("mine, not yours");
+    client.discard("lobby", refused!.clientMsgId);
+    expect(room("lobby").pending).toEqual([]);
+  });
+
+  it("sends an answer with the id of the message it answers, and shows the quote", async () => {
+    const { gateway, client, pump, room } = setup();
+    client.start();
+    await pump();
+    client.openRoom("lobby");
+    await pump();
+    const question = gateway.post("lobby", "lunch?", BOB);
+    await pump();
+    client.send("lobby", "yes", { id: question.id, user: BOB, excerpt: "lunch?" });
+    await pump();
+    expect(gateway.sendsSeen.at(-1)).toMatchObject({ type: "send", body: "yes", reply_to: question.id });
+    expect(room("lobby").timeline.messages[1]!.reply_to).toEqual({ id: question.id, user: BOB, excerpt: "lunch?" });
+  });
+
+  it("counts an edit or reaction by someone else as no news", async () => {
+    const { gateway, client, pump, room } = setup();
+    client.start();
+    await pump();
+    client.openRoom("lobby");
+    await pump();
+    client.send("lobby", "hi");
+    await pump();
+    const sent = room0(gateway);
+    client.openRoom("other");
+    await pump();
+    gateway.postEvent("lobby", { type: "react", message_id: sent.id, emoji: "🎉", client_msg_id: "b-1" }, BOB);
+    await pump();
+    expect(room("lobby").timeline.messages[0]!.reactions).toEqual([{ emoji: "🎉", count: 1, me: false }]);
+    expect(room("lobby").unread).toBe(0);
   });
 
   it("sends while offline once the room is joined again, in the order typed", async () => {
@@ -289,3 +377,7 @@ describe("ChatClient", () => {
     expect(client.stores.session.get().notice).toMatch(/removed from lobby: spam/);
   });
 });
+
+function room0(gateway: { rooms: Map<string, ChatMessage[]> }): ChatMessage {
+  return gateway.rooms.get("lobby")![0]!;
+}

@@ -8,6 +8,7 @@ import type { Alert } from "./alerts";
 import type { GatewayApi, RoomInfo, RoomKind } from "./api";
 import type { Clock, ConnectionLike, ConnectionOptions } from "./connection";
 import { ChatDispatcher } from "./dispatcher";
+import type { SearchPage } from "./messageSearch";
 import { PeopleSearch } from "./peopleSearch";
 import type { Prefs } from "./prefs";
 import {
@@ -17,6 +18,7 @@ import {
   type ConnectReply,
   type HistoryPage,
   type MyRoom,
+  type ReplyTo,
   type ServerEvent,
   type UserRef,
 } from "./protocol";
@@ -53,6 +55,7 @@ export interface ChatDeps {
     | "leaveRoom"
     | "findPeople"
     | "members"
+    | "searchMessages"
   >;
   prefs: Prefs;
   clock: Clock;
@@ -245,12 +248,33 @@ export class ChatClient {
     }
   }
 
-  send(room: string, body: string): void {
-    if (body.trim() === "" || body.length > this.stores.session.get().maxBodyChars) return;
-    if (this.stores.rooms.get()[room] === undefined) return;
+  /** Sends a message; `replyTo` is the message it answers (shown quoted above it). */
+  send(room: string, body: string, replyTo?: ReplyTo): void {
+    if (!this.fits(body) || this.stores.rooms.get()[room] === undefined) return;
     this.announcer.sent(room);
-    this.sender.send(room, body);
+    this.sender.send(room, body, replyTo);
     this.dispatcher.markReadIfInView(room);
+  }
+
+  /**
+   * Changes the text of one's own message. It shows once the gateway stored the edit; a refusal
+   * (someone else's message, the edit window passed) shows under the message.
+   */
+  edit(room: string, messageId: string, body: string): void {
+    if (!this.fits(body) || this.stores.rooms.get()[room] === undefined) return;
+    this.sender.act(room, "edit", messageId, { body });
+  }
+
+  /** Deletes a message: one's own, or anyone's for the room's owner and moderators. */
+  deleteMessage(room: string, messageId: string): void {
+    if (this.stores.rooms.get()[room] === undefined) return;
+    this.sender.act(room, "delete", messageId);
+  }
+
+  /** Adds `emoji` to a message, or takes it back when the person had put it there (the gateway decides). */
+  react(room: string, messageId: string, emoji: string): void {
+    if (emoji === "" || this.stores.rooms.get()[room] === undefined) return;
+    this.sender.act(room, "react", messageId, { emoji });
   }
 
   retry(room: string, clientMsgId: string): void {
@@ -282,6 +306,11 @@ export class ChatClient {
     } catch (error) {
       this.stores.members.update((s) => members.failed(s, room, error instanceof Error ? error.message : String(error)));
     }
+  }
+
+  /** One page of the messages matching `query` (`before`: the cursor of the page before). */
+  searchMessages(query: string, room: string | null, before: string | null): Promise<SearchPage> {
+    return this.deps.api.searchMessages(query, room, before);
   }
 
   /** What the person typed to find someone to write to; the people directory is asked once they pause. */
@@ -369,6 +398,10 @@ export class ChatClient {
   }
 
   // -- helpers -------------------------------------------------------------------------------
+
+  private fits(body: string): boolean {
+    return body.trim() !== "" && body.length <= this.stores.session.get().maxBodyChars;
+  }
 
   private ready(reply: ConnectReply): void {
     this.dispatcher.ready(reply);

@@ -12,7 +12,10 @@ interface CommandMap {
   connect: { fields: { token: string }; reply: ConnectReply };
   join: { fields: { room: string; since?: number }; reply: JoinReply };
   leave: { fields: { room: string }; reply: Empty };
-  send: { fields: { room: string; body: string; client_msg_id: string }; reply: SendReply };
+  send: { fields: { room: string; body: string; client_msg_id: string; reply_to?: string }; reply: SendReply };
+  edit: { fields: { room: string; message_id: string; body: string; client_msg_id: string }; reply: SendReply };
+  delete: { fields: { room: string; message_id: string; client_msg_id: string }; reply: SendReply };
+  react: { fields: { room: string; message_id: string; emoji: string; client_msg_id: string }; reply: SendReply };
   history: { fields: { room: string; before?: number; limit?: number }; reply: HistoryPage };
   typing: { fields: { room: string }; reply: Empty };
   presence: { fields: { room: string }; reply: PresenceReply };

@@ -43,6 +43,26 @@ describe("ChatDispatcher", () => {
     expect(Object.entries(heard).filter(([, n]) => n > 0)).toEqual([["typing", 1]]);
   });
 
+  it("folds a catch-up's events into its messages; one's own reaction neither reads nor counts", () => {
+    const { stores, dispatcher } = setup();
+    stores.navigation.update((s) => opened(s, "random"));
+    stores.unread.update(() => ({ lobby: { unread: 0, mentions: 0, lastRead: 4, lastSeq: 4 } }));
+    const reaction: ChatMessage = {
+      ...message(6, ANN),
+      body: undefined,
+      kind: "reaction",
+      target: "m5",
+      emoji: "👍",
+      on: true,
+    };
+    dispatcher.joined("lobby", { room: "lobby", last_seq: 5, online: [], messages: [message(5), reaction], recovered: true }, 4);
+    const held = roomMessages(stores.messages.get(), "lobby");
+    expect(held.messages.map((m) => m.seq)).toEqual([5]);
+    expect(held.messages[0]!.reactions).toEqual([{ emoji: "👍", count: 1, me: true }]);
+    expect(held.lastSeq).toBe(6); // the next join resumes after the reaction
+    expect(unreadIn(stores.unread.get(), "lobby")).toMatchObject({ unread: 1, lastRead: 4 });
+  });
+
   it("ignores one's own typing and rooms it does not know", () => {
     const { dispatcher, heard } = setup();
     dispatcher.event({ type: "typing", room: "lobby", user: ANN });
@@ -76,7 +96,7 @@ describe("ChatDispatcher", () => {
   it("lets one's own message replace its pending entry, whether event or reply comes first", () => {
     const { stores, dispatcher } = setup();
     const own = { ...message(1, ANN), client_msg_id: "c-own" };
-    stores.pending.update(() => ({ lobby: [newPending("lobby", own.body, "c-own", 0)] }));
+    stores.pending.update(() => ({ lobby: [newPending("lobby", own.body ?? "", "c-own", 0)] }));
     dispatcher.event({ type: "message", message: own });
     expect(pendingIn(stores.pending.get(), "lobby")).toEqual([]);
     dispatcher.acknowledged("lobby", "c-own", own);

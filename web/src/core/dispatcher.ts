@@ -18,6 +18,7 @@ import type {
   ServerEvent,
   UserRef,
 } from "./protocol";
+import { isMessage } from "./roomLog";
 import type { ChatStores } from "./stores";
 import * as directory from "./stores/directory";
 import * as messages from "./stores/messages";
@@ -126,12 +127,13 @@ export class ChatDispatcher {
       this.stores.unread.update((s) => unread.read(s, room, reply.last_seq));
     }
     if (reply.recovered) {
-      this.stores.messages.update((s) => messages.caughtUp(s, room, reply.messages, reply.last_seq));
+      this.stores.messages.update((s) => messages.caughtUp(s, room, reply.messages, reply.last_seq, me));
     } else {
       // The gap is wider than the catch-up window: what is held no longer meets the present.
       this.stores.messages.update((s) => messages.restarted(s, room, reply.last_seq));
     }
-    const caught = reply.recovered ? reply.messages : [];
+    // Edits, deletes and reactions never make a room unread, nor move their author's read mark.
+    const caught = reply.recovered ? reply.messages.filter(isMessage) : [];
     this.stores.unread.update((s) => unread.caughtUp(s, room, caught, reply.last_seq, me));
     this.stores.pending.update((s) => pending.deliveredAmong(s, room, this.held(room).messages, me));
     this.stores.presence.update((s) => presence.joined(s, room, reply.online));
@@ -147,7 +149,7 @@ export class ChatDispatcher {
 
   /** The reply to one's own send: the message replaces its pending entry (if its event did not already). */
   acknowledged(room: string, clientMsgId: string, message: ChatMessage): void {
-    this.stores.messages.update((s) => messages.received(s, message));
+    this.stores.messages.update((s) => messages.received(s, message, this.me()));
     this.stores.pending.update((s) => pending.removed(s, room, clientMsgId));
     this.markReadIfInView(room);
   }
@@ -155,7 +157,7 @@ export class ChatDispatcher {
   sendFailed(room: string, clientMsgId: string, error: ProtocolError): void {
     const now = this.viewer.now();
     this.stores.pending.update((s) =>
-      pending.changed(s, room, clientMsgId, (p) => afterFailure(p, error.code, now, error.retryAfterMs)),
+      pending.changed(s, room, clientMsgId, (p) => afterFailure(p, error.code, now, error.retryAfterMs, error.message)),
     );
   }
 
@@ -163,7 +165,8 @@ export class ChatDispatcher {
   pageArrived(room: string, page: HistoryPage, epoch: number): boolean {
     if (this.held(room).epoch !== epoch) return false;
     this.stores.people.update((s) => people.met(s, page.messages.map((m) => m.user)));
-    this.stores.messages.update((s) => messages.pageArrived(s, room, page.messages, page.has_more, epoch));
+    const me = this.me();
+    this.stores.messages.update((s) => messages.pageArrived(s, room, page.messages, page.has_more, epoch, me));
     this.stores.rooms.update((s) => rooms.changed(s, room, { error: null }));
     this.markReadIfInView(room);
     return true;
@@ -264,8 +267,12 @@ export class ChatDispatcher {
 
   private received(message: ChatMessage): void {
     if (!this.knows(message.room)) return;
+    if (!isMessage(message)) {
+      this.changeArrived(message);
+      return;
+    }
     const before = this.stores.messages.get();
-    this.stores.messages.update((s) => messages.received(s, message));
+    this.stores.messages.update((s) => messages.received(s, message, this.me()));
     if (this.stores.messages.get() === before) return; // already held
     const room = message.room;
     this.stores.people.update((s) => people.met(s, [message.user]));
@@ -276,6 +283,18 @@ export class ChatDispatcher {
     this.stores.unread.update((s) => unread.arrived(s, message, this.me()));
     this.markReadIfInView(room);
     this.alertIfAway(message);
+  }
+
+  /**
+   * An edit, delete or reaction: it changes the message it names (when held) and ends one's own
+   * pending entry; it is no news (no unread count, no alert) and ends nobody's typing.
+   */
+  private changeArrived(event: ChatMessage): void {
+    this.stores.messages.update((s) => messages.received(s, event, this.me()));
+    this.stores.people.update((s) => people.met(s, [event.user]));
+    if (event.user.id === this.me()) {
+      this.stores.pending.update((s) => pending.removed(s, event.room, event.client_msg_id));
+    }
   }
 
   /** Someone named the person in a room this connection has not joined. */

@@ -1,9 +1,13 @@
-// Messages typed but not yet acknowledged. Each keeps its client_msg_id across every retry, so a
-// resend after a lost reply or a reconnect is recognised by the gateway and never doubles (G4).
+// Messages typed, and edits, deletes and reactions asked for, not yet acknowledged. Each keeps its
+// client_msg_id across every retry, so a resend after a lost reply or a reconnect is recognised by
+// the gateway and never doubles (G4).
 
-import type { ErrorCode } from "./protocol";
+import type { ErrorCode, ReplyTo } from "./protocol";
 
 export type PendingState = "sending" | "queued" | "failed";
+
+/** What the person asked for besides a message: each goes out as its own command. */
+export type ActionKind = "edit" | "delete" | "react";
 
 export interface PendingMessage {
   readonly clientMsgId: string;
@@ -18,6 +22,13 @@ export interface PendingMessage {
   readonly error?: string;
   /** A queued retry waits until then (ms since the epoch). */
   readonly retryAt?: number;
+  /** Absent: a message (`body`, answering `replyTo` when set); otherwise an action on `target`. */
+  readonly action?: ActionKind;
+  readonly target?: string;
+  /** A reaction's emoji. */
+  readonly emoji?: string;
+  /** The message this one answers, as shown above it while it is on its way. */
+  readonly replyTo?: ReplyTo;
 }
 
 // A dependency outage usually ends within seconds (a Kafka leader election, a restarted Redis):
@@ -32,6 +43,29 @@ export function newPending(
   now: number,
 ): PendingMessage {
   return { clientMsgId, room, body, createdAt: now, state: "queued", attempts: 0 };
+}
+
+/** An edit (`body`: the new text), delete or reaction (`emoji`) of message `target`. */
+export function newAction(
+  room: string,
+  action: ActionKind,
+  target: string,
+  clientMsgId: string,
+  now: number,
+  fields: { body?: string; emoji?: string } = {},
+): PendingMessage {
+  const { body = "", emoji } = fields;
+  return {
+    ...newPending(room, body, clientMsgId, now),
+    action,
+    target,
+    ...(emoji === undefined ? {} : { emoji }),
+  };
+}
+
+/** A message the person typed (a row of its own), not an action on another message. */
+export function isPendingMessage(pending: PendingMessage): boolean {
+  return pending.action === undefined;
 }
 
 export function markSending(message: PendingMessage): PendingMessage {
@@ -53,6 +87,7 @@ export function afterFailure(
   code: ErrorCode,
   now: number,
   retryAfterMs?: number,
+  reason?: string,
 ): PendingMessage {
   const attempts = message.attempts + 1;
   switch (code) {
@@ -81,7 +116,12 @@ export function afterFailure(
         error: "the service is busy; retrying",
       };
     default:
-      return { ...message, attempts, state: "failed", error: failureText(code) };
+      return {
+        ...message,
+        attempts,
+        state: "failed",
+        error: message.action === undefined ? failureText(code) : actionFailureText(message.action, code, reason),
+      };
   }
 }
 
@@ -104,4 +144,22 @@ function failureText(code: ErrorCode): string {
     default:
       return "not sent";
   }
+}
+
+const VERBS: Record<ActionKind, string> = { edit: "edit", delete: "delete", react: "react to" };
+
+/** Why an edit, delete or reaction was refused, in the gateway's words when it gave them. */
+function actionFailureText(action: ActionKind, code: ErrorCode, reason: string | undefined): string {
+  const verb = VERBS[action];
+  const why =
+    reason !== undefined && reason !== "" && reason !== code
+      ? reason
+      : code === "forbidden"
+        ? "you may not do that here"
+        : code === "not_found"
+          ? "the message is gone"
+          : code === "unauthorized"
+            ? "your session has ended"
+            : code.replace("_", " ");
+  return `Could not ${verb} this message: ${why}`;
 }

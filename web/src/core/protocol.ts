@@ -5,16 +5,56 @@ export interface UserRef {
   name: string;
 }
 
+/** The message a message answers, as it was when the answer was sent. */
+export interface ReplyTo {
+  id: string;
+  user: UserRef;
+  /** Its text then, cut at 200 characters; absent once it has been deleted. */
+  excerpt?: string;
+  deleted?: boolean;
+}
+
+/** One emoji on a message: how many people put it there, and whether the reader is one of them. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  me: boolean;
+}
+
+/** What a log entry that is not a message does to the message it names (`target`). */
+export type EventKind = "edit" | "delete" | "reaction";
+
+/**
+ * One entry of a room's log: a message (no `kind`), or an event that changes one (docs/protocol.md,
+ * "Edits, deletes, reactions and replies"). A message the client holds is in its current state:
+ * the events after it folded in (core/roomLog.ts).
+ */
 export interface ChatMessage {
   id: string;
   room: string;
   seq: number;
   user: UserRef;
-  body: string;
+  /** Absent on a deleted message and on a `delete` or `reaction` entry. */
+  body?: string;
   ts: string;
   client_msg_id: string;
   /** The ids of the room's members named with `@username` in the body; absent when none. */
   mentions?: string[];
+  reply_to?: ReplyTo;
+  /** Absent on a message; a kind this client does not know is ignored. */
+  kind?: string;
+  /** The message an event changes. */
+  target?: string;
+  /** An edit: when it was made; a message: when its text was last changed. */
+  edited_at?: string;
+  emoji?: string;
+  /** A reaction: added (true) or taken back (false). */
+  on?: boolean;
+  /** A message that was deleted: no body, reactions or mentions any more. */
+  deleted?: boolean;
+  reactions?: Reaction[];
+  /** The seq of the newest event this message's state holds; absent: none. */
+  updated_seq?: number;
 }
 
 export interface Limits {

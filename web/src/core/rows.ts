@@ -1,7 +1,7 @@
 // What the message list draws: messages and pending sends interleaved with day separators, in
 // the reader's own time zone, with consecutive messages of one person grouped under one header.
 
-import type { PendingMessage } from "./outbox";
+import { isPendingMessage, type PendingMessage } from "./outbox";
 import type { ChatMessage } from "./protocol";
 import type { RoomMessages } from "./stores/messages";
 
@@ -19,8 +19,12 @@ export type Row =
       /** Starts a group: shows the author and the time. */
       first: boolean;
       time: string;
+      /** The person's edits, deletes and reactions of this message still on their way (or refused). */
+      actions: readonly PendingMessage[];
     }
   | { kind: "pending"; key: string; pending: PendingMessage; first: boolean; time: string };
+
+const NO_ACTIONS: readonly PendingMessage[] = [];
 
 // Messages of one person closer together than this read as one thought: one header for all.
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -139,6 +143,13 @@ export function buildRows(
   // The line goes where it is known to belong: after a message at the mark, or at the room's start.
   const newSince = options.newSince ?? null;
   const first = timeline.messages[0];
+  const actions = new Map<string, PendingMessage[]>();
+  for (const item of pending) {
+    if (isPendingMessage(item) || item.target === undefined) continue;
+    const list = actions.get(item.target) ?? [];
+    list.push(item);
+    actions.set(item.target, list);
+  }
   let lineDue = newSince !== null && first !== undefined && (first.seq <= newSince || !timeline.hasMoreBefore);
   for (const message of timeline.messages) {
     const stamp = local.stamp(message);
@@ -151,9 +162,10 @@ export function buildRows(
     }
     // An own message keeps the key it had while pending, so the row stays in place on the ack.
     const key = own && message.client_msg_id ? `c-${message.client_msg_id}` : `m-${message.id}`;
-    rows.push({ kind: "message", key, message, own, first, time: stamp.time });
+    const waiting = actions.get(message.id) ?? NO_ACTIONS;
+    rows.push({ kind: "message", key, message, own, first, time: stamp.time, actions: waiting });
   }
-  const waiting = [...pending].sort((a, b) => a.createdAt - b.createdAt);
+  const waiting = pending.filter(isPendingMessage).sort((a, b) => a.createdAt - b.createdAt);
   for (const item of waiting) {
     const at = new Date(item.createdAt);
     const first = place(at, local.dayKey(at), meId ?? "");

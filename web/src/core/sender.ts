@@ -3,8 +3,8 @@
 
 import type { Clock, ConnectionLike } from "./connection";
 import type { ChatDispatcher } from "./dispatcher";
-import { isDue, markSending, newPending, retryNow } from "./outbox";
-import { ProtocolError } from "./protocol";
+import { isDue, markSending, newAction, newPending, retryNow, type ActionKind, type PendingMessage } from "./outbox";
+import { ProtocolError, type ChatMessage, type ReplyTo } from "./protocol";
 import type { ChatStores } from "./stores";
 import * as pending from "./stores/pending";
 
@@ -21,10 +21,19 @@ export class Sender {
   ) {}
 
   /** The message shows at once as pending and goes out when the room is joined. */
-  send(room: string, body: string): void {
+  send(room: string, body: string, replyTo?: ReplyTo): void {
     const message = newPending(room, body, this.newId(), this.clock.now());
+    this.queue(replyTo === undefined ? message : { ...message, replyTo });
+  }
+
+  /** An edit, delete or reaction: in the same queue as messages, in the order asked for, retried alike. */
+  act(room: string, action: ActionKind, target: string, fields: { body?: string; emoji?: string } = {}): void {
+    this.queue(newAction(room, action, target, this.newId(), this.clock.now(), fields));
+  }
+
+  private queue(message: PendingMessage): void {
     this.stores.pending.update((s) => pending.typed(s, message));
-    void this.flush(room);
+    void this.flush(message.room);
   }
 
   /** The person pressed Retry on a failed message: it goes out with its first client_msg_id. */
@@ -56,11 +65,7 @@ export class Sender {
       this.sending.add(room);
       this.stores.pending.update((s) => pending.changed(s, room, next.clientMsgId, markSending));
       try {
-        const reply = await this.connection.request("send", {
-          room,
-          body: next.body,
-          client_msg_id: next.clientMsgId,
-        });
+        const reply = await this.request(next);
         this.dispatcher.acknowledged(room, next.clientMsgId, reply.message);
       } catch (error) {
         const failure = error instanceof ProtocolError ? error : new ProtocolError("internal", String(error));
@@ -68,6 +73,24 @@ export class Sender {
       } finally {
         this.sending.delete(room);
       }
+    }
+  }
+
+  /** The command for a pending entry: the same fields, with the same client_msg_id, on every try. */
+  private request(next: PendingMessage): Promise<{ message: ChatMessage }> {
+    const { room, clientMsgId: client_msg_id, target } = next;
+    if (next.action === undefined) {
+      const fields = { room, body: next.body, client_msg_id };
+      return this.connection.request("send", next.replyTo === undefined ? fields : { ...fields, reply_to: next.replyTo.id });
+    }
+    const message_id = target ?? "";
+    switch (next.action) {
+      case "edit":
+        return this.connection.request("edit", { room, message_id, body: next.body, client_msg_id });
+      case "delete":
+        return this.connection.request("delete", { room, message_id, client_msg_id });
+      case "react":
+        return this.connection.request("react", { room, message_id, emoji: next.emoji ?? "", client_msg_id });
     }
   }
 

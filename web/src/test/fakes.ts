@@ -2,8 +2,9 @@
 // The real gateway is exercised by the end-to-end test in tests/e2e.
 
 import type { MemberList, RoomKind, RoomTopic } from "../core/api";
+import type { SearchPage } from "../core/messageSearch";
 import type { Clock, OpenSocket, SocketHandlers, SocketLink } from "../core/connection";
-import { ProtocolError, type ChatMessage, type MyRoom, type UserRef } from "../core/protocol";
+import { ProtocolError, type ChatMessage, type MyRoom, type ReplyTo, type UserRef } from "../core/protocol";
 
 interface Timer {
   at: number;
@@ -159,6 +160,8 @@ export class FakeGateway {
   window = 1000;
   /** When set, `send` is answered with this error code instead of storing. */
   failSends: string | null = null;
+  /** When set, `edit`, `delete` and `react` are refused with this error (code and words). */
+  failActions: { code: string; message: string } | null = null;
   /** When false, commands are recorded but not answered (a request in flight). */
   answering = true;
   /** When true, commands take effect but nothing reaches the client (a connection dying). */
@@ -187,8 +190,15 @@ export class FakeGateway {
   private readonly cursor = new Map<FakeSocket, number>();
 
   /** Another person posts: stored and delivered to every joined socket; `user` named in it hears. */
-  post(room: string, body: string, from: UserRef = { id: "u-bob", name: "bob" }, clientMsgId = `x-${this.nextId}`): ChatMessage {
+  post(
+    room: string,
+    body: string,
+    from: UserRef = { id: "u-bob", name: "bob" },
+    clientMsgId = `x-${this.nextId}`,
+    replyTo?: ReplyTo,
+  ): ChatMessage {
     const message = this.store(room, body, from, clientMsgId);
+    if (replyTo !== undefined) message.reply_to = replyTo;
     const joined = this.members.get(room) ?? new Set();
     for (const socket of joined) {
       if (socket.closed === null && !this.mute) socket.push({ type: "message", message });
@@ -234,6 +244,35 @@ export class FakeGateway {
       .sort((a, b) => a.name.localeCompare(b.name))
       .slice(0, limit);
   }
+
+  /**
+   * GET /v1/search: messages of `user`'s rooms (or `room`) holding the word, newest first; the
+   * cursor is the "room/seq" of the last hit given. A query that is only spaces is refused.
+   */
+  search(query: string, room: string | null, before: string | null, limit = 20): SearchPage {
+    const word = query.trim().toLowerCase();
+    if (word === "") throw new ProtocolError("bad_request", "q is empty");
+    this.searchesSeen.push({ query, room, before });
+    const rooms = room === null ? [...this.memberships.keys()] : [room];
+    const hits = rooms
+      .flatMap((id) => this.rooms.get(id) ?? [])
+      .filter((m) => m.kind === undefined && (m.body ?? "").toLowerCase().split(/\W+/).includes(word))
+      .sort((a, b) => b.ts.localeCompare(a.ts) || b.room.localeCompare(a.room) || b.seq - a.seq);
+    const start = before === null ? 0 : hits.findIndex((m) => `${m.room}/${m.seq}` === before) + 1;
+    const page = hits.slice(start, start + limit);
+    const last = page.at(-1);
+    return {
+      hits: page.map((message) => {
+        const text = message.body ?? "";
+        const at = Array.from(text.toLowerCase()).join("").indexOf(word);
+        return { message, excerpt: { text, matches: at < 0 ? [] : [[Array.from(text.slice(0, at)).length, word.length]] } };
+      }),
+      next: last !== undefined && start + limit < hits.length ? `${last.room}/${last.seq}` : null,
+    };
+  }
+
+  /** Every search asked, in order. */
+  readonly searchesSeen: { query: string; room: string | null; before: string | null }[] = [];
 
   /** GET /v1/rooms/{room}/members */
   memberList(room: string): MemberList {
@@ -309,6 +348,41 @@ export class FakeGateway {
     return this.people.filter((p) => new RegExp(`(^|\\W)@${p.name}\\b`).test(body)).map((p) => p.id);
   }
 
+  /**
+   * `user`'s edit, delete or reaction: an entry of the log after the messages, delivered like one.
+   * A reaction toggles as the gateway's does: `on: false` when `user` holds that emoji already.
+   */
+  postEvent(room: string, command: Command, from: UserRef = this.user): ChatMessage {
+    const log = this.rooms.get(room) ?? [];
+    const target = String(command.message_id);
+    const kind = command.type === "react" ? "reaction" : String(command.type);
+    const entry: ChatMessage = {
+      id: `m${this.nextId++}`,
+      room,
+      seq: log.length + 1,
+      user: from,
+      ts: new Date(this.clock.now()).toISOString(),
+      client_msg_id: String(command.client_msg_id ?? `x-${this.nextId}`),
+      kind,
+      target,
+    };
+    if (kind === "edit") {
+      entry.body = String(command.body);
+      entry.edited_at = entry.ts;
+    } else if (kind === "reaction") {
+      const emoji = String(command.emoji);
+      const mine = log.filter((e) => e.kind === "reaction" && e.target === target && e.emoji === emoji && e.user.id === from.id);
+      entry.emoji = emoji;
+      entry.on = mine.at(-1)?.on !== true;
+    }
+    log.push(entry);
+    this.rooms.set(room, log);
+    for (const socket of this.members.get(room) ?? []) {
+      if (socket.closed === null && !this.mute) socket.push({ type: "message", message: entry });
+    }
+    return entry;
+  }
+
   /** Stores a message without delivering it (sent while a client was away). */
   store(room: string, body: string, from: UserRef, clientMsgId: string): ChatMessage {
     const messages = this.rooms.get(room) ?? [];
@@ -373,7 +447,8 @@ export class FakeGateway {
       case "history": {
         const before = typeof command.before === "number" ? command.before : Infinity;
         const limit = typeof command.limit === "number" ? command.limit : 50;
-        const older = messages.filter((m) => m.seq < before);
+        // History lists messages only; this fake does not fold events into them.
+        const older = messages.filter((m) => m.seq < before && m.kind === undefined);
         socket.reply(command, { messages: older.slice(-limit), has_more: older.length > limit });
         break;
       }
@@ -386,10 +461,29 @@ export class FakeGateway {
         const key = String(command.client_msg_id);
         let message = this.seen.get(key);
         if (message === undefined) {
-          message = this.post(room, String(command.body), this.user, key);
+          const answered = messages.find((m) => m.id === command.reply_to);
+          const replyTo = answered === undefined ? undefined : { id: answered.id, user: answered.user, excerpt: answered.body ?? "" };
+          message = this.post(room, String(command.body), this.user, key, replyTo);
           this.seen.set(key, message);
         }
         if (!this.mute) socket.reply(command, { message });
+        break;
+      }
+      case "edit":
+      case "delete":
+      case "react": {
+        this.sendsSeen.push(command);
+        if (this.failActions !== null) {
+          socket.error(command, this.failActions.code, { message: this.failActions.message });
+          break;
+        }
+        const key = String(command.client_msg_id);
+        let entry = this.seen.get(key);
+        if (entry === undefined) {
+          entry = this.postEvent(room, command);
+          this.seen.set(key, entry);
+        }
+        if (!this.mute) socket.reply(command, { message: entry });
         break;
       }
       case "read": {

@@ -65,6 +65,7 @@ export function startChat(options: ChatOptions = {}) {
         return gateway.findPeople(prefix, limit);
       },
       members: async (room) => gateway.memberList(room),
+      searchMessages: async (query, room, before, limit) => gateway.search(query, room, before, limit),
       messages: async (room, before, limit): Promise<HistoryPage> => {
         const older = (gateway.rooms.get(room) ?? []).filter((m) => m.seq < (before ?? Infinity));
         return { messages: older.slice(-limit), has_more: older.length > limit };

@@ -9,11 +9,12 @@ import { sidebarSections, type RoomEntry } from "../core/sidebar";
 import { AddPeopleDialog, StartDmDialog } from "./dialogs/PeopleDialogs";
 import { NewRoomDialog } from "./dialogs/NewRoomDialog";
 import { PeoplePanel } from "./room/PeoplePanel";
+import { SearchPanel } from "./search/SearchPanel";
 import { RoomPane } from "./room/RoomPane";
 import { Sidebar, useRoomEntries } from "./sidebar/Sidebar";
 import { useActiveRoomId, useChatClient, useRoom, useRoomTitle } from "./state";
 
-type Dialog = "none" | "room" | "dm" | "add";
+type Dialog = "none" | "room" | "dm" | "add" | "search";
 
 export function ChatScreen({ onLogout, notifications }: { onLogout: () => void; notifications?: Notifications }) {
   const client = useChatClient();
@@ -28,6 +29,17 @@ export function ChatScreen({ onLogout, notifications }: { onLogout: () => void; 
     setDrawer(false);
   };
   const close = (): void => setDialog("none");
+  // Ctrl+K (⌘K on a Mac) opens the message search from anywhere.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent): void => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
+        event.preventDefault();
+        setDialog("search");
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
   return (
     <div className={`layout${drawer ? " drawer-open" : ""}${peopleOpen && room ? " with-people" : ""}`}>
       <DocumentTitle />
@@ -35,6 +47,7 @@ export function ChatScreen({ onLogout, notifications }: { onLogout: () => void; 
         onOpen={open}
         onNewRoom={() => setDialog("room")}
         onNewDm={() => setDialog("dm")}
+        onSearch={() => setDialog("search")}
         onLogout={onLogout}
         notifications={notifications}
       />
@@ -51,6 +64,7 @@ export function ChatScreen({ onLogout, notifications }: { onLogout: () => void; 
       {dialog === "room" && <NewRoomDialog onCreate={(name, kind) => client.createRoom(name, kind)} onClose={close} />}
       {dialog === "dm" && <StartDmDialog onClose={close} />}
       {dialog === "add" && room && <AddPeopleDialog room={room} onClose={close} />}
+      {dialog === "search" && <SearchPanel roomId={room?.id ?? null} onClose={close} />}
     </div>
   );
 }

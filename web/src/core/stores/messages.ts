@@ -1,9 +1,12 @@
 // The messages the client holds, per room: each by id, and the room's seq index — the held
 // messages ascending by seq, a contiguous range up to the newest, each seq and each id once.
 // Live messages, catch-up and history pages all enter here, so a message is never shown twice and
-// never out of order, whatever order its frames arrived in.
+// never out of order, whatever order its frames arrived in. Events (edits, deletes, reactions)
+// never become entries of the index: they change the messages they name (core/roomLog.ts), and
+// move `lastSeq` on like any entry of the log.
 
 import type { ChatMessage } from "../protocol";
+import { applyEvents, isMessage } from "../roomLog";
 
 export interface RoomMessages {
   /** The seq index: ascending by seq; no two share an id or a seq. */
@@ -32,9 +35,9 @@ export function roomMessages(state: MessagesState, room: string): RoomMessages {
   return state[room] ?? NO_MESSAGES;
 }
 
-/** A live message (or the reply to one's own send). */
-export function received(state: MessagesState, message: ChatMessage): MessagesState {
-  return put(state, message.room, merge(roomMessages(state, message.room), [message]));
+/** A live entry of the log (or the reply to one's own send, edit, delete or reaction). */
+export function received(state: MessagesState, message: ChatMessage, me = ""): MessagesState {
+  return put(state, message.room, merge(roomMessages(state, message.room), [message], me));
 }
 
 /**
@@ -46,8 +49,9 @@ export function caughtUp(
   room: string,
   messages: readonly ChatMessage[],
   roomLastSeq: number,
+  me = "",
 ): MessagesState {
-  const merged = merge(roomMessages(state, room), messages);
+  const merged = merge(roomMessages(state, room), messages, me);
   return put(state, room, merged.lastSeq >= roomLastSeq ? merged : { ...merged, lastSeq: roomLastSeq });
 }
 
@@ -67,10 +71,11 @@ export function pageArrived(
   page: readonly ChatMessage[],
   hasMore: boolean,
   epoch: number,
+  me = "",
 ): MessagesState {
   const held = roomMessages(state, room);
   if (held.epoch !== epoch) return state;
-  const merged = merge(held, page);
+  const merged = merge(held, page, me);
   return put(state, room, merged.hasMoreBefore === hasMore ? merged : { ...merged, hasMoreBefore: hasMore });
 }
 
@@ -83,8 +88,27 @@ export function needsLatestPage(room: RoomMessages): boolean {
   return room.messages.length === 0 && room.hasMoreBefore;
 }
 
-/** Adds messages (live, caught up or paged), keeping seq order and dropping duplicates. */
-export function merge(room: RoomMessages, incoming: readonly ChatMessage[]): RoomMessages {
+/**
+ * Adds entries of the log (live, caught up or paged): messages join the index in seq order,
+ * duplicates dropped; then the events among them, in seq order, change the messages they name.
+ */
+/** `me`: the reader, whose own reactions the chips mark (`""`: nobody's). */
+export function merge(room: RoomMessages, incoming: readonly ChatMessage[], me = ""): RoomMessages {
+  if (incoming.length === 0) return room;
+  const entries = incoming.filter(isMessage);
+  const withMessages = insert(room, entries);
+  const events = entries.length === incoming.length ? [] : incoming.filter((entry) => !isMessage(entry));
+  let next = withMessages;
+  if (events.length > 0) {
+    const applied = applyEvents(next.messages, next.byId, events, me);
+    if (applied.messages !== next.messages) next = { ...next, messages: applied.messages, byId: applied.byId };
+  }
+  // An event is an entry of the log like a message: a join resumes after it.
+  const top = Math.max(0, ...events.map((entry) => entry.seq));
+  return top > next.lastSeq ? { ...next, lastSeq: top } : next;
+}
+
+function insert(room: RoomMessages, incoming: readonly ChatMessage[]): RoomMessages {
   if (incoming.length === 0) return room;
   const held = room.messages;
   const last = held[held.length - 1];

@@ -63,4 +63,62 @@ describe("Composer", () => {
     expect(box).toBeDisabled();
     expect(box).toHaveAttribute("placeholder", "This room is read-only.");
   });
+
+  it("offers the room's members for an @name and puts the chosen one in, by keyboard or click", async () => {
+    const members = ["bob", "bea", "carol", "ann"].map((name) => ({ id: `u-${name}`, name, role: "member", online: false }));
+    const onWantMembers = vi.fn();
+    const { onSend, box, user } = setup({ members, me: "u-ann", onWantMembers });
+    await user.type(box, "hi @b");
+    expect(onWantMembers).toHaveBeenCalled();
+    expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["@bea", "@bob"]);
+    await user.keyboard("{ArrowDown}{Enter}");
+    expect(box).toHaveValue("hi @bob ");
+    expect(onSend).not.toHaveBeenCalled();
+    await user.type(box, "and @");
+    expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["@bea", "@bob", "@carol"]);
+    await user.type(box, "c");
+    await user.keyboard("{Tab}");
+    expect(box).toHaveValue("hi @bob and @carol ");
+    await user.type(box, "@b");
+    await user.click(screen.getByRole("option", { name: "@bea" }));
+    expect(box).toHaveValue("hi @bob and @carol @bea ");
+    await user.type(box, "@z");
+    expect(screen.queryByRole("listbox")).not.toBeInTheDocument();
+    await user.type(box, "{Backspace}{Backspace}{Enter}");
+    expect(onSend).toHaveBeenCalledExactlyOnceWith("hi @bob and @carol @bea ");
+  });
+
+  it("sends a name typed out in full on Enter, without completing it", async () => {
+    const members = [{ id: "u-bob", name: "bob", role: "member", online: false }];
+    const { onSend, box, user } = setup({ members });
+    await user.type(box, "thanks @bob");
+    expect(screen.getByRole("listbox")).toBeInTheDocument();
+    await user.keyboard("{Enter}");
+    expect(onSend).toHaveBeenCalledExactlyOnceWith("thanks @bob");
+  });
+
+  it("closes the offer on Escape, and Enter sends again", async () => {
+    const members = [{ id: "u-bob", name: "bob", role: "member", online: false }];
+    const { onSend, box, user } = setup({ members });
+    await user.type(box, "@bo");
+    expect(screen.getByRole("listbox")).toBeInTheDocument();
+    await user.keyboard("{Escape}");
+    expect(screen.queryByRole("listbox")).not.toBeInTheDocument();
+    await user.keyboard("{Enter}");
+    expect(onSend).toHaveBeenCalledExactlyOnceWith("@bo");
+  });
+
+  it("shows the message being answered, and Escape or × stops answering", async () => {
+    const onCancelReply = vi.fn();
+    const { box, user } = setup({
+      replyTo: { id: "m1", user: { id: "u-bob", name: "bob" }, excerpt: "lunch?" },
+      onCancelReply,
+    });
+    expect(screen.getByTestId("replying-to")).toHaveTextContent("Replying to boblunch?");
+    await user.click(box);
+    await user.keyboard("{Escape}");
+    expect(onCancelReply).toHaveBeenCalledTimes(1);
+    await user.click(screen.getByRole("button", { name: "Cancel reply" }));
+    expect(onCancelReply).toHaveBeenCalledTimes(2);
+  });
 });

@@ -5,8 +5,19 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
+import type { ChatMessage } from "../../core/protocol";
 import { buildRows, type Row } from "../../core/rows";
-import { useChatClient, useMe, useNewSince, usePending, useRoom, useRoomMessages, useRoomTitle } from "../state";
+import {
+  useChatClient,
+  useMaxBodyChars,
+  useMaySpeakInReadOnly,
+  useMe,
+  useNewSince,
+  usePending,
+  useRoom,
+  useRoomMessages,
+  useRoomTitle,
+} from "../state";
 import { MessageRow, type RowContext } from "./MessageRow";
 
 // Within this many pixels of the end counts as "at the bottom": keep following new messages.
@@ -27,6 +38,8 @@ function estimate(row: Row | undefined): number {
   }
 }
 
+const IGNORE_REPLY = (): void => undefined;
+
 /** Re-renders at midnight so "Today" and "Yesterday" stay true. */
 function useToday(): Date {
   const [today, setToday] = useState(() => new Date());
@@ -40,7 +53,14 @@ function useToday(): Date {
 }
 
 /** The messages of one room; renders again only when they, its pending sends or the room change. */
-export const MessageList = memo(function MessageList({ roomId }: { roomId: string }) {
+export const MessageList = memo(function MessageList({
+  roomId,
+  onReply = IGNORE_REPLY,
+}: {
+  roomId: string;
+  /** The person chose to answer a message (the composer shows it quoted). */
+  onReply?: (message: ChatMessage) => void;
+}) {
   const client = useChatClient();
   const room = useRoom(roomId);
   const held = useRoomMessages(roomId);
@@ -51,13 +71,36 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
   const loadingOlder = room?.loadingOlder ?? false;
   const onLoadOlder = useCallback(() => void client.loadOlder(roomId), [client, roomId]);
   const roomTitle = useRoomTitle(room) ?? roomId;
+  const maxChars = useMaxBodyChars();
+  const globalStaff = useMaySpeakInReadOnly();
+  const roomStaff = room?.role === "owner" || room?.role === "moderator";
+  const [flashed, setFlashed] = useState<string | null>(null);
   const context: RowContext = {
     roomKind: room?.kind ?? "public",
     roomTitle,
     me,
+    moderates: roomStaff,
+    mayAct: room?.kept === true && (!room.readOnly || roomStaff || globalStaff),
+    maxChars,
     onRetry: (id) => client.retry(roomId, id),
     onDiscard: (id) => client.discard(roomId, id),
+    onReply,
+    onReact: (id, emoji) => client.react(roomId, id, emoji),
+    onEdit: (id, body) => client.edit(roomId, id, body),
+    onDelete: (id) => client.deleteMessage(roomId, id),
+    onJump: (id) => {
+      const index = rows.findIndex((row) => row.kind === "message" && row.message.id === id);
+      if (index < 0) return;
+      atBottom.current = false;
+      virtualizer.scrollToIndex(index, { align: "center" });
+      setFlashed(id);
+    },
   };
+  useEffect(() => {
+    if (flashed === null) return;
+    const timer = window.setTimeout(() => setFlashed(null), 1600);
+    return () => window.clearTimeout(timer);
+  }, [flashed]);
   const scrollRef = useRef<HTMLDivElement>(null);
   const today = useToday();
   const rows = useMemo(
@@ -145,7 +188,12 @@ export const MessageList = memo(function MessageList({ roomId }: { roomId: strin
               const row = rows[item.index];
               if (row === undefined) return null;
               return (
-                <div key={item.key} data-index={item.index} ref={virtualizer.measureElement}>
+                <div
+                  key={item.key}
+                  data-index={item.index}
+                  ref={virtualizer.measureElement}
+                  className={row.kind === "message" && row.message.id === flashed ? "flash" : undefined}
+                >
                   <MessageRow row={row} context={context} />
                 </div>
               );

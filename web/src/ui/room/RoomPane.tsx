@@ -1,6 +1,10 @@
 // The middle of the screen: the open room's header, what is wrong (offline, removed, a failed
 // load), its messages, who types, and the box to write in; a welcome when no room is open.
 
+import { useCallback, useMemo, useState } from "react";
+
+import type { ChatMessage, ReplyTo } from "../../core/protocol";
+import { excerptOf } from "../../core/roomLog";
 import type { RoomState } from "../../core/stores/rooms";
 import {
   useChatClient,
@@ -8,7 +12,9 @@ import {
   useMaxBodyChars,
   useMaySpeakInReadOnly,
   useMe,
+  useMembers,
   useNotice,
+  useOnline,
   useRoomTitle,
 } from "../state";
 import { Composer } from "./Composer";
@@ -32,7 +38,7 @@ export function RoomPane({ room, onCreateRoom, ...header }: RoomPaneProps) {
       <RoomHeader room={room} {...header} />
       <ConnectionBanner />
       <NoticeBanner />
-      {room ? <OpenRoom room={room} /> : <Welcome onCreateRoom={onCreateRoom} />}
+      {room ? <OpenRoom key={room.id} room={room} /> : <Welcome onCreateRoom={onCreateRoom} />}
     </main>
   );
 }
@@ -64,11 +70,10 @@ function NoticeBanner() {
 }
 
 function OpenRoom({ room }: { room: RoomState }) {
-  const client = useChatClient();
-  const title = useRoomTitle(room);
-  const maxChars = useMaxBodyChars();
-  const moderates = useMaySpeakInReadOnly();
-  const mayPost = !room.readOnly || moderates;
+  const [replyTo, setReplyTo] = useState<ReplyTo | null>(null);
+  const onReply = useCallback((message: ChatMessage) => {
+    setReplyTo({ id: message.id, user: message.user, excerpt: excerptOf(message) });
+  }, []);
   return (
     <>
       {room.error && (
@@ -76,17 +81,60 @@ function OpenRoom({ room }: { room: RoomState }) {
           {room.error}
         </div>
       )}
-      <MessageList key={room.id} roomId={room.id} />
+      <MessageList key={room.id} roomId={room.id} onReply={onReply} />
       <TypingLine roomId={room.id} />
-      <Composer
-        roomTitle={room.kind === "dm" ? title : `#${title}`}
-        disabled={!room.kept || !mayPost}
-        disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
-        maxChars={maxChars}
-        onSend={(body) => client.send(room.id, body)}
-        onTyping={() => client.typing(room.id)}
-      />
+      <RoomComposer room={room} replyTo={replyTo} onReplyDone={() => setReplyTo(null)} />
     </>
+  );
+}
+
+/** The box to write in, with the room's members to complete `@names` from (who comes and goes renders this alone). */
+function RoomComposer({
+  room,
+  replyTo,
+  onReplyDone,
+}: {
+  room: RoomState;
+  replyTo: ReplyTo | null;
+  onReplyDone: () => void;
+}) {
+  const client = useChatClient();
+  const title = useRoomTitle(room);
+  const maxChars = useMaxBodyChars();
+  const moderates = useMaySpeakInReadOnly();
+  const mayPost = !room.readOnly || moderates || room.role === "owner" || room.role === "moderator";
+  const me = useMe();
+  const members = useMembers(room.id);
+  const online = useOnline(room.id);
+  // The member list as last fetched, and whoever is in the room now: someone who joined since
+  // the list was fetched can be named before it is fetched again.
+  const candidates = useMemo(() => {
+    const listed = new Set(members.members.map((m) => m.id));
+    const present = online.filter((p) => !listed.has(p.id)).map((p) => ({ ...p, role: "member", online: true }));
+    return [...members.members, ...present];
+  }, [members.members, online]);
+  const loading = members.loading;
+  // Fetched again at each `@` typed: members join and leave while the room is open.
+  const wantMembers = useCallback(() => {
+    if (!loading) void client.loadMembers(room.id);
+  }, [client, room.id, loading]);
+  return (
+    <Composer
+      roomTitle={room.kind === "dm" ? title : `#${title}`}
+      disabled={!room.kept || !mayPost}
+      disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
+      maxChars={maxChars}
+      onSend={(body) => {
+        client.send(room.id, body, replyTo ?? undefined);
+        onReplyDone();
+      }}
+      onTyping={() => client.typing(room.id)}
+      replyTo={replyTo}
+      onCancelReply={onReplyDone}
+      members={candidates}
+      me={me.id}
+      onWantMembers={wantMembers}
+    />
   );
 }
 

@@ -15,12 +15,14 @@ interface SidebarProps {
   onOpen: (room: RoomEntry) => void;
   onNewRoom: () => void;
   onNewDm: () => void;
+  /** Opens the message search. */
+  onSearch?: () => void;
   onLogout: () => void;
   /** The browser's notifications, when the page may offer them. */
   notifications?: Notifications;
 }
 
-export function Sidebar({ onOpen, onNewRoom, onNewDm, onLogout, notifications }: SidebarProps) {
+export function Sidebar({ onOpen, onNewRoom, onNewDm, onSearch, onLogout, notifications }: SidebarProps) {
   return (
     <nav className="sidebar" aria-label="Rooms">
       <header className="sidebar-head">
@@ -30,6 +32,11 @@ export function Sidebar({ onOpen, onNewRoom, onNewDm, onLogout, notifications }:
         </div>
         <SidebarConnection />
       </header>
+      {onSearch && (
+        <button type="button" className="search-open" onClick={onSearch} title="Search messages (Ctrl+K)">
+          Search messages <kbd>Ctrl K</kbd>
+        </button>
+      )}
       <RoomSections onOpen={onOpen} onNewRoom={onNewRoom} onNewDm={onNewDm} />
       {notifications && <NotificationsToggle notifications={notifications} />}
       <SignedInAs onLogout={onLogout} />
@@ -53,7 +60,7 @@ export function useRoomEntries(): RoomEntry[] {
   return useMemo(() => roomEntries({ rooms, unread, people, messages, me }), [rooms, unread, people, messages, me]);
 }
 
-function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogout" | "notifications">) {
+function RoomSections({ onOpen, onNewRoom, onNewDm }: Omit<SidebarProps, "onLogout" | "notifications" | "onSearch">) {
   const { stores } = useChatClient();
   const entries = useRoomEntries();
   const directory = useStore(stores.directory, (s) => s);
