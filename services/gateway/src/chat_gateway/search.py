@@ -304,8 +304,8 @@ def plan_for(
 def reads_rooms_whole(limit: int, *, matches: float, total: float, in_rooms: float) -> bool:
     """Whether the merge is expected to read the rooms to their start (fewer than a page of
     hits in them): it then reads each in one window of the largest size, one statement per
-    ``rooms_per_round`` rooms, instead of doubling its windows round after round (for a person
-    in 15 rooms, eight statements where one does)."""
+    ``rooms_per_round`` rooms, instead of doubling its windows round after round (a statement
+    per size, six for rooms of 200 messages, where one does)."""
     return merge_reads(limit, matches=matches, total=total, in_rooms=in_rooms) >= in_rooms
 
 
