@@ -468,3 +468,94 @@ async def test_a_rare_word_in_rooms_full_of_messages_is_found_by_the_index_in_th
         assert [hit.message.body for hit in found] == [f"the {rare} one"]
     finally:
         await pool.close()
+
+
+# Texts that hold the words of a query in every way the merge's substring test could misjudge:
+# other cases and scripts, words inside other words, LIKE's wildcards, an edit that added or
+# took the words out. Each is the only message of its kind in the test's rooms.
+_TRICKY_TEXTS = [
+    "Cache on MONDAY",
+    "monday: the cache",
+    "the cache alone",
+    "caches on mondays",
+    "cache-monday",
+    "ÜBER die Straße",
+    "über STRASSE",
+    "ΣΟΦΟΣ cache",
+    "100%_done cache",
+    "100x done cache",
+    "back\\slash cache",
+    "it's the cache's monday",
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cache monday",
+        "CACHE Monday",
+        '"cache monday"',
+        '"monday the cache"',
+        "cache -monday",
+        "cache or straße",
+        "ÜBER straße",
+        "σοφοσ CACHE",
+        "100%_done",
+        "back\\slash",
+        "it's",
+        "cache's",
+        "-cache",
+    ],
+)
+async def test_every_plan_finds_the_same_messages_for_words_in_any_case_or_script(
+    system: ChatSystem, messages: Messages, query: str
+) -> None:
+    rooms = [_room(), _room()]
+    texts = [*_TRICKY_TEXTS, "a plain line"]
+    for number, text in enumerate(texts):
+        await messages.write(rooms[number % 2], number // 2 + 1, text, minute=number)
+    # The current text decides: an edit that added the words, and one that took them out.
+    seq = len(texts) + 1  # above every seq of either room
+    await messages.write(rooms[0], seq, "before", edited_body="now CACHE Monday", minute=40)
+    await messages.write(rooms[1], seq, "Cache Monday", edited_body="now neither", minute=41)
+    pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
+    try:
+        search = MessageSearch(pool, LIMITS)
+        # The database's own answer, every message of the rooms parsed.
+        expected = await pool.fetch(
+            "SELECT room, seq FROM messages WHERE room = ANY($1::text[])"
+            " AND to_tsvector('simple', COALESCE(edited_body, body))"
+            " @@ websearch_to_tsquery('simple', $2)"
+            ' ORDER BY created_at DESC, room COLLATE "C" DESC, seq DESC',
+            rooms,
+            query,
+        )
+        assert expected, "each query finds a message"
+        for plan in [*SearchPlan, None]:
+            found = await search.newest(rooms, query, None, 50, plan)
+            assert [(hit.cursor.room, hit.cursor.seq) for hit in found] == [
+                (row["room"], row["seq"]) for row in expected
+            ], plan
+    finally:
+        await pool.close()
+
+
+async def test_a_pair_of_words_finds_the_messages_with_both_as_words(
+    system: ChatSystem, messages: Messages
+) -> None:
+    rooms = [_room(), _room()]
+    for number, text in enumerate(_TRICKY_TEXTS):
+        await messages.write(rooms[number % 2], number // 2 + 1, text, minute=number)
+    pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
+    try:
+        found = await MessageSearch(pool, LIMITS).newest(
+            rooms, "cache monday", None, 50, SearchPlan.MERGE
+        )
+        assert [hit.message.body for hit in found] == [
+            "it's the cache's monday",
+            "cache-monday",
+            "monday: the cache",
+            "Cache on MONDAY",
+        ]
+    finally:
+        await pool.close()

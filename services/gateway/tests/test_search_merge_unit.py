@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chat_gateway.search import SearchPlan, plan_for
+from chat_gateway.search import SearchPlan, plan_for, reads_rooms_whole
 from chat_gateway.search_merge import HitKey, NewestFirstMerge, RoomWalk, WindowRead
 
 _T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -57,9 +57,11 @@ class Rooms:
         return [key for key in every if before is None or key < before][:limit]
 
 
-def _merged(rooms: Rooms, limit: int, before: HitKey | None = None) -> NewestFirstMerge:
+def _merged(
+    rooms: Rooms, limit: int, before: HitKey | None = None, first_window: int = 2
+) -> NewestFirstMerge:
     merge = NewestFirstMerge(
-        rooms.newest(), limit, before, first_window=2, max_window=16, rooms_per_round=3
+        rooms.newest(), limit, before, first_window=first_window, max_window=16, rooms_per_round=3
     )
     while walks := merge.next_round():
         merge.record(walks, rooms.read(walks))
@@ -79,15 +81,20 @@ def _random_rooms(seed: int, rooms: int, density: float) -> Rooms:
     return Rooms(logs)
 
 
+# Windows doubling from 2, and rooms read whole in windows of the largest size from the start.
+@pytest.mark.parametrize("first_window", [2, 16])
 @pytest.mark.parametrize("seed", range(40))
-def test_the_newest_hits_over_many_rooms_are_those_of_sorting_every_hit(seed: int) -> None:
+def test_the_newest_hits_over_many_rooms_are_those_of_sorting_every_hit(
+    seed: int, first_window: int
+) -> None:
     rooms = _random_rooms(seed, rooms=12, density=[0.02, 0.3, 0.9][seed % 3])
     limit = 1 + seed % 7
-    assert _merged(rooms, limit).hits() == rooms.expected(limit, None)
+    assert _merged(rooms, limit, None, first_window).hits() == rooms.expected(limit, None)
     # Every page below a cursor, as the route pages.
     every = rooms.expected(10_000, None)
     before = every[len(every) // 2] if every else None
-    assert _merged(rooms, limit, before).hits() == rooms.expected(limit, before)
+    merged = _merged(rooms, limit, before, first_window)
+    assert merged.hits() == rooms.expected(limit, before)
 
 
 def test_rooms_older_than_the_pages_oldest_hit_are_never_read() -> None:
@@ -140,3 +147,36 @@ def test_an_unanalyzed_table_is_read_room_by_room_when_the_rooms_are_small() -> 
     # reltuples is -1 before the first ANALYZE, and an estimate is at least one row.
     assert plan_for(20, matches=1, total=-1, in_rooms=0, merge_rows=8_000) is SearchPlan.MERGE
     assert plan_for(20, matches=1, total=-1, in_rooms=5, merge_rows=8_000) is SearchPlan.INDEX
+
+
+@pytest.mark.parametrize(
+    ("matches", "in_rooms", "whole"),
+    [
+        # A word the statistics do not list, in 15 rooms of about a thousand messages: fewer
+        # than a page of hits is expected in them, so they are read to their start.
+        (22_000, 1_083, True),
+        # Found nowhere in a small room.
+        (1, 300, True),
+        # A common word in the same rooms: a page is known after a few hundred messages.
+        (660_000, 1_083, False),
+        # Two common words over a thousand rooms.
+        (43_000, 982_000, False),
+    ],
+)
+def test_rooms_are_read_whole_when_they_hold_less_than_a_page_of_hits(
+    matches: float, in_rooms: float, whole: bool
+) -> None:
+    assert reads_rooms_whole(20, matches=matches, total=10_000_000, in_rooms=in_rooms) is whole
+
+
+def test_small_rooms_read_whole_take_one_round_where_doubling_windows_take_several() -> None:
+    logs = {
+        f"room-{n}": [Stored(seq, _T0 + timedelta(minutes=seq), False) for seq in range(1, 15)]
+        for n in range(3)
+    }
+    doubling, whole = Rooms(logs), Rooms(logs)
+    assert _merged(doubling, 20, None, first_window=2).hits() == []
+    assert _merged(whole, 20, None, first_window=16).hits() == []
+    # Windows of 2, 4 and 8 (14 messages a room) against one window of 16.
+    assert len(doubling.read_rooms) == 3 * 3
+    assert len(whole.read_rooms) == 3

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from chat_common.errors import ChatError
-from chat_gateway.search import Excerpt, SearchCursor, excerpt_of, matched_words
+from chat_gateway.search import (
+    Excerpt,
+    SearchCursor,
+    excerpt_of,
+    like_containing,
+    matched_words,
+    words_every_hit_has,
+)
 
 
 def _marked(excerpt: Excerpt) -> list[str]:
@@ -71,3 +78,33 @@ def test_a_cursor_comes_back_as_it_was_given_for_a_direct_message_too() -> None:
 def test_a_cursor_this_server_did_not_give_is_refused(text: str) -> None:
     with pytest.raises(ChatError, match="not a cursor this server gave"):
         SearchCursor.decode(text)
+
+
+@pytest.mark.parametrize(
+    ("tsquery", "words"),
+    [
+        ("'cache' & 'monday'", ["cache", "monday"]),
+        ("'release'", ["release"]),
+        # A phrase needs each of its words; a negated word is needed by none.
+        ("'big' <-> 'cache' & !'old'", ["big", "cache"]),
+        ("'a' <2> 'b'", ["a", "b"]),
+        # Postgres doubles a quote and a backslash inside a lexeme.
+        ("'it''s' & 'a\\\\b'", ["it's", "a\\b"]),
+        ("'relea':*", ["relea"]),
+        # Either side of an OR may match alone; a group holds an OR or a negated phrase.
+        ("'cache' & 'monday' | 'tuesday'", []),
+        ("'x' & !( 'a' <-> 'b' )", []),
+        ("!'cache'", []),
+        # A query of punctuation alone is empty.
+        ("", []),
+    ],
+)
+def test_the_words_every_hit_has_are_those_its_query_needs_in_any_match(
+    tsquery: str, words: list[str]
+) -> None:
+    assert words_every_hit_has(tsquery) == words
+
+
+def test_a_word_is_looked_for_with_like_wildcards_taken_literally() -> None:
+    assert like_containing("cache") == "%cache%"
+    assert like_containing("100%_done\\x") == "%100\\%\\_done\\\\x%"

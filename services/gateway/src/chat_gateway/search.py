@@ -202,7 +202,11 @@ ORDER BY created_at DESC, room COLLATE "C" DESC, seq DESC
 LIMIT $6
 """
 # Common queries: one window of each room, newest first through the (room, seq) key, and which
-# of its messages match (the text parsed per message read, never for the whole room).
+# of its messages match (the text parsed per message read, never for the whole room). Parsing a
+# message costs about 20 µs; a text without a word every hit has (lower-cased, as the `simple`
+# configuration lower-cases its words; $5, `words_every_hit_has`) cannot match and is passed over
+# by a substring test first, an AND evaluated in the order written, so most of what the merge
+# reads for a common pair of words is never parsed.
 _WINDOWS = """
 SELECT p.room, count(*) AS read, min(w.seq) AS oldest_seq, min(w.created_at) AS oldest_at,
        array_agg(w.created_at) FILTER (WHERE w.hit) AS hit_ats,
@@ -211,6 +215,7 @@ FROM unnest($2::text[], $3::bigint[], $4::int[]) AS p (room, below, size)
 CROSS JOIN LATERAL (
     SELECT seq, created_at,
            (kind = 'message' AND deleted_at IS NULL
+            AND lower(COALESCE(edited_body, body)) LIKE ALL ($5::text[])
             AND to_tsvector('simple', COALESCE(edited_body, body))
                 @@ websearch_to_tsquery('simple', $1)) AS hit
     FROM messages
@@ -239,6 +244,32 @@ ORDER BY m.created_at DESC, m.room COLLATE "C" DESC, m.seq DESC
 """
 
 
+# A lexeme in a tsquery's text: quoted, a quote and a backslash in it doubled, perhaps a prefix
+# or weight mark after it.
+_LEXEME = re.compile(r"'((?:[^'\\]|''|\\.)*)'(?::[*A-D]+)?")
+
+
+def words_every_hit_has(tsquery: str) -> list[str]:
+    """Words every message matching ``tsquery`` (its text, as Postgres prints it) holds: the
+    lexemes of a query of words and phrases joined by AND, those not negated. None where an OR
+    or a group is in it (parentheses appear only round an OR or a negated phrase): each side of
+    an OR needs words of its own, and the search then parses every message it reads."""
+    skeleton = _LEXEME.sub("w", tsquery)
+    if "|" in skeleton or "(" in skeleton:
+        return []
+    return [
+        re.sub(r"''|\\\\", lambda pair: pair.group()[0], lexeme.group(1))
+        for lexeme in _LEXEME.finditer(tsquery)
+        if not tsquery[: lexeme.start()].rstrip().endswith("!")
+    ]
+
+
+def like_containing(word: str) -> str:
+    """A LIKE pattern for a text that contains ``word`` (its wildcards and the escape taken
+    literally)."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
+
+
 class SearchPlan(enum.Enum):
     # Every match in the rooms from the index, sorted: for rare words.
     INDEX = "index"
@@ -246,23 +277,36 @@ class SearchPlan(enum.Enum):
     MERGE = "merge"
 
 
+def merge_reads(limit: int, *, matches: float, total: float, in_rooms: float) -> float:
+    """The messages the merge is expected to read for a page of ``limit`` hits: at the query's
+    density in the table (the planner's estimate of its ``matches`` among ``total`` messages),
+    about ``limit / density``, or the rooms' ``in_rooms`` messages, whichever is fewer."""
+    density = max(matches, 1.0) / max(total, 1.0)
+    return min(limit / density, in_rooms)
+
+
 def plan_for(
     limit: int, *, matches: float, total: float, in_rooms: float, merge_rows: int
 ) -> SearchPlan:
     """The merge when it surely reads few rows, else the index.
 
-    At the query's density in the table (the planner's estimate of its ``matches`` among
-    ``total`` messages), a page of ``limit`` hits is about ``limit / density`` messages, and the
-    merge reads that many or the rooms' ``in_rooms`` messages, whichever is fewer; the index
-    fetches every match of the table. The merge is chosen when it reads fewer rows than that
-    and at most ``merge_rows``: a word the statistics do not list is estimated at half the
-    rarest listed word's count while it is often far rarer, or found nowhere, which the index
-    finds in milliseconds, and reading a thousand rooms for it would read them to their start.
+    The index fetches every match of the table; the merge reads ``merge_reads``. The merge is
+    chosen when it reads fewer rows than that and at most ``merge_rows``: a word the statistics
+    do not list is estimated at half the rarest listed word's count while it is often far
+    rarer, or found nowhere, which the index finds in milliseconds, and reading a thousand
+    rooms for it would read them to their start.
     """
-    density = max(matches, 1.0) / max(total, 1.0)
-    merge_reads = min(limit / density, in_rooms)
-    cheap = merge_reads <= merge_rows and merge_reads < max(matches, 1.0)
+    reads = merge_reads(limit, matches=matches, total=total, in_rooms=in_rooms)
+    cheap = reads <= merge_rows and reads < max(matches, 1.0)
     return SearchPlan.MERGE if cheap else SearchPlan.INDEX
+
+
+def reads_rooms_whole(limit: int, *, matches: float, total: float, in_rooms: float) -> bool:
+    """Whether the merge is expected to read the rooms to their start (fewer than a page of
+    hits in them): it then reads each in one window of the largest size, one statement per
+    ``rooms_per_round`` rooms, instead of doubling its windows round after round (a statement
+    per size, six for rooms of 200 messages, where one does)."""
+    return merge_reads(limit, matches=matches, total=total, in_rooms=in_rooms) >= in_rooms
 
 
 @dataclass(frozen=True)
@@ -347,12 +391,13 @@ class MessageSearch:
         found = await connection.fetch(_ROOMS, rooms, timedelta(seconds=limits.activity_slack_s))
         cursor = None if before is None else (before.created_at, before.room, before.seq)
         newest = [(row["room"], row["newest"]) for row in found]
+        whole = False
         if plan is None:
-            plan = await self._chosen(connection, found, query, limit)
+            plan, whole = await self._chosen(connection, found, query, limit)
         elif plan is SearchPlan.INDEX:
             return await _from_index(connection, query, rooms, cursor, limit)
         if plan is SearchPlan.MERGE:
-            merged = await self._merged(connection, query, newest, cursor, limit)
+            merged = await self._merged(connection, query, newest, cursor, limit, whole=whole)
             if merged is not None:
                 return merged
             # More rows read than the estimate foresaw (the words are common elsewhere, rare in
@@ -381,26 +426,33 @@ class MessageSearch:
         newest: list[tuple[str, datetime]],
         cursor: HitKey | None,
         limit: int,
+        *,
+        whole: bool = False,
     ) -> list[HitKey] | None:
-        """The newest hits by reading rooms newest first; None past ``merge_rows_max`` rows
-        read. Bounded by the search's time as a whole, not only per statement."""
+        """The newest hits by reading rooms newest first (``whole``: each in windows of the
+        largest size from the start); None past ``merge_rows_max`` rows read. Bounded by the
+        search's time as a whole, not only per statement."""
         limits = self._limits
         merge = NewestFirstMerge(
             newest,
             limit,
             cursor,
-            first_window=limits.first_window,
+            first_window=limits.max_window if whole else limits.first_window,
             max_window=limits.max_window,
             rooms_per_round=limits.rooms_per_round,
         )
         deadline = time.monotonic() + limits.timeout_ms / 1000
+        tsquery = await connection.fetchval(
+            "SELECT websearch_to_tsquery('simple', $1)::text", query
+        )
+        needed = [like_containing(word) for word in words_every_hit_has(tsquery)]
         while merge.rows_read < limits.merge_rows_max:
             if time.monotonic() > deadline:
                 raise _too_long()
             walks = merge.next_round()
             if not walks:
                 return merge.hits()
-            merge.record(walks, await self._read_windows(connection, query, walks))
+            merge.record(walks, await self._read_windows(connection, query, needed, walks))
         return None
 
     async def _chosen(
@@ -409,18 +461,31 @@ class MessageSearch:
         rooms: list[asyncpg.Record],
         query: str,
         limit: int,
-    ) -> SearchPlan:
+    ) -> tuple[SearchPlan, bool]:
+        """The plan, and for the merge whether it reads the rooms whole (``reads_rooms_whole``;
+        never for the index's fallback, whose rooms may hold far more than the merge's bound)."""
         estimate = json.loads(await connection.fetchval(MATCHES_ESTIMATE, query))
-        return plan_for(
+        matches = float(estimate[0]["Plan"]["Plan Rows"])
+        total = float(rooms[0]["total"]) if rooms else 0.0
+        in_rooms = float(sum(row["last_seq"] for row in rooms))
+        plan = plan_for(
             limit,
-            matches=float(estimate[0]["Plan"]["Plan Rows"]),
-            total=float(rooms[0]["total"]) if rooms else 0.0,
-            in_rooms=float(sum(row["last_seq"] for row in rooms)),
+            matches=matches,
+            total=total,
+            in_rooms=in_rooms,
             merge_rows=self._limits.merge_rows_expected,
         )
+        whole = plan is SearchPlan.MERGE and reads_rooms_whole(
+            limit, matches=matches, total=total, in_rooms=in_rooms
+        )
+        return plan, whole
 
     async def _read_windows(
-        self, connection: PoolConnectionProxy[asyncpg.Record], query: str, walks: list[RoomWalk]
+        self,
+        connection: PoolConnectionProxy[asyncpg.Record],
+        query: str,
+        needed: list[str],
+        walks: list[RoomWalk],
     ) -> list[WindowRead]:
         rows = await connection.fetch(
             _WINDOWS,
@@ -428,6 +493,7 @@ class MessageSearch:
             [walk.room for walk in walks],
             [walk.below for walk in walks],
             [walk.window for walk in walks],
+            needed,
         )
         return [
             WindowRead(
@@ -444,7 +510,7 @@ class MessageSearch:
         """The plan ``newest`` chooses for these rooms and query."""
         async with self._pool.acquire() as connection:
             found = await connection.fetch(_ROOMS, rooms, timedelta(0))
-            return await self._chosen(connection, found, query, limit)
+            return (await self._chosen(connection, found, query, limit))[0]
 
     async def rooms_of(self, user_id: str, limit: int) -> list[str]:
         """The rooms ``user_id`` belongs to (public ones joined, private ones, DMs), at most
