@@ -58,13 +58,15 @@ class Endpoint:
         return ws
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def sign(system: ChatSystem) -> Callable[[str, str], str]:
+    return await system.token_signer()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def endpoint(system: ChatSystem) -> AsyncIterator[Endpoint]:
+async def endpoint(system: ChatSystem, sign: Callable[[str, str], str]) -> AsyncIterator[Endpoint]:
     """The WebSocket port of a gateway of the system, with the default frame limit."""
-    gateway = system.gateways[0]
-    served = Endpoint(
-        "127.0.0.1", int(gateway.env["CHAT_GATEWAY_WS_PORT"]), await system.token_signer()
-    )
+    served = Endpoint("127.0.0.1", int(system.gateways[0].env["CHAT_GATEWAY_WS_PORT"]), sign)
     try:
         yield served
         await assert_healthy(served)  # whatever the case did, the next connection is served
