@@ -313,6 +313,17 @@ async def test_6_invalid_utf8_split_across_fragments_closes_with_1007(
     await assert_closes(ws, 1007)
 
 
+@pytest.mark.parametrize("bad", [b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"])
+async def test_6_invalid_utf8_closes_with_1007_at_its_fragment_not_at_the_end_of_the_message(
+    endpoint: Endpoint, bad: bytes
+) -> None:
+    # Autobahn's "fail fast": the message never ends, and the close comes anyway.
+    ws = await endpoint.connected()
+    await ws.send(TEXT, b'{"type":"ping","x":"', fin=False)
+    await ws.send(CONTINUATION, bad + b"more to come", fin=False)
+    await assert_closes(ws, 1007)
+
+
 async def test_6_valid_multibyte_characters_split_inside_themselves_are_served(
     endpoint: Endpoint,
 ) -> None:

@@ -16,6 +16,7 @@ The client's address is the peer's, or the one a trusted proxy forwards (``chat_
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 from typing import Any
 
@@ -49,6 +50,7 @@ _CLOSE_WAIT_S = 2.0
 _READ_BUFFER_BYTES = 1024
 # Close codes below 3000 a peer may send (RFC 6455 7.4.1 and the IANA registry): 1004-1006 and
 # 1015 are reserved, the rest is unassigned. 3000-4999 belong to libraries and applications.
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 _PEER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 
 
@@ -136,8 +138,8 @@ class Connection(WSListener):
         self._address = ""
         self._counted = False
         self._in_setup = True
-        self._fragments: list[bytes] | None = None
-        self._fragment_bytes = 0
+        self._fragments: bytearray | None = None  # a fragmented message so far
+        self._utf8: codecs.IncrementalDecoder | None = None  # and its UTF-8 check
         self._setup_deadline: asyncio.TimerHandle | None = None
         self._close_deadline: asyncio.TimerHandle | None = None
 
@@ -241,38 +243,51 @@ class Connection(WSListener):
     # -- inside -------------------------------------------------------------------------------
 
     def _text(self, session: Session, frame: WSFrame) -> None:
-        payload: bytes | None
+        text: str | None
         if frame.msg_type == WSMsgType.TEXT and frame.fin and self._fragments is None:
-            payload = frame.get_payload_as_bytes()
+            try:
+                text = frame.get_payload_as_bytes().decode()
+            except UnicodeDecodeError:
+                session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
+                return
         else:
-            payload = self._reassemble(session, frame)
-        if payload is None:
-            return
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError:
-            session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
-            return
-        session.receive(text)
+            text = self._reassemble(session, frame)
+        if text is not None:
+            session.receive(text)
 
-    def _reassemble(self, session: Session, frame: WSFrame) -> bytes | None:
-        """A fragmented message, complete; None while parts are missing or it went wrong."""
+    def _reassemble(self, session: Session, frame: WSFrame) -> str | None:
+        """A fragmented message, complete; None while parts are missing or it went wrong.
+
+        The parts are kept in one buffer, not one object each (a message in one-byte fragments
+        would cost some forty times its size), and checked as UTF-8 as they come: a message
+        that is invalid from its first fragment is refused there, not at its end.
+        """
         starts = frame.msg_type == WSMsgType.TEXT
         if starts == (self._fragments is not None):
             session.close_soon(CloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
             return None
         if starts:
-            self._fragments, self._fragment_bytes = [], 0
+            self._fragments = bytearray()
+            self._utf8 = _UTF8()
         assert self._fragments is not None
-        self._fragment_bytes += frame.payload_size
-        if self._fragment_bytes > self._ctx.settings.max_frame_bytes:
+        assert self._utf8 is not None
+        if len(self._fragments) + frame.payload_size > self._ctx.settings.max_frame_bytes:
             session.close_soon(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            self._fragments = self._utf8 = None
             return None
-        self._fragments.append(frame.get_payload_as_bytes())
+        payload = frame.get_payload_as_memoryview()
+        try:
+            self._utf8.decode(payload, final=frame.fin)  # checked; the text is decoded once, whole
+        except UnicodeDecodeError:
+            session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
+            self._fragments = self._utf8 = None
+            return None
+        self._fragments += payload
         if not frame.fin:
             return None
-        payload, self._fragments = b"".join(self._fragments), None
-        return payload
+        text = self._fragments.decode()
+        self._fragments = self._utf8 = None
+        return text
 
     def _set_up(self) -> None:
         """Set up (its first commands done) or gone: it leaves the sessions in setup."""
