@@ -5,8 +5,10 @@ a delivery costs one ``write`` per member. The handshake refuses a foreign Origi
 draining gateway and a gateway with too many sessions in setup (503 with ``Retry-After``, which
 the balancer retries on another gateway) before any WebSocket exists. After it: binary frames
 close with 1003, invalid UTF-8 with 1007, a message over the size limit with 1009 (fragmented
-messages are reassembled up to the same limit), a peer that stops answering pings is closed by
-picows (1001), and everything else goes to the connection's ``Session``.
+messages are reassembled up to the same limit), a frame RFC 6455 forbids with 1002 (picows
+refuses most; reserved bits, misplaced fragments and bad close codes are refused here), a peer
+that stops answering pings is closed by picows (1001), and everything else goes to the
+connection's ``Session``.
 
 The client's address is the peer's, or the one a trusted proxy forwards (``chat_common.proxies``).
 """
@@ -14,6 +16,7 @@ The client's address is the peer's, or the one a trusted proxy forwards (``chat_
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 from typing import Any
 
@@ -45,6 +48,10 @@ _CLOSE_WAIT_S = 2.0
 # Each connection starts with a read buffer this small: a command is a few hundred bytes, and
 # picows grows the buffer for a larger frame (up to the frame limit) when one comes.
 _READ_BUFFER_BYTES = 1024
+# Close codes below 3000 a peer may send (RFC 6455 7.4.1 and the IANA registry): 1004-1006 and
+# 1015 are reserved, the rest is unassigned. 3000-4999 belong to libraries and applications.
+_UTF8 = codecs.getincrementaldecoder("utf-8")
+_PEER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 
 
 class WebSocketServer:
@@ -63,6 +70,7 @@ class WebSocketServer:
             settings.ws_port,
             websocket_handshake_timeout=settings.connect_timeout_s,
             enable_auto_ping=True,
+            enable_auto_pong=False,  # pings are answered in on_ws_frame
             auto_ping_idle_timeout=settings.ping_interval_s,
             auto_ping_reply_timeout=settings.ping_timeout_s,
             auto_ping_strategy=WSAutoPingStrategy.PING_WHEN_IDLE,
@@ -104,6 +112,19 @@ def _refusal(
     return WSUpgradeResponseWithListener(response, None)
 
 
+def _close_reply(payload: bytes) -> tuple[WSCloseCode, bytes]:
+    """The close frame that answers the peer's: its code and reason echoed (RFC 6455 5.5.1).
+    picows has already refused a payload of one byte, a reason that is not UTF-8 and most codes
+    below 3000 that no one may send; what it lets through that is not a code a peer may send
+    (0, 1006, 5000 and above) is a protocol error. No code at all is answered with 1000."""
+    if not payload:
+        return WSCloseCode.OK, b""
+    code = int.from_bytes(payload[:2], "big")
+    if not (code in _PEER_CLOSE_CODES or 3000 <= code <= 4999):
+        return WSCloseCode.PROTOCOL_ERROR, b"invalid close code"
+    return WSCloseCode(code), payload[2:]
+
+
 class Connection(WSListener):
     """One client socket: the session's ``Transport`` and the source of its frames."""
 
@@ -117,8 +138,8 @@ class Connection(WSListener):
         self._address = ""
         self._counted = False
         self._in_setup = True
-        self._fragments: list[bytes] | None = None
-        self._fragment_bytes = 0
+        self._fragments: bytearray | None = None  # a fragmented message so far
+        self._utf8: codecs.IncrementalDecoder | None = None  # and its UTF-8 check
         self._setup_deadline: asyncio.TimerHandle | None = None
         self._close_deadline: asyncio.TimerHandle | None = None
 
@@ -152,12 +173,25 @@ class Connection(WSListener):
                 transport.disconnect()
             return  # closing: what the peer still sends until its close arrives is dropped
         kind = frame.msg_type
-        if kind == WSMsgType.TEXT or kind == WSMsgType.CONTINUATION:
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            # No extension is ever negotiated (the handshake answers none), so a reserved bit
+            # means the peer speaks something else, a compressed frame say (RFC 6455 5.2).
+            session.close_soon(CloseCode.PROTOCOL_ERROR, "reserved bits set")
+        elif kind == WSMsgType.TEXT or kind == WSMsgType.CONTINUATION:
             self._text(session, frame)
         elif kind == WSMsgType.BINARY:
-            session.close_soon(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
+            if self._fragments is not None:
+                session.close_soon(
+                    CloseCode.PROTOCOL_ERROR, "a new message inside a fragmented one"
+                )
+            else:
+                session.close_soon(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
+        elif kind == WSMsgType.PING:
+            # Answered here rather than by picows, which would answer before the reserved
+            # bits above are looked at.
+            transport.send_pong(frame.get_payload_as_bytes())
         elif kind == WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
+            transport.send_close(*_close_reply(frame.get_payload_as_bytes()))
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
@@ -209,38 +243,51 @@ class Connection(WSListener):
     # -- inside -------------------------------------------------------------------------------
 
     def _text(self, session: Session, frame: WSFrame) -> None:
-        payload: bytes | None
+        text: str | None
         if frame.msg_type == WSMsgType.TEXT and frame.fin and self._fragments is None:
-            payload = frame.get_payload_as_bytes()
+            try:
+                text = frame.get_payload_as_bytes().decode()
+            except UnicodeDecodeError:
+                session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
+                return
         else:
-            payload = self._reassemble(session, frame)
-        if payload is None:
-            return
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError:
-            session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
-            return
-        session.receive(text)
+            text = self._reassemble(session, frame)
+        if text is not None:
+            session.receive(text)
 
-    def _reassemble(self, session: Session, frame: WSFrame) -> bytes | None:
-        """A fragmented message, complete; None while parts are missing or it went wrong."""
+    def _reassemble(self, session: Session, frame: WSFrame) -> str | None:
+        """A fragmented message, complete; None while parts are missing or it went wrong.
+
+        The parts are kept in one buffer, not one object each (a message in one-byte fragments
+        would cost some forty times its size), and checked as UTF-8 as they come: a message
+        that is invalid from its first fragment is refused there, not at its end.
+        """
         starts = frame.msg_type == WSMsgType.TEXT
         if starts == (self._fragments is not None):
             session.close_soon(CloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
             return None
         if starts:
-            self._fragments, self._fragment_bytes = [], 0
+            self._fragments = bytearray()
+            self._utf8 = _UTF8()
         assert self._fragments is not None
-        self._fragment_bytes += frame.payload_size
-        if self._fragment_bytes > self._ctx.settings.max_frame_bytes:
+        assert self._utf8 is not None
+        if len(self._fragments) + frame.payload_size > self._ctx.settings.max_frame_bytes:
             session.close_soon(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            self._fragments = self._utf8 = None
             return None
-        self._fragments.append(frame.get_payload_as_bytes())
+        payload = frame.get_payload_as_memoryview()
+        try:
+            self._utf8.decode(payload, final=frame.fin)  # checked; the text is decoded once, whole
+        except UnicodeDecodeError:
+            session.close_soon(CloseCode.INVALID_PAYLOAD, "frames must be valid UTF-8")
+            self._fragments = self._utf8 = None
+            return None
+        self._fragments += payload
         if not frame.fin:
             return None
-        payload, self._fragments = b"".join(self._fragments), None
-        return payload
+        text = self._fragments.decode()
+        self._fragments = self._utf8 = None
+        return text
 
     def _set_up(self) -> None:
         """Set up (its first commands done) or gone: it leaves the sessions in setup."""
