@@ -77,4 +77,5 @@ async def test_the_http_routes_keep_their_documents_promises_under_generated_inp
     report = output.decode()
     assert run.returncode == 0, report
     assert f"{operations} selected / {operations} total" in report
-    assert "No issues found" in report
+    # Warnings (operations that found no room of the person's to work on) are not failures.
+    assert "Failures:" not in report, report
