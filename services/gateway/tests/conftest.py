@@ -5,10 +5,12 @@ stack and a Redis of their own (so Redis can be restarted without disturbing oth
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
+import hypothesis
 import pytest
 import pytest_asyncio
 
@@ -130,3 +132,11 @@ async def database(system: ChatSystem) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+# Hypothesis: ``ci`` (the default) keeps every property test to seconds in ``make test``;
+# HYPOTHESIS_PROFILE=chaos runs many more examples for a long search (docs/reliability.md).
+# No deadline: the machine is shared and an example's time says nothing about its correctness.
+hypothesis.settings.register_profile("ci", max_examples=200, deadline=None)
+hypothesis.settings.register_profile("chaos", max_examples=5_000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

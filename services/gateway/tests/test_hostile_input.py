@@ -104,6 +104,28 @@ async def test_path_parameters_are_checked_and_reads_write_nothing(system: ChatS
     assert rows == 0  # reading a conversation never creates it
 
 
+async def test_a_query_parameter_given_as_null_is_refused_not_read_as_left_out(
+    system: ChatSystem,
+) -> None:
+    _, token = await system.user("nullifier")
+    room = _room()
+    created = await system.http("POST", "/v1/rooms", token, json={"name": room})
+    assert created.status_code == 201, created.text
+    for path, name in (
+        ("/v1/users?limit=null&limit=null", "limit"),
+        (f"/v1/rooms/{room}/messages?before=null", "before"),
+        (f"/v1/rooms/{room}/members?limit=null", "limit"),
+        ("/v1/rooms?limit=null", "limit"),
+        ("/v1/search?q=hello&limit=null", "limit"),
+    ):
+        refused = await system.http("GET", path, token)
+        assert refused.status_code == 422, (path, refused.text)
+        assert refused.json() == {
+            "code": "bad_request",
+            "message": f"`{name}` must have a value, not null",
+        }
+
+
 async def test_spoofing_characters_are_refused_in_names_and_inert_in_bodies(
     system: ChatSystem,
 ) -> None:

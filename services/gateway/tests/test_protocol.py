@@ -38,6 +38,17 @@ def test_malformed_frames_are_bad_requests_with_a_reason(frame: str, needle: str
     assert needle in caught.value.message
 
 
+def test_text_with_a_lone_surrogate_is_a_bad_request_not_a_crash() -> None:
+    for frame in ('"\ud800"', '{"type":"ping","id":"\ud800"}'):
+        with pytest.raises(ChatError) as caught:
+            protocol.decode_command(frame)
+        assert (caught.value.code, caught.value.message) == (
+            ErrorCode.BAD_REQUEST,
+            "frame is not valid UTF-8",
+        )
+        assert protocol.command_id_of(frame) is None
+
+
 def test_the_id_of_a_bad_frame_is_recovered_when_it_is_there() -> None:
     assert protocol.command_id_of('{"type":"dance","id":"x1"}') == "x1"
     assert protocol.command_id_of('{"type":"dance","id":true}') is None

@@ -117,6 +117,9 @@ AnyCommand = (
 # msgspec decodes nested containers recursively and raises RecursionError past the
 # interpreter's limit (about 1,000 levels): a bad frame like any other, not a crash.
 TOO_DEEP = "frame is nested too deeply"
+# A str holding a lone surrogate has no UTF-8 form; the socket's strict decoding never makes
+# one, but the decoder is handed text, and any text is a bad frame or a command.
+NOT_UTF8 = "frame is not valid UTF-8"
 
 _decoder = msgspec.json.Decoder(AnyCommand)
 _encoder = msgspec.json.Encoder()
@@ -132,6 +135,8 @@ def decode_command(text: str) -> AnyCommand:
         raise ChatError(ErrorCode.BAD_REQUEST, f"frame is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ChatError(ErrorCode.BAD_REQUEST, TOO_DEEP) from exc
+    except UnicodeEncodeError as exc:
+        raise ChatError(ErrorCode.BAD_REQUEST, NOT_UTF8) from exc
     return command
 
 
@@ -139,7 +144,7 @@ def command_id_of(text: str) -> CommandId | None:
     """The ``id`` of a frame that failed to decode, so its error can still be matched."""
     try:
         value = _any_decoder.decode(text)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeEncodeError):
         return None
     if isinstance(value, dict):
         found = value.get("id")

@@ -265,12 +265,23 @@ def _decode_rooms_query(request: Request, page_size: int) -> _RoomsQuery:
     return query
 
 
+_ABSENT = object()
+
+
 def decode_query(request: Request, kind: type[QueryT]) -> QueryT:
     """The query string as ``kind`` (checked by its types); ``bad_request`` saying what is wrong."""
+    given = dict(request.query_params)
     try:
-        return msgspec.convert(dict(request.query_params), kind, strict=False)
+        query = msgspec.convert(given, kind, strict=False)
     except msgspec.ValidationError as exc:
         raise ChatError(ErrorCode.BAD_REQUEST, str(exc).replace("`$.", "`")) from exc
+    # Lax conversion (query values are text) reads the text "null" as None, the value of a
+    # parameter left out: a `?limit=null` would quietly mean the default page instead of the
+    # bad_request its documented type calls for.
+    for name in given:
+        if getattr(query, name, _ABSENT) is None:
+            raise ChatError(ErrorCode.BAD_REQUEST, f"`{name}` must have a value, not null")
+    return query
 
 
 def _ctx(request: Request) -> GatewayContext:

@@ -1,0 +1,81 @@
+"""schemathesis against a real gateway's HTTP routes from their OpenAPI documents in
+docs/protocol/, signed in with a real token: no 5xx, and every response as documented.
+
+The documents' operations only change the fuzzing person's own memberships (join, leave, a
+direct message started with someone) or a room they are staff of, so it runs on the shared
+system like every other test of this suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway_harness import ChatSystem
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DOCUMENTS = Path(__file__).resolve().parents[3] / "docs" / "protocol"
+# "No 5xx, responses conform": every documented status, content type, header and body schema,
+# and input the document forbids must never be accepted.
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+    ]
+)
+# Bounded: a few examples per operation plus schemathesis' coverage phase, seconds per document.
+# A fixed seed keeps a failure reproducible with the same command.
+EXAMPLES_PER_OPERATION = 15
+SEED = 20261130
+
+
+@pytest.mark.parametrize(
+    ("document", "operations"),
+    [("openapi.yaml", 4), ("people.openapi.yaml", 3), ("search.openapi.yaml", 1)],
+)
+async def test_the_http_routes_keep_their_documents_promises_under_generated_input(
+    system: ChatSystem, tmp_path: Path, document: str, operations: int
+) -> None:
+    _, token = await system.user("fuzzer")
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        str(DOCUMENTS / document),
+        "--url",
+        system.http_url(system.gateways[0]),
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--request-timeout",
+        "10",
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await run.communicate()
+    report = output.decode()
+    assert run.returncode == 0, report
+    assert f"{operations} selected / {operations} total" in report
+    # Warnings (operations that found no room of the person's to work on) are not failures.
+    assert "Failures:" not in report, report
