@@ -48,9 +48,9 @@ _CLOSE_WAIT_S = 2.0
 # Each connection starts with a read buffer this small: a command is a few hundred bytes, and
 # picows grows the buffer for a larger frame (up to the frame limit) when one comes.
 _READ_BUFFER_BYTES = 1024
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 # Close codes below 3000 a peer may send (RFC 6455 7.4.1 and the IANA registry): 1004-1006 and
 # 1015 are reserved, the rest is unassigned. 3000-4999 belong to libraries and applications.
-_UTF8 = codecs.getincrementaldecoder("utf-8")
 _PEER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 
 
