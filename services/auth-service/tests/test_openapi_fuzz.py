@@ -18,22 +18,9 @@ import asyncpg
 import pytest
 
 from auth_harness import AuthProcess, KeyFiles, service_settings
+from chat_testing.api_fuzz import schemathesis_command, schemathesis_environment
 
-# "No 5xx, responses conform": every documented status, content type, header and body schema,
-# and invalid input must never be accepted.
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_headers_conformance",
-        "response_schema_conformance",
-        "negative_data_rejection",
-    ]
-)
-# Bounded: a few examples per operation plus schemathesis' coverage phase, a few seconds in all.
 # A fixed seed keeps a failure reproducible with the same command.
-EXAMPLES_PER_OPERATION = 15
 SEED = 20261125
 
 
@@ -93,27 +80,9 @@ def test_the_api_keeps_its_openapi_promises_under_generated_input(
     fuzzed_service: AuthProcess, tmp_path: Path
 ) -> None:
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "run",
-            f"{fuzzed_service.url}/openapi.json",
-            "--checks",
-            CHECKS,
-            "--max-examples",
-            str(EXAMPLES_PER_OPERATION),
-            "--seed",
-            str(SEED),
-            "--workers",
-            "1",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--request-timeout",
-            "10",
-        ],
+        schemathesis_command(f"{fuzzed_service.url}/openapi.json", seed=SEED),
         cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1"},
+        env=schemathesis_environment(),
         capture_output=True,
         text=True,
         check=False,

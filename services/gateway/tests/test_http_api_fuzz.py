@@ -9,32 +9,17 @@ system like every other test of this suite.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from chat_testing.api_fuzz import schemathesis_command, schemathesis_environment
 from gateway_harness import ChatSystem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DOCUMENTS = Path(__file__).resolve().parents[3] / "docs" / "protocol"
-# "No 5xx, responses conform": every documented status, content type, header and body schema,
-# and input the document forbids must never be accepted.
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_headers_conformance",
-        "response_schema_conformance",
-        "negative_data_rejection",
-    ]
-)
-# Bounded: a few examples per operation plus schemathesis' coverage phase, seconds per document.
 # A fixed seed keeps a failure reproducible with the same command.
-EXAMPLES_PER_OPERATION = 15
 SEED = 20261130
 
 
@@ -47,29 +32,18 @@ async def test_the_http_routes_keep_their_documents_promises_under_generated_inp
 ) -> None:
     _, token = await system.user("fuzzer")
     run = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "run",
-        str(DOCUMENTS / document),
-        "--url",
-        system.http_url(system.gateways[0]),
-        "--header",
-        f"Authorization: Bearer {token}",
-        "--checks",
-        CHECKS,
-        "--max-examples",
-        str(EXAMPLES_PER_OPERATION),
-        "--seed",
-        str(SEED),
-        "--workers",
-        "1",
-        "--phases",
-        "examples,coverage,fuzzing",
-        "--request-timeout",
-        "10",
+        *schemathesis_command(
+            str(DOCUMENTS / document),
+            seed=SEED,
+            options=[
+                "--url",
+                system.http_url(system.gateways[0]),
+                "--header",
+                f"Authorization: Bearer {token}",
+            ],
+        ),
         cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1"},
+        env=schemathesis_environment(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
