@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 import pytest_asyncio
 
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 SEARCH_PAGE, SEARCH_MAX, QUERY_MAX = 20, 50, 200
 _T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LIMITS = SearchLimits.of(GatewaySettings())
+# Who searches, where a test calls the search itself (``me`` in the hits' reactions).
+SEARCHER = "searcher"
 
 
 def _room() -> str:
@@ -43,6 +46,7 @@ class Messages:
     def __init__(self, database: asyncpg.Connection) -> None:
         self._database = database
         self._rooms: set[str] = set()
+        self._reactions: set[uuid.UUID] = set()
 
     async def write(
         self,
@@ -84,8 +88,23 @@ class Messages:
         )
         return message_id
 
+    async def react(self, message_id: uuid.UUID, emoji: str, user_id: str, seq: int) -> None:
+        """A reaction held, as the persistence worker records it."""
+        self._reactions.add(message_id)
+        await self._database.execute(
+            "INSERT INTO message_reactions (message_id, emoji, user_id, reaction_on, seq)"
+            " VALUES ($1, $2, $3, true, $4)",
+            message_id,
+            emoji,
+            user_id,
+            seq,
+        )
+
     async def remove(self) -> None:
         await self._database.execute("DELETE FROM messages WHERE room = ANY($1)", list(self._rooms))
+        await self._database.execute(
+            "DELETE FROM message_reactions WHERE message_id = ANY($1)", list(self._reactions)
+        )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -336,8 +355,10 @@ async def test_a_search_that_runs_too_long_is_refused_asking_for_more_words(
     try:
         for plan in SearchPlan:
             with pytest.raises(ChatError, match="add words or name a room"):
-                await MessageSearch(pool, quick).newest([room], word, None, 20, plan)
-        found = await MessageSearch(pool, LIMITS).newest([room], word, None, 20)
+                await MessageSearch(pool, quick).newest(
+                    [room], word, None, 20, plan, viewer=SEARCHER
+                )
+        found = await MessageSearch(pool, LIMITS).newest([room], word, None, 20, viewer=SEARCHER)
         assert len(found) == 20
     finally:
         await pool.close()
@@ -403,6 +424,28 @@ async def test_a_hit_that_answers_a_message_carries_reply_to_as_history_does(
     assert "edited_at" not in earlier
 
 
+async def test_a_hit_carries_the_reactions_history_shows_with_me_for_the_searcher(
+    system: ChatSystem, messages: Messages
+) -> None:
+    me, _, token = await system.person("seeker")
+    word = _word()
+    room = _room()
+    await _create(system, token, room)
+    liked = await messages.write(room, 1, f"{word} liked", minute=1, updated_seq=4)
+    await messages.react(liked, "👍", "someone", 2)
+    await messages.react(liked, "🎉", me, 3)
+    await messages.react(liked, "👍", me, 4)
+
+    (hit,) = (await _search(system, token, q=word))["hits"]
+    assert hit["message"]["reactions"] == [
+        {"emoji": "👍", "count": 2, "me": True},
+        {"emoji": "🎉", "count": 1, "me": True},
+    ]
+    history = await system.http("GET", f"/v1/rooms/{room}/messages", token)
+    assert history.status_code == 200
+    assert history.json()["messages"] == [hit["message"]]
+
+
 async def _rooms_with_a_word(
     system: ChatSystem, messages: Messages, word: str, rooms: int, per_room: int
 ) -> list[str]:
@@ -440,16 +483,16 @@ async def test_both_plans_page_through_the_same_hits_newest_first(
         seen: list[tuple[datetime, str, int]] = []
         before = None
         while True:
-            page = await search.newest(rooms, word, before, 9, plan)
+            page = await search.newest(rooms, word, before, 9, plan, viewer=SEARCHER)
             seen += [(hit.cursor.created_at, hit.cursor.room, hit.cursor.seq) for hit in page]
             if len(page) < 9:
                 break
             before = page[-1].cursor
         assert seen == expected
         # One room alone, and a word found nowhere.
-        alone = await search.newest(rooms[:1], word, None, 50, plan)
+        alone = await search.newest(rooms[:1], word, None, 50, plan, viewer=SEARCHER)
         assert [hit.cursor.room for hit in alone] == [rooms[0]] * 20
-        assert await search.newest(rooms, _word(), None, 20, plan) == []
+        assert await search.newest(rooms, _word(), None, 20, plan, viewer=SEARCHER) == []
     finally:
         await pool.close()
 
@@ -464,8 +507,10 @@ async def test_a_rare_word_in_rooms_full_of_messages_is_found_by_the_index_in_th
     try:
         # The newest-first reading gives up after a few rows: the index answers.
         tight = dataclasses.replace(LIMITS, merge_rows_max=10, first_window=2)
-        found = await MessageSearch(pool, tight).newest(rooms, rare, None, 20, SearchPlan.MERGE)
-        assert [hit.message.body for hit in found] == [f"the {rare} one"]
+        found = await MessageSearch(pool, tight).newest(
+            rooms, rare, None, 20, SearchPlan.MERGE, viewer=SEARCHER
+        )
+        assert [msgspec.json.decode(hit.message)["body"] for hit in found] == [f"the {rare} one"]
     finally:
         await pool.close()
 
@@ -532,7 +577,7 @@ async def test_every_plan_finds_the_same_messages_for_words_in_any_case_or_scrip
         )
         assert expected, "each query finds a message"
         for plan in [*SearchPlan, None]:
-            found = await search.newest(rooms, query, None, 50, plan)
+            found = await search.newest(rooms, query, None, 50, plan, viewer=SEARCHER)
             assert [(hit.cursor.room, hit.cursor.seq) for hit in found] == [
                 (row["room"], row["seq"]) for row in expected
             ], plan
@@ -549,9 +594,9 @@ async def test_a_pair_of_words_finds_the_messages_with_both_as_words(
     pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=1)
     try:
         found = await MessageSearch(pool, LIMITS).newest(
-            rooms, "cache monday", None, 50, SearchPlan.MERGE
+            rooms, "cache monday", None, 50, SearchPlan.MERGE, viewer=SEARCHER
         )
-        assert [hit.message.body for hit in found] == [
+        assert [msgspec.json.decode(hit.message)["body"] for hit in found] == [
             "it's the cache's monday",
             "cache-monday",
             "monday: the cache",

@@ -34,10 +34,11 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-from chat_common.envelope import SCHEMA_VERSION, Author, format_ts
 from chat_common.errors import ChatError, ErrorCode
 from chat_gateway.search_merge import HitKey, NewestFirstMerge, RoomWalk, WindowRead
 from chat_gateway.settings import GatewaySettings
+from chat_gateway.store import STATE_SELECT, state_of
+from chat_gateway.targets import render
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -87,41 +88,10 @@ class Excerpt(msgspec.Struct, frozen=True):
     matches: list[tuple[int, int]]
 
 
-class AnsweredMessage(msgspec.Struct, frozen=True, omit_defaults=True):
-    """``reply_to`` as sent; ``deleted`` without ``excerpt`` once the answered message is."""
-
-    id: str
-    user: Author
-    excerpt: str | msgspec.UnsetType = msgspec.UNSET
-    deleted: bool = False
-
-
-class FoundMessage(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A message in its current state, as ``history`` returns it (docs/protocol.md), without
-    ``reactions``: a hit is never deleted, so never ``deleted`` either."""
-
-    v: int
-    id: str
-    room: str
-    seq: int
-    user: Author
-    body: str
-    ts: str
-    client_msg_id: str
-    mentions: list[str] | msgspec.UnsetType = msgspec.UNSET
-    reply_to: AnsweredMessage | msgspec.UnsetType = msgspec.UNSET
-    edited_at: str | msgspec.UnsetType = msgspec.UNSET
-    updated_seq: int | msgspec.UnsetType = msgspec.UNSET
-
-
-class _StoredReply(msgspec.Struct, frozen=True):
-    id: str
-    user: Author
-    excerpt: str
-
-
 class Hit(msgspec.Struct, frozen=True):
-    message: FoundMessage
+    # The message as history shows it to the searcher (targets.render): never deleted, since a
+    # deleted message is not found.
+    message: msgspec.Raw
     excerpt: Excerpt
     cursor: SearchCursor
 
@@ -225,23 +195,18 @@ CROSS JOIN LATERAL (
 ) w
 GROUP BY p.room
 """
-# The page's messages in current state, the excerpt's marks from the current text (ts_headline
-# reparses a body: only for the page), and whether the message each answers is deleted since
-# (its id as sent: a reply_to naming no message, as an id a uuid does not spell, finds none).
-_PAGE = """
-SELECT m.id, m.room, m.seq, m.user_id, m.user_name, COALESCE(m.edited_body, m.body) AS body,
-       m.client_msg_id, m.created_at, m.mentions, m.reply_to::text AS reply_to, m.edited_at,
-       m.updated_seq, answered.deleted_at IS NOT NULL AS answered_deleted,
+# The page's messages in current state, as history reads them, and the excerpt's marks from the
+# current text (ts_headline reparses a body: only for the page).
+_PAGE = (
+    STATE_SELECT
+    + """,
        ts_headline('simple', COALESCE(m.edited_body, m.body), websearch_to_tsquery('simple', $1),
                    $4) AS headline
 FROM unnest($2::text[], $3::bigint[]) AS k (room, seq)
 JOIN messages m ON m.room = k.room AND m.seq = k.seq
-LEFT JOIN messages answered ON answered.id = CASE
-    WHEN m.reply_to ->> 'id' ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-    THEN (m.reply_to ->> 'id')::uuid
-END
 ORDER BY m.created_at DESC, m.room COLLATE "C" DESC, m.seq DESC
 """
+)
 
 
 # A lexeme in a tsquery's text: quoted, a quote and a backslash in it doubled, perhaps a prefix
@@ -355,10 +320,12 @@ class MessageSearch:
         before: SearchCursor | None,
         limit: int,
         plan: SearchPlan | None = None,
+        *,
+        viewer: str,
     ) -> list[Hit]:
         """At most ``limit`` messages of ``rooms`` matching ``query``, newest first, all older
-        than ``before``; ``plan`` chosen by ``plan_for`` unless given (the benchmark compares
-        them)."""
+        than ``before``, as ``viewer`` sees them (``me`` in reactions); ``plan`` chosen by
+        ``plan_for`` unless given (the benchmark compares them)."""
         async with (
             self._pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
@@ -376,7 +343,7 @@ class MessageSearch:
                 )
             except asyncpg.QueryCanceledError:
                 raise _too_long() from None
-        return [_hit(row) for row in rows]
+        return [_hit(row, viewer) for row in rows]
 
     async def _newest_keys(
         self,
@@ -554,31 +521,11 @@ async def _from_index(
     return [(row["created_at"], row["room"], row["seq"]) for row in rows]
 
 
-def _hit(row: asyncpg.Record) -> Hit:
-    body: str = row["body"]
-    reply_to: AnsweredMessage | msgspec.UnsetType = msgspec.UNSET
-    if row["reply_to"] is not None:
-        sent = msgspec.json.decode(row["reply_to"], type=_StoredReply)
-        reply_to = (
-            AnsweredMessage(sent.id, sent.user, deleted=True)
-            if row["answered_deleted"]
-            else AnsweredMessage(sent.id, sent.user, sent.excerpt)
-        )
-    message = FoundMessage(
-        v=SCHEMA_VERSION,
-        id=str(row["id"]),
-        room=row["room"],
-        seq=row["seq"],
-        user=Author(id=row["user_id"], name=row["user_name"]),
-        body=body,
-        ts=format_ts(row["created_at"]),
-        client_msg_id=row["client_msg_id"],
-        # NULL for a message that mentions nobody: the field is then left out, as sent.
-        mentions=list(row["mentions"]) if row["mentions"] else msgspec.UNSET,
-        reply_to=reply_to,
-        edited_at=msgspec.UNSET if row["edited_at"] is None else format_ts(row["edited_at"]),
-        updated_seq=msgspec.UNSET if row["updated_seq"] is None else row["updated_seq"],
-    )
+def _hit(row: asyncpg.Record, viewer: str) -> Hit:
+    state = state_of(row)
+    body = state.body
+    assert body is not None  # a deleted message is never found
+    message = msgspec.Raw(render(state, viewer))
     return Hit(
         message,
         excerpt_of(body, matched_words(row["headline"])),

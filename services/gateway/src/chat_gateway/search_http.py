@@ -56,7 +56,9 @@ async def search_messages(request: Request) -> Response:
     rooms = await _searched_rooms(ctx.access, search, caller, query.room, settings.search_rooms_max)
     if not await search.has_words(words):
         raise ChatError(ErrorCode.BAD_REQUEST, "q has no words to search for, only punctuation")
-    hits = await search.newest(rooms, words, before, limit + 1) if rooms else []
+    hits = (
+        await search.newest(rooms, words, before, limit + 1, viewer=caller.user_id) if rooms else []
+    )
     more, hits = len(hits) > limit, hits[:limit]
     return json_response(
         {

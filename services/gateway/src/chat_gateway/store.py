@@ -22,10 +22,11 @@ _LOG_SELECT = (
     " reply_to, kind, target, emoji, reaction_on, deleted_at IS NOT NULL AS deleted"
     " FROM messages"
 )
-# Messages in their current state, as the persistence worker keeps it. The reactions are read
-# only for a message some event changed (``updated_seq``), and the answered message only for a
-# reply, so a plain page costs the one index scan it always did.
-_STATE_SELECT = (
+# Messages ``m`` in their current state, as the persistence worker keeps it: ``state_of`` reads
+# a row of them (search selects them too, from rows it found). The reactions are read only for
+# a message some event changed (``updated_seq``), and the answered message only for a reply, so
+# a plain page costs the one index scan it always did.
+STATE_SELECT = (
     "SELECT m.id, m.room, m.seq, m.user_id, m.user_name, COALESCE(m.edited_body, m.body) AS body,"
     " m.client_msg_id, m.created_at, m.mentions, m.reply_to, m.edited_at, m.updated_seq,"
     " m.deleted_at IS NOT NULL AS deleted,"
@@ -36,11 +37,11 @@ _STATE_SELECT = (
     "  WHERE a.id = CASE WHEN m.reply_to->>'id' ~ '^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$'"
     "   THEN (m.reply_to->>'id')::uuid END"
     "  AND a.room = m.room AND a.deleted_at IS NOT NULL) ELSE false END AS answered_deleted"
-    " FROM messages m WHERE m.kind = 'message' AND m.room = $1"
 )
+_ROOM_STATE_SELECT = STATE_SELECT + " FROM messages m WHERE m.kind = 'message' AND m.room = $1"
 # A page of history: the newest messages below a seq ($2, NULL: none), at most $3.
 HISTORY_PAGE = (
-    _STATE_SELECT + " AND ($2::bigint IS NULL OR m.seq < $2) ORDER BY m.seq DESC LIMIT $3"
+    _ROOM_STATE_SELECT + " AND ($2::bigint IS NULL OR m.seq < $2) ORDER BY m.seq DESC LIMIT $3"
 )
 _reactions_decoder = msgspec.json.Decoder(list[tuple[str, str, int]])
 _reply_decoder = msgspec.json.Decoder(ReplyTo)
@@ -77,11 +78,13 @@ class MessageStore:
     async def before(self, room: str, before: int | None, limit: int) -> list[MessageState]:
         """The newest ``limit`` messages with seq < before, ascending, in their stored state."""
         rows = await self._pool.fetch(HISTORY_PAGE, room, before, limit)
-        return [_state(row) for row in reversed(rows)]
+        return [state_of(row) for row in reversed(rows)]
 
     async def current(self, room: str, message_id: str) -> MessageState | None:
-        row = await self._pool.fetchrow(_STATE_SELECT + " AND m.id = $2::uuid", room, message_id)
-        return None if row is None else _state(row)
+        row = await self._pool.fetchrow(
+            _ROOM_STATE_SELECT + " AND m.id = $2::uuid", room, message_id
+        )
+        return None if row is None else state_of(row)
 
 
 class RoomDirectory:
@@ -143,7 +146,7 @@ def _logged(row: asyncpg.Record) -> WireMessage:
     return event
 
 
-def _state(row: asyncpg.Record) -> MessageState:
+def state_of(row: asyncpg.Record) -> MessageState:
     deleted = bool(row["deleted"])
     reactions: dict[str, dict[str, int]] = {}
     if row["reactions"] is not None:
