@@ -146,8 +146,15 @@ def kafka_jars() -> Path:
     return cache / f"kafka-jars-{digest}"
 
 
-def kafka_broker(port: int, controller_port: int, data_dir: Path) -> ServiceProcess:
-    """A single-node KRaft broker of the test's own, so stopping it disturbs nothing else."""
+def kafka_broker(
+    port: int, controller_port: int, data_dir: Path, *, advertised_port: int | None = None
+) -> ServiceProcess:
+    """A single-node KRaft broker of the test's own, so stopping it disturbs nothing else.
+
+    It listens on ``port`` and tells clients to reach it at ``advertised_port`` (default: the
+    same): a client bootstraps, then connects to the advertised address for everything else, so
+    a FaultProxy there, forwarding to ``port``, carries every connection of every client. The
+    proxy must be started first: the broker is found ready through it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     template = (REPO / "deploy/local/kafka/server.properties").read_text()
     properties = data_dir / "server.properties"
@@ -155,6 +162,9 @@ def kafka_broker(port: int, controller_port: int, data_dir: Path) -> ServiceProc
         template.replace("@DATA@", str(data_dir / "log"))
         .replace("127.0.0.1:9093", f"127.0.0.1:{controller_port}")
         .replace("127.0.0.1:9092", f"127.0.0.1:{port}")
+        # Given again at the end, it overrides the template's line: a Java properties file
+        # keeps the last value of a key.
+        + f"\nadvertised.listeners=PLAINTEXT://127.0.0.1:{advertised_port or port}\n"
     )
     classpath = f"{kafka_jars()}/*"
     logging = f"-Dlog4j.configuration=file:{REPO / 'deploy/local/kafka/log4j.properties'}"
