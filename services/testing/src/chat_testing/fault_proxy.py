@@ -116,6 +116,7 @@ class FaultProxy:
         await self.restore()
 
     async def stop(self) -> None:
+        """Stop listening and reset what is still open (not counted: no fault was asked for)."""
         self._close_listener()
         for link in list(self._links.values()):
             link.end()
