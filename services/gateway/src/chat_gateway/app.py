@@ -115,14 +115,19 @@ def create_app(settings: GatewaySettings) -> Starlette:
         pool = await database.create_pool(settings.database_url, min_size=1, max_size=10)
         stack.push_async_callback(pool.close)
         state["redis"], state["pool"] = redis, pool
-        producer = create_producer(
-            settings.kafka_bootstrap,
-            client_id=f"gateway-{settings.node_id}",
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            linger_ms=settings.kafka_linger_ms,
+        message_log = MessageLog(
+            lambda: create_producer(
+                settings.kafka_bootstrap,
+                client_id=f"gateway-{settings.node_id}",
+                request_timeout_ms=settings.kafka_request_timeout_ms,
+                linger_ms=settings.kafka_linger_ms,
+            ),
+            settings.kafka_topic,
+            limit_s=settings.kafka_request_timeout_ms / 1000,
+            renewed=metrics.producer_renewals.inc,
         )
-        await producer.start()
-        stack.push_async_callback(producer.stop)
+        await message_log.start()
+        stack.push_async_callback(message_log.close)
         watch = PersistenceWatch(
             settings.kafka_bootstrap, settings.kafka_topic, settings.persistence_group
         )
@@ -155,9 +160,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             broker=broker,
             presence=RedisPresence(redis, ttl_s=settings.presence_ttl_s),
             store=MessageStore(pool),
-            message_log=MessageLog(
-                producer, settings.kafka_topic, limit_s=settings.kafka_request_timeout_ms / 1000
-            ),
+            message_log=message_log,
             persistence=watch,
             access=access,
             markers=ReadMarkers(pool),

@@ -3,22 +3,62 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from chat_common.errors import ChatError, ErrorCode
 
 log = logging.getLogger(__name__)
 
+# Errors that say the broker no longer accepts this producer's idempotent session: after a
+# broker restart its sequence numbers no longer match what the broker kept (found by the
+# "Kafka stopped" fault, docs/reliability.md). aiokafka retries such a producer forever and
+# never recovers, so every send would be refused until the gateway restarted; a new producer
+# (a new producer id) is the way out.
+SESSION_LOST: tuple[type[KafkaError], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
+
 
 class MessageLog:
-    def __init__(self, producer: AIOKafkaProducer, topic: str, *, limit_s: float) -> None:
-        self._producer = producer
+    def __init__(
+        self,
+        make_producer: Callable[[], AIOKafkaProducer],
+        topic: str,
+        *,
+        limit_s: float,
+        renewed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._make_producer = make_producer
+        self._producer = make_producer()
         self._topic = topic
         self._limit_s = limit_s
+        self._renewing = asyncio.Lock()
+        self._retired: set[asyncio.Task[None]] = set()
+        self._renewed = renewed
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def close(self) -> None:
+        await self._producer.stop()
+        for task in list(self._retired):
+            with contextlib.suppress(Exception):
+                await task
 
     async def append(self, room: str, envelope: bytes) -> None:
         """Returns once every in-sync replica has the record (acks=all); keyed by room so one
@@ -29,16 +69,42 @@ class MessageLog:
         was told ``unavailable``, and its retry re-sends the very same envelope, so the message
         is stored once either way (the persistence worker ignores a second copy).
         """
+        producer = self._producer
         try:
             async with asyncio.timeout(self._limit_s):
-                await self._producer.send_and_wait(self._topic, envelope, key=room.encode())
+                await producer.send_and_wait(self._topic, envelope, key=room.encode())
         except (KafkaError, TimeoutError) as exc:
+            if isinstance(exc, SESSION_LOST):
+                await self._renew(producer)
             log.warning("kafka produce failed", extra={"room": room, "error": repr(exc)})
             raise ChatError(
                 ErrorCode.UNAVAILABLE,
                 "message log unavailable; the message was not acknowledged, retry with the "
                 "same client_msg_id",
             ) from exc
+
+    async def _renew(self, broken: AIOKafkaProducer) -> None:
+        """Replace ``broken`` by a new producer, once however many sends found it broken; the
+        sends refused meanwhile are retried by their clients with the same envelope, and the
+        worker stores a record written twice once."""
+        async with self._renewing:
+            if self._producer is not broken:
+                return  # another send renewed it already
+            fresh = self._make_producer()
+            try:
+                async with asyncio.timeout(self._limit_s):
+                    await fresh.start()
+            except (KafkaError, TimeoutError, OSError) as exc:
+                with contextlib.suppress(Exception):
+                    await fresh.stop()
+                log.warning("kafka producer renewal failed", extra={"error": repr(exc)})
+                return  # the next send that finds the session lost tries again
+            self._producer = fresh
+            self._renewed()
+            log.warning("kafka producer renewed: the broker lost its idempotent session")
+        retiring = asyncio.create_task(broken.stop())
+        self._retired.add(retiring)
+        retiring.add_done_callback(self._retired.discard)
 
 
 class PersistenceWatch:

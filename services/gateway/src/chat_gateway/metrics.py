@@ -55,6 +55,12 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.producer_renewals = Counter(
+            "chat_gateway_kafka_producer_renewals_total",
+            "Kafka producers replaced because the broker no longer knew their idempotent session "
+            "(after a broker restart)",
+            registry=r,
+        )
         self.queue_overflows = Counter(
             "chat_gateway_outbound_overflows_total",
             "Connections closed because their outbound queue was full (slow consumers)",
