@@ -12,7 +12,9 @@ Checks only read. Creating what a join names (a public room named for the first 
 message's row, the person's membership of a public room) is the separate step ``enter``, and
 ending a membership the separate step ``leave``. Decisions use a cache that every gateway drops at
 once when a membership, mute or ban changes (``room_events``), and that expires by itself after a
-while in case an invalidation was lost (Redis pub/sub is at-most-once).
+while in case an invalidation was lost (Redis pub/sub is at-most-once). While Postgres cannot be
+reached, an expired decision is used for a bounded while longer instead of refusing everyone
+(``stale_if_error_s``): nothing can change it meanwhile, since every change is a Postgres write.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ from chat_gateway.roster import RoomRoster, Standing, dm_members, ensure_dm
 from chat_gateway.store import Room, RoomDirectory
 
 _CACHE_ENTRIES = 50_000
+# Postgres unreachable: refused connections, connections cut mid-query, a server restarting.
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.PostgresConnectionError,
+)
 _STAFF = frozenset({"admin", "moderator"})
 _ROOM_STAFF = frozenset({"owner", "moderator"})
 _GLOBAL_RANK = {"admin": 4, "moderator": 3}
@@ -101,6 +110,7 @@ class RoomAccess:
         *,
         create_on_join: bool,
         cache_ttl_s: float,
+        stale_if_error_s: float = 0.0,
     ) -> None:
         self._pool = pool
         self._rooms = rooms
@@ -108,6 +118,7 @@ class RoomAccess:
         self._people = people
         self._create_on_join = create_on_join
         self._cache_ttl_s = cache_ttl_s
+        self._stale_if_error_s = stale_if_error_s
         self._room_cache: dict[str, tuple[float, Room]] = {}
         self._standing_cache: dict[tuple[str, str], tuple[float, Standing]] = {}
 
@@ -245,7 +256,12 @@ class RoomAccess:
         cached = self._standing_cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        standing = await self._roster.standing(room, user_id)
+        try:
+            standing = await self._roster.standing(room, user_id)
+        except _DATABASE_ERRORS:
+            if cached is None or not self._usable_stale(cached[0]):
+                raise
+            return cached[1]
         if len(self._standing_cache) >= _CACHE_ENTRIES:
             self._standing_cache.clear()
         self._standing_cache[key] = (time.monotonic() + self._cache_ttl_s, standing)
@@ -255,10 +271,18 @@ class RoomAccess:
         cached = self._room_cache.get(room)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        found = await self._rooms.get(room)
+        try:
+            found = await self._rooms.get(room)
+        except _DATABASE_ERRORS:
+            if cached is None or not self._usable_stale(cached[0]):
+                raise
+            return cached[1]
         if found is not None:
             self._remember_room(found)
         return found
+
+    def _usable_stale(self, expired_at: float) -> bool:
+        return time.monotonic() < expired_at + self._stale_if_error_s
 
     def _remember_room(self, room: Room) -> None:
         if len(self._room_cache) >= _CACHE_ENTRIES:

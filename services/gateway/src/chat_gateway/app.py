@@ -154,6 +154,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             people_directory,
             create_on_join=settings.create_rooms_on_join,
             cache_ttl_s=settings.access_cache_ttl_s,
+            stale_if_error_s=settings.access_stale_if_error_s,
         )
         ctx = build_context(
             settings,

@@ -104,6 +104,11 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # Access decisions are dropped at once on every change (room events); this only bounds how
     # long a change whose announcement was lost (pub/sub is at-most-once) goes unnoticed.
     access_cache_ttl_s: PositiveFloat = 30.0
+    # While Postgres cannot be reached, a decision that expired less than this long ago is used
+    # instead of refusing every send: a Postgres restart or failover (seconds to a minute) then
+    # does not stop people talking in rooms they were talking in. Nothing can change a decision
+    # meanwhile (a membership, mute or ban is a Postgres write), and 0 turns this off.
+    access_stale_if_error_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
     # GET /v1/rooms lists the caller's own rooms (memberships, private rooms, DMs), the most
     # recently active first, up to this many: past any person's room list (Slack and Zulip users
     # rarely pass a few hundred; one tab joins at most max_rooms_per_connection), and ~150 KiB
