@@ -13,7 +13,7 @@ UV := uv run --all-packages --locked --no-sync
 .PHONY: bench bench-worker bench-gateway bench-fanout bench-full bench-deps bench-people bench-search loadtest
 .PHONY: web web-test screenshots
 .PHONY: keys
-.PHONY: k8s-check
+.PHONY: k8s-check chaos
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -124,6 +124,16 @@ loadtest: install  ## locust chat users through nginx (USERS=50 SPAWN_RATE=2 DUR
 	  --run-time $(DURATION) --host $(LOADTEST_HOST) --csv $(LOADTEST_OUT)/chat \
 	  --html $(LOADTEST_OUT)/chat.html --chat-summary $(LOADTEST_OUT)/tally.json $(ARGS)
 	@printf 'reports: %s/chat.html, %s/chat_stats.csv, %s/tally.json\n' $(LOADTEST_OUT) $(LOADTEST_OUT) $(LOADTEST_OUT)
+
+# The long fault run (loadtests/chaos, docs/reliability.md "Faults"): gateways, worker, auth
+# service, Redis and a Kafka broker of its own on free ports, the local Postgres behind a proxy;
+# then every property test with the long hypothesis profile. `make test` runs the short versions.
+# `make chaos ARGS=--publish` writes the results into docs/reliability.md.
+FUZZ := $(addprefix services/gateway/tests/,test_protocol_fuzz.py test_commands_fuzz.py test_room_state_fuzz.py test_room_state_real.py)
+
+chaos: migrate  ## every fault under steady traffic, 3 rounds, with the checker; then fuzzing at length (~40 min)
+	@PYTHONPATH=loadtests:services/gateway/tests $(UV) python -m chaos $(ARGS)
+	@HYPOTHESIS_PROFILE=chaos $(UV) pytest -q $(FUZZ)
 
 # The web app's packages are installed when missing or older than its lock file.
 WEB_DEPS := web/node_modules/.package-lock.json
