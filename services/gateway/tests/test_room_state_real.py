@@ -90,8 +90,8 @@ class RealRoomsMachine(RuleBasedStateMachine):
         self.readers: dict[str, Reader[ChatClient]] = {}
         self.commands: list[Command] = []
         self.ids = 0
-        # True once the last step's checks passed; a run that failed before is not checked
-        # against Postgres again (its model is not what was asked for).
+        # True once the last step's checks passed. A run that already failed is not checked
+        # against Postgres: its model stopped mid-step, and its first failure is the one to see.
         self.settled = False
 
     def _run(self, work: Coroutine[Any, Any, T], limit_s: float = STEP_LIMIT_S) -> T:
