@@ -131,6 +131,13 @@ class ChatClient:
         async with asyncio.timeout(limit_s):
             return await asyncio.shield(self.closed)
 
+    async def drop(self) -> None:
+        """The network goes away: the socket is cut without a close handshake (no close frame
+        either way, the TCP connection reset), as when a phone loses its signal."""
+        self.connection.transport.abort()
+        async with asyncio.timeout(5.0):  # the reader sees the connection gone at once
+            await self._reader
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.connection.close()
