@@ -28,6 +28,7 @@ class Outcome:
     sending_s: float | None
     stored_s: float | None
     reconnected_s: float | None
+    acked_during: int  # acknowledgements between the fault's start and its end
     refused: dict[str, int]
     unanswered: int
     reconnects: int
@@ -69,12 +70,14 @@ async def play(stage: Stage, fault: Fault, hold_s: float, calm_s: float, known: 
     delivery = _delivery_ms(stage, began)
     verdict = await stage.checkpoint()
     refused = _refusals(stage) - refused_before
+    acked_during = sum(began <= t <= ended for s in stage.speakers for t in s.acks)
     return Outcome(
         fault=fault.name,
         promise=fault.promise,
         sending_s=sending,
         stored_s=stored_s,
         reconnected_s=reconnected_s,
+        acked_during=acked_during,
         refused=dict(refused),
         unanswered=sum(c.unanswered for j in stage.journals for c in j.commands)
         - unanswered_before,
@@ -136,9 +139,9 @@ def report(outcomes: list[Outcome], final: Verdict, header: str) -> str:
     lines = [
         header,
         "",
-        "| fault | promise | held | sending again | all stored | all rejoined | refused | "
-        "reconnects | send → delivery p50 / p99 | observed |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| fault | promise | held | acked during | sending again | all stored | all rejoined | "
+        "refused | reconnects | send → delivery p50 / p99 | observed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         refused = ", ".join(f"{n} {code}" for code, n in sorted(o.refused.items())) or "none"
@@ -151,7 +154,7 @@ def report(outcomes: list[Outcome], final: Verdict, header: str) -> str:
         notes = "; ".join(f"{k}: {v}" for k, v in o.notes.items()) or "-"
         held = "yes" if o.holds else "NO: " + (breaches or "did not recover")
         lines.append(
-            f"| {o.fault} | {o.promise} | {held} | "
+            f"| {o.fault} | {o.promise} | {held} | {o.acked_during} | "
             f"{seconds(o.sending_s)} | {seconds(o.stored_s)} | {seconds(o.reconnected_s)} | "
             f"{refused} | {o.reconnects} | {delivery} | {notes} |"
         )
