@@ -2,7 +2,9 @@
 
 A fault's ``inject`` does the damage and undoes it as production would (a killed process is
 started again, as Kubernetes restarts it; a stopped dependency comes back) and returns the
-moment the fault ended: the clock of the recovery times starts there. Anything it observed on
+moment the fault ended: the clock of the recovery times starts there. A killed process is
+started again in the background (``Stage.repair``), so the clock starts at the kill and the
+restart's time counts in the recovery. Anything it observed on
 the way (how long a never-reading client was served) goes into ``notes``.
 """
 
@@ -46,8 +48,12 @@ async def _kill_gateway(stage: Stage, hold_s: float, notes: dict[str, str]) -> f
     gateway = stage.cluster.gateways[0]
     await gateway.kill()
     ended = time.monotonic()
-    await asyncio.sleep(2.0)  # a restart's delay: its clients have to go elsewhere first
-    await gateway.start()
+
+    async def restart() -> None:
+        await asyncio.sleep(2.0)  # a restart's delay: its clients have to go elsewhere first
+        await gateway.start()
+
+    stage.repair(restart())
     return ended
 
 
@@ -55,20 +61,29 @@ async def _drain_gateway(stage: Stage, hold_s: float, notes: dict[str, str]) -> 
     gateway = stage.cluster.gateways[1]
     gateway.signal(signal.SIGTERM)
     began = time.monotonic()
-    code = await gateway.wait_exit(30.0)
-    notes["drained and exited"] = f"{time.monotonic() - began:.1f} s, exit code {code}"
-    if code != 0:
-        notes[BROKEN] = f"the drained gateway exited with {code}"
-    await gateway.start()
+
+    async def restart() -> None:
+        code = await gateway.wait_exit(30.0)
+        notes["drained and exited"] = f"{time.monotonic() - began:.1f} s, exit code {code}"
+        if code != 0:
+            notes[BROKEN] = f"the drained gateway exited with {code}"
+        await gateway.start()
+
+    stage.repair(restart())
     return began
 
 
 async def _kill_worker(stage: Stage, hold_s: float, notes: dict[str, str]) -> float:
     worker = stage.cluster.system.worker
     await worker.kill()  # traffic never stops, so a batch is always on its way
-    await asyncio.sleep(1.0)
-    await worker.start()
-    return time.monotonic()
+    ended = time.monotonic()
+
+    async def restart() -> None:
+        await asyncio.sleep(1.0)
+        await worker.start()
+
+    stage.repair(restart())
+    return ended
 
 
 async def _restart_redis(stage: Stage, hold_s: float, notes: dict[str, str]) -> float:

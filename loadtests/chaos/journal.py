@@ -99,3 +99,5 @@ class Journal:
     connections: int = 0
     # Connected and joined when the journal was read: it must hold each room to its newest.
     connected: bool = False
+    # When each connection was joined in every room, and when it ended (None: it has not).
+    sessions: list[list[float | None]] = field(default_factory=list)

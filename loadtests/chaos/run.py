@@ -11,6 +11,7 @@ checkpoint after it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 from collections import Counter
@@ -61,11 +62,13 @@ async def play(stage: Stage, fault: Fault, hold_s: float, calm_s: float, known: 
     acked_before = set(stage.acknowledged_ids())
     ended = await fault.inject(stage, hold_s, fault.notes)
     acked_at_end = [i for i in stage.acknowledged_ids() if i not in acked_before]
-    sending = await _sending_recovered(stage, ended)
-    stored = await stage.stored(list(acked_before) + acked_at_end)
-    stored_s = None if stored is None else time.monotonic() - ended
-    joined = await stage.until(lambda: all(s.journal.connected for s in stage.speakers), SETTLE_S)
-    reconnected_s = time.monotonic() - ended if joined else None
+    # The three clocks run side by side, while a killed process is being started again.
+    sending, stored_s, reconnected_s = await asyncio.gather(
+        _sending_recovered(stage, ended),
+        _stored(stage, list(acked_before) + acked_at_end, ended),
+        _rejoined(stage, began, ended),
+    )
+    await stage.repaired()
     await asyncio.sleep(calm_s)
     delivery = _delivery_ms(stage, began)
     verdict = await stage.checkpoint()
@@ -95,6 +98,29 @@ async def play(stage: Stage, fault: Fault, hold_s: float, calm_s: float, known: 
 
 def _refusals(stage: Stage) -> Counter[str]:
     return Counter(code for j in stage.journals for c in j.commands for code in c.refusals)
+
+
+async def _stored(stage: Stage, ids: list[str], ended: float) -> float | None:
+    """Seconds from ``ended`` until Postgres held every one of ``ids``."""
+    if await stage.stored(ids) is None:
+        return None
+    return time.monotonic() - ended
+
+
+async def _rejoined(stage: Stage, began: float, ended: float) -> float | None:
+    """Seconds from ``ended`` until every client whose connection ended after ``began`` was
+    connected and joined again (0 when none lost its connection)."""
+    # A client notices a dead connection a moment after the fault: give it that moment.
+    await asyncio.sleep(0.5)
+    if not await stage.until(lambda: all(s.journal.connected for s in stage.speakers), SETTLE_S):
+        return None
+    back = [
+        after[0]
+        for journal in stage.journals
+        for before, after in itertools.pairwise(journal.sessions)
+        if before[1] is not None and before[1] >= began and after[0] is not None
+    ]
+    return max(0.0, max(back, default=ended) - ended)
 
 
 async def _sending_recovered(stage: Stage, ended: float) -> float | None:

@@ -102,6 +102,8 @@ class Speaker:
                 failures += 1
             finally:
                 self._joined.clear()
+                if self.journal.connected:
+                    self.journal.sessions[-1][1] = time.monotonic()
                 self.journal.connected = False
             if stop.is_set():
                 return
@@ -137,6 +139,7 @@ class Speaker:
                 await self._join(connection, number, room)
             self._joined.set()
             self.journal.connected = True
+            self.journal.sessions.append([time.monotonic(), None])
             await self._talk(connection, reader, stop)
             return False
         finally:
@@ -177,21 +180,28 @@ class Speaker:
             self._newest[room] = max(self._newest.get(room, 0), reply["last_seq"])
 
     async def _read(self, connection: ClientConnection, number: int) -> None:
-        async for raw in connection:
-            frame = msgspec.json.decode(raw)
-            kind = frame.get("type")
-            if kind in ("reply", "error") and frame.get("id") in self._replies:
-                joining = self._joining.pop(frame["id"], None)
-                if joining is not None and kind == "reply":
-                    self._take_join(number, *joining, frame)
-                waiter = self._replies.pop(frame["id"])
+        try:
+            async for raw in connection:
+                frame = msgspec.json.decode(raw)
+                kind = frame.get("type")
+                if kind in ("reply", "error") and frame.get("id") in self._replies:
+                    joining = self._joining.pop(frame["id"], None)
+                    if joining is not None and kind == "reply":
+                        self._take_join(number, *joining, frame)
+                    waiter = self._replies.pop(frame["id"])
+                    if not waiter.done():
+                        waiter.set_result(frame)
+                elif kind == "message":
+                    self._receive(Entry.of(frame["message"]), number, time.monotonic(), live=True)
+                elif kind == "reconnect":  # draining: go elsewhere now, as the web app does
+                    connection.transport.abort()
+                    return
+        finally:
+            # The connection is gone: a command waiting for its answer learns it now, not
+            # when its answer's time is up.
+            for waiter in self._replies.values():
                 if not waiter.done():
-                    waiter.set_result(frame)
-            elif kind == "message":
-                self._receive(Entry.of(frame["message"]), number, time.monotonic(), live=True)
-            elif kind == "reconnect":  # draining: go elsewhere now, as the web app does
-                connection.transport.abort()
-                return
+                    waiter.set_exception(Gone())
 
     def _receive(self, entry: Entry, number: int, at: float, *, live: bool) -> None:
         self.journal.received.append(Received(number, entry, at, live))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from chaos.checker import StoredEntry, StoredReaction, Verdict, check
 from chaos.cluster import Cluster
@@ -40,6 +41,7 @@ class Stage:
     rooms: list[str] = field(default_factory=list)
     speakers: list[Speaker] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _repairs: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
@@ -74,6 +76,14 @@ class Stage:
     def add(self, speaker: Speaker) -> None:
         self.speakers.append(speaker)
         self._tasks.append(asyncio.create_task(speaker.run(self._stop)))
+
+    def repair(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` (a restart) while the recovery is being measured."""
+        self._repairs.append(asyncio.create_task(work))
+
+    async def repaired(self) -> None:
+        repairs, self._repairs = self._repairs, []
+        await asyncio.gather(*repairs)
 
     async def stop(self) -> None:
         self._stop.set()
