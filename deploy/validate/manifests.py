@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlsplit
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml  # type: ignore[import-untyped]
@@ -489,9 +489,9 @@ def check_database_connections(report: Report, by_kind: dict[str, list[Resource]
         report.check(cluster is not None, where, f"no Cluster {spec['cluster']['name']}")
         if cluster is None:
             continue
-        limit = int(cluster["spec"].get("postgresql", {}).get("parameters", {}).get(
-            "max_connections", 100
-        ))
+        limit = int(
+            cluster["spec"].get("postgresql", {}).get("parameters", {}).get("max_connections", 100)
+        )
         needed = instances * server + POSTGRES_DIRECT_CONNECTIONS
         report.check(
             limit >= needed,
@@ -508,9 +508,7 @@ def check_migrations(report: Report, by_kind: dict[str, list[Resource]]) -> None
     for job in jobs:
         where = name_of(job)
         annotations = job["metadata"].get("annotations", {})
-        report.check(
-            "ttlSecondsAfterFinished" in job["spec"], where, "no ttlSecondsAfterFinished"
-        )
+        report.check("ttlSecondsAfterFinished" in job["spec"], where, "no ttlSecondsAfterFinished")
         report.check(
             annotations.get("argocd.argoproj.io/hook") in {"PreSync", "Sync"},
             where,
