@@ -6,10 +6,12 @@ every container is bounded and unprivileged; the services probe their real healt
 their real ports; their environment loads with the services' own settings classes; the
 gateway's grace period covers its drain; the gateway and the auth service agree on the
 token issuer and the allowed origins, which include the Ingress's site; every Deployment has a
-Service, a PDB and an HPA;
+Service, a PDB and an HPA, and none that an HPA scales sets ``replicas``;
 every pod of the system is under the default-deny NetworkPolicy; the Ingresses route like the
 local balancer with WebSocket timeouts above the ping interval, and no route reaches a service's
-metrics or probes; Kafka topics are replicated.
+metrics or probes; Kafka topics are replicated; the migration Job is ordered for Argo CD and
+cleaned up; in prod, every monitor and rule carries the label Prometheus selects by, and the
+services reach Postgres through a PgBouncer Pooler sized for their pools at the HPAs' maxima.
 
 Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
 """
@@ -23,10 +25,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml  # type: ignore[import-untyped]
 
+import chat_gateway
 from chat_auth.settings import PREFIX as AUTH_PREFIX
 from chat_auth.settings import AuthSettings
 from chat_common.settings import SettingsError, load_settings
@@ -63,7 +67,18 @@ GATEWAY_SHUTDOWN_S = 5 + 5
 SECRET_PLACEHOLDERS = {
     "uri": "postgresql://chat:secret@postgres:5432/chat",
     "url": "redis://:secret@redis:6379/0",
+    "username": "chat",
 }
+# The kubelet's $(NAME) references to variables defined before; $$ is a literal $.
+_ENV_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# The gateway's asyncpg pool is sized in its code, not a setting (chat_gateway/app.py).
+_GATEWAY_POOL = re.compile(r"create_pool\(\s*settings\.database_url,[^)]*max_size=(\d+)")
+# Connections Postgres keeps beside the poolers': the migration Job, the operator's instance
+# manager and metrics exporter, superuser_reserved_connections (3), a person with psql.
+POSTGRES_DIRECT_CONNECTIONS = 50
+# The label kube-prometheus-stack's Prometheus selects monitors and rules by.
+PROMETHEUS_SELECTOR_LABEL = "release"
+ARGO_WAVE = "argocd.argoproj.io/sync-wave"
 
 
 class Report:
@@ -162,6 +177,18 @@ def check_container_bounds(report: Report, resource: Resource) -> None:
         report.check(seccomp.get("type") == "RuntimeDefault", at, "no RuntimeDefault seccomp")
 
 
+def expand(value: str, env: dict[str, str]) -> str:
+    """``$(NAME)`` replaced by a variable defined before, as the kubelet does; an unknown
+    reference stays as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        return env.get(match[1], match[0])
+
+    return _ENV_REFERENCE.sub(replace, value)
+
+
 def environment(resource: Resource, config_maps: dict[str, Resource]) -> dict[str, str]:
     """The container's environment as the kubelet would build it; Secrets as placeholders."""
     env: dict[str, str] = {}
@@ -171,7 +198,7 @@ def environment(resource: Resource, config_maps: dict[str, Resource]) -> dict[st
         env.update({key: str(value) for key, value in data.items()})
     for variable in container.get("env", []):
         if "value" in variable:
-            env[variable["name"]] = str(variable["value"])
+            env[variable["name"]] = expand(str(variable["value"]), env)
             continue
         origin = variable["valueFrom"]
         if "fieldRef" in origin:
@@ -340,6 +367,166 @@ def check_companions(report: Report, by_kind: dict[str, list[Resource]]) -> None
             "HorizontalPodAutoscaler/gateway",
             "does not scale on chat_gateway_connections",
         )
+
+
+def check_scaled_replicas(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """An HPA owns the replica count of what it scales: a ``replicas`` in the Deployment would
+    set the count back on every apply, draining most gateways' clients at once."""
+    scaled = {
+        (h["spec"]["scaleTargetRef"]["kind"], h["spec"]["scaleTargetRef"]["name"])
+        for h in by_kind.get("HorizontalPodAutoscaler", [])
+    }
+    for kind in ("Deployment", "StatefulSet"):
+        for workload in by_kind.get(kind, []):
+            report.check(
+                (kind, workload["metadata"]["name"]) not in scaled
+                or "replicas" not in workload["spec"],
+                name_of(workload),
+                "sets replicas while an HorizontalPodAutoscaler scales it",
+            )
+
+
+def check_monitoring_labels(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """Every monitor and rule carries the label the Prometheus selects by, the same value."""
+    if report.overlay != "prod":
+        return
+    values: set[str] = set()
+    for resources in by_kind.values():
+        for resource in resources:
+            if group_of(resource) != "monitoring.coreos.com":
+                continue
+            value = resource["metadata"].get("labels", {}).get(PROMETHEUS_SELECTOR_LABEL)
+            report.check(
+                value is not None,
+                name_of(resource),
+                f"no {PROMETHEUS_SELECTOR_LABEL} label: Prometheus would not select it",
+            )
+            if value is not None:
+                values.add(value)
+    report.check(
+        len(values) <= 1,
+        "monitoring.coreos.com",
+        f"{PROMETHEUS_SELECTOR_LABEL} labels differ: {sorted(values)}",
+    )
+
+
+def gateway_pool_size() -> int:
+    source = Path(chat_gateway.__file__).with_name("app.py").read_text()
+    found = _GATEWAY_POOL.search(source)
+    if found is None:
+        raise SystemExit("chat_gateway/app.py: the Postgres pool's max_size was not found")
+    return int(found[1])
+
+
+def database_pools(report: Report, by_kind: dict[str, list[Resource]]) -> dict[str, int]:
+    """Postgres connections each service may open at its HPA maximum: pool size x replicas."""
+    config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
+    deployments = {r["metadata"]["name"]: r for r in by_kind.get("Deployment", [])}
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind["HorizontalPodAutoscaler"]}
+    pools: dict[str, int] = {}
+    for name, (settings, prefix, *_) in SERVICES.items():
+        if settings is None or name not in deployments or name not in hpas:
+            continue
+        env = environment(deployments[name], config_maps)
+        loaded = load_settings(settings, prefix, env)
+        if isinstance(loaded, AuthSettings):
+            size = loaded.database_pool_size
+        elif isinstance(loaded, WorkerSettings):
+            # One connection per parallel transaction and one for /readyz (chat_worker/service.py).
+            size = loaded.write_connections + 1
+        else:
+            size = gateway_pool_size()
+        pools[name] = size * int(hpas[name]["spec"]["maxReplicas"])
+    return pools
+
+
+def check_database_connections(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """prod: the services reach Postgres through a PgBouncer Pooler that, and Postgres behind
+    it, take every service's pool at its HPA maximum (docs/operations.md)."""
+    if report.overlay != "prod":
+        return
+    poolers = {p["metadata"]["name"]: p for p in by_kind.get("Pooler", [])}
+    config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
+    for deployment in by_kind.get("Deployment", []):
+        name = deployment["metadata"]["name"]
+        settings, prefix, *_ = SERVICES.get(name, (None, ""))
+        if settings is None:
+            continue
+        url = environment(deployment, config_maps).get(f"{prefix}DATABASE_URL", "")
+        host = urlsplit(url).hostname or ""
+        report.check(
+            host in poolers, name_of(deployment), f"reaches Postgres at {host!r}, not a Pooler"
+        )
+    try:
+        pools = database_pools(report, by_kind)
+    except SettingsError as exc:
+        report.errors.append(f"{report.overlay}: {exc}")
+        return
+    demand = sum(pools.values())
+    clusters = {c["metadata"]["name"]: c for c in by_kind.get("Cluster", [])}
+    for pooler in poolers.values():
+        where = name_of(pooler)
+        spec = pooler["spec"]
+        parameters = spec["pgbouncer"].get("parameters", {})
+        client = int(parameters.get("max_client_conn", 100))
+        server = min(
+            int(parameters.get("default_pool_size", 20)),
+            int(parameters.get("max_db_connections", 0)) or 1 << 30,
+        )
+        instances = int(spec.get("instances", 1))
+        detail = " + ".join(f"{name} {count}" for name, count in sorted(pools.items()))
+        report.check(
+            client >= demand,
+            where,
+            f"max_client_conn {client} < the services' pools at their maxima ({detail})",
+        )
+        report.check(
+            server >= demand,
+            where,
+            f"one instance opens at most {server} connections < {demand} ({detail})",
+        )
+        cluster = clusters.get(spec["cluster"]["name"])
+        report.check(cluster is not None, where, f"no Cluster {spec['cluster']['name']}")
+        if cluster is None:
+            continue
+        limit = int(
+            cluster["spec"].get("postgresql", {}).get("parameters", {}).get("max_connections", 100)
+        )
+        needed = instances * server + POSTGRES_DIRECT_CONNECTIONS
+        report.check(
+            limit >= needed,
+            name_of(cluster),
+            f"max_connections {limit} < {instances} poolers x {server}"
+            f" + {POSTGRES_DIRECT_CONNECTIONS} direct ({needed})",
+        )
+
+
+def check_migrations(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """The migration Job runs before the Deployments under Argo CD and does not linger."""
+    jobs = [j for j in by_kind.get("Job", []) if j["metadata"]["name"] == "chat-migrate"]
+    report.check(len(jobs) == 1, "Job/chat-migrate", "missing")
+    for job in jobs:
+        where = name_of(job)
+        annotations = job["metadata"].get("annotations", {})
+        report.check("ttlSecondsAfterFinished" in job["spec"], where, "no ttlSecondsAfterFinished")
+        report.check(
+            annotations.get("argocd.argoproj.io/hook") in {"PreSync", "Sync"},
+            where,
+            "not an Argo CD PreSync or Sync hook",
+        )
+        report.check(
+            "BeforeHookCreation" in annotations.get("argocd.argoproj.io/hook-delete-policy", ""),
+            where,
+            "an Argo CD hook that is not deleted before the next one is made",
+        )
+        wave = int(annotations.get(ARGO_WAVE, "0"))
+        for deployment in by_kind.get("Deployment", []):
+            deployment_wave = int(deployment["metadata"].get("annotations", {}).get(ARGO_WAVE, "0"))
+            report.check(
+                deployment_wave > wave,
+                name_of(deployment),
+                f"Argo CD sync-wave {deployment_wave} is not after the migration Job's {wave}",
+            )
 
 
 def check_network_policies(report: Report, by_kind: dict[str, list[Resource]]) -> None:
@@ -526,8 +713,12 @@ def main(argv: list[str]) -> int:
     checks: list[Callable[[Report, dict[str, list[Resource]]], None]] = [
         check_services,
         check_companions,
+        check_scaled_replicas,
         check_network_policies,
         check_kafka,
+        check_monitoring_labels,
+        check_database_connections,
+        check_migrations,
     ]
     for check in checks:
         check(report, by_kind)

@@ -71,8 +71,12 @@ def _errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:
         manifests.check_container_bounds(report, workload)
     manifests.check_services(report, by_kind)
     manifests.check_companions(report, by_kind)
+    manifests.check_scaled_replicas(report, by_kind)
     manifests.check_network_policies(report, by_kind)
     manifests.check_kafka(report, by_kind)
+    manifests.check_monitoring_labels(report, by_kind)
+    manifests.check_database_connections(report, by_kind)
+    manifests.check_migrations(report, by_kind)
     manifests.check_ingress(report, by_kind, 20.0)
     errors: list[str] = report.errors
     return errors
@@ -211,12 +215,113 @@ def test_an_under_replicated_topic_is_refused(prod: list[dict[str, Any]], tmp_pa
     assert any("min.insync.replicas not 2" in e for e in _errors(broken, tmp_path))
 
 
+def test_a_replica_count_under_an_hpa_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _find(broken, "Deployment", "gateway")["spec"]["replicas"] = 3
+    assert any(
+        "Deployment/gateway: sets replicas while an HorizontalPodAutoscaler scales it" in e
+        for e in _errors(broken, tmp_path)
+    )
+
+
+def test_a_monitor_or_rule_prometheus_would_not_select_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    del _find(broken, "ServiceMonitor", "gateway")["metadata"]["labels"]["release"]
+    _find(broken, "PrometheusRule", "chat")["metadata"]["labels"]["release"] = "prometheus"
+    errors = _errors(broken, tmp_path)
+    assert any("ServiceMonitor/gateway: no release label" in e for e in errors)
+    assert any("release labels differ" in e for e in errors)
+
+
+def test_services_that_bypass_the_pooler_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    data = _find(broken, "ConfigMap", "backing-services")["data"]
+    data["postgres_address"] = "chat-postgres-rw:5432"
+    errors = _errors(broken, tmp_path)
+    for service in ("gateway", "auth-service", "persistence-worker"):
+        assert any(
+            f"Deployment/{service}: reaches Postgres at 'chat-postgres-rw', not a Pooler" in e
+            for e in errors
+        ), errors
+
+
+def test_pools_that_outgrow_the_pooler_or_postgres_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # 40 gateways of 10 connections: 400 + auth-service 100 + persistence-worker 36 = 536.
+    broken = copy.deepcopy(prod)
+    _find(broken, "HorizontalPodAutoscaler", "gateway")["spec"]["maxReplicas"] = 40
+    _find(broken, "Cluster", "chat-postgres")["spec"]["postgresql"]["parameters"][
+        "max_connections"
+    ] = "300"
+    errors = _errors(broken, tmp_path)
+    assert any(
+        "Pooler/chat-postgres-pooler: one instance opens at most 450 connections < 536" in e
+        for e in errors
+    ), errors
+    assert any("Cluster/chat-postgres: max_connections 300 < 2 poolers x 450" in e for e in errors)
+
+
+def test_the_pool_arithmetic_reads_each_services_pool() -> None:
+    report = manifests.Report("prod")
+    resources = [
+        r
+        for r in yaml.safe_load_all(
+            subprocess.run(
+                [_kustomize(), "build", str(ROOT / "k8s" / "overlays" / "prod")],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        if r
+    ]
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources:
+        by_kind.setdefault(resource["kind"], []).append(resource)
+    assert manifests.database_pools(report, by_kind) == {
+        "gateway": 10 * 30,
+        "auth-service": 10 * 10,
+        "persistence-worker": 3 * 12,
+    }
+
+
+def test_a_migration_job_argo_cd_cannot_order_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    job = _find(broken, "Job", "chat-migrate")
+    del job["spec"]["ttlSecondsAfterFinished"]
+    del job["metadata"]["annotations"]["argocd.argoproj.io/hook"]
+    del _find(broken, "Deployment", "auth-service")["metadata"]["annotations"]
+    errors = _errors(broken, tmp_path)
+    assert any("Job/chat-migrate: no ttlSecondsAfterFinished" in e for e in errors)
+    assert any("Job/chat-migrate: not an Argo CD PreSync or Sync hook" in e for e in errors)
+    assert any(
+        "Deployment/auth-service: Argo CD sync-wave 0 is not after the migration Job's 1" in e
+        for e in errors
+    )
+
+
 def test_custom_resources_are_sorted_to_their_validators(
     prod: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     _errors(prod, tmp_path)
     kinds = {r["kind"] for r in yaml.safe_load_all((tmp_path / "crds.yaml").read_text())}
-    assert kinds == {"Cluster", "ScheduledBackup", "ServiceMonitor", "PrometheusRule"}
+    assert kinds == {
+        "Cluster",
+        "Pooler",
+        "ScheduledBackup",
+        "ServiceMonitor",
+        "PodMonitor",
+        "PrometheusRule",
+    }
     assert "Kafka" in (tmp_path / "strimzi.json").read_text()
     builtin = {r["kind"] for r in yaml.safe_load_all((tmp_path / "builtin.yaml").read_text())}
     assert not builtin & {"Kafka", "Cluster", "ServiceMonitor"}
