@@ -131,7 +131,7 @@ loadtest: install  ## locust chat users through nginx (USERS=50 SPAWN_RATE=2 DUR
 # `make chaos ARGS=--publish` writes the results into docs/reliability.md.
 FUZZ := $(addprefix services/gateway/tests/,test_protocol_fuzz.py test_commands_fuzz.py test_room_state_fuzz.py test_room_state_real.py)
 
-chaos: migrate  ## every fault under steady traffic, 3 rounds, with the checker; then fuzzing at length (~40 min)
+chaos: migrate  ## every fault under steady traffic, 3 rounds, with the checker; then fuzzing at length (over an hour)
 	@PYTHONPATH=loadtests:services/gateway/tests $(UV) python -m chaos $(ARGS)
 	@HYPOTHESIS_PROFILE=chaos $(UV) pytest -q $(FUZZ)
 
