@@ -154,8 +154,13 @@ def check(
         for command in journal.commands
         if command.acks and (command.refusals or command.unanswered)
     }
+    # Read once for every journal: each room's newest seq and the fold of the whole log.
+    newest: dict[str, int] = {}
+    for row in stored:
+        newest[row.room] = max(row.seq, newest.get(row.room, 0))
+    expected = fold(sorted(stored, key=lambda row: (row.room, row.seq)))
     for journal in journals:
-        _check_receiver(verdict, journal, stored, by_id, retried)
+        _check_receiver(verdict, journal, stored, by_id, retried, newest, expected)
     return verdict
 
 
@@ -254,6 +259,8 @@ def _check_receiver(
     stored: Sequence[StoredEntry],
     by_id: dict[str, StoredEntry],
     retried: set[str],
+    newest_stored: dict[str, int],
+    expected: dict[str, Shown],
 ) -> None:
     who = journal.user[:8]
     newest: dict[tuple[int, str], int] = {}
@@ -290,8 +297,8 @@ def _check_receiver(
         got.add((received.connection, entry.room, entry.seq))
         newest[line] = max(entry.seq, newest.get(line, 0))
         held[entry.room].setdefault(entry.seq, entry)
-    _check_holes(verdict, journal, stored, held)
-    _check_views(verdict, journal, stored, held)
+    _check_holes(verdict, journal, stored, held, newest_stored)
+    _check_views(verdict, journal, held, expected)
 
 
 def _check_holes(
@@ -299,6 +306,7 @@ def _check_holes(
     journal: Journal,
     stored: Sequence[StoredEntry],
     held: dict[str, dict[int, Entry]],
+    last: dict[str, int],
 ) -> None:
     who = journal.user[:8]
     starts: dict[str, int] = {}
@@ -317,9 +325,6 @@ def _check_holes(
                 "G3 received again after a reconnect",
                 f"{who} {line[0]}#{line[1]} on conn {seen[line]} and {received.connection}",
             )
-    last: dict[str, int] = {}
-    for row in stored:
-        last[row.room] = max(row.seq, last.get(row.room, 0))
     for row in stored:
         start = starts.get(row.room)
         if start is None or row.seq <= start:
@@ -339,12 +344,11 @@ def _check_holes(
 def _check_views(
     verdict: Verdict,
     journal: Journal,
-    stored: Sequence[StoredEntry],
     held: dict[str, dict[int, Entry]],
+    expected: dict[str, Shown],
 ) -> None:
     """A client's fold of what it holds equals the fold of the stored log, message by message."""
     who = journal.user[:8]
-    expected = fold(sorted(stored, key=lambda row: (row.room, row.seq)))
     for room, entries in held.items():
         view = fold(entries[seq] for seq in sorted(entries))
         for message_id, shown in view.items():
