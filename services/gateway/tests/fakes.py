@@ -86,6 +86,7 @@ class MemoryStore:
         self._rooms: dict[str, dict[int, RoomFrame]] = {}
         self._states: dict[str, MessageState] = {}
         self._message_ids: dict[str, dict[int, str]] = {}
+        self.failing = False  # reads raise as they do while Postgres is unreachable
 
     def store(self, room: str, frame: RoomFrame) -> None:
         self._rooms.setdefault(room, {})[frame.seq] = frame
@@ -109,6 +110,8 @@ class MemoryStore:
     async def between(
         self, room: str, after: int, until: int | None, limit: int
     ) -> list[RoomFrame]:
+        if self.failing:
+            raise ConnectionRefusedError("Postgres unreachable")
         frames = self._rooms.get(room, {})
         seqs = sorted(s for s in frames if after < s and (until is None or s <= until))
         return [frames[s] for s in seqs[:limit]]

@@ -92,14 +92,44 @@ async def _gateway(
 
 
 async def test_a_room_is_delivered_from_after_its_counter_in_seq_order() -> None:
-    backend = MemoryBackend()
+    backend, store = MemoryBackend(), MemoryStore()
     publisher = backend.broker()
+    for seq in range(1, 6):
+        store.store(ROOM, _frame(seq))  # stored long ago, gone from the window
     await publisher.seed_seq(ROOM, 5)
-    async with _gateway(backend) as gateway:
+    async with _gateway(backend, store) as gateway:
         assert await gateway.fanout.follow(ROOM) == 5
         for seq in (6, 7):
             await publisher.publish(_frame(seq), ROOM)
         assert await gateway.until_delivered(2) == [6, 7]
+
+
+async def test_a_new_subscription_waits_for_a_seq_in_flight_below_the_counter() -> None:
+    backend = MemoryBackend()
+    publisher = backend.broker()
+    async with _gateway(backend, hole_deadline_s=30) as gateway:
+        for seq in (1, 2, 3, 5):  # 4 is taken, its Kafka write not done
+            await publisher.publish(_frame(seq), ROOM)
+        await publisher.seed_seq(ROOM, 5)
+        assert await gateway.fanout.follow(ROOM) == 3
+        await publisher.publish(_frame(4), ROOM)
+        assert await gateway.until_delivered(2) == [4, 5]
+        assert gateway.count("chat_gateway_seq_given_up_total") == 0
+
+
+async def test_a_new_subscription_whose_store_is_away_trusts_what_is_older_than_the_window() -> (
+    None
+):
+    backend, store = MemoryBackend(window_size=2), MemoryStore()
+    publisher = backend.broker()
+    for seq in (1, 2, 3):
+        await publisher.publish(_frame(seq), ROOM)
+    await publisher.seed_seq(ROOM, 3)
+    store.failing = True
+    async with _gateway(backend, store) as gateway:
+        assert await gateway.fanout.follow(ROOM) == 3
+        await publisher.publish(_frame(4), ROOM)
+        assert await gateway.until_delivered(1) == [4]
 
 
 async def test_frames_handed_over_out_of_order_or_twice_leave_once_in_order() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from chat_gateway.fanout import first_unknown
 from chat_gateway.frames import RoomFrame, void_frame
 from chat_gateway.ordering import RoomOrder
 
@@ -60,12 +61,10 @@ def test_a_seq_given_up_on_is_still_delivered_if_it_arrives_late() -> None:
     assert order.accept(_frame(11)) == []  # but only once
 
 
-def test_seqs_expected_late_at_the_start_are_delivered_once() -> None:
-    order = RoomOrder(last=20)
-    order.expect_late([19, 20])
-    assert _seqs(order.accept(_frame(20))) == [20]
-    assert order.accept(_frame(20)) == []
-    assert order.accept(_frame(18)) == []
+def test_a_new_subscription_starts_before_its_first_seq_in_flight() -> None:
+    assert first_unknown(10, 14, {11, 12, 14}) == 13  # 13 taken, not yet published
+    assert first_unknown(10, 14, {11, 12, 13, 14}) == 15  # none in flight
+    assert first_unknown(0, 0, set()) == 1  # a new room
 
 
 def test_a_message_wins_over_a_void_for_the_same_seq() -> None:

@@ -274,6 +274,40 @@ async def test_a_seq_given_up_then_arriving_late_reaches_each_connection_once() 
         assert _seqs(bob.messages(ROOM)) == [1, 3]  # bob has seq 2 from the join already
 
 
+async def test_a_join_while_a_seq_is_in_flight_gets_it_before_the_ones_after_it() -> None:
+    # The window holds 3 while 2 is still on its way to Kafka: a catch-up that sent 3 would
+    # have 2 arrive after it. Patient holes: the test must not race the deadline.
+    async with MemoryGateway(Chat(), hole_deadline_s=30) as gateway:
+        ada, carol = await _both_joined(gateway)
+        await _send(ada, "one")
+        slow = await gateway.broker.next_seq(ROOM)
+        await _send(ada, "three")
+        bob = await gateway.connect("bob")
+        reply = await bob.request("join", room=ROOM, since=1)
+        assert (reply["messages"], reply["last_seq"]) == ([], 1)
+        await gateway.broker.publish(_frame_of(slow, "two"), ROOM)
+        assert await _received(bob, 2) == [2, 3]
+        assert await _received(carol, 3) == [1, 2, 3]
+
+
+async def test_the_first_join_on_a_gateway_while_a_seq_is_in_flight_gets_it_first() -> None:
+    chat = Chat()
+    async with (
+        MemoryGateway(chat, "gw-a", hole_deadline_s=30) as gw_a,
+        MemoryGateway(chat, "gw-b", hole_deadline_s=30) as gw_b,
+    ):
+        ada = await gw_a.connect("ada")
+        await ada.request("join", room=ROOM)
+        await _send(ada, "one")
+        slow = await gw_a.broker.next_seq(ROOM)
+        await _send(ada, "three")
+        bob = await gw_b.connect("bob")  # gw-b follows the room from this join on
+        reply = await bob.request("join", room=ROOM, since=1)
+        assert (reply["messages"], reply["last_seq"]) == ([], 1)
+        await gw_a.broker.publish(_frame_of(slow, "two"), ROOM)
+        assert await _received(bob, 2) == [2, 3]
+
+
 async def test_a_failed_produce_voids_its_seq_and_its_retry_is_delivered_late_once() -> None:
     chat = Chat()
     async with MemoryGateway(chat) as gateway:

@@ -23,14 +23,15 @@ from chat_gateway.frames import RoomFrame
 from chat_gateway.history import MessageHistory
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.ordering import RoomOrder
+from chat_gateway.sending import DEPENDENCY_ERRORS
 from chat_gateway.supervisor import TaskSupervisor
 
 Deliver = Callable[[str, list[RoomFrame]], None]
 Broadcast = Callable[[str, bytes], None]
 Control = Callable[[str, bytes], None]
 
-# Seqs above a new subscription's starting point that may be in flight at that moment: a
-# message takes its seq, then a Kafka round trip, then is published.
+# Seqs below a new subscription's counter that may be in flight at that moment: a message
+# takes its seq, then a Kafka round trip, then is published.
 _IN_FLIGHT_GUESS = 64
 # A room's catch-up after a reconnect reads at most this many messages: bounded like every
 # read, and far more than a reconnect of a few seconds misses in the busiest room.
@@ -176,28 +177,28 @@ class RoomFanout:
 
     async def _start_order(self, room: str, followed: _FollowedRoom) -> None:
         # Subscribed first, then read the counter: whatever is published from now on arrives
-        # live, and a seq at or below the counter not yet in the window may still arrive late.
+        # live. A seq at or below the counter that is neither in the window nor stored is in
+        # flight (taken, its Kafka write not yet done): the order starts before the first such
+        # seq and waits for it as for any hole, so that no connection gets a later seq first.
         counter = await self._broker.current_seq(room)
         if counter == 0:
             # No counter (a new room, or Redis lost it): start after the newest stored message,
             # or a first live frame would make every older message look like a hole to fill.
             counter = await self._history.newest_seq(room)
+        floor = max(0, counter - _IN_FLIGHT_GUESS)
+        try:
+            known = await self._history.between(room, floor, counter)
+        except DEPENDENCY_ERRORS:
+            # Postgres away: what is older than the window counts as stored, as it nearly
+            # always is; a seq in flight below the window may then reach a member late.
+            known = await self._broker.window(room, floor, counter)
+            floor = known[0].seq - 1 if known else counter
         if followed.order is not None:
             return
-        recent = {
-            frame.seq for frame in await self._broker.window(room, counter - _IN_FLIGHT_GUESS)
-        }
-        order = RoomOrder(counter)
-        order.expect_late(
-            [
-                s
-                for s in range(max(1, counter - _IN_FLIGHT_GUESS + 1), counter + 1)
-                if s not in recent
-            ]
-        )
-        followed.order = order
+        start = first_unknown(floor, counter, {frame.seq for frame in known}) - 1
+        followed.order = RoomOrder(start)
         early, followed.early = followed.early, []
-        for frame in early:
+        for frame in [*(frame for frame in known if frame.seq > start), *early]:
             self._accept(room, followed, frame)
 
     def _accept(self, room: str, followed: _FollowedRoom, frame: RoomFrame) -> None:
@@ -256,3 +257,8 @@ class RoomFanout:
             frames, _ = await self._history.after(room, followed.order.last, _RESYNC_LIMIT)
             for frame in frames:
                 self._accept(room, followed, frame)
+
+
+def first_unknown(floor: int, counter: int, known: set[int]) -> int:
+    """The lowest seq in (floor, counter] not in ``known``; counter + 1 when none is missing."""
+    return next((seq for seq in range(floor + 1, counter + 1) if seq not in known), counter + 1)

@@ -23,11 +23,6 @@ class RoomOrder:
         self._pending: dict[int, RoomFrame] = {}
         self._unseen: OrderedDict[int, None] = OrderedDict()
 
-    def expect_late(self, seqs: list[int]) -> None:
-        """Seqs at or below ``last`` that were never delivered here and may still arrive."""
-        for seq in seqs:
-            self._remember_unseen(seq)
-
     def accept(self, frame: RoomFrame) -> list[RoomFrame]:
         """Frames ready for delivery, in order, after ``frame`` arrived."""
         if frame.seq <= self.last:

@@ -370,7 +370,10 @@ class Session:
             if isinstance(exc, TimeoutError):
                 raise ChatError(ErrorCode.UNAVAILABLE, "room not available; retry") from exc
             raise
-        last_seq = max([last_seq, *(frame.seq for frame in frames)])
+        # The catch-up ends where this gateway's delivery stood when it was read: anything
+        # newer reaches the connection live, in seq order, behind the reply. A snapshot may
+        # hold a seq whose predecessor is still in flight; sent now, that one would come after.
+        frames = [frame for frame in frames if frame.seq <= last_seq]
         joined.cursor = RoomCursor(after=command.since or 0)
         for frame in frames:
             joined.cursor.admit(frame.seq)
