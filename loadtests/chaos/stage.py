@@ -140,7 +140,10 @@ class Stage:
                 ),
                 SETTLE_S / 4,
             )
-            return check(
+            # In a thread: over a long run a check takes seconds, and meanwhile every client
+            # must still answer its gateway's pings, or the gateways close them all (20 s).
+            return await asyncio.to_thread(
+                check,
                 self.journals,
                 [StoredEntry(*row) for row in entries],
                 [StoredReaction(*row) for row in reactions],

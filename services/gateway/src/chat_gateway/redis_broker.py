@@ -9,6 +9,15 @@ channels.
 Redis pub/sub is at-most-once and redis-py does not reconnect a PubSub by itself, so the reader
 owns its reconnect: after a drop it subscribes everything again and tells the events handler,
 which reads what was missed from the window and Postgres.
+
+Only the reader task touches the pub/sub connection. A join that follows a new room records
+it and wakes the reader (a PUBLISH on a channel only this broker hears), and the reader
+subscribes it between two reads. redis-py's connections are not safe for two coroutines at
+once: a SUBSCRIBE that reconnected while the reader was reading, or a PubSub closed while a
+SUBSCRIBE was still using its connection, put two readers on one socket
+(``RuntimeError: readuntil() called while another coroutine is already waiting``). For the
+same reason the pub/sub connection comes from a pool of its own, made for each subscription
+run and closed with it: a pub/sub connection never returns to the pool the commands use.
 """
 
 from __future__ import annotations
@@ -17,10 +26,11 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -151,8 +161,12 @@ class RedisBroker:
         # People followed, the same way.
         self._persons: dict[str, asyncio.Event] = {}
         self._pubsub: PubSub | None = None
+        self._pubsub_client: Redis | None = None
+        # Channels subscribed on the current pub/sub connection (the reader's alone).
+        self._on_pubsub: set[str] = set()
+        self._wake_channel = f"wake:{uuid.uuid4().hex}"
+        self._changed = False  # followed or left since the reader last subscribed
         self._reader: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
         self._subscribed_before = False
         self.healthy = False
 
@@ -287,33 +301,44 @@ class RedisBroker:
         await self._close_pubsub()
 
     async def subscribe(self, room: str) -> None:
-        await self._follow(self._rooms, room, channel_of(room))
+        await self._follow(self._rooms, room)
 
     async def unsubscribe(self, room: str) -> None:
-        await self._unfollow(self._rooms, room, channel_of(room))
+        self._unfollow(self._rooms, room)
 
     async def subscribe_person(self, user_id: str) -> None:
-        await self._follow(self._persons, user_id, person_channel_of(user_id))
+        await self._follow(self._persons, user_id)
 
     async def unsubscribe_person(self, user_id: str) -> None:
-        await self._unfollow(self._persons, user_id, person_channel_of(user_id))
+        self._unfollow(self._persons, user_id)
 
     async def tell_person(self, user_id: str, data: bytes) -> None:
         await self._redis.publish(person_channel_of(user_id), data)
 
-    async def _follow(self, followed: dict[str, asyncio.Event], key: str, channel: str) -> None:
+    async def _follow(self, followed: dict[str, asyncio.Event], key: str) -> None:
         confirmed = followed.get(key)
         if confirmed is None:
             confirmed = followed[key] = asyncio.Event()
-            await self._connected.wait()
-            if self._pubsub is not None:
-                await self._pubsub.subscribe(channel)
+            self._changed = True
+            # Wake the reader from its wait for the next message. If Redis cannot be reached,
+            # the reader subscribes it once Redis is back, and this waits until then.
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.publish(self._wake_channel, b"")
         await confirmed.wait()
 
-    async def _unfollow(self, followed: dict[str, asyncio.Event], key: str, channel: str) -> None:
-        if followed.pop(key, None) is not None and self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(channel)
+    def _unfollow(self, followed: dict[str, asyncio.Event], key: str) -> None:
+        # The reader unsubscribes it after its next message, or within a second; what arrives
+        # for it meanwhile is dropped, as it is no longer followed.
+        if followed.pop(key, None) is not None:
+            self._changed = True
+
+    def _wanted(self) -> set[str]:
+        return {
+            *self._control_channels,
+            self._wake_channel,
+            *map(channel_of, self._rooms),
+            *map(person_channel_of, self._persons),
+        }
 
     async def _read_forever(self) -> None:
         """Owns the subscription: reconnects after a Redis failure itself; any other failure
@@ -326,6 +351,7 @@ class RedisBroker:
                 backoff = 0.05
                 assert self._pubsub is not None
                 while True:
+                    await self._follow_changes(self._pubsub)
                     message = await self._pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._on_message(message)
@@ -339,15 +365,37 @@ class RedisBroker:
                 await self._unsubscribed()
                 raise
 
+    async def _follow_changes(self, pubsub: PubSub) -> None:
+        """Subscribes what was followed and unsubscribes what was left since the last call."""
+        if not self._changed:
+            return
+        self._changed = False
+        wanted, before = self._wanted(), self._on_pubsub
+        if added := wanted - before:
+            await pubsub.subscribe(*added)
+        if removed := before - wanted:
+            await pubsub.unsubscribe(*removed)
+        self._on_pubsub = wanted
+        # Left and followed again before this call: never unsubscribed, so confirmed now.
+        kept = before & wanted
+        for followed, channel in ((self._rooms, channel_of), (self._persons, person_channel_of)):
+            for key, confirmed in followed.items():
+                if channel(key) in kept:
+                    confirmed.set()
+
     async def _subscribe_all(self) -> None:
-        pubsub = self._redis.pubsub()
-        self._pubsub = pubsub
-        await pubsub.subscribe(
-            *self._control_channels,
-            *map(channel_of, self._rooms),
-            *map(person_channel_of, self._persons),
+        pool = self._redis.connection_pool
+        self._pubsub_client = client = Redis.from_pool(
+            ConnectionPool(
+                connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+            )
         )
-        self._connected.set()
+        pubsub = client.pubsub()
+        self._pubsub = pubsub
+        self._changed = False
+        wanted = self._wanted()
+        await pubsub.subscribe(*wanted)
+        self._on_pubsub = wanted
         self.healthy = True
         if self._subscribed_before:
             log.info(
@@ -360,7 +408,6 @@ class RedisBroker:
 
     async def _unsubscribed(self) -> None:
         self.healthy = False
-        self._connected.clear()
         for confirmed in (*self._rooms.values(), *self._persons.values()):
             confirmed.clear()
         await self._close_pubsub()
@@ -407,9 +454,13 @@ class RedisBroker:
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+        client, self._pubsub_client = self._pubsub_client, None
+        self._on_pubsub = set()
+        with contextlib.suppress(RedisError, OSError):
+            if pubsub is not None:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            if client is not None:
+                await client.aclose()
 
 
 def _seq_key(room: str) -> str:
