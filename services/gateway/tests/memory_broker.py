@@ -79,7 +79,7 @@ class MemoryBackend:
         self._seqs: dict[str, int] = {}
         self._windows: dict[str, _Window] = {}
         self._records: dict[tuple[str, str], _Record] = {}
-        self._locks: dict[tuple[str, str], float] = {}
+        self._locks: dict[tuple[str, str], tuple[float, str]] = {}  # until, owner
         self._buckets: dict[str, TokenBucket] = {}
         self._typing: dict[tuple[str, str], float] = {}
         self._brokers: list[MemoryBroker] = []
@@ -97,7 +97,12 @@ class MemoryBackend:
     # -- admission ------------------------------------------------------------------------------
 
     def admit(
-        self, user_id: str, client_msg_id: str, room: str, draft: EnvelopeDraft | None = None
+        self,
+        user_id: str,
+        client_msg_id: str,
+        owner: str,
+        room: str,
+        draft: EnvelopeDraft | None = None,
     ) -> SendAdmission:
         key = (user_id, client_msg_id)
         now = self.clock()
@@ -110,9 +115,10 @@ class MemoryBackend:
                 return SendAdmission(Admission.CONFLICT)
             if record.state == "done":
                 return SendAdmission(Admission.DONE, record.envelope)
-        if self._locks.get(key, 0.0) > now:
+        held = self._locks.get(key)
+        if held is not None and held[0] > now and held[1] != owner:
             return SendAdmission(Admission.BUSY)
-        self._locks[key] = now + self._send_lock_s
+        self._locks[key] = (now + self._send_lock_s, owner)
         bucket = self._buckets.get(user_id)
         if bucket is None:
             bucket = self._buckets[user_id] = TokenBucket(
@@ -240,7 +246,7 @@ class MemoryBroker:
         room: str,
         draft: EnvelopeDraft | None = None,
     ) -> SendAdmission:
-        return self._backend.admit(user_id, client_msg_id, room, draft)
+        return self._backend.admit(user_id, client_msg_id, owner, room, draft)
 
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
         self._backend.remember_pending(user_id, client_msg_id, envelope)

@@ -163,6 +163,22 @@ async def test_a_send_in_flight_is_busy_until_released(broker: Broker) -> None:
     assert (await broker.admit(user, "m1", "conn-2", room)).outcome is Admission.NEW
 
 
+async def test_the_owner_of_a_lock_left_by_a_lost_answer_is_admitted_again(
+    broker: Broker,
+) -> None:
+    room, user = _names()
+    await broker.seed_seq(room, 9)
+    draft = _draft(room, user, "m1")
+    # The answer to this admission was lost with the connection: the lock and the pending
+    # record stay, and the same session runs the admission again.
+    lost = await broker.admit(user, "m1", "conn-1", room, draft)
+    assert (lost.outcome, lost.seq) == (Admission.NUMBERED, 10)
+    again = await broker.admit(user, "m1", "conn-1", room, draft)
+    assert (again.outcome, again.envelope) == (Admission.RETRY, lost.envelope)  # same seq
+    assert await broker.current_seq(room) == 10
+    assert (await broker.admit(user, "m1", "conn-2", room, draft)).outcome is Admission.BUSY
+
+
 async def test_a_send_that_failed_is_retried_with_the_envelope_it_recorded(broker: Broker) -> None:
     room, user = _names()
     await broker.admit(user, "m1", "conn-1", room)

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
+import uvloop
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from chat_common.redis_client import create_redis
@@ -26,8 +28,6 @@ from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.redis_broker import RedisBroker, channel_of
 from chat_gateway.supervisor import TaskSupervisor
 from chat_testing.fault_proxy import FaultProxy
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 _ROOMS = 100
 _LOAD_S = 8.0
@@ -106,6 +106,7 @@ async def broker(redis_url_of_its_own: str) -> AsyncIterator[_Broker]:
         await proxy.stop()
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_joins_and_commands_under_connection_resets_fail_only_as_redis_failures(
     broker: _Broker,
 ) -> None:
@@ -180,3 +181,34 @@ async def test_joins_and_commands_under_connection_resets_fail_only_as_redis_fai
         assert broker.received.frames[room] == [1, 2]
     finally:
         await publisher.aclose()
+
+
+def test_a_write_to_a_reset_connection_under_uvloop_is_a_connection_error(
+    redis_url_of_its_own: str,
+) -> None:
+    """uvloop's transport raises ``RuntimeError`` on a write after a reset (asyncio's does
+    not): the client must still see a Redis failure, and retry it on a new connection."""
+
+    async def write_after_a_reset() -> tuple[BaseException | None, object]:
+        redis = create_redis(
+            redis_url_of_its_own, client_name="reset-write", max_connections=1, pool_timeout_s=2
+        )
+        try:
+            connection = await redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            assert connection._writer is not None
+            connection._writer.transport.abort()  # the peer reset it
+            await asyncio.sleep(0)
+            failure: BaseException | None = None
+            try:
+                await connection.send_command("PING")
+            except Exception as exc:
+                failure = exc
+            await redis.connection_pool.release(connection)
+            return failure, await redis.echo(b"after")  # retried on a new connection
+        finally:
+            await redis.aclose()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        failure, echoed = runner.run(write_after_a_reset())
+    assert isinstance(failure, RedisConnectionError), repr(failure)
+    assert echoed == b"after"

@@ -98,7 +98,13 @@ class Broker(Protocol):
     ) -> SendAdmission:
         """With a ``draft``, a first attempt in a room whose counter exists is ``NUMBERED``:
         given the next seq and recorded as pending (``remember_pending``) in the same step,
-        one round trip instead of three; without one, or when the counter is gone, ``NEW``."""
+        one round trip instead of three; without one, or when the counter is gone, ``NEW``.
+
+        ``owner`` (the session) takes the in-flight lock; another owner is ``BUSY`` until it is
+        released or expires. The same owner is admitted again: a session runs one command at a
+        time, so a lock of its own is left from an attempt that ended, typically one whose
+        answer was lost with its connection to Redis after the lock was taken (the client
+        library then runs the admission again, and the client resends)."""
 
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
         """Record the envelope about to be sent, so a retry after a failure re-sends it."""

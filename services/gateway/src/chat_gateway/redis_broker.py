@@ -62,7 +62,10 @@ if state then
   end
 end
 if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
-  return {'busy', '', 0, 0}
+  if redis.call('GET', KEYS[2]) ~= ARGV[5] then
+    return {'busy', '', 0, 0}
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
 local now = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
