@@ -94,6 +94,13 @@ class MemoryBackend:
         """Forget every seq counter, as a Redis restarted without persistence does."""
         self._seqs.clear()
 
+    def restart_empty(self) -> None:
+        """Forget everything, as a Redis restarted without persistence does."""
+        self._seqs.clear()
+        self._windows.clear()
+        self._records.clear()
+        self._locks.clear()
+
     # -- admission ------------------------------------------------------------------------------
 
     def admit(

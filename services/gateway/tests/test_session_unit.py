@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from chat_gateway.frames import RoomFrame, frame_of
 from chat_gateway.hub import RUN_BYTES
 from chat_gateway.presence import Member
 from chat_gateway.room_events import RoomChange, announce
+from fakes import MemoryLog
 from memory_broker import MemoryBackend
 from memory_gateway import Chat, Client, MemoryGateway, eventually
 from memory_presence import MemoryPresence
@@ -480,6 +482,26 @@ async def test_a_lost_counter_is_seeded_from_the_store_and_seqs_go_on() -> None:
         await _send(ada, "two")
         chat.backend.lose_counters()
         assert (await _send(ada, "three"))["message"]["seq"] == 3
+
+
+async def test_an_edit_of_a_message_not_stored_yet_when_redis_lost_its_window_waits_for_it() -> (
+    None
+):
+    chat = Chat()
+    chat.log = MemoryLog(chat.store, stores=False)  # the worker has not stored it yet
+    async with MemoryGateway(chat) as gateway:
+        ada = await gateway.connect("ada")
+        await ada.request("join", room=ROOM)
+        sent = (await _send(ada, "helo"))["message"]
+        chat.backend.restart_empty()  # the window went with Redis: only Kafka has it now
+        edited = await ada.request(
+            "edit", room=ROOM, message_id=sent["id"], body="hello", client_msg_id="e1"
+        )
+        assert edited["message"]["target"] == sent["id"]
+        missing = await ada.request(
+            "edit", room=ROOM, message_id=str(uuid.uuid4()), body="x", client_msg_id="e2"
+        )
+        assert missing["code"] == "not_found"
 
 
 async def test_a_gateway_that_lost_its_subscription_catches_up_once_it_is_back() -> None:

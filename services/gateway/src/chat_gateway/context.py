@@ -102,7 +102,7 @@ def build_context(
         message_log=message_log,
         access=access,
         members=members,
-        targets=CurrentTargets(broker, store),
+        targets=CurrentTargets(broker, store, persistence, settings.seed_wait_s),
         metrics=metrics,
         max_body_chars=settings.max_body_chars,
         max_mentions=settings.max_mentions_per_message,

@@ -29,8 +29,6 @@ from chat_gateway.targets import (
 class StoredMessages(StoredStates, Protocol):
     """The durable log (``store.MessageStore``: Postgres), ascending by seq."""
 
-    async def max_seq(self, room: str) -> int: ...
-
     async def between(
         self, room: str, after: int, until: int | None, limit: int
     ) -> list[RoomFrame]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -26,6 +26,9 @@ from chat_common.envelope import (
 )
 from chat_gateway.broker import Broker
 from chat_gateway.frames import RoomFrame
+
+if TYPE_CHECKING:
+    from chat_gateway.sequencer import PersistenceProgress
 
 # The encoded envelope of an event starts so (``v`` is its first field): the window's events
 # are told from its messages without decoding them.
@@ -226,30 +229,54 @@ class StoredStates(Protocol):
         """The stored state of message ``message_id`` of ``room``; None when ``room`` has no
         such message stored (none, another room's, or an event)."""
 
+    async def max_seq(self, room: str) -> int:
+        """The newest seq stored in ``room``, 0 when none is."""
+
 
 class CurrentTargets:
     """The current state of the message an action or a reply names."""
 
-    def __init__(self, broker: Broker, store: StoredStates) -> None:
+    def __init__(
+        self, broker: Broker, store: StoredStates, persistence: PersistenceProgress, wait_s: float
+    ) -> None:
         self._broker = broker
         self._store = store
+        self._persistence = persistence
+        self._wait_s = wait_s
 
     async def current(self, room: str, message_id: str) -> MessageState | None:
         """Stored state first, then the window: an entry stored after the state was read is
-        then still in the window, and folds on."""
+        then still in the window, and folds on.
+
+        When neither knows the message and the two do not meet (the window is empty, or
+        begins after the newest stored seq plus one), the message may be on its way from
+        Kafka to Postgres while Redis lost the window (restarted empty) or trimmed it (the
+        worker far behind). It is then looked for again once the worker has stored everything
+        in Kafka now, so an acknowledged message is never answered ``not_found``."""
+        state, window = await self._read(room, message_id)
+        if state is None and (not window or await self._store.max_seq(room) < window[0].seq - 1):
+            await self._persistence.wait_until_stored(self._wait_s)
+            state, _ = await self._read(room, message_id)
+        return state
+
+    async def _read(
+        self, room: str, message_id: str
+    ) -> tuple[MessageState | None, list[RoomFrame]]:
+        """The message's state, and the window read (from the stored state's seq on)."""
         stored = await self._store.current(room, message_id)
         after = 0 if stored is None else stored.seq
+        window = await self._broker.window(room, after)
         # Only the entries that name the id (as their own or as a target) are decoded.
         named = b'"%s"' % message_id.encode()
         entries = [
             decode_frame(frame)
-            for frame in await self._broker.window(room, after)
+            for frame in window
             if not frame.is_void and named in frame.message_json
         ]
         state = stored
         if state is None:
             sent = [e for e in entries if e.is_message and e.id == message_id]
             if not sent:
-                return None
+                return None, window
             state = state_of(sent[0])
-        return fold(state, (e for e in entries if not e.is_message))
+        return fold(state, (e for e in entries if not e.is_message)), window
