@@ -152,6 +152,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             control_channels=CONTROL_CHANNELS,
             tasks=tasks,
             metrics=metrics,
+            replicas=redis_client.replicas_to_wait(settings.redis_url),
         )
         roster = RoomRoster(pool)
         people_directory = PeopleDirectory(pool)
