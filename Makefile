@@ -6,6 +6,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
+# `make up REDIS=sentinel`: Redis with a replica and three Sentinels (docs/gateway.md).
+REDIS ?= single
+export REDIS
 LOCAL := deploy/local
 UV := uv run --all-packages --locked --no-sync
 
@@ -33,7 +36,7 @@ migrate: infra  ## apply the database migrations
 keys:  ## make the auth service's development signing key when there is none
 	@$(LOCAL)/keys.sh
 
-up: migrate web keys  ## run the whole system locally
+up: migrate web keys  ## run the whole system locally (REDIS=sentinel: behind Sentinel)
 	@$(LOCAL)/services.sh start
 	@$(LOCAL)/nginx.sh start
 	@printf '\nThe chat is up: https://localhost:8443/\n'

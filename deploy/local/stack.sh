@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The local infrastructure as plain processes. Usage: stack.sh up|down|status
+# REDIS=sentinel adds a replica and three Sentinels to the Redis (redis-sentinel.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 HERE="$ROOT/deploy/local"
@@ -8,16 +9,23 @@ case "${1:?usage: stack.sh up|down|status}" in
   up)
     "$HERE/postgres.sh" start
     "$HERE/redis.sh" start
+    case "${REDIS:-single}" in
+      single) ;;
+      sentinel) "$HERE/redis-sentinel.sh" start ;;
+      *) fail "REDIS must be single or sentinel, not ${REDIS}" ;;
+    esac
     "$HERE/kafka.sh" start
     ;;
   down)
     "$HERE/kafka.sh" stop
+    "$HERE/redis-sentinel.sh" stop
     "$HERE/redis.sh" stop
     "$HERE/postgres.sh" stop
     ;;
   status)
     "$HERE/postgres.sh" status
     "$HERE/redis.sh" status
+    "$HERE/redis-sentinel.sh" status
     "$HERE/kafka.sh" status
     ;;
   *) fail "usage: stack.sh up|down|status" ;;

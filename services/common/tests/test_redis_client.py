@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from chat_common.redis_client import create_redis, ping
+from chat_common.redis_client import SentinelGroup, create_redis, ping, replicas_to_wait
+from chat_common.revocation import publish_revocation, session_mark_key
+from chat_testing.sentinel import SentinelGroup as Sentinels
 
 
 async def test_a_message_published_on_a_channel_reaches_its_subscriber(redis_url: str) -> None:
@@ -82,3 +85,48 @@ async def test_a_pool_busy_beyond_its_timeout_fails_with_a_connection_error(
         assert await holder is None
     finally:
         await client.aclose()
+
+
+def test_a_sentinel_url_names_the_sentinels_the_primary_and_the_replicas_to_wait_for() -> None:
+    group = SentinelGroup.of("redis+sentinel://:s%40cret@10.0.0.1:26379,sentinel-2:26380/chat/2")
+    assert group == SentinelGroup(
+        (("10.0.0.1", 26379), ("sentinel-2", 26380)), "chat", 2, "s@cret", 1
+    )
+    assert SentinelGroup.of("redis+sentinel://h:1/chat?replicas=2").replicas == 2
+    assert replicas_to_wait("redis+sentinel://h:1/chat?replicas=0") == 0
+    assert replicas_to_wait("redis://127.0.0.1:6379/0") == 0
+    for bad in (
+        "redis+sentinel://h:1",  # no primary named
+        "redis+sentinel://h/chat",  # no port
+        "redis+sentinel://h:1/chat/x",  # a db that is no number
+        "redis+sentinel://h:1/chat?replicas=-1",
+    ):
+        with pytest.raises(ValueError, match=r"sentinel|path|replicas"):
+            SentinelGroup.of(bad)
+
+
+async def test_a_sentinel_client_follows_a_failover_and_keeps_what_reached_a_replica(
+    tmp_path: Path,
+) -> None:
+    sentinels = Sentinels(tmp_path)
+    await sentinels.start()
+    client = create_redis(
+        sentinels.url, client_name="test-sentinel", max_connections=4, pool_timeout_s=2
+    )
+    try:
+        revoked = await publish_revocation(
+            client, user_id="u1", sid="s1", reason="logout", mark_ttl_s=60, replicas=1
+        )
+        await sentinels.fail_over()
+        for _ in range(100):  # the client finds the new primary through the Sentinels
+            try:
+                mark = await client.get(session_mark_key("s1"))
+                break
+            except RedisConnectionError:
+                await asyncio.sleep(0.1)
+        assert mark == str(revoked.revoked_at).encode()
+        await client.set("after", "failover")
+        assert await client.get("after") == b"failover"
+    finally:
+        await client.aclose()
+        await sentinels.stop()

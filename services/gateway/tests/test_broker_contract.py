@@ -15,7 +15,7 @@ from chat_common.redis_client import create_redis
 from chat_gateway.broker import Admission, Broker, EnvelopeDraft
 from chat_gateway.frames import RoomFrame, frame_of, void_frame
 from chat_gateway.metrics import GatewayMetrics
-from chat_gateway.redis_broker import RedisBroker
+from chat_gateway.redis_broker import RedisBroker, ReplicationError
 from chat_gateway.room_events import ROOM_EVENTS_CHANNEL
 from chat_gateway.supervisor import TaskSupervisor
 from memory_broker import MemoryBackend
@@ -325,3 +325,52 @@ async def test_a_person_s_messages_arrive_from_subscribe_to_unsubscribe_and_only
     assert events.persons == [(ada, b"one"), (ada, b"two"), (bob, b"three"), (bob, b"four")]
     assert events.frames == []
     assert events.events == []
+
+
+async def test_a_seq_no_replica_holds_in_time_is_refused_and_kept_for_the_retry(
+    redis_url_of_its_own: str,
+) -> None:
+    """With replicas to wait for (behind Sentinel) and none there, numbering fails as a Redis
+    failure (the client's ``unavailable``), and what it wrote stays: the retry, once a replica
+    holds it, sends the same envelope with the same seq."""
+    redis = create_redis(
+        redis_url_of_its_own, client_name="replicas", max_connections=4, pool_timeout_s=2
+    )
+    metrics = GatewayMetrics()
+    tasks = TaskSupervisor(metrics.task_failures)
+
+    def broker(replicas: int) -> RedisBroker:
+        return RedisBroker(
+            redis,
+            window_size=_WINDOW,
+            window_ttl_s=60,
+            dedup_ttl_s=60,
+            send_rate_per_s=_RATE_PER_S,
+            send_burst=_BURST,
+            send_lock_s=15,
+            control_channels=(ROOM_EVENTS_CHANNEL,),
+            tasks=tasks,
+            metrics=metrics,
+            replicas=replicas,
+            replica_wait_ms=50,
+        )
+
+    waiting, replicated = broker(1), broker(0)  # replicated: as if a replica had caught up
+    room, user = _names()
+    draft = _draft(room, user, "m1")
+    try:
+        await redis.set(f"seq:{room}", 4)
+        with pytest.raises(ReplicationError):
+            await waiting.admit(user, "m1", "conn-1", room, draft)
+        with pytest.raises(ReplicationError):
+            await waiting.next_seq(room)
+        assert await waiting.current_seq(room) == 6  # taken, never handed out
+        retry = await replicated.admit(user, "m1", "conn-1", room, draft)
+        assert (retry.outcome, retry.envelope) == (Admission.RETRY, draft.with_seq(5))
+        replication_failures = metrics.registry.get_sample_value(
+            "chat_gateway_redis_errors_total", {"op": "replicate"}
+        )
+        assert replication_failures == 2
+    finally:
+        await tasks.stop()
+        await redis.aclose()

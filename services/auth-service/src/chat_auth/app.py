@@ -151,6 +151,7 @@ async def _build(
             redis,
             metrics,
             mark_ttl_s=settings.access_token_ttl_s + settings.revocation_leeway_s,
+            replicas=redis_client.replicas_to_wait(settings.redis_url),
         ),
         cookies=BrowserCookies(
             allowed_origins=settings.allowed_origins,

@@ -15,9 +15,12 @@ log = logging.getLogger(__name__)
 
 
 class Revoker:
-    def __init__(self, redis: Redis, metrics: AuthMetrics, *, mark_ttl_s: int) -> None:
+    def __init__(
+        self, redis: Redis, metrics: AuthMetrics, *, mark_ttl_s: int, replicas: int = 0
+    ) -> None:
         self._redis = redis
         self._metrics = metrics
+        self._replicas = replicas  # behind Sentinel: marks that must survive a failover
         # A mark must outlive every access token it covers.
         self._mark_ttl_s = mark_ttl_s
 
@@ -28,6 +31,7 @@ class Revoker:
             sid=str(sid),
             reason=reason,
             mark_ttl_s=self._mark_ttl_s,
+            replicas=self._replicas,
         )
         self._metrics.revocations.labels("session").inc()
         log.info(
@@ -44,6 +48,7 @@ class Revoker:
             reason=reason,
             mark_ttl_s=self._mark_ttl_s,
             also_sids=tuple(str(sid) for sid in sids),
+            replicas=self._replicas,
         )
         self._metrics.revocations.labels("user").inc()
         log.info(

@@ -13,12 +13,15 @@ token it covers can: the access-token lifetime plus leeway.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import msgspec
 from redis.asyncio import Redis
 
 from chat_common.tokens import AccessClaims
+
+log = logging.getLogger(__name__)
 
 REVOCATION_CHANNEL = "chat:revocations"
 
@@ -63,6 +66,18 @@ def decode_revocation(data: bytes) -> Revocation:
         raise ValueError(f"invalid revocation message: {exc}") from exc
 
 
+# KEYS: the marks to set. ARGV: the mark's value, its ttl s, the channel, the message.
+# One script, so no reader sees the message without the marks (as MULTI did), and it can be
+# followed by a WAIT on the same connection.
+_MARK_AND_PUBLISH = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"""
+
+
 async def publish_revocation(
     redis: Redis,
     *,
@@ -72,12 +87,19 @@ async def publish_revocation(
     mark_ttl_s: int,
     also_sids: tuple[str, ...] = (),
     revoked_at: int | None = None,
+    replicas: int = 0,
+    replica_wait_ms: int = 1000,
 ) -> Revocation:
-    """Write the marks, then publish, in one MULTI so no reader sees the message without the mark.
+    """Write the marks and publish, atomically, so no reader sees the message without the mark.
 
     ``also_sids`` marks further sessions without a message of their own: a logout everywhere
     marks each session it ended as well as the user, so tokens stay refused even if the clocks
     of two auth-service replicas disagree about the second it happened.
+
+    With ``replicas`` (behind Sentinel), the marks are then waited for on that many replicas:
+    a failover to a replica without them would accept the ended session's tokens again. The
+    session is ended in Postgres either way; marks that did not reach a replica in time are
+    logged, not refused.
     """
     revocation = Revocation(
         user_id=user_id,
@@ -85,15 +107,24 @@ async def publish_revocation(
         reason=reason,
         revoked_at=int(time.time()) if revoked_at is None else revoked_at,
     )
-    value = str(revocation.revoked_at)
-    async with redis.pipeline(transaction=True) as pipe:
-        if sid is None:
-            pipe.set(user_mark_key(user_id), value, ex=mark_ttl_s)
-        for marked in (sid, *also_sids):
-            if marked is not None:
-                pipe.set(session_mark_key(marked), value, ex=mark_ttl_s)
-        pipe.publish(REVOCATION_CHANNEL, encode_revocation(revocation))
-        await pipe.execute()
+    marks = [user_mark_key(user_id)] if sid is None else []
+    marks += [session_mark_key(marked) for marked in (sid, *also_sids) if marked is not None]
+    args: list[int | str | bytes] = [
+        revocation.revoked_at,
+        mark_ttl_s,
+        REVOCATION_CHANNEL,
+        encode_revocation(revocation),
+    ]
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.eval(_MARK_AND_PUBLISH, len(marks), *marks, *args)
+        if replicas:
+            pipe.execute_command("WAIT", replicas, replica_wait_ms)
+        results = await pipe.execute()
+    if replicas and int(results[1]) < replicas:
+        log.warning(
+            "revocation marks not on enough replicas",
+            extra={"user_id": user_id, "replicas": int(results[1]), "wanted": replicas},
+        )
     return revocation
 
 

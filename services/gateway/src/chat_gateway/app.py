@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from chat_common import database, redis_client
 from chat_common.errors import ChatError, ErrorCode
-from chat_common.health import health_routes
+from chat_common.health import health_routes, tolerated
 from chat_common.kafka_client import create_producer
 from chat_common.metrics import metrics_route
 from chat_common.revocation import is_revoked
@@ -77,10 +77,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
             stack.push_async_callback(websockets.close)
             yield
 
-    async def readiness_fanout() -> None:
+    async def readiness_draining() -> None:
         ctx: GatewayContext = state["ctx"]
         if ctx.draining:
             raise RuntimeError("draining")
+
+    async def readiness_fanout() -> None:
+        ctx: GatewayContext = state["ctx"]
         if not ctx.fanout.healthy:
             raise ConnectionError("room subscription to redis is down")
 
@@ -95,10 +98,15 @@ def create_app(settings: GatewaySettings) -> Starlette:
     async def readiness_postgres() -> None:
         await database.ping(state["pool"])
 
+    # Every gateway shares Redis and Postgres: a blip of either must not take them all out of
+    # the balancer at once. Connected clients stay, and what needs the dependency is refused
+    # `unavailable` meanwhile (docs/gateway.md, "Readiness").
+    grace_s = settings.ready_grace_s
     checks = {
-        "redis": readiness_redis,
-        "postgres": readiness_postgres,
-        "fanout": readiness_fanout,
+        "redis": tolerated(readiness_redis, grace_s),
+        "postgres": tolerated(readiness_postgres, grace_s),
+        "fanout": tolerated(readiness_fanout, grace_s),
+        "draining": readiness_draining,
         "tasks": readiness_tasks,
     }
 
@@ -144,6 +152,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             control_channels=CONTROL_CHANNELS,
             tasks=tasks,
             metrics=metrics,
+            replicas=redis_client.replicas_to_wait(settings.redis_url),
         )
         roster = RoomRoster(pool)
         people_directory = PeopleDirectory(pool)

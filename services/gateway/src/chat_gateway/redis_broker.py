@@ -32,7 +32,8 @@ from typing import Any, cast
 import msgspec
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from chat_gateway.broker import Admission, BrokerEvents, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import RoomFrame, from_payload, one_per_seq, to_payload
@@ -93,6 +94,13 @@ end
 return {'new', '', 0, 0}
 """
 
+# KEYS: dedup record. ARGV: envelope, ttl s.
+_REMEMBER_PENDING = """
+redis.call('HSET', KEYS[1], 'state', 'pending', 'envelope', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
 # KEYS: seq counter. Returns the next seq, or -1 when the counter is gone (Redis lost it).
 _NEXT_SEQ = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -122,6 +130,10 @@ _RECONNECT_BACKOFF_MAX_S = 2.0
 _event_encoder = msgspec.json.Encoder()
 
 
+class ReplicationError(RedisError):
+    """A write that must survive a failover did not reach enough replicas in time."""
+
+
 def channel_of(room: str) -> str:
     return _ROOM_PREFIX + room
 
@@ -144,8 +156,15 @@ class RedisBroker:
         control_channels: tuple[str, ...],
         tasks: TaskSupervisor,
         metrics: GatewayMetrics,
+        replicas: int = 0,
+        replica_wait_ms: int = 1000,
     ) -> None:
         self._redis = redis
+        # Replicas that must hold a seq or a pending record before the send goes on (WAIT):
+        # behind Sentinel a failover promotes a replica, and one that missed a counter's
+        # increment would number a second message with a seq already acknowledged.
+        self._replicas = replicas
+        self._replica_wait_ms = replica_wait_ms
         self._window_size = window_size
         self._window_ttl_ms = window_ttl_s * 1000
         self._dedup_ttl_s = dedup_ttl_s
@@ -155,6 +174,7 @@ class RedisBroker:
         self._admit = redis.register_script(_ADMIT)
         self._next_seq = redis.register_script(_NEXT_SEQ)
         self._publish = redis.register_script(_PUBLISH)
+        self._remember_pending = redis.register_script(_REMEMBER_PENDING)
         self._control_channels = control_channels
         self._tasks = tasks
         self._metrics = metrics
@@ -183,14 +203,15 @@ class RedisBroker:
         room: str,
         draft: EnvelopeDraft | None = None,
     ) -> SendAdmission:
-        result = await self._admit(
-            keys=[
+        result = await self._durably(
+            self._admit,
+            [
                 _dedup_key(user_id, client_msg_id),
                 _lock_key(user_id, client_msg_id),
                 f"bucket:{user_id}",
                 _seq_key(room),
             ],
-            args=[
+            [
                 int(time.time() * 1000),
                 self._rate_per_ms,
                 self._burst,
@@ -208,11 +229,11 @@ class RedisBroker:
     async def remember_pending(self, user_id: str, client_msg_id: str, envelope: bytes) -> None:
         # Kept for the dedup period: a retry after a failed produce re-sends this very envelope
         # (same id, same seq), so a produce that did land after all is never doubled.
-        key = _dedup_key(user_id, client_msg_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": "pending", "envelope": envelope})
-            pipe.expire(key, self._dedup_ttl_s)
-            await pipe.execute()
+        await self._durably(
+            self._remember_pending,
+            [_dedup_key(user_id, client_msg_id)],
+            [envelope, self._dedup_ttl_s],
+        )
 
     async def release(self, user_id: str, client_msg_id: str) -> None:
         await self._redis.delete(_lock_key(user_id, client_msg_id))
@@ -220,14 +241,17 @@ class RedisBroker:
     # -- seq counters ---------------------------------------------------------------------------
 
     async def next_seq(self, room: str) -> int | None:
-        seq = int(await self._next_seq(keys=[_seq_key(room)]))
+        seq = int(await self._durably(self._next_seq, [_seq_key(room)], []))
         return None if seq < 0 else seq
 
     async def has_seq(self, room: str) -> bool:
         return bool(await self._redis.exists(_seq_key(room)))
 
     async def seed_seq(self, room: str, floor: int) -> None:
-        await self._redis.set(_seq_key(room), floor, nx=True)
+        if not self._replicas:
+            await self._redis.set(_seq_key(room), floor, nx=True)
+            return
+        await self._replicated(("SET", _seq_key(room), floor, "NX"))
 
     async def current_seq(self, room: str) -> int:
         value = await self._redis.get(_seq_key(room))
@@ -238,6 +262,33 @@ class RedisBroker:
             return []
         values = await self._redis.mget([_seq_key(room) for room in rooms])
         return [int(value) if value is not None else 0 for value in values]
+
+    # -- writes that must survive a failover -------------------------------------------------
+
+    async def _durably(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        """``script``'s result, once ``replicas`` replicas hold what it wrote."""
+        if not self._replicas:
+            return await script(keys=keys, args=args)
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await self._replicated(command)
+        except NoScriptError:  # a Redis that has not seen the script (restarted, promoted)
+            await self._redis.script_load(script.script)
+            return await self._replicated(command)
+
+    async def _replicated(self, command: tuple[Any, ...]) -> Any:
+        """Runs ``command`` and WAITs on the same connection, in one round trip. Fewer replicas
+        than required in time is a Redis failure: the caller answers ``unavailable``, and what
+        the command wrote stays for the retry to find."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*command)
+            pipe.execute_command("WAIT", self._replicas, self._replica_wait_ms)
+            result, acked = await pipe.execute()
+        if int(acked) < self._replicas:
+            self._metrics.redis_errors.labels("replicate").inc()
+            wanted, wait_ms = self._replicas, self._replica_wait_ms
+            raise ReplicationError(f"{acked} of {wanted} replicas had it within {wait_ms} ms")
+        return result
 
     # -- publish and the recent window ----------------------------------------------------------
 

@@ -190,6 +190,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     ping_interval_s: PositiveFloat = 20.0
     ping_timeout_s: PositiveFloat = 20.0
     drain_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    # /readyz answers 503 only once Redis, the room subscription or Postgres has failed every
+    # probe for this long (0: at the first failure). Restarts and failovers take seconds.
+    ready_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 15.0
 
     # Presence entries lapse this long after their gateway's last heartbeat (one every third of
     # it) and lapsed users are looked for this often: a gateway killed with SIGKILL stops counting
