@@ -128,7 +128,13 @@ def replicas_to_wait(url: str) -> int:
 
 
 class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
-    """The Sentinels' primary, with the blocking pool's waiting for a free connection."""
+    """The Sentinels' primary, with the blocking pool's waiting for a free connection. Closing
+    it closes the connections to the Sentinels too, which redis-py leaves open."""
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        for sentinel in self.sentinel_manager.sentinels:
+            await sentinel.aclose()
 
 
 def _pool_options(
