@@ -731,8 +731,8 @@ def check_stateful_sets(report: Report, by_kind: dict[str, list[Resource]]) -> N
                 f"maxUnavailable is not 1 for {where}",
             )
         report.check(int(spec.get("replicas", 1)) >= 3, where, "fewer than 3 replicas")
-        pod_spec_ = pod_spec(workload)
-        apart = pod_spec_.get("affinity", {}).get("podAntiAffinity", {})
+        template_spec = pod_spec(workload)
+        apart = template_spec.get("affinity", {}).get("podAntiAffinity", {})
         report.check(
             any(
                 term["topologyKey"] == "kubernetes.io/hostname"
@@ -746,7 +746,7 @@ def check_stateful_sets(report: Report, by_kind: dict[str, list[Resource]]) -> N
             any(
                 constraint["topologyKey"] == "topology.kubernetes.io/zone"
                 and selects(constraint["labelSelector"], labels)
-                for constraint in pod_spec_.get("topologySpreadConstraints", [])
+                for constraint in template_spec.get("topologySpreadConstraints", [])
             ),
             where,
             "not spread over zones (no topologySpreadConstraint on the zone)",
