@@ -780,7 +780,10 @@ def _container_env(workload: Resource) -> dict[str, str]:
 
 
 def check_redis_url(
-    report: Report, by_kind: dict[str, list[Resource]], url: str | None = None
+    report: Report,
+    by_kind: dict[str, list[Resource]],
+    url: str | None = None,
+    document: Path = OPERATIONS_DOC,
 ) -> None:
     """prod: the services' Redis URL (the Secret chat-redis, made by hand as docs/operations.md
     says) goes through the Sentinels the manifests run, to the primary they watch, and waits for
@@ -788,7 +791,7 @@ def check_redis_url(
     if report.overlay != "prod":
         return
     where = "Secret chat-redis (docs/operations.md, Deploy)"
-    url = url if url is not None else documented_redis_url()
+    url = url if url is not None else documented_redis_url(document)
     report.check(url is not None, where, "no `kubectl -n chat create secret generic chat-redis`")
     if url is None:
         return
