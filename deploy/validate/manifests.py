@@ -658,8 +658,12 @@ def check_redis_flows(report: Report, by_kind: dict[str, list[Resource]]) -> Non
     """Only the gateways and the auth service reach Redis and the Sentinels; the Redis nodes
     and the Sentinels reach each other; Prometheus reaches their exporters; nothing else."""
     policies = by_kind.get("NetworkPolicy", [])
-    workloads = [r for kind in ("Deployment", "StatefulSet") for r in by_kind.get(kind, [])]
-    pods = {pod.name: pod for pod in map(Pod.of, workloads)}
+    workloads = [r for kind in WORKLOADS for r in by_kind.get(kind, [])]
+    # By the app's name: the migrations run as the Job chat-migrate.
+    pods = {
+        dict(pod.labels).get("app.kubernetes.io/name", pod.name): pod
+        for pod in map(Pod.of, workloads)
+    }
     backends: dict[str, list[Pod]] = {}
     for pod in pods.values():
         role = dict(pod.labels).get("chat-backend")

@@ -385,6 +385,18 @@ def test_pods_that_are_no_redis_clients_reaching_redis_are_refused(
     assert _flow("chat/web", "redis-sentinel", 26379, "denied") in "\n".join(errors), errors
 
 
+def test_the_migration_job_reaching_redis_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _allowed_names(_named(broken, "NetworkPolicy", "redis")).append("migrations")
+    _named(broken, "NetworkPolicy", "migrations")["spec"]["egress"].append(
+        _egress_rule("redis", 6379)
+    )
+    errors = _errors(broken, tmp_path)
+    assert any(_flow("chat/chat-migrate", "redis", 6379, "denied") in e for e in errors), errors
+
+
 def test_redis_open_to_every_pod_of_the_namespace_is_refused(
     prod: list[dict[str, Any]], tmp_path: Path
 ) -> None:
