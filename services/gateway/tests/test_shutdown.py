@@ -61,8 +61,10 @@ async def test_a_shutdown_past_its_bound_logs_the_stack_of_the_step_it_waits_in(
     await releaser
     record = next(r for r in caplog.records if "shutdown still running" in r.getMessage())
     stacks: str = record.tasks  # type: ignore[attr-defined]
-    assert "fan_out_stop" in stacks
-    assert "gate.wait()" in stacks
+    assert "task room-fanout:" in stacks
+    assert "in fan_out_stop" in stacks
+    assert "in wait" in stacks  # the Event's, where it hangs
+    assert "wait_for=<Future pending" in stacks
 
 
 async def test_a_quick_shutdown_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

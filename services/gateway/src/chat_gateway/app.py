@@ -70,7 +70,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             app.state.search = MessageSearch(state["pool"], SearchLimits.of(settings))
             app.state.sessions = set()
             state["ctx"] = ctx
-            stack.push_async_callback(tasks.stop)
+            stack.push_async_callback(tasks.stop, settings.drain_close_wait_s)
             tasks.spawn("presence-heartbeat", lambda: _heartbeat(app))
             tasks.spawn("presence-sweeper", lambda: _sweep_presence(ctx))
             websockets = WebSocketServer(ctx, app.state.sessions)

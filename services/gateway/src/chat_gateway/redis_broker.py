@@ -134,6 +134,10 @@ class ReplicationError(RedisError):
     """A write that must survive a failover did not reach enough replicas in time."""
 
 
+# How long stop() waits for the cancelled reader: a reader ends within a round trip to Redis.
+_READER_STOP_WAIT_S = 2.0
+
+
 def channel_of(room: str) -> str:
     return _ROOM_PREFIX + room
 
@@ -348,10 +352,15 @@ class RedisBroker:
         self._reader = self._tasks.spawn("room-fanout", self._read_forever)
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+            # Bounded: the supervisor's stop has already waited for it, and logged it if it
+            # would not end; a shutdown must not hang on it a second time.
+            await asyncio.wait({reader}, timeout=_READER_STOP_WAIT_S)
+            if reader.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    reader.result()
         await self._close_pubsub()
 
     async def subscribe(self, room: str) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+
+from chat_gateway.awaiting import where
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,9 @@ async def _report_after(delay_s: float) -> None:
 
 def task_stacks() -> str:
     """Every task of the running loop but the caller, each with where it is suspended."""
-    out = io.StringIO()
     current = asyncio.current_task()
-    for task in sorted(asyncio.all_tasks(), key=lambda task: task.get_name()):
-        if task is not current:
-            task.print_stack(limit=12, file=out)
-    return out.getvalue()
+    return "\n".join(
+        f"task {task.get_name()}:\n{where(task)}"
+        for task in sorted(asyncio.all_tasks(), key=lambda task: task.get_name())
+        if task is not current
+    )
