@@ -39,8 +39,9 @@ class _Running:
         assert node is not None
         return int(node.port)
 
-    def rooms_on_every_shard(self) -> dict[int, str]:
+    async def rooms_on_every_shard(self) -> dict[int, str]:
         """A new room per primary, by the primary's port."""
+        await self.redis.initialize()  # the test's need; the broker learned the slots itself
         rooms: dict[int, str] = {}
         while len(rooms) < len(self.redis.get_primaries()):
             room = f"room-{uuid.uuid4().hex[:10]}"
@@ -76,8 +77,7 @@ class _broker_on:
         redis = create_redis(
             self._cluster.url, client_name="broker-cluster", max_connections=8, pool_timeout_s=2
         )
-        assert isinstance(redis, RedisCluster)
-        await redis.initialize()
+        assert isinstance(redis, RedisCluster)  # and no command yet: the broker learns the slots
         self._redis = redis
         broker = RedisBroker(
             redis,
@@ -132,7 +132,7 @@ async def _plain_subscribers(port: int, channel: str) -> int:
 async def test_each_room_travels_on_the_sharded_pub_sub_of_the_shard_that_owns_it(
     running: _Running,
 ) -> None:
-    rooms = running.rooms_on_every_shard()
+    rooms = await running.rooms_on_every_shard()
     for room in rooms.values():
         await running.broker.subscribe(room)
     for port, room in rooms.items():
@@ -181,7 +181,7 @@ async def test_delivery_resumes_on_a_shard_whose_primary_restarted(tmp_path: Pat
     await cluster.start()
     try:
         async with _broker_on(cluster) as running:
-            rooms = running.rooms_on_every_shard()
+            rooms = await running.rooms_on_every_shard()
             for room in rooms.values():
                 await running.broker.subscribe(room)
             restarted = cluster.ports[1]

@@ -53,14 +53,17 @@ class _ResetAware(AbstractConnection):
     """A write to a socket the peer has already reset fails as a ``ConnectionError`` on every
     event loop. redis-py turns asyncio's error there into one, but uvloop's transport raises
     ``RuntimeError`` ("the handler is closed"), which passed through as a programming error: a
-    client got ``internal`` and the command was not retried."""
+    client got ``internal`` and the command was not retried. Under a Cluster, redis-py also tears
+    down a node's connections from another coroutine after a node fails, and a write racing it
+    finds no writer at all (``AttributeError``: 'NoneType' object has no attribute
+    'writelines'): the same lost connection, and the same ``ConnectionError``."""
 
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
     ) -> None:
         try:
             await super().send_packed_command(command, check_health)
-        except RuntimeError as exc:
+        except (RuntimeError, AttributeError) as exc:
             writer = self._writer
             if writer is not None and not writer.transport.is_closing():
                 raise

@@ -557,7 +557,8 @@ class RedisBroker:
         while True:
             self._reshuffle.clear()
             try:
-                await self._redis.nodes_manager.initialize()
+                await self._redis.initialize()  # the first time: the slot map and commands
+                await self._redis.nodes_manager.initialize()  # the slot map as it is now
             except (RedisError, OSError, RedisClusterException) as exc:
                 self._metrics.redis_errors.labels("subscribe").inc()
                 log.warning("room fan-out cannot read the slot map", extra={"error": repr(exc)})
