@@ -2,27 +2,30 @@
 
 Each step that must be atomic is one Lua script, so a crash between two Redis calls never
 leaves a half-published message: the window entry and the PUBLISH happen together (step 4 of
-the message path), and the dedup record turns ``done`` in the same script.
+the message path), and the dedup record turns ``done`` in the same script. On a Redis Cluster a
+script's keys must share a slot, and a room's and a sender's do not: there ``admit`` never
+numbers (``next_seq`` does), and ``publish`` appends and publishes on the room's slot, then
+marks the send done on the sender's (docs/gateway.md, "Redis Cluster", says why a crash between
+two such steps is safe). ``BrokerKeys`` names the keys for the topology.
 
 One pub/sub connection carries every room and person this gateway follows and the control
-channels. Under a Redis Cluster (docs/gateway.md, "Redis topologies") a room's channel and its
-keys share the room's hash tag, rooms and people travel on sharded pub/sub (SPUBLISH and
-SSUBSCRIBE, served by the node that owns the channel's slot), and there is one pub/sub
-connection per primary, each with a reader task of its own (a feed), carrying that shard's
-channels; the first primary's also carries the control channels, plain pub/sub reaching every
-node. The steps that would mix a room's slot and a person's in one script are split there
-(``admit`` never numbers; ``publish`` appends and publishes on the room's slot, then marks the
-send done on the sender's); docs/gateway.md says why each guarantee holds.
+channels. On a Redis Cluster rooms and people travel on sharded pub/sub (SSUBSCRIBE and
+SPUBLISH, served by the node that owns the channel's slot, the slot of the room's keys too), and
+there is one pub/sub connection per primary (a feed, ``_Feed``) carrying the channels of that
+node's slots; the first primary's also carries the control channels, plain pub/sub that every
+node delivers. A coordinator task keeps one feed per primary and shares the channels among them
+again whenever the slot map may have changed.
+
 Redis pub/sub is at-most-once and redis-py does not reconnect a PubSub by itself, so the reader
 owns its reconnect: after a drop it subscribes everything again and tells the events handler,
 which reads what was missed from the window and Postgres.
 
-Only the reader task touches the pub/sub connection (under a Cluster: each feed's task its
-own). A join that follows a new room records it and wakes the reader (a PUBLISH on a channel
-only this broker hears, which every node of a Cluster delivers), and the reader subscribes it
-between two reads. redis-py's connections are not safe for two coroutines at
-once: a SUBSCRIBE that reconnected while the reader was reading, or a PubSub closed while a
-SUBSCRIBE was still using its connection, put two readers on one socket
+Only the reader task touches the pub/sub connection (on a Cluster, each feed's task its own;
+the coordinator touches none). A join that follows a new room records it and wakes the reader
+(a PUBLISH on a channel only this broker hears, which every node of a Cluster delivers), and
+the reader subscribes it between two reads. redis-py's connections are not safe for two
+coroutines at once: a SUBSCRIBE that reconnected while the reader was reading, or a PubSub
+closed while a SUBSCRIBE was still using its connection, put two readers on one socket
 (``RuntimeError: readuntil() called while another coroutine is already waiting``). For the
 same reason the pub/sub connection comes from a pool of its own, made for each subscription
 run and closed with it: a pub/sub connection never returns to the pool the commands use.

@@ -104,7 +104,7 @@ return {state, 0}
 class RedisPresence:
     def __init__(self, redis: RedisClient, *, ttl_s: float) -> None:
         self._redis = redis
-        self._keys = _PresenceKeys(KeyLayout.of(redis))
+        self._keys = PresenceKeys(KeyLayout.of(redis))
         self._ttl_ms = int(ttl_s * 1000)
         self._admit = redis.register_script(_ADMIT)
         self._enter = redis.register_script(_ENTER)
@@ -232,7 +232,7 @@ class RedisPresence:
         return state.decode(), int(wait_ms)
 
 
-class _PresenceKeys:
+class PresenceKeys:
     """Presence's key names for the topology: a room's keys tagged by the room, a user's
     connection set by the user, under a Cluster; the names they always had elsewhere."""
 
