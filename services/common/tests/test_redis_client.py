@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -95,6 +96,24 @@ async def test_a_pool_busy_beyond_its_timeout_fails_with_a_connection_error(
         assert await holder is None
     finally:
         await client.aclose()
+
+
+async def test_a_write_racing_the_teardown_of_its_connection_fails_as_a_connection_error(
+    redis_url: str,
+) -> None:
+    """redis-py's cluster client tears down a failed node's connections from another coroutine;
+    a write that was just starting on one found no writer (``AttributeError``), which passed
+    through as a programming error: the client got ``internal``, and nothing retried it."""
+    host, port = urlsplit(redis_url).hostname, urlsplit(redis_url).port
+    connection = ResetAwareConnection(host=host or "127.0.0.1", port=port or 6379, socket_timeout=2)
+    await connection.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+    teardown = asyncio.create_task(connection.disconnect(nowait=True))
+    try:
+        with pytest.raises(RedisConnectionError):
+            await connection.send_packed_command(connection.pack_command("PING"))
+    finally:
+        await teardown
+        await connection.disconnect()
 
 
 def test_a_sentinel_url_names_the_sentinels_the_primary_and_the_replicas_to_wait_for() -> None:
