@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
@@ -68,14 +69,15 @@ async def running(redis_cluster: RedisClusterGroup) -> AsyncIterator[_Running]:
 
 
 class _broker_on:
-    def __init__(self, cluster: RedisClusterGroup) -> None:
+    def __init__(self, cluster: RedisClusterGroup, name: str = "broker-cluster") -> None:
         self._cluster = cluster
+        self._name = name
         self._metrics = GatewayMetrics()
         self._tasks = TaskSupervisor(self._metrics.task_failures)
 
     async def __aenter__(self) -> _Running:
         redis = create_redis(
-            self._cluster.url, client_name="broker-cluster", max_connections=8, pool_timeout_s=2
+            self._cluster.url, client_name=self._name, max_connections=8, pool_timeout_s=2
         )
         assert isinstance(redis, RedisCluster)  # and no command yet: the broker learns the slots
         self._redis = redis
@@ -148,6 +150,35 @@ async def test_each_room_travels_on_the_sharded_pub_sub_of_the_shard_that_owns_i
     received = sorted((room, frame.seq) for room, frame in running.events.frames)
     assert received == sorted((room, 1) for room in rooms.values())
     assert running.broker.healthy
+
+
+async def _pub_sub_clients(port: int, name: str) -> int:
+    """Connections named ``name`` on the node on ``port`` that are subscribed to anything."""
+    node = Redis(host="127.0.0.1", port=port)
+    try:
+        clients = await node.client_list()
+    finally:
+        await node.aclose()
+    return sum(
+        1
+        for client in clients
+        if client["name"] == name and (client["sub"], client["ssub"]) != ("0", "0")
+    )
+
+
+async def test_a_gateway_opens_pub_sub_only_on_the_shards_of_its_rooms(
+    redis_cluster: RedisClusterGroup,
+) -> None:
+    name = f"broker-{uuid.uuid4().hex[:8]}"
+    async with _broker_on(redis_cluster, name) as running:
+        room = f"room-{uuid.uuid4().hex[:10]}"
+        await running.broker.subscribe(room)
+        await running.published_and_received(room, 1)
+        on = {port: await _pub_sub_clients(port, name) for port in redis_cluster.ports}
+        # The room's shard, and the first primary's for the control channels: no other.
+        assert on[running.owner(room)] == 1
+        assert sorted(on.values()) in ([0, 0, 1], [0, 1, 1])
+        assert running.broker.healthy
 
 
 async def test_a_resend_after_a_crash_between_the_two_publish_steps_gets_the_same_entry(

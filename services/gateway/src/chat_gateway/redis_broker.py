@@ -11,10 +11,10 @@ two such steps is safe). ``BrokerKeys`` names the keys for the topology.
 One pub/sub connection carries every room and person this gateway follows and the control
 channels. On a Redis Cluster rooms and people travel on sharded pub/sub (SSUBSCRIBE and
 SPUBLISH, served by the node that owns the channel's slot, the slot of the room's keys too), and
-there is one pub/sub connection per primary (a feed, ``_Feed``) carrying the channels of that
-node's slots; the first primary's also carries the control channels, plain pub/sub that every
-node delivers. A coordinator task keeps one feed per primary and shares the channels among them
-again whenever the slot map may have changed.
+there is one pub/sub connection (a feed, ``_Feed``) per primary that owns a followed channel,
+carrying the channels of that node's slots; the first primary's also carries the control
+channels, plain pub/sub that every node delivers. A coordinator task opens the feeds and shares
+the channels among them again whenever the slot map may have changed.
 
 Redis pub/sub is at-most-once and redis-py does not reconnect a PubSub by itself, so the reader
 owns its reconnect: after a drop it subscribes everything again and tells the events handler,
@@ -275,7 +275,8 @@ class RedisBroker:
         # People followed, the same way.
         self._persons: dict[str, asyncio.Event] = {}
         self._wake_channel = f"wake:{uuid.uuid4().hex}"
-        # One feed on one Redis; one per primary under a Cluster, by node name.
+        # One feed on one Redis; under a Cluster one per primary that owns a followed channel's
+        # slot, and the first primary's (control channels), by node name.
         self._feeds: dict[str, _Feed] = {}
         # Under a Cluster: set when the slot map may have changed (a feed lost its node, or
         # Redis moved a channel's slot away); the coordinator then shares the channels anew.
@@ -552,9 +553,11 @@ class RedisBroker:
         return node.name
 
     async def _coordinate(self) -> None:
-        """Under a Cluster: keeps one feed per primary and, whenever the slot map may have
-        changed, learns it again and has every feed take the channels its node owns now. It
-        touches no pub/sub connection: each feed subscribes its own."""
+        """Under a Cluster: whenever the slot map may have changed, learns it again, opens a
+        feed to each primary that owns a followed channel (and to the first primary, for the
+        control channels), closes those of nodes that left, and has every feed take the
+        channels its node owns now. It touches no pub/sub connection: each feed subscribes its
+        own."""
         assert isinstance(self._redis, RedisCluster)
         backoff = 0.05
         while True:
@@ -574,16 +577,31 @@ class RedisBroker:
                 gone = self._feeds.pop(name)
                 if gone.task is not None:
                     gone.task.cancel()
-            for name in primaries:
+            # Control messages reach every node: the first primary's feed carries them.
+            for name in sorted({primaries[0], *self._owners()} & set(primaries)):
                 if name not in self._feeds:
                     feed = self._feeds[name] = _Feed(self, name, control=False)
                     feed.task = self._tasks.spawn("room-fanout-shard", feed.read_forever)
-                # Control messages reach every node: the first primary's feed carries them.
-                self._feeds[name].control = name == primaries[0]
+            for name, feed in self._feeds.items():
+                feed.control = name == primaries[0]
             self._changed()
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.publish(self._wake_channel, b"")
             await self._reshuffle.wait()
+
+    def _owners(self) -> set[str]:
+        """The nodes that own the slots of the rooms and people followed."""
+        assert isinstance(self._redis, RedisCluster)
+        owners = set()
+        followed = [
+            *map(self._keys.room_channel, self._rooms),
+            *map(self._keys.person_channel, self._persons),
+        ]
+        for channel in followed:
+            with contextlib.suppress(RedisClusterException):
+                if (node := self._redis.get_node_from_key(channel)) is not None:
+                    owners.add(node.name)
+        return owners
 
     def _feed_pool(self, feed: _Feed) -> ConnectionPool:
         """A pool of one connection for ``feed``'s pub/sub, apart from the commands' pool."""
