@@ -265,3 +265,30 @@ async def test_a_room_whose_slot_moves_is_followed_on_its_new_node(tmp_path: Pat
             assert running.events.resubscribed >= 1
     finally:
         await cluster.stop()
+
+
+async def test_waiting_for_replicas_is_refused_on_a_cluster(
+    redis_cluster: RedisClusterGroup,
+) -> None:
+    # WAIT names no key: it cannot follow a write to the node that owns its slot.
+    redis = create_redis(
+        redis_cluster.url, client_name="replicas", max_connections=2, pool_timeout_s=2
+    )
+    metrics = GatewayMetrics()
+    try:
+        with pytest.raises(ValueError, match="WAIT"):
+            RedisBroker(
+                redis,
+                window_size=5,
+                window_ttl_s=60,
+                dedup_ttl_s=60,
+                send_rate_per_s=1,
+                send_burst=1,
+                send_lock_s=15,
+                control_channels=(),
+                tasks=TaskSupervisor(metrics.task_failures),
+                metrics=metrics,
+                replicas=1,
+            )
+    finally:
+        await redis.aclose()
