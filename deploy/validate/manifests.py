@@ -12,6 +12,12 @@ local balancer with WebSocket timeouts above the ping interval, and no route rea
 metrics or probes; Kafka topics are replicated; the migration Job is ordered for Argo CD and
 cleaned up; in prod, every monitor and rule carries the label Prometheus selects by, and the
 services reach Postgres through a PgBouncer Pooler sized for their pools at the HPAs' maxima.
+Redis: only the gateways and the auth service reach the Redis and Sentinel ports, the Redis nodes
+and Sentinels reach each other, Prometheus the exporters (the NetworkPolicies evaluated for each
+flow); in prod every StatefulSet keeps its data on volumes of its own, under a PDB, spread over
+nodes and zones, and the Redis URL that docs/operations.md has the operator put in the Secret
+chat-redis is a ``redis+sentinel://`` URL naming every Sentinel the manifests run, the primary
+they watch, and a number of replicas to wait for that still leaves one replica to lose.
 
 Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
 """
@@ -33,6 +39,7 @@ import yaml  # type: ignore[import-untyped]
 import chat_gateway
 from chat_auth.settings import PREFIX as AUTH_PREFIX
 from chat_auth.settings import AuthSettings
+from chat_common.redis_client import SENTINEL_SCHEME, SentinelGroup
 from chat_common.settings import SettingsError, load_settings
 from chat_gateway.settings import PREFIX as GATEWAY_PREFIX
 from chat_gateway.settings import GatewaySettings
@@ -76,6 +83,14 @@ _GATEWAY_POOL = re.compile(r"create_pool\(\s*settings\.database_url,[^)]*max_siz
 # Connections Postgres keeps beside the poolers': the migration Job, the operator's instance
 # manager and metrics exporter, superuser_reserved_connections (3), a person with psql.
 POSTGRES_DIRECT_CONNECTIONS = 50
+# The prod Secret chat-redis is made by hand with the command in this page (Deploy).
+OPERATIONS_DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+_REDIS_SECRET_URL = re.compile(
+    r"kubectl -n chat create secret generic chat-redis\b.*?--from-literal=url=\"([^\"]+)\"",
+    re.DOTALL,
+)
+# Pods of the system that must never reach Redis or its Sentinels: they have no business there.
+NOT_REDIS_CLIENTS = ("persistence-worker", "web", "migrations")
 # The label kube-prometheus-stack's Prometheus selects monitors and rules by.
 PROMETHEUS_SELECTOR_LABEL = "release"
 ARGO_WAVE = "argocd.argoproj.io/sync-wave"
@@ -548,6 +563,311 @@ def check_network_policies(report: Report, by_kind: dict[str, list[Resource]]) -
         )
 
 
+@dataclass(frozen=True)
+class Pod:
+    """A pod as NetworkPolicies see it: its namespace, its labels, its named ports."""
+
+    name: str
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+    ports: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, workload: Resource) -> Pod:
+        template = workload["spec"]["template"]
+        ports = tuple(
+            (port["name"], int(port["containerPort"]))
+            for container in template["spec"]["containers"]
+            for port in container.get("ports", [])
+            if "name" in port
+        )
+        return cls(
+            workload["metadata"]["name"],
+            workload["metadata"].get("namespace", "default"),
+            tuple(sorted(template["metadata"].get("labels", {}).items())),
+            ports,
+        )
+
+
+def _peer_matches(peer: Resource, pod: Pod, policy_namespace: str) -> bool:
+    if "ipBlock" in peer:
+        return False
+    namespaces = peer.get("namespaceSelector")
+    if namespaces is None:
+        in_namespace = pod.namespace == policy_namespace
+    else:
+        in_namespace = selects(namespaces, {"kubernetes.io/metadata.name": pod.namespace})
+    pods = peer.get("podSelector")
+    return in_namespace and (pods is None or selects(pods, dict(pod.labels)))
+
+
+def _port_matches(ports: list[Resource] | None, port: int, named: dict[str, int]) -> bool:
+    if not ports:
+        return True
+    for entry in ports:
+        value = entry.get("port")
+        if value is None:
+            return True
+        number = named.get(value, -1) if isinstance(value, str) else int(value)
+        if number <= port <= int(entry.get("endPort", number)):
+            return True
+    return False
+
+
+def _admits(policies: list[Resource], direction: str, subject: Pod, peer: Pod, port: int) -> bool:
+    """Whether the policies selecting ``subject`` let ``direction`` traffic with ``peer`` on
+    ``port`` through (a pod no policy of that direction selects is not isolated)."""
+    field, peers = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    named = dict(subject.ports if direction == "Ingress" else peer.ports)
+    isolating = []
+    for policy in policies:
+        spec = policy["spec"]
+        types = spec.get("policyTypes") or ["Ingress", *(["Egress"] if "egress" in spec else [])]
+        namespace = policy["metadata"].get("namespace", "default")
+        if (
+            direction in types
+            and namespace == subject.namespace
+            and selects(spec["podSelector"], dict(subject.labels))
+        ):
+            isolating.append(policy)
+    if not isolating:
+        return True
+    return any(
+        _port_matches(rule.get("ports"), port, named)
+        and (
+            not rule.get(peers)
+            or any(
+                _peer_matches(p, peer, policy["metadata"].get("namespace", "default"))
+                for p in rule[peers]
+            )
+        )
+        for policy in isolating
+        for rule in policy["spec"].get(field) or []
+    )
+
+
+def reachable(policies: list[Resource], source: Pod, target: Pod, port: int) -> bool:
+    """Whether ``source`` may open a connection to ``target`` on ``port``: its own egress and
+    the target's ingress both allow it."""
+    return _admits(policies, "Egress", source, target, port) and _admits(
+        policies, "Ingress", target, source, port
+    )
+
+
+def check_redis_flows(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """Only the gateways and the auth service reach Redis and the Sentinels; the Redis nodes
+    and the Sentinels reach each other; Prometheus reaches their exporters; nothing else."""
+    policies = by_kind.get("NetworkPolicy", [])
+    workloads = [r for kind in WORKLOADS for r in by_kind.get(kind, [])]
+    # By the app's name: the migrations run as the Job chat-migrate.
+    pods = {
+        dict(pod.labels).get("app.kubernetes.io/name", pod.name): pod
+        for pod in map(Pod.of, workloads)
+    }
+    backends: dict[str, list[Pod]] = {}
+    for pod in pods.values():
+        role = dict(pod.labels).get("chat-backend")
+        if role in ("redis", "redis-sentinel"):
+            backends.setdefault(role, []).append(pod)
+    report.check("redis" in backends, "NetworkPolicy", "no Redis pods (label chat-backend: redis)")
+    ports = {"redis": 6379, "redis-sentinel": 26379}
+    namespace = next(iter(pods.values())).namespace if pods else "default"
+    prometheus = Pod("prometheus", "monitoring", ())
+
+    def expect(source: Pod, target: Pod, port: int, allowed: bool) -> None:
+        report.check(
+            reachable(policies, source, target, port) == allowed,
+            f"NetworkPolicy ({source.namespace}/{source.name} -> {target.name}:{port})",
+            "must be allowed" if allowed else "must be denied",
+        )
+
+    clients = [pods[name] for name in ("gateway", "auth-service") if name in pods]
+    for role, targets in backends.items():
+        for target in targets:
+            port = ports[role]
+            for client in clients:
+                expect(client, target, port, True)
+            for other in NOT_REDIS_CLIENTS:
+                if other in pods:
+                    expect(pods[other], target, port, False)
+            # A group (prod): the nodes replicate from each other, the Sentinels watch them and
+            # each other, and the nodes ask the Sentinels which of them is the primary.
+            if "redis-sentinel" in backends:
+                for peers in backends.values():
+                    for peer in peers:
+                        expect(peer, target, port, True)
+            expect(
+                Pod("intruder", namespace, (("app.kubernetes.io/name", "intruder"),)),
+                target,
+                port,
+                False,
+            )
+            if "metrics" in dict(target.ports):
+                expect(prometheus, target, dict(target.ports)["metrics"], True)
+
+
+def check_stateful_sets(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """prod: a StatefulSet holds data (Redis's append-only files, the Sentinels' state), so each
+    keeps it on volumes of its own, is under a PDB that lets one pod go at a time, and runs three
+    pods that a node's or a zone's loss cannot take two of."""
+    if report.overlay != "prod":
+        return
+    budgets = by_kind.get("PodDisruptionBudget", [])
+    for workload in by_kind.get("StatefulSet", []):
+        where = name_of(workload)
+        spec = workload["spec"]
+        labels = spec["template"]["metadata"].get("labels", {})
+        claims = {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", [])}
+        report.check(bool(claims), where, "no volumeClaimTemplates: its data dies with the pod")
+        mounted = {
+            mount["name"]
+            for container in containers(workload)
+            for mount in container.get("volumeMounts", [])
+        }
+        for claim in sorted(claims - mounted):
+            report.check(False, where, f"volumeClaimTemplate {claim} is mounted by no container")
+        covering = [b for b in budgets if selects(b["spec"]["selector"], labels)]
+        report.check(bool(covering), where, "no PodDisruptionBudget")
+        for budget in covering:
+            report.check(
+                budget["spec"].get("maxUnavailable") == 1,
+                name_of(budget),
+                f"maxUnavailable is not 1 for {where}",
+            )
+        report.check(int(spec.get("replicas", 1)) >= 3, where, "fewer than 3 replicas")
+        template_spec = pod_spec(workload)
+        apart = template_spec.get("affinity", {}).get("podAntiAffinity", {})
+        report.check(
+            any(
+                term["topologyKey"] == "kubernetes.io/hostname"
+                and selects(term["labelSelector"], labels)
+                for term in apart.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+            ),
+            where,
+            "two of its pods may share a node (no required podAntiAffinity on the hostname)",
+        )
+        report.check(
+            any(
+                constraint["topologyKey"] == "topology.kubernetes.io/zone"
+                and selects(constraint["labelSelector"], labels)
+                for constraint in template_spec.get("topologySpreadConstraints", [])
+            ),
+            where,
+            "not spread over zones (no topologySpreadConstraint on the zone)",
+        )
+
+
+def documented_redis_url(document: Path = OPERATIONS_DOC) -> str | None:
+    """The URL docs/operations.md has the operator put in the prod Secret chat-redis, with a
+    placeholder password."""
+    found = _REDIS_SECRET_URL.search(document.read_text())
+    return found[1].replace("$password", "secret") if found else None
+
+
+def service_host(host: str, namespace: str) -> str:
+    """``<pod>.<service>`` for a pod's DNS name through a headless Service, given short or
+    with its namespace (``<pod>.<service>.<namespace>.svc[.<cluster domain>]``); the name as
+    given when it is neither."""
+    parts = host.split(".")
+    if len(parts) == 2 or (len(parts) >= 4 and parts[2] == namespace and parts[3] == "svc"):
+        return ".".join(parts[:2])
+    return host
+
+
+def _container_env(workload: Resource) -> dict[str, str]:
+    return {
+        variable["name"]: str(variable["value"])
+        for container in containers(workload)
+        for variable in container.get("env", [])
+        if "value" in variable
+    }
+
+
+def check_redis_url(
+    report: Report,
+    by_kind: dict[str, list[Resource]],
+    url: str | None = None,
+    document: Path = OPERATIONS_DOC,
+) -> None:
+    """prod: the services' Redis URL (the Secret chat-redis, made by hand as docs/operations.md
+    says) goes through the Sentinels the manifests run, to the primary they watch, and waits for
+    fewer replicas than there are, so losing one replica does not stop sends."""
+    if report.overlay != "prod":
+        return
+    where = "Secret chat-redis (docs/operations.md, Deploy)"
+    url = url if url is not None else documented_redis_url(document)
+    report.check(url is not None, where, "no `kubectl -n chat create secret generic chat-redis`")
+    if url is None:
+        return
+    if not url.startswith(f"{SENTINEL_SCHEME}://"):
+        report.errors.append(f"{report.overlay}: {where}: url is not {SENTINEL_SCHEME}://: {url}")
+        return
+    try:
+        group = SentinelGroup.of(url)
+    except ValueError as exc:
+        report.errors.append(f"{report.overlay}: {where}: {exc}")
+        return
+    config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
+    deployments = {r["metadata"]["name"]: r for r in by_kind.get("Deployment", [])}
+    for name in ("gateway", "auth-service"):
+        settings, prefix, *_ = SERVICES[name]
+        if name in deployments and settings is not None:
+            env = environment(deployments[name], config_maps)
+            env[f"{prefix}REDIS_URL"] = url
+            check_settings(report, deployments[name], env, settings, prefix)
+    stateful = {s["metadata"]["name"]: s for s in by_kind.get("StatefulSet", [])}
+    sentinels = [
+        s
+        for s in stateful.values()
+        if any(
+            int(port["containerPort"]) == group.sentinels[0][1]
+            for container in containers(s)
+            for port in container.get("ports", [])
+        )
+    ]
+    report.check(
+        len(sentinels) == 1, where, f"no one StatefulSet listens on {group.sentinels[0][1]}"
+    )
+    if len(sentinels) != 1:
+        return
+    sentinel = sentinels[0]
+    count = int(sentinel["spec"].get("replicas", 1))
+    service = sentinel["spec"]["serviceName"]
+    expected = {f"{sentinel['metadata']['name']}-{i}.{service}" for i in range(count)}
+    namespace = sentinel["metadata"].get("namespace", "default")
+    named = {service_host(host, namespace) for host, _ in group.sentinels}
+    report.check(
+        named == expected,
+        where,
+        f"names the Sentinels {sorted(named)}, the manifests run {sorted(expected)}",
+    )
+    ports = {port for _, port in group.sentinels}
+    report.check(len(ports) == 1, where, f"Sentinels on several ports {sorted(ports)}")
+    env = _container_env(sentinel)
+    report.check(
+        env.get("MASTER_NAME") == group.master,
+        where,
+        f"names the primary {group.master!r}; the Sentinels watch {env.get('MASTER_NAME')!r}",
+    )
+    quorum = int(env.get("QUORUM", "0"))
+    report.check(
+        count >= 3 and count // 2 < quorum < count,
+        name_of(sentinel),
+        f"quorum {quorum} of {count} Sentinels: not a majority that survives losing one",
+    )
+    redis = stateful.get(env.get("REDIS_SERVICE", ""))
+    report.check(redis is not None, name_of(sentinel), "its REDIS_SERVICE is no StatefulSet")
+    if redis is None:
+        return
+    replicas = int(redis["spec"].get("replicas", 1)) - 1
+    report.check(
+        1 <= group.replicas < replicas,
+        where,
+        f"?replicas={group.replicas} with {replicas} replicas: must be at least 1 (a failover"
+        " keeps every numbered write) and fewer than the replicas (one can be lost)",
+    )
+
+
 def check_ingress(report: Report, by_kind: dict[str, list[Resource]], ping_s: float) -> None:
     routes: dict[str, str] = {}
     for ingress in by_kind.get("Ingress", []):
@@ -719,6 +1039,9 @@ def main(argv: list[str]) -> int:
         check_monitoring_labels,
         check_database_connections,
         check_migrations,
+        check_redis_flows,
+        check_stateful_sets,
+        check_redis_url,
     ]
     for check in checks:
         check(report, by_kind)

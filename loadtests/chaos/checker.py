@@ -154,13 +154,14 @@ def check(
         for command in journal.commands
         if command.acks and (command.refusals or command.unanswered)
     }
-    # Read once for every journal: each room's newest seq and the fold of the whole log.
-    newest: dict[str, int] = {}
-    for row in stored:
-        newest[row.room] = max(row.seq, newest.get(row.room, 0))
-    expected = fold(sorted(stored, key=lambda row: (row.room, row.seq)))
+    # Read once for every journal: each room's log and newest seq, and the fold of the whole log.
+    rooms: dict[str, list[StoredEntry]] = defaultdict(list)
+    for row in sorted(stored, key=lambda row: (row.room, row.seq)):
+        rooms[row.room].append(row)
+    newest = {room: rows[-1].seq for room, rows in rooms.items()}
+    expected = fold(row for rows in rooms.values() for row in rows)
     for journal in journals:
-        _check_receiver(verdict, journal, stored, by_id, retried, newest, expected)
+        _check_receiver(verdict, journal, rooms, by_id, retried, newest, expected)
     return verdict
 
 
@@ -256,7 +257,7 @@ def _check_log(
 def _check_receiver(
     verdict: Verdict,
     journal: Journal,
-    stored: Sequence[StoredEntry],
+    rooms: dict[str, list[StoredEntry]],
     by_id: dict[str, StoredEntry],
     retried: set[str],
     newest_stored: dict[str, int],
@@ -297,14 +298,14 @@ def _check_receiver(
         got.add((received.connection, entry.room, entry.seq))
         newest[line] = max(entry.seq, newest.get(line, 0))
         held[entry.room].setdefault(entry.seq, entry)
-    _check_holes(verdict, journal, stored, held, newest_stored)
+    _check_holes(verdict, journal, rooms, held, newest_stored)
     _check_views(verdict, journal, held, expected)
 
 
 def _check_holes(
     verdict: Verdict,
     journal: Journal,
-    stored: Sequence[StoredEntry],
+    rooms: dict[str, list[StoredEntry]],
     held: dict[str, dict[int, Entry]],
     last: dict[str, int],
 ) -> None:
@@ -325,13 +326,12 @@ def _check_holes(
                 "G3 received again after a reconnect",
                 f"{who} {line[0]}#{line[1]} on conn {seen[line]} and {received.connection}",
             )
-    for row in stored:
-        start = starts.get(row.room)
-        if start is None or row.seq <= start:
-            continue
-        have = held.get(row.room, {})
-        if row.seq < max(have, default=0) and row.seq not in have:
-            verdict.breach("G3 hole", f"{who} lacks {row.room}#{row.seq} ({row.kind})")
+    for room, start in starts.items():
+        have = held.get(room, {})
+        newest = max(have, default=0)
+        for row in rooms.get(room, ()):
+            if start < row.seq < newest and row.seq not in have:
+                verdict.breach("G3 hole", f"{who} lacks {room}#{row.seq} ({row.kind})")
     if journal.connected:
         for room, start in starts.items():
             newest = max(held.get(room, {}), default=start)

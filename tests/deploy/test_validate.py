@@ -59,7 +59,11 @@ def prod() -> list[dict[str, Any]]:
     return [r for r in yaml.safe_load_all(built) if r]
 
 
-def _errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:
+def _errors(
+    resources: list[dict[str, Any]], tmp_path: Path, redis_url: str | None = None
+) -> list[str]:
+    """Every check of manifests.py on ``resources`` as prod; the Redis URL is the one
+    docs/operations.md documents unless given."""
     built = tmp_path / "all.yaml"
     built.write_text(yaml.safe_dump_all(resources))
     by_kind: dict[str, list[dict[str, Any]]] = {}
@@ -77,6 +81,9 @@ def _errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:
     manifests.check_monitoring_labels(report, by_kind)
     manifests.check_database_connections(report, by_kind)
     manifests.check_migrations(report, by_kind)
+    manifests.check_redis_flows(report, by_kind)
+    manifests.check_stateful_sets(report, by_kind)
+    manifests.check_redis_url(report, by_kind, redis_url)
     manifests.check_ingress(report, by_kind, 20.0)
     errors: list[str] = report.errors
     return errors
@@ -85,6 +92,14 @@ def _errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:
 def _find(resources: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     for resource in resources:
         if resource["kind"] == kind and resource["metadata"]["name"].startswith(name):
+            return resource
+    raise AssertionError(f"no {kind}/{name}")
+
+
+def _named(resources: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The resource of exactly that name: ``redis`` is a prefix of ``redis-sentinel``."""
+    for resource in resources:
+        if resource["kind"] == kind and resource["metadata"]["name"] == name:
             return resource
     raise AssertionError(f"no {kind}/{name}")
 
@@ -309,6 +324,348 @@ def test_a_migration_job_argo_cd_cannot_order_is_refused(
     )
 
 
+# The Redis group of prod (k8s/components/redis-sentinel): who reaches it.
+
+
+def _peers(policy: dict[str, Any], direction: str, index: int) -> list[dict[str, Any]]:
+    peers: list[dict[str, Any]] = policy["spec"][direction][index][
+        "from" if direction == "ingress" else "to"
+    ]
+    return peers
+
+
+def _allowed_names(policy: dict[str, Any]) -> list[str]:
+    """The app names the policy's first ingress rule admits (gateway, auth-service)."""
+    values: list[str] = _peers(policy, "ingress", 0)[0]["podSelector"]["matchExpressions"][0][
+        "values"
+    ]
+    return values
+
+
+def _egress_rule(backend: str, port: int) -> dict[str, Any]:
+    return {
+        "to": [{"podSelector": {"matchLabels": {"chat-backend": backend}}}],
+        "ports": [{"port": port, "protocol": "TCP"}],
+    }
+
+
+def _without_egress_to(policy: dict[str, Any], backend: str) -> None:
+    rules = policy["spec"]["egress"]
+    kept = [
+        rule
+        for rule in rules
+        if not any(
+            peer.get("podSelector", {}).get("matchLabels") == {"chat-backend": backend}
+            for peer in rule["to"]
+        )
+    ]
+    assert len(kept) == len(rules) - 1
+    policy["spec"]["egress"] = kept
+
+
+def _flow(source: str, target: str, port: int, verdict: str) -> str:
+    return f"NetworkPolicy ({source} -> {target}:{port}): must be {verdict}"
+
+
+def test_pods_that_are_no_redis_clients_reaching_redis_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    # The worker and the web app let through both ends: their own egress, the group's ingress.
+    _allowed_names(_named(broken, "NetworkPolicy", "redis")).append("persistence-worker")
+    _named(broken, "NetworkPolicy", "persistence-worker")["spec"]["egress"].append(
+        _egress_rule("redis", 6379)
+    )
+    _allowed_names(_named(broken, "NetworkPolicy", "redis-sentinel")).append("web")
+    web = _named(broken, "NetworkPolicy", "web")["spec"]
+    web["policyTypes"].append("Egress")
+    web["egress"] = [_egress_rule("redis-sentinel", 26379)]
+    errors = _errors(broken, tmp_path)
+    assert _flow("chat/persistence-worker", "redis", 6379, "denied") in "\n".join(errors), errors
+    assert _flow("chat/web", "redis-sentinel", 26379, "denied") in "\n".join(errors), errors
+
+
+def test_the_migration_job_reaching_redis_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _allowed_names(_named(broken, "NetworkPolicy", "redis")).append("migrations")
+    _named(broken, "NetworkPolicy", "migrations")["spec"]["egress"].append(
+        _egress_rule("redis", 6379)
+    )
+    errors = _errors(broken, tmp_path)
+    assert any(_flow("chat/chat-migrate", "redis", 6379, "denied") in e for e in errors), errors
+
+
+def test_redis_open_to_every_pod_of_the_namespace_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _named(broken, "NetworkPolicy", "redis")["spec"]["ingress"][0]["from"] = [{"podSelector": {}}]
+    errors = _errors(broken, tmp_path)
+    assert any(_flow("chat/intruder", "redis", 6379, "denied") in e for e in errors), errors
+
+
+def test_services_cut_off_from_redis_or_its_sentinels_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _without_egress_to(_named(broken, "NetworkPolicy", "gateway"), "redis-sentinel")
+    _allowed_names(_named(broken, "NetworkPolicy", "redis")).remove("auth-service")
+    errors = _errors(broken, tmp_path)
+    assert any(_flow("chat/gateway", "redis-sentinel", 26379, "allowed") in e for e in errors)
+    assert any(_flow("chat/auth-service", "redis", 6379, "allowed") in e for e in errors)
+
+
+def test_a_redis_group_whose_members_cannot_reach_each_other_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    # Sentinels that cannot watch the nodes; nodes that cannot ask the Sentinels for the primary.
+    _without_egress_to(_named(broken, "NetworkPolicy", "redis-sentinel"), "redis")
+    _without_egress_to(_named(broken, "NetworkPolicy", "redis"), "redis-sentinel")
+    errors = _errors(broken, tmp_path)
+    assert any(_flow("chat/redis-sentinel", "redis", 6379, "allowed") in e for e in errors)
+    assert any(_flow("chat/redis", "redis-sentinel", 26379, "allowed") in e for e in errors)
+
+
+def test_exporters_prometheus_cannot_scrape_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    ingress = _named(broken, "NetworkPolicy", "redis-sentinel")["spec"]["ingress"]
+    ingress[:] = [rule for rule in ingress if rule["ports"][0]["port"] != 9121]
+    errors = _errors(broken, tmp_path)
+    assert any(
+        _flow("monitoring/prometheus", "redis-sentinel", 9121, "allowed") in e for e in errors
+    ), errors
+
+
+def test_redis_pods_without_their_backend_label_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    del _named(broken, "StatefulSet", "redis")["spec"]["template"]["metadata"]["labels"][
+        "chat-backend"
+    ]
+    errors = _errors(broken, tmp_path)
+    assert any("no Redis pods (label chat-backend: redis)" in e for e in errors), errors
+
+
+# prod's StatefulSets: the Redis nodes and the Sentinels.
+
+
+def test_a_stateful_set_whose_data_dies_with_its_pods_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    del _named(broken, "StatefulSet", "redis-sentinel")["spec"]["volumeClaimTemplates"]
+    # A claim no container mounts: the append-only file would go to the root filesystem.
+    claim = _named(broken, "StatefulSet", "redis")["spec"]["volumeClaimTemplates"][0]
+    claim["metadata"]["name"] = "aof"
+    errors = _errors(broken, tmp_path)
+    assert any("StatefulSet/redis-sentinel: no volumeClaimTemplates" in e for e in errors)
+    assert any(
+        "StatefulSet/redis: volumeClaimTemplate aof is mounted by no container" in e for e in errors
+    ), errors
+
+
+def test_a_stateful_set_without_a_one_at_a_time_budget_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = [
+        r
+        for r in copy.deepcopy(prod)
+        if r["kind"] != "PodDisruptionBudget" or r["metadata"]["name"] != "redis"
+    ]
+    _named(broken, "PodDisruptionBudget", "redis-sentinel")["spec"]["maxUnavailable"] = 2
+    errors = _errors(broken, tmp_path)
+    assert any("StatefulSet/redis: no PodDisruptionBudget" in e for e in errors), errors
+    assert any(
+        "PodDisruptionBudget/redis-sentinel: maxUnavailable is not 1 for"
+        " StatefulSet/redis-sentinel" in e
+        for e in errors
+    ), errors
+
+
+def test_a_stateful_set_of_two_pods_is_refused(prod: list[dict[str, Any]], tmp_path: Path) -> None:
+    broken = copy.deepcopy(prod)
+    _named(broken, "StatefulSet", "redis")["spec"]["replicas"] = 2
+    errors = _errors(broken, tmp_path)
+    assert any("StatefulSet/redis: fewer than 3 replicas" in e for e in errors), errors
+
+
+def test_a_stateful_set_whose_pods_may_share_a_node_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    del _named(broken, "StatefulSet", "redis-sentinel")["spec"]["template"]["spec"]["affinity"]
+    # Kept apart from the Sentinels, not from each other: two nodes may still share a node.
+    redis = _named(broken, "StatefulSet", "redis")["spec"]["template"]["spec"]
+    term = redis["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    term["labelSelector"]["matchLabels"] = {"app.kubernetes.io/name": "redis-sentinel"}
+    errors = _errors(broken, tmp_path)
+    for name in ("redis", "redis-sentinel"):
+        assert any(f"StatefulSet/{name}: two of its pods may share a node" in e for e in errors), (
+            errors
+        )
+
+
+def test_a_stateful_set_not_spread_over_zones_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    spread = _named(broken, "StatefulSet", "redis-sentinel")["spec"]["template"]["spec"][
+        "topologySpreadConstraints"
+    ]
+    spread[0]["topologyKey"] = "kubernetes.io/hostname"
+    errors = _errors(broken, tmp_path)
+    assert any("StatefulSet/redis-sentinel: not spread over zones" in e for e in errors), errors
+
+
+# The chat-redis URL that docs/operations.md has the operator make.
+
+DOCUMENTED_REDIS_URL = (
+    "redis+sentinel://:secret@redis-sentinel-0.redis-sentinel:26379,"
+    "redis-sentinel-1.redis-sentinel:26379,redis-sentinel-2.redis-sentinel:26379/chat?replicas=1"
+)
+
+
+def _url_errors(prod: list[dict[str, Any]], tmp_path: Path, old: str, new: str) -> list[str]:
+    """The errors for the documented URL with ``old`` replaced by ``new``."""
+    assert old in DOCUMENTED_REDIS_URL
+    return _errors(prod, tmp_path, DOCUMENTED_REDIS_URL.replace(old, new))
+
+
+def test_the_redis_url_is_read_from_the_deploy_section_of_the_operations_page() -> None:
+    assert manifests.documented_redis_url() == DOCUMENTED_REDIS_URL
+
+
+def test_an_operations_page_without_the_redis_secret_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    document = tmp_path / "operations.md"
+    text = manifests.OPERATIONS_DOC.read_text()
+    document.write_text(
+        text.replace("create secret generic chat-redis", "create secret chat-redis")
+    )
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for resource in prod:
+        by_kind.setdefault(resource["kind"], []).append(resource)
+    report = manifests.Report("prod")
+    manifests.check_redis_url(report, by_kind, document=document)
+    assert report.errors == [
+        "prod: Secret chat-redis (docs/operations.md, Deploy):"
+        " no `kubectl -n chat create secret generic chat-redis`"
+    ]
+
+
+def test_the_sentinels_named_with_their_namespace_pass(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    url = DOCUMENTED_REDIS_URL.replace(
+        ".redis-sentinel:", ".redis-sentinel.chat.svc.cluster.local:"
+    )
+    assert _errors(prod, tmp_path, url) == []
+
+
+def test_a_redis_url_that_bypasses_the_sentinels_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    errors = _errors(prod, tmp_path, "redis://:secret@redis-0.redis:6379/0")
+    assert any("url is not redis+sentinel://: redis://" in e for e in errors), errors
+
+
+def test_a_redis_url_without_the_primary_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    errors = _url_errors(prod, tmp_path, "/chat?", "?")
+    assert any("the path must be /<master name>[/<db>]" in e for e in errors), errors
+
+
+def test_a_redis_url_naming_two_sentinels_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    errors = _url_errors(prod, tmp_path, ",redis-sentinel-2.redis-sentinel:26379", "")
+    pods = [f"'redis-sentinel-{i}.redis-sentinel'" for i in range(3)]
+    assert any(
+        f"names the Sentinels [{', '.join(pods[:2])}], the manifests run [{', '.join(pods)}]" in e
+        for e in errors
+    ), errors
+
+
+def test_a_redis_url_naming_sentinels_of_another_namespace_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    errors = _url_errors(
+        prod, tmp_path, "-2.redis-sentinel:", "-2.redis-sentinel.staging.svc.cluster.local:"
+    )
+    assert any(
+        "names the Sentinels" in e and "redis-sentinel-2.redis-sentinel.staging.svc" in e
+        for e in errors
+    ), errors
+
+
+def test_a_redis_url_with_sentinels_on_other_ports_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    errors = _errors(prod, tmp_path, DOCUMENTED_REDIS_URL.replace(":26379", ":26380"))
+    assert any("no one StatefulSet listens on 26380" in e for e in errors), errors
+    errors = _url_errors(prod, tmp_path, "-2.redis-sentinel:26379", "-2.redis-sentinel:26380")
+    assert any("Sentinels on several ports [26379, 26380]" in e for e in errors), errors
+
+
+def test_a_redis_url_naming_another_primary_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    errors = _url_errors(prod, tmp_path, "/chat?", "/mymaster?")
+    assert any("names the primary 'mymaster'; the Sentinels watch 'chat'" in e for e in errors), (
+        errors
+    )
+
+
+def test_a_redis_url_waiting_for_every_replica_or_none_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # Two replicas: waiting for both stops sends when one is lost; for none, a failover may
+    # promote a replica without the last numbered writes.
+    for replicas in (2, 0):
+        errors = _url_errors(prod, tmp_path, "replicas=1", f"replicas={replicas}")
+        assert any(f"?replicas={replicas} with 2 replicas: must be" in e for e in errors), errors
+
+
+def _sentinel_env(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    container = _named(resources, "StatefulSet", "redis-sentinel")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    return {variable["name"]: variable for variable in container["env"]}
+
+
+def test_a_sentinel_quorum_that_is_no_surviving_majority_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # 1: one Sentinel cut off alone may start a failover; 3: losing one Sentinel stops them.
+    for quorum in ("1", "3"):
+        broken = copy.deepcopy(prod)
+        _sentinel_env(broken)["QUORUM"]["value"] = quorum
+        errors = _errors(broken, tmp_path)
+        assert any(
+            f"StatefulSet/redis-sentinel: quorum {quorum} of 3 Sentinels: not a majority" in e
+            for e in errors
+        ), errors
+
+
+def test_sentinels_watching_no_redis_stateful_set_are_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _sentinel_env(broken)["REDIS_SERVICE"]["value"] = "redis-primary"
+    errors = _errors(broken, tmp_path)
+    assert any(
+        "StatefulSet/redis-sentinel: its REDIS_SERVICE is no StatefulSet" in e for e in errors
+    ), errors
+
+
 def test_custom_resources_are_sorted_to_their_validators(
     prod: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -419,3 +776,86 @@ def test_every_metric_the_dashboard_names_is_exported() -> None:
     for where, names in metric_names.references(ROOT).items():
         unknown = {n for n in names if n not in known and metric_names.base_name(n) not in known}
         assert not unknown, f"{where}: {unknown}"
+
+
+@pytest.fixture
+def metrics_tree(tmp_path: Path) -> Path:
+    """A copy of what the metric check reads: the manifests, the services' metrics modules."""
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    for module in ROOT.glob("services/*/src/*/metrics.py"):
+        target = tmp_path / module.relative_to(ROOT)
+        target.parent.mkdir(parents=True)
+        shutil.copy(module, target)
+    return tmp_path
+
+
+def _metric_errors(root: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    status = metric_names.main(["metric_names.py", str(root)])
+    errors = capsys.readouterr().err.splitlines()
+    assert (status == 0) == (errors == [])
+    return errors
+
+
+def _replace(root: Path, path: str, old: str, new: str) -> None:
+    file = root / path
+    text = file.read_text()
+    assert old in text
+    file.write_text(text.replace(old, new))
+
+
+def test_every_redis_metric_is_one_the_exporter_exports(
+    metrics_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    redis = metric_names.references(metrics_tree, metric_names.REDIS_REFERENCED)
+    assert "redis_master_link_up" in redis["k8s/components/monitoring/alerts.yaml"]
+    assert (
+        "redis_sentinel_master_status" in redis["k8s/components/monitoring/grafana-dashboard.json"]
+    )
+    assert _metric_errors(metrics_tree, capsys) == []
+
+
+def test_a_redis_metric_the_exporter_does_not_export_is_refused(
+    metrics_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Names redis_exporter does not have: Redis's INFO field, and a plausible guess.
+    _replace(
+        metrics_tree,
+        "k8s/components/monitoring/alerts.yaml",
+        "redis_master_link_up",
+        "redis_master_link_status",
+    )
+    _replace(
+        metrics_tree,
+        "k8s/components/monitoring/grafana-dashboard.json",
+        "redis_sentinel_master_ckquorum_status",
+        "redis_sentinel_master_quorum_ok",
+    )
+    errors = _metric_errors(metrics_tree, capsys)
+    exporter = "oliver006/redis_exporter:v1.62.0"
+    assert (
+        f"error: k8s/components/monitoring/alerts.yaml: redis_master_link_status is not exported"
+        f" by {exporter}" in errors
+    ), errors
+    assert (
+        "error: k8s/components/monitoring/grafana-dashboard.json: redis_sentinel_master_quorum_ok"
+        f" is not exported by {exporter}" in errors
+    ), errors
+
+
+def test_an_exporter_of_another_version_is_refused(
+    metrics_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _replace(
+        metrics_tree,
+        "k8s/components/redis-sentinel/redis-sentinel.yaml",
+        "oliver006/redis_exporter:v1.62.0",
+        "oliver006/redis_exporter:v1.63.0",
+    )
+    errors = _metric_errors(metrics_tree, capsys)
+    assert any(
+        e.startswith(
+            "error: k8s/components/redis-sentinel/redis-sentinel.yaml:"
+            " runs oliver006/redis_exporter:v1.63.0, but"
+        )
+        for e in errors
+    ), errors

@@ -29,6 +29,14 @@ WRONG_TYPES = st.one_of(
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
+# A command id of a type the contract does not allow (ids are strings or integers): an integer
+# here would be a valid id, and could be the id of one of the test's own commands.
+WRONG_IDS = st.one_of(
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 TEXTS = st.one_of(
     st.text(max_size=30),
     st.sampled_from(
@@ -138,7 +146,7 @@ FRAMES = st.one_of(
             st.just(command[0]),
             st.just(command[1]),
             st.sampled_from(["number", "number", "text", "none", "wrong"]),
-            WRONG_TYPES,
+            WRONG_IDS,
             st.none(),
         )
     ),

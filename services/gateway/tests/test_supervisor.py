@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from chat_gateway.supervisor import TaskSupervisor
@@ -46,3 +49,34 @@ async def test_a_task_failing_again_and_again_is_reported_until_stopped() -> Non
     assert (_failures(registry, "broken") or 0) >= 3
     await tasks.stop()
     assert tasks.crash_looping == []
+
+
+async def test_a_task_that_will_not_stop_is_named_with_where_it_waits_and_left_behind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks, _ = _supervisor()
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # a clean-up step that never returns
+            raise
+
+    async def obedient() -> None:
+        await asyncio.Event().wait()
+
+    left = tasks.spawn("room-fanout", stubborn)
+    gone = tasks.spawn("presence-heartbeat", obedient)
+    await asyncio.sleep(0)
+    with caplog.at_level(logging.WARNING, logger="chat_gateway.supervisor"):
+        await asyncio.wait_for(tasks.stop(limit_s=0.2), 5)
+    assert gone.cancelled()
+    assert not left.done()
+    [record] = [r for r in caplog.records if "did not stop" in r.getMessage()]
+    assert record.task == "room-fanout"  # type: ignore[attr-defined]
+    assert "in stubborn" in record.waits_in  # type: ignore[attr-defined]
+    release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await left

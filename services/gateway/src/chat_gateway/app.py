@@ -48,6 +48,7 @@ from chat_gateway.search import MessageSearch, SearchLimits
 from chat_gateway.search_http import search_routes
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
+from chat_gateway.shutdown import bounded, watched_closing
 from chat_gateway.store import MessageStore, RoomDirectory
 from chat_gateway.supervisor import TaskSupervisor
 from chat_gateway.websocket import WebSocketServer
@@ -61,7 +62,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
+        async with watched_closing(settings.shutdown_report_after_s) as stack:
             tasks = TaskSupervisor(metrics.task_failures)
             state["tasks"] = tasks
             ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
@@ -69,7 +70,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             app.state.search = MessageSearch(state["pool"], SearchLimits.of(settings))
             app.state.sessions = set()
             state["ctx"] = ctx
-            stack.push_async_callback(tasks.stop)
+            stack.push_async_callback(tasks.stop, settings.drain_close_wait_s)
             tasks.spawn("presence-heartbeat", lambda: _heartbeat(app))
             tasks.spawn("presence-sweeper", lambda: _sweep_presence(ctx))
             websockets = WebSocketServer(ctx, app.state.sessions)
@@ -206,7 +207,8 @@ def _jwks_check(settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> 
     verifier = JwksVerifier(
         jwks_url=settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience
     )
-    stack.push_async_callback(verifier.aclose)
+    # Its keep-alive socket to the auth service may be half closed at shutdown.
+    stack.push_async_callback(bounded(verifier.aclose, "jwks client", settings.drain_close_wait_s))
 
     async def verify(token: str) -> Claims:
         try:

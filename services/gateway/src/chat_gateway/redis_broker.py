@@ -175,6 +175,10 @@ class ReplicationError(RedisError):
     """A write that must survive a failover did not reach enough replicas in time."""
 
 
+# How long stop() waits for the cancelled reader: a reader ends within a round trip to Redis.
+_READER_STOP_WAIT_S = 2.0
+
+
 def channel_of(room: str) -> str:
     """The room's channel on one Redis or behind Sentinel."""
     return _ROOM_PREFIX + room
@@ -485,9 +489,14 @@ class RedisBroker:
         tasks += [feed.task for feed in self._feeds.values() if feed.task is not None]
         for task in tasks:
             task.cancel()
+        if tasks:
+            # Bounded: the supervisor's stop has already waited for them, and logged any that
+            # would not end; a shutdown must not hang on one a second time.
+            await asyncio.wait(tasks, timeout=_READER_STOP_WAIT_S)
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    task.result()
         for feed in self._feeds.values():
             await feed.close()
 

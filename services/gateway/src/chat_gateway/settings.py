@@ -184,8 +184,12 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     max_reactions_per_person: PositiveInt = 10
     # Bodies of the HTTP routes are a few dozen bytes (a room name, a user id and a reason).
     http_body_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4096
-    # After drain_grace_s the rest are closed with 1012; their close handshakes get this long.
+    # After drain_grace_s the rest are closed with 1012; their close handshakes get this long,
+    # and so does each shutdown step that waits on another process (the JWKS client's close).
     drain_close_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+    # A shutdown still running this long after it began logs every task's stack: its steps are
+    # bounded and take a few seconds, so by then one is stuck, and the log names it.
+    shutdown_report_after_s: PositiveFloat = 10.0
     # WebSocket ping every 20 s, below nginx's and most balancers' 60 s idle timeout.
     ping_interval_s: PositiveFloat = 20.0
     ping_timeout_s: PositiveFloat = 20.0

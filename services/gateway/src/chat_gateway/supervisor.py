@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
+from chat_gateway.awaiting import where
+
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[None]]
@@ -69,13 +71,24 @@ class TaskSupervisor:
             }
         )
 
-    async def stop(self) -> None:
+    async def stop(self, limit_s: float | None = None) -> None:
+        """Cancel every task and wait for them to end, for at most ``limit_s``: a task still
+        running then is logged with where it waits and left behind, so that a shutdown goes on."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
+        if not tasks:
+            return
+        _, running = await asyncio.wait(tasks, timeout=limit_s)
+        for task in running:
+            log.warning(
+                "background task did not stop when cancelled; left behind",
+                extra={"task": task.get_name(), "waits_in": where(task)},
+            )
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    task.result()
 
     async def _keep(self, name: str, work: Work, about: str) -> None:
         loop = asyncio.get_running_loop()
