@@ -6,7 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
-# `make up REDIS=sentinel`: Redis with a replica and three Sentinels (docs/gateway.md).
+# `make up REDIS=sentinel`: Redis with a replica and three Sentinels; `make up REDIS=cluster`: a
+# Redis Cluster of three primaries (docs/gateway.md, "Redis topologies").
 REDIS ?= single
 export REDIS
 LOCAL := deploy/local
@@ -36,7 +37,7 @@ migrate: infra  ## apply the database migrations
 keys:  ## make the auth service's development signing key when there is none
 	@$(LOCAL)/keys.sh
 
-up: migrate web keys  ## run the whole system locally (REDIS=sentinel: behind Sentinel)
+up: migrate web keys  ## run the whole system locally (REDIS=sentinel or REDIS=cluster)
 	@$(LOCAL)/services.sh start
 	@$(LOCAL)/nginx.sh start
 	@printf '\nThe chat is up: https://localhost:8443/\n'

@@ -5,10 +5,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 export UV_PYTHON_DOWNLOADS=never
-# REDIS=sentinel: the services find Redis through the Sentinels of redis-sentinel.sh.
+# REDIS=sentinel: the services find Redis through the Sentinels of redis-sentinel.sh;
+# REDIS=cluster: they use the Redis Cluster of redis-cluster.sh.
 if [[ ${REDIS:-single} == sentinel ]]; then
   SENTINEL_URL="redis+sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/chat/0"
   export CHAT_GATEWAY_REDIS_URL=$SENTINEL_URL CHAT_AUTH_REDIS_URL=$SENTINEL_URL
+elif [[ ${REDIS:-single} == cluster ]]; then
+  CLUSTER_URL="redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002"
+  export CHAT_GATEWAY_REDIS_URL=$CLUSTER_URL CHAT_AUTH_REDIS_URL=$CLUSTER_URL
 fi
 PIDS="$RUN/pids"
 mkdir -p "$PIDS"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local infrastructure as plain processes. Usage: stack.sh up|down|status
-# REDIS=sentinel adds a replica and three Sentinels to the Redis (redis-sentinel.sh).
+# REDIS=sentinel adds a replica and three Sentinels to the Redis (redis-sentinel.sh);
+# REDIS=cluster a Redis Cluster of three primaries beside it (redis-cluster.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 HERE="$ROOT/deploy/local"
@@ -12,13 +13,15 @@ case "${1:?usage: stack.sh up|down|status}" in
     case "${REDIS:-single}" in
       single) ;;
       sentinel) "$HERE/redis-sentinel.sh" start ;;
-      *) fail "REDIS must be single or sentinel, not ${REDIS}" ;;
+      cluster) "$HERE/redis-cluster.sh" start ;;
+      *) fail "REDIS must be single, sentinel or cluster, not ${REDIS}" ;;
     esac
     "$HERE/kafka.sh" start
     ;;
   down)
     "$HERE/kafka.sh" stop
     "$HERE/redis-sentinel.sh" stop
+    "$HERE/redis-cluster.sh" stop
     "$HERE/redis.sh" stop
     "$HERE/postgres.sh" stop
     ;;
@@ -26,6 +29,7 @@ case "${1:?usage: stack.sh up|down|status}" in
     "$HERE/postgres.sh" status
     "$HERE/redis.sh" status
     "$HERE/redis-sentinel.sh" status
+    "$HERE/redis-cluster.sh" status
     "$HERE/kafka.sh" status
     ;;
   *) fail "usage: stack.sh up|down|status" ;;

@@ -52,6 +52,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = create_redis(
         redis_url, client_name="auth-tests", max_connections=8, pool_timeout_s=2.0
     )
+    assert isinstance(client, Redis)
     yield client
     await client.aclose()
 

@@ -14,7 +14,14 @@ import pytest
 from redis.asyncio import Redis
 
 from auth_harness import client_ip, login, login_from, register, unique_username
-from chat_auth.throttle import LoginThrottle, ThrottledError, client_network
+from chat_auth.throttle import (
+    LoginThrottle,
+    RegistrationThrottle,
+    ThrottledError,
+    client_network,
+)
+from chat_common.redis_client import RedisClient, create_redis
+from chat_testing.cluster import RedisClusterGroup
 
 PACE_S = 2
 WRONG = "wrong password"
@@ -102,7 +109,7 @@ async def test_guessing_from_many_addresses_paces_the_username_but_admits_the_ow
     assert admitted.status_code == 200, admitted.text
 
 
-def _throttle(redis: Redis, **limits: int) -> LoginThrottle:
+def _throttle(redis: RedisClient, **limits: int) -> LoginThrottle:
     settings = {"per_user_address": 1, "per_address": 100, "per_user": 100, "pace_s": 60}
     return LoginThrottle(
         redis,
@@ -114,6 +121,36 @@ def _throttle(redis: Redis, **limits: int) -> LoginThrottle:
 
 
 async def test_a_paced_username_hands_out_turns_one_pace_apart(redis: Redis) -> None:
+    await _hand_out_turns(redis)
+
+
+async def test_throttles_count_and_pace_the_same_on_a_redis_cluster(
+    redis_cluster: RedisClusterGroup,
+) -> None:
+    # An attempt's keys mix a username's and an address's: one slot ({prefix}) holds them all.
+    cluster = create_redis(
+        redis_cluster.url, client_name="throttle-cluster", max_connections=4, pool_timeout_s=2
+    )
+    try:
+        await _hand_out_turns(cluster)
+        registrations = RegistrationThrottle(
+            cluster, per_address=2, window_s=60, ipv6_prefix=64, prefix=f"t-{uuid.uuid4().hex}"
+        )
+        await registrations.count("198.51.100.7")
+        await registrations.count("198.51.100.7")
+        with pytest.raises(ThrottledError):
+            await registrations.count("198.51.100.7")
+        failures = _throttle(cluster)
+        attempt = await failures.begin("bob", "198.51.100.7")
+        with pytest.raises(ThrottledError):
+            await failures.begin("bob", "198.51.100.7")
+        await failures.succeeded(attempt)
+        await failures.begin("bob", "198.51.100.7")
+    finally:
+        await cluster.aclose()
+
+
+async def _hand_out_turns(redis: RedisClient) -> None:
     throttle = _throttle(redis, per_user_address=100, per_user=1)
     await throttle.begin("alice", "198.51.100.7")
     # Paced from now on: the free turn is taken at once, each next one a minute later.

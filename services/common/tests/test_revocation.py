@@ -5,9 +5,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
-from chat_common.redis_client import create_redis
+from chat_common.redis_client import KeyLayout, RedisClient, create_redis, ping
 from chat_common.revocation import (
     REVOCATION_CHANNEL,
     Revocation,
@@ -19,6 +18,7 @@ from chat_common.revocation import (
     user_revoked_at,
 )
 from chat_common.tokens import AccessClaims
+from chat_testing.cluster import RedisClusterGroup
 
 
 def claims_of(user_id: str, sid: str, iat: int) -> AccessClaims:
@@ -34,16 +34,19 @@ def claims_of(user_id: str, sid: str, iat: int) -> AccessClaims:
     )
 
 
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = create_redis(
-        redis_url, client_name="test-revocation", max_connections=4, pool_timeout_s=2.0
-    )
+@pytest.fixture(params=["redis", "cluster"])
+async def redis(
+    request: pytest.FixtureRequest, redis_url: str, redis_cluster: RedisClusterGroup
+) -> AsyncIterator[RedisClient]:
+    """One Redis, and a Cluster: the marks of one revocation share a slot there."""
+    url = redis_url if request.param == "redis" else redis_cluster.url
+    client = create_redis(url, client_name="test-revocation", max_connections=4, pool_timeout_s=2.0)
+    await ping(client)  # a Cluster's client learns its slots here, before a pub/sub needs them
     yield client
     await client.aclose()
 
 
-async def test_a_session_revocation_is_marked_and_published(redis: Redis) -> None:
+async def test_a_session_revocation_is_marked_and_published(redis: RedisClient) -> None:
     user_id, sid = str(uuid.uuid4()), str(uuid.uuid4())
     pubsub = redis.pubsub()
     try:
@@ -66,12 +69,13 @@ async def test_a_session_revocation_is_marked_and_published(redis: Redis) -> Non
     assert received == sent
     assert received.sid == sid
     assert received.reason == "logout"
-    assert await redis.get(session_mark_key(sid)) == str(sent.revoked_at).encode()
-    assert 600 < await redis.ttl(session_mark_key(sid)) <= 660
-    assert await redis.exists(user_mark_key(user_id)) == 0
+    layout = KeyLayout.of(redis)
+    assert await redis.get(session_mark_key(sid, user_id, layout)) == str(sent.revoked_at).encode()
+    assert 600 < await redis.ttl(session_mark_key(sid, user_id, layout)) <= 660
+    assert await redis.exists(user_mark_key(user_id, layout)) == 0
 
 
-async def test_every_token_of_a_revoked_session_is_revoked_and_no_other(redis: Redis) -> None:
+async def test_every_token_of_a_revoked_session_is_revoked_and_no_other(redis: RedisClient) -> None:
     user_id, sid, other_sid = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     now = int(time.time())
     assert not await is_revoked(redis, claims_of(user_id, sid, now))
@@ -81,7 +85,7 @@ async def test_every_token_of_a_revoked_session_is_revoked_and_no_other(redis: R
     assert not await is_revoked(redis, claims_of(user_id, other_sid, now))
 
 
-async def test_a_user_revocation_covers_tokens_issued_until_then(redis: Redis) -> None:
+async def test_a_user_revocation_covers_tokens_issued_until_then(redis: RedisClient) -> None:
     user_id, other_user = str(uuid.uuid4()), str(uuid.uuid4())
     ended, kept = str(uuid.uuid4()), str(uuid.uuid4())
     at = int(time.time())

@@ -1,5 +1,6 @@
-"""The ``Broker`` contract, run against ``RedisBroker`` on a Redis of its own and against the
-in-memory broker the unit tests use: what a unit test shows on the one holds on the other."""
+"""The ``Broker`` contract, run against ``RedisBroker`` on a Redis of its own, on a 3-primary
+Redis Cluster, and against the in-memory broker the unit tests use: what a unit test shows on
+the one holds on the others."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import pytest
 
 from chat_common.envelope import Author, Envelope
 from chat_common.redis_client import create_redis
-from chat_gateway.broker import Admission, Broker, EnvelopeDraft
+from chat_gateway.broker import Admission, Broker, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import RoomFrame, frame_of, void_frame
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.redis_broker import RedisBroker, ReplicationError
 from chat_gateway.room_events import ROOM_EVENTS_CHANNEL
 from chat_gateway.supervisor import TaskSupervisor
+from chat_testing.cluster import RedisClusterGroup
 from memory_broker import MemoryBackend
 
 _WINDOW = 5
@@ -56,18 +58,17 @@ class _Recorder:
                 await asyncio.sleep(0.005)
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory"])
 async def broker(
-    request: pytest.FixtureRequest, redis_url_of_its_own: str
+    request: pytest.FixtureRequest, redis_url_of_its_own: str, redis_cluster: RedisClusterGroup
 ) -> AsyncIterator[Broker]:
     if request.param == "memory":
         yield MemoryBackend(
             window_size=_WINDOW, send_rate_per_s=_RATE_PER_S, send_burst=_BURST
         ).broker()
         return
-    redis = create_redis(
-        redis_url_of_its_own, client_name="broker-contract", max_connections=8, pool_timeout_s=2
-    )
+    url = redis_url_of_its_own if request.param == "redis" else redis_cluster.url
+    redis = create_redis(url, client_name="broker-contract", max_connections=8, pool_timeout_s=2)
     metrics = GatewayMetrics()
     tasks = TaskSupervisor(metrics.task_failures)
     try:
@@ -125,13 +126,28 @@ def _draft(room: str, user: str, client_msg_id: str) -> EnvelopeDraft:
     return EnvelopeDraft(head + b'"seq":', tail)
 
 
+async def _numbered(
+    broker: Broker, user: str, client_msg_id: str, owner: str, room: str, draft: EnvelopeDraft
+) -> SendAdmission:
+    """A first attempt's admission and numbering, as the send path runs them: in the admission
+    itself, or (on a Redis Cluster, where the room's counter and the sender's record are on two
+    slots) in the steps after a ``new`` admission."""
+    admission = await broker.admit(user, client_msg_id, owner, room, draft)
+    if admission.outcome is not Admission.NEW or not await broker.has_seq(room):
+        return admission
+    seq = await broker.next_seq(room)
+    assert seq is not None
+    await broker.remember_pending(user, client_msg_id, draft.with_seq(seq))
+    return SendAdmission(Admission.NUMBERED, draft.with_seq(seq), seq=seq)
+
+
 async def test_a_send_with_a_draft_is_numbered_and_recorded_in_its_admission(
     broker: Broker,
 ) -> None:
     room, user = _names()
     await broker.seed_seq(room, 41)
     draft = _draft(room, user, "m1")
-    numbered = await broker.admit(user, "m1", "conn-1", room, draft)
+    numbered = await _numbered(broker, user, "m1", "conn-1", room, draft)
     assert (numbered.outcome, numbered.seq) == (Admission.NUMBERED, 42)
     assert numbered.envelope == draft.with_seq(42)
     assert msgspec.json.decode(numbered.envelope, type=Envelope).seq == 42
@@ -171,7 +187,7 @@ async def test_the_owner_of_a_lock_left_by_a_lost_answer_is_admitted_again(
     draft = _draft(room, user, "m1")
     # The answer to this admission was lost with the connection: the lock and the pending
     # record stay, and the same session runs the admission again.
-    lost = await broker.admit(user, "m1", "conn-1", room, draft)
+    lost = await _numbered(broker, user, "m1", "conn-1", room, draft)
     assert (lost.outcome, lost.seq) == (Admission.NUMBERED, 10)
     again = await broker.admit(user, "m1", "conn-1", room, draft)
     assert (again.outcome, again.envelope) == (Admission.RETRY, lost.envelope)  # same seq

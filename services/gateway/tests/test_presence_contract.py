@@ -1,5 +1,6 @@
-"""The ``Presence`` contract, run against ``RedisPresence`` on a Redis of its own and against
-the in-memory presence the unit tests use: what a unit test shows on the one holds on the other."""
+"""The ``Presence`` contract, run against ``RedisPresence`` on a Redis of its own, on a Redis
+Cluster, and against the in-memory presence the unit tests use: what a unit test shows on the
+one holds on the others."""
 
 from __future__ import annotations
 
@@ -12,21 +13,21 @@ import pytest
 from chat_common.redis_client import create_redis
 from chat_gateway.presence import Member, Presence
 from chat_gateway.redis_presence import RedisPresence
+from chat_testing.cluster import RedisClusterGroup
 from memory_presence import MemoryPresence
 
 MakePresence = Callable[[float], Presence]
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory"])
 async def make_presence(
-    request: pytest.FixtureRequest, redis_url_of_its_own: str
+    request: pytest.FixtureRequest, redis_url_of_its_own: str, redis_cluster: RedisClusterGroup
 ) -> AsyncIterator[MakePresence]:
     if request.param == "memory":
         yield lambda ttl_s: MemoryPresence(ttl_s=ttl_s)
         return
-    redis = create_redis(
-        redis_url_of_its_own, client_name="presence-contract", max_connections=8, pool_timeout_s=2
-    )
+    url = redis_url_of_its_own if request.param == "redis" else redis_cluster.url
+    redis = create_redis(url, client_name="presence-contract", max_connections=8, pool_timeout_s=2)
     try:
         yield lambda ttl_s: RedisPresence(redis, ttl_s=ttl_s)
     finally:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 import uvloop
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -193,6 +194,7 @@ def test_a_write_to_a_reset_connection_under_uvloop_is_a_connection_error(
         redis = create_redis(
             redis_url_of_its_own, client_name="reset-write", max_connections=1, pool_timeout_s=2
         )
+        assert isinstance(redis, Redis)
         try:
             connection = await redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             assert connection._writer is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
-from redis.asyncio import Redis
 
 from chat_auth.accounts import AccountStore
 from chat_auth.browser import BrowserCookies
@@ -17,6 +16,7 @@ from chat_auth.sessions import SessionStore
 from chat_auth.settings import AuthSettings
 from chat_auth.signing import KeyRing
 from chat_auth.throttle import LoginThrottle, RegistrationThrottle
+from chat_common.redis_client import RedisClient
 from chat_common.tokens import TokenRules
 
 
@@ -34,5 +34,5 @@ class AuthContext:
     revoker: Revoker
     cookies: BrowserCookies
     metrics: AuthMetrics
-    redis: Redis
+    redis: RedisClient
     pool: asyncpg.Pool

@@ -6,16 +6,15 @@ from __future__ import annotations
 import time
 import uuid
 
-from redis.asyncio import Redis
-
 from chat_auth.sessions import SessionGrant
 from chat_auth.signing import KeyRing
+from chat_common.redis_client import RedisClient
 from chat_common.revocation import user_revoked_at
 
 
 class AccessTokenIssuer:
     def __init__(
-        self, keys: KeyRing, redis: Redis, *, issuer: str, audience: str, ttl_s: int
+        self, keys: KeyRing, redis: RedisClient, *, issuer: str, audience: str, ttl_s: int
     ) -> None:
         self._keys = keys
         self._redis = redis

@@ -6,9 +6,8 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from chat_auth.metrics import AuthMetrics
+from chat_common.redis_client import RedisClient
 from chat_common.revocation import publish_revocation
 
 log = logging.getLogger(__name__)
@@ -16,7 +15,7 @@ log = logging.getLogger(__name__)
 
 class Revoker:
     def __init__(
-        self, redis: Redis, metrics: AuthMetrics, *, mark_ttl_s: int, replicas: int = 0
+        self, redis: RedisClient, metrics: AuthMetrics, *, mark_ttl_s: int, replicas: int = 0
     ) -> None:
         self._redis = redis
         self._metrics = metrics

@@ -100,7 +100,8 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     purge_interval_s: PositiveInt = 3600
     # Redis connections: a request holds one for a command at a time, and logins are paced by
     # the hash workers, so 50 outlast any burst this service can serve; past that a command
-    # waits this long for a connection, then the request fails with 503.
+    # waits this long for a connection, then the request fails with 503. On a Redis Cluster
+    # the limit is per node, and a command finding none free fails at once.
     redis_max_connections: PositiveInt = 50
     redis_pool_timeout_s: PositiveFloat = 2.0
 

@@ -7,6 +7,12 @@ username instead, one password check per ``pace_s``, in turns handed out in orde
 addresses that ask. Guessing from many addresses becomes slow, and the owner, asking from an
 address of their own, gets in after the turns already given out.
 
+Under a Redis Cluster every throttle key carries the prefix as its hash tag (``{auth}:...``):
+an attempt's five keys mix an address's counts and a username's, which no tag of either kind
+puts in one slot, and the script that checks and counts them must stay one atomic step (two
+parallel guesses must never both pass the last allowed count). Logins are rare next to
+messages, so one slot carries them all.
+
 An attempt is counted before the password is checked, so a burst of parallel guesses cannot
 all slip in before the first failure is recorded; a successful login takes its count back.
 """
@@ -18,7 +24,7 @@ import ipaddress
 import math
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from chat_common.redis_client import KeyLayout, RedisClient
 
 # A client told to come back in N seconds may come a little late (timers, a slow network);
 # its turn waits this long past its time before it is lost.
@@ -108,10 +114,14 @@ def _key(prefix: str, kind: str, *parts: str) -> str:
     return f"{prefix}:{kind}:{digest}"
 
 
+def _prefix(redis: RedisClient, prefix: str) -> str:
+    return KeyLayout.of(redis).tag(prefix)
+
+
 class LoginThrottle:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         per_user_address: int,
         per_address: int,
@@ -125,7 +135,7 @@ class LoginThrottle:
         self._pace_ms = pace_s * 1000
         self._window_ms = window_s * 1000
         self._ipv6_prefix = ipv6_prefix
-        self._prefix = prefix
+        self._prefix = _prefix(redis, prefix)
         self._begin = redis.register_script(_BEGIN_ATTEMPT)
         self._succeeded = redis.register_script(_SUCCEEDED)
 
@@ -161,7 +171,7 @@ class LoginThrottle:
 class RegistrationThrottle:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         per_address: int,
         window_s: int,
@@ -171,7 +181,7 @@ class RegistrationThrottle:
         self._per_address = per_address
         self._window_ms = window_s * 1000
         self._ipv6_prefix = ipv6_prefix
-        self._prefix = prefix
+        self._prefix = _prefix(redis, prefix)
         self._count = redis.register_script(_COUNT)
 
     async def count(self, client_ip: str) -> None:

@@ -1,4 +1,5 @@
-"""Factory for the asyncio Redis client every service uses, for one Redis or a Sentinel group.
+"""Factory for the asyncio Redis client every service uses: one Redis, a Sentinel group or a
+Redis Cluster.
 
 The topology is the URL's: ``redis://`` (or ``rediss://``, ``unix://``) is one Redis;
 ``redis+sentinel://[:password@]host:port,host:port,.../<master name>[/<db>][?replicas=<n>]`` is
@@ -6,6 +7,15 @@ the primary that a group of Sentinels names, found again through them after a fa
 (connections to a primary that was demoted fail, and are made again to the new one). Writes that
 must survive a failover wait until ``replicas`` replicas (1 by default) hold them
 (``replicas_to_wait``; the gateway's message path).
+``redis+cluster://[:password@]host:port,host:port,...[/]`` is a Redis Cluster, reached through
+any of the nodes named (redis-py's ``RedisCluster`` learns the rest and follows MOVED and ASK).
+A Cluster has database 0 only and no ``replicas=``: WAIT names no key, so it cannot be routed to
+the node that owns a write's slot (docs/gateway.md, "Redis topologies").
+
+Keys are named by ``KeyLayout``: under a Cluster each key carries a hash tag (``{room}`` or
+``{user}``), so the keys one script or MGET touches live in one slot; under one Redis or
+Sentinel the names are those they always had, so a rolling upgrade never sees two names for one
+room's counter.
 
 The pool is bounded and blocking: when every connection is busy (a burst of thousands of
 connects or disconnects), a command waits up to ``pool_timeout_s`` for one to come back instead
@@ -21,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import (
     AbstractConnection,
     Connection,
@@ -42,14 +53,17 @@ class _ResetAware(AbstractConnection):
     """A write to a socket the peer has already reset fails as a ``ConnectionError`` on every
     event loop. redis-py turns asyncio's error there into one, but uvloop's transport raises
     ``RuntimeError`` ("the handler is closed"), which passed through as a programming error: a
-    client got ``internal`` and the command was not retried."""
+    client got ``internal`` and the command was not retried. Under a Cluster, redis-py also tears
+    down a node's connections from another coroutine after a node fails, and a write racing it
+    finds no writer at all (``AttributeError``: 'NoneType' object has no attribute
+    'writelines'): the same lost connection, and the same ``ConnectionError``."""
 
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
     ) -> None:
         try:
             await super().send_packed_command(command, check_health)
-        except RuntimeError as exc:
+        except (RuntimeError, AttributeError) as exc:
             writer = self._writer
             if writer is not None and not writer.transport.is_closing():
                 raise
@@ -83,6 +97,32 @@ _RESET_AWARE: dict[type[AbstractConnection], type[AbstractConnection]] = {
 }
 
 SENTINEL_SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
+
+# What the services take as their Redis: one Redis (alone or behind Sentinel) or a Cluster.
+RedisClient = Redis | RedisCluster
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """How keys and channels are named for the topology. Under a Cluster the part that decides
+    a key's slot (a room, a person) is a hash tag, so every key of one room, or of one person,
+    lives in one slot; elsewhere names are left as they were."""
+
+    clustered: bool = False
+
+    @classmethod
+    def of(cls, redis: RedisClient) -> KeyLayout:
+        return cls(clustered=isinstance(redis, RedisCluster))
+
+    def tag(self, part: str) -> str:
+        return f"{{{part}}}" if self.clustered else part
+
+    def untag(self, part: str) -> str:
+        """``part`` as ``tag`` was given it."""
+        if self.clustered and part.startswith("{") and part.endswith("}"):
+            return part[1:-1]
+        return part
 
 
 @dataclass(frozen=True)
@@ -119,6 +159,40 @@ class SentinelGroup:
         if replicas < 0:
             raise ValueError("replicas must be 0 or more")
         return cls(tuple(sentinels), path[0], db, password, replicas)
+
+
+@dataclass(frozen=True)
+class ClusterNodes:
+    """A ``redis+cluster://`` URL: nodes to start from (the client learns the others)."""
+
+    nodes: tuple[tuple[str, int], ...]
+    password: str | None
+
+    @classmethod
+    def of(cls, url: str) -> ClusterNodes:
+        parts = urlsplit(url)
+        if parts.scheme != CLUSTER_SCHEME:
+            raise ValueError(f"not a {CLUSTER_SCHEME}:// URL")
+        _, _, hosts = parts.netloc.rpartition("@")
+        nodes = []
+        for host in hosts.split(",") if hosts else []:
+            name, _, port = host.rpartition(":")
+            if not name or not port.isdigit():
+                raise ValueError(f"a cluster node must be host:port, not {host!r}")
+            nodes.append((name, int(port)))
+        if not nodes:
+            raise ValueError("a cluster URL names at least one node (host:port,...)")
+        if parts.path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has database 0 only: the path must be / or /0")
+        if "replicas" in parse_qs(parts.query):
+            raise ValueError(
+                "replicas= is not supported for a Redis Cluster: WAIT names no key, so it "
+                "cannot be sent to the node that owns a write's slot"
+            )
+        if parts.query:
+            raise ValueError(f"a cluster URL takes no query, not {parts.query!r}")
+        password = unquote(parts.password) if parts.password is not None else None
+        return cls(tuple(nodes), password)
 
 
 def replicas_to_wait(url: str) -> int:
@@ -159,7 +233,14 @@ def create_redis(
     max_connections: int,
     pool_timeout_s: float,
     socket_timeout: float = 2.0,
-) -> Redis:
+) -> RedisClient:
+    if url.startswith(f"{CLUSTER_SCHEME}://"):
+        return _create_cluster(
+            ClusterNodes.of(url),
+            client_name=client_name,
+            max_connections=max_connections,
+            socket_timeout=socket_timeout,
+        )
     options = _pool_options(client_name, max_connections, pool_timeout_s, socket_timeout)
     if url.startswith(f"{SENTINEL_SCHEME}://"):
         group = SentinelGroup.of(url)
@@ -182,5 +263,31 @@ def create_redis(
     return Redis.from_pool(pool)
 
 
-async def ping(redis: Redis) -> None:
+def _create_cluster(
+    cluster: ClusterNodes, *, client_name: str, max_connections: int, socket_timeout: float
+) -> RedisCluster:
+    """redis-py keeps a list of connections per node and has no blocking pool for a Cluster:
+    ``max_connections`` bounds each node's, and a command finding them all busy fails at once
+    (a ``ConnectionError``: the caller's ``unavailable``). Retries are the cluster client's own,
+    which also refreshes its slot map after a node fails."""
+    client = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
+        password=cluster.password,
+        client_name=client_name,
+        max_connections=max_connections,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), _RETRIES),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+    # RedisCluster takes no connection class: it is put where the nodes it knows, and those it
+    # learns from the cluster, take theirs.
+    client.connection_kwargs["connection_class"] = ResetAwareConnection
+    for node in client.nodes_manager.startup_nodes.values():
+        node.connection_class = ResetAwareConnection
+    return client
+
+
+async def ping(redis: RedisClient) -> None:
     await redis.ping()

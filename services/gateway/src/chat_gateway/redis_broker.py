@@ -2,19 +2,30 @@
 
 Each step that must be atomic is one Lua script, so a crash between two Redis calls never
 leaves a half-published message: the window entry and the PUBLISH happen together (step 4 of
-the message path), and the dedup record turns ``done`` in the same script.
+the message path), and the dedup record turns ``done`` in the same script. On a Redis Cluster a
+script's keys must share a slot, and a room's and a sender's do not: there ``admit`` never
+numbers (``next_seq`` does), and ``publish`` appends and publishes on the room's slot, then
+marks the send done on the sender's (docs/gateway.md, "Redis Cluster", says why a crash between
+two such steps is safe). ``BrokerKeys`` names the keys for the topology.
 
 One pub/sub connection carries every room and person this gateway follows and the control
-channels.
+channels. On a Redis Cluster rooms and people travel on sharded pub/sub (SSUBSCRIBE and
+SPUBLISH, served by the node that owns the channel's slot, the slot of the room's keys too), and
+there is one pub/sub connection (a feed, ``_Feed``) per primary that owns a followed channel,
+carrying the channels of that node's slots; the first primary's also carries the control
+channels, plain pub/sub that every node delivers. A coordinator task opens the feeds and shares
+the channels among them again whenever the slot map may have changed.
+
 Redis pub/sub is at-most-once and redis-py does not reconnect a PubSub by itself, so the reader
 owns its reconnect: after a drop it subscribes everything again and tells the events handler,
 which reads what was missed from the window and Postgres.
 
-Only the reader task touches the pub/sub connection. A join that follows a new room records
-it and wakes the reader (a PUBLISH on a channel only this broker hears), and the reader
-subscribes it between two reads. redis-py's connections are not safe for two coroutines at
-once: a SUBSCRIBE that reconnected while the reader was reading, or a PubSub closed while a
-SUBSCRIBE was still using its connection, put two readers on one socket
+Only the reader task touches the pub/sub connection (on a Cluster, each feed's task its own;
+the coordinator touches none). A join that follows a new room records it and wakes the reader
+(a PUBLISH on a channel only this broker hears, which every node of a Cluster delivers), and
+the reader subscribes it between two reads. redis-py's connections are not safe for two
+coroutines at once: a SUBSCRIBE that reconnected while the reader was reading, or a PubSub
+closed while a SUBSCRIBE was still using its connection, put two readers on one socket
 (``RuntimeError: readuntil() called while another coroutine is already waiting``). For the
 same reason the pub/sub connection comes from a pool of its own, made for each subscription
 run and closed with it: a pub/sub connection never returns to the pool the commands use.
@@ -27,14 +38,20 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import msgspec
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
+from chat_common.redis_client import KeyLayout, RedisClient
 from chat_gateway.broker import Admission, BrokerEvents, EnvelopeDraft, SendAdmission
 from chat_gateway.frames import RoomFrame, from_payload, one_per_seq, to_payload
 from chat_gateway.limits import TYPING_INTERVAL_MS
@@ -122,6 +139,30 @@ redis.call('DEL', KEYS[3])
 return 1
 """
 
+# Under a Cluster, _PUBLISH in two steps, each on one slot. The room's (KEYS: recent window;
+# ARGV: seq, payload, shard channel, window size, window ttl ms) first: a crash before the
+# second leaves the record pending with this very envelope, so the resend numbers nothing new,
+# adds the same entry again (a sorted set keeps one) and publishes the same seq (receivers
+# keep one per seq).
+_PUBLISH_TO_ROOM = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('SPUBLISH', ARGV[3], ARGV[2])
+return 1
+"""
+
+# Then the sender's. KEYS: dedup record, in-flight lock. ARGV: dedup ttl s, envelope ('' for
+# void).
+_MARK_SENT = """
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'state', 'done', 'envelope', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
 # Ephemeral events share the room channel; this head tells them from seq-numbered frames.
 EPHEMERAL_HEAD = b"e\n"
 _ROOM_PREFIX = "room:"
@@ -139,6 +180,7 @@ _READER_STOP_WAIT_S = 2.0
 
 
 def channel_of(room: str) -> str:
+    """The room's channel on one Redis or behind Sentinel."""
     return _ROOM_PREFIX + room
 
 
@@ -146,10 +188,53 @@ def person_channel_of(user_id: str) -> str:
     return _PERSON_PREFIX + user_id
 
 
+class BrokerKeys:
+    """The message path's key and channel names for the topology: a room's tagged by the room,
+    a sender's by the sender under a Cluster; on one Redis or behind Sentinel the names they
+    always had, so a rolling upgrade never runs two counters for one room."""
+
+    def __init__(self, layout: KeyLayout) -> None:
+        self.layout = layout
+
+    def seq(self, room: str) -> str:
+        return f"seq:{self.layout.tag(room)}"
+
+    def window(self, room: str) -> str:
+        return f"recent:{self.layout.tag(room)}"
+
+    def typing(self, room: str, user_id: str) -> str:
+        return f"typing:{self.layout.tag(room)}:{user_id}"
+
+    def dedup(self, user_id: str, client_msg_id: str) -> str:
+        return f"dedup:{self.layout.tag(user_id)}:{client_msg_id}"
+
+    def lock(self, user_id: str, client_msg_id: str) -> str:
+        return f"sending:{self.layout.tag(user_id)}:{client_msg_id}"
+
+    def bucket(self, user_id: str) -> str:
+        return f"bucket:{self.layout.tag(user_id)}"
+
+    def room_channel(self, room: str) -> str:
+        return _ROOM_PREFIX + self.layout.tag(room)
+
+    def person_channel(self, user_id: str) -> str:
+        return _PERSON_PREFIX + self.layout.tag(user_id)
+
+    def room_of(self, channel: str) -> str | None:
+        if not channel.startswith(_ROOM_PREFIX):
+            return None
+        return self.layout.untag(channel.removeprefix(_ROOM_PREFIX))
+
+    def person_of(self, channel: str) -> str | None:
+        if not channel.startswith(_PERSON_PREFIX):
+            return None
+        return self.layout.untag(channel.removeprefix(_PERSON_PREFIX))
+
+
 class RedisBroker:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         window_size: int,
         window_ttl_s: int,
@@ -164,6 +249,10 @@ class RedisBroker:
         replica_wait_ms: int = 1000,
     ) -> None:
         self._redis = redis
+        self._keys = BrokerKeys(KeyLayout.of(redis))
+        self._clustered = self._keys.layout.clustered
+        if self._clustered and replicas:
+            raise ValueError("WAIT for replicas is not supported on a Redis Cluster")
         # Replicas that must hold a seq or a pending record before the send goes on (WAIT):
         # behind Sentinel a failover promotes a replica, and one that missed a counter's
         # increment would number a second message with a seq already acknowledged.
@@ -178,6 +267,8 @@ class RedisBroker:
         self._admit = redis.register_script(_ADMIT)
         self._next_seq = redis.register_script(_NEXT_SEQ)
         self._publish = redis.register_script(_PUBLISH)
+        self._publish_to_room = redis.register_script(_PUBLISH_TO_ROOM)
+        self._mark_sent = redis.register_script(_MARK_SENT)
         self._remember_pending = redis.register_script(_REMEMBER_PENDING)
         self._control_channels = control_channels
         self._tasks = tasks
@@ -187,15 +278,21 @@ class RedisBroker:
         self._rooms: dict[str, asyncio.Event] = {}
         # People followed, the same way.
         self._persons: dict[str, asyncio.Event] = {}
-        self._pubsub: PubSub | None = None
-        self._pubsub_client: Redis | None = None
-        # Channels subscribed on the current pub/sub connection (the reader's alone).
-        self._on_pubsub: set[str] = set()
         self._wake_channel = f"wake:{uuid.uuid4().hex}"
-        self._changed = False  # followed or left since the reader last subscribed
-        self._reader: asyncio.Task[None] | None = None
-        self._subscribed_before = False
-        self.healthy = False
+        # One feed on one Redis; under a Cluster one per primary that owns a followed channel's
+        # slot, and the first primary's (control channels), by node name.
+        self._feeds: dict[str, _Feed] = {}
+        # Under a Cluster: set when the slot map may have changed (a feed lost its node, or
+        # Redis moved a channel's slot away); the coordinator then shares the channels anew.
+        self._reshuffle = asyncio.Event()
+        # Channels whose slot moved: the feed that subscribes them again has the handler catch
+        # up, as after a reconnect.
+        self._moved: set[str] = set()
+        self._coordinator: asyncio.Task[None] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self._feeds) and all(feed.healthy for feed in self._feeds.values())
 
     # -- send admission and the dedup record ----------------------------------------------------
 
@@ -207,14 +304,20 @@ class RedisBroker:
         room: str,
         draft: EnvelopeDraft | None = None,
     ) -> SendAdmission:
+        keys = [
+            self._keys.dedup(user_id, client_msg_id),
+            self._keys.lock(user_id, client_msg_id),
+            self._keys.bucket(user_id),
+        ]
+        if self._clustered:
+            # The room's counter lives in the room's slot, the rest in the sender's: the
+            # admission never numbers here, and a new message takes its seq from next_seq.
+            draft = None
+        else:
+            keys.append(self._keys.seq(room))
         result = await self._durably(
             self._admit,
-            [
-                _dedup_key(user_id, client_msg_id),
-                _lock_key(user_id, client_msg_id),
-                f"bucket:{user_id}",
-                _seq_key(room),
-            ],
+            keys,
             [
                 int(time.time() * 1000),
                 self._rate_per_ms,
@@ -235,36 +338,42 @@ class RedisBroker:
         # (same id, same seq), so a produce that did land after all is never doubled.
         await self._durably(
             self._remember_pending,
-            [_dedup_key(user_id, client_msg_id)],
+            [self._keys.dedup(user_id, client_msg_id)],
             [envelope, self._dedup_ttl_s],
         )
 
     async def release(self, user_id: str, client_msg_id: str) -> None:
-        await self._redis.delete(_lock_key(user_id, client_msg_id))
+        await self._redis.delete(self._keys.lock(user_id, client_msg_id))
 
     # -- seq counters ---------------------------------------------------------------------------
 
     async def next_seq(self, room: str) -> int | None:
-        seq = int(await self._durably(self._next_seq, [_seq_key(room)], []))
+        seq = int(await self._durably(self._next_seq, [self._keys.seq(room)], []))
         return None if seq < 0 else seq
 
     async def has_seq(self, room: str) -> bool:
-        return bool(await self._redis.exists(_seq_key(room)))
+        return bool(await self._redis.exists(self._keys.seq(room)))
 
     async def seed_seq(self, room: str, floor: int) -> None:
         if not self._replicas:
-            await self._redis.set(_seq_key(room), floor, nx=True)
+            await self._redis.set(self._keys.seq(room), floor, nx=True)
             return
-        await self._replicated(("SET", _seq_key(room), floor, "NX"))
+        await self._replicated(("SET", self._keys.seq(room), floor, "NX"))
 
     async def current_seq(self, room: str) -> int:
-        value = await self._redis.get(_seq_key(room))
+        value = await self._redis.get(self._keys.seq(room))
         return int(value) if value is not None else 0
 
     async def current_seqs(self, rooms: list[str]) -> list[int]:
         if not rooms:
             return []
-        values = await self._redis.mget([_seq_key(room) for room in rooms])
+        keys = [self._keys.seq(room) for room in rooms]
+        if isinstance(self._redis, RedisCluster):
+            # The rooms' counters are on many slots: one MGET per slot (each node's in one
+            # round trip), not one atomic read; each counter is read as it is at that moment.
+            values = await self._redis.mget_nonatomic(keys)
+        else:
+            values = await self._redis.mget(keys)
         return [int(value) if value is not None else 0 for value in values]
 
     # -- writes that must survive a failover -------------------------------------------------
@@ -305,16 +414,26 @@ class RedisBroker:
         client_msg_id: str = "",
         envelope: bytes = b"",
     ) -> None:
+        window, channel = self._keys.window(room), self._keys.room_channel(room)
+        dedup, lock = (
+            self._keys.dedup(user_id, client_msg_id),
+            self._keys.lock(user_id, client_msg_id),
+        )
+        payload = to_payload(frame)
+        if self._clustered:
+            await self._publish_to_room(
+                keys=[window],
+                args=[frame.seq, payload, channel, self._window_size, self._window_ttl_ms],
+            )
+            if user_id:  # else a frame no one's send waits on
+                await self._mark_sent(keys=[dedup, lock], args=[self._dedup_ttl_s, envelope])
+            return
         await self._publish(
-            keys=[
-                _window_key(room),
-                _dedup_key(user_id, client_msg_id),
-                _lock_key(user_id, client_msg_id),
-            ],
+            keys=[window, dedup, lock],
             args=[
                 frame.seq,
-                to_payload(frame),
-                channel_of(room),
+                payload,
+                channel,
                 self._window_size,
                 self._window_ttl_ms,
                 self._dedup_ttl_s,
@@ -325,14 +444,17 @@ class RedisBroker:
     async def window(self, room: str, after: int, until: int | None = None) -> list[RoomFrame]:
         upper = "+inf" if until is None else until
         payloads = cast(
-            "list[bytes]", await self._redis.zrangebyscore(_window_key(room), f"({after}", upper)
+            "list[bytes]",
+            await self._redis.zrangebyscore(self._keys.window(room), f"({after}", upper),
         )
         return one_per_seq(from_payload(payload) for payload in payloads)
 
     # -- ephemeral events and control messages --------------------------------------------------
 
     async def typing(self, room: str, user_id: str, name: str) -> bool:
-        if not await self._redis.set(f"typing:{room}:{user_id}", 1, nx=True, px=TYPING_INTERVAL_MS):
+        if not await self._redis.set(
+            self._keys.typing(room, user_id), 1, nx=True, px=TYPING_INTERVAL_MS
+        ):
             return False
         await self.announce(
             room, {"type": "typing", "room": room, "user": {"id": user_id, "name": name}}
@@ -340,28 +462,43 @@ class RedisBroker:
         return True
 
     async def announce(self, room: str, event: dict[str, Any]) -> None:
-        await self._redis.publish(channel_of(room), EPHEMERAL_HEAD + _event_encoder.encode(event))
+        data = EPHEMERAL_HEAD + _event_encoder.encode(event)
+        await self._shard_publish(self._keys.room_channel(room), data)
 
     async def publish_control(self, channel: str, data: bytes) -> None:
         await self._redis.publish(channel, data)
+
+    async def _shard_publish(self, channel: str, data: bytes) -> None:
+        if self._clustered:
+            await self._redis.spublish(channel, data)
+        else:
+            await self._redis.publish(channel, data)
 
     # -- following rooms ------------------------------------------------------------------------
 
     async def start(self, events: BrokerEvents) -> None:
         self._events = events
-        self._reader = self._tasks.spawn("room-fanout", self._read_forever)
+        if self._clustered:
+            self._coordinator = self._tasks.spawn("room-fanout", self._coordinate)
+            return
+        feed = self._feeds[""] = _Feed(self, "", control=True)
+        feed.task = self._tasks.spawn("room-fanout", feed.read_forever)
 
     async def stop(self) -> None:
-        reader = self._reader
-        if reader is not None:
-            reader.cancel()
-            # Bounded: the supervisor's stop has already waited for it, and logged it if it
-            # would not end; a shutdown must not hang on it a second time.
-            await asyncio.wait({reader}, timeout=_READER_STOP_WAIT_S)
-            if reader.done():
+        tasks = [self._coordinator] if self._coordinator is not None else []
+        tasks += [feed.task for feed in self._feeds.values() if feed.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: the supervisor's stop has already waited for them, and logged any that
+            # would not end; a shutdown must not hang on one a second time.
+            await asyncio.wait(tasks, timeout=_READER_STOP_WAIT_S)
+        for task in tasks:
+            if task.done():
                 with contextlib.suppress(asyncio.CancelledError):
-                    reader.result()
-        await self._close_pubsub()
+                    task.result()
+        for feed in self._feeds.values():
+            await feed.close()
 
     async def subscribe(self, room: str) -> None:
         await self._follow(self._rooms, room)
@@ -376,15 +513,15 @@ class RedisBroker:
         self._unfollow(self._persons, user_id)
 
     async def tell_person(self, user_id: str, data: bytes) -> None:
-        await self._redis.publish(person_channel_of(user_id), data)
+        await self._shard_publish(self._keys.person_channel(user_id), data)
 
     async def _follow(self, followed: dict[str, asyncio.Event], key: str) -> None:
         confirmed = followed.get(key)
         if confirmed is None:
             confirmed = followed[key] = asyncio.Event()
-            self._changed = True
-            # Wake the reader from its wait for the next message. If Redis cannot be reached,
-            # the reader subscribes it once Redis is back, and this waits until then.
+            self._changed()
+            # Wake the readers from their wait for the next message. If Redis cannot be
+            # reached, the reader subscribes it once Redis is back, and this waits until then.
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.publish(self._wake_channel, b"")
         await confirmed.wait()
@@ -393,106 +530,129 @@ class RedisBroker:
         # The reader unsubscribes it after its next message, or within a second; what arrives
         # for it meanwhile is dropped, as it is no longer followed.
         if followed.pop(key, None) is not None:
-            self._changed = True
+            self._changed()
 
-    def _wanted(self) -> set[str]:
-        return {
-            *self._control_channels,
-            self._wake_channel,
-            *map(channel_of, self._rooms),
-            *map(person_channel_of, self._persons),
+    def _changed(self) -> None:
+        for feed in self._feeds.values():
+            feed.changed = True
+
+    def _wanted(self, feed: _Feed) -> tuple[set[str], set[str]]:
+        """The channels ``feed`` carries: by SUBSCRIBE, and by SSUBSCRIBE (under a Cluster,
+        the rooms and people whose channel's slot its node owns)."""
+        followed = {
+            *map(self._keys.room_channel, self._rooms),
+            *map(self._keys.person_channel, self._persons),
         }
+        plain = {self._wake_channel, *(self._control_channels if feed.control else ())}
+        if not self._clustered:
+            return plain | followed, set()
+        return plain, {channel for channel in followed if self._owner(channel) == feed.node}
 
-    async def _read_forever(self) -> None:
-        """Owns the subscription: reconnects after a Redis failure itself; any other failure
-        ends the run (the supervisor restarts it), dropping the subscription first so the
-        next run subscribes afresh and the handler catches up."""
+    def _owner(self, channel: str) -> str | None:
+        """The node that owns ``channel``'s slot, as the client's slot map says now."""
+        assert isinstance(self._redis, RedisCluster)
+        try:
+            node = self._redis.get_node_from_key(channel)
+        except RedisClusterException:  # a slot no node serves (yet): the coordinator looks again
+            self._reshuffle.set()
+            return None
+        if node is None or node.name not in self._feeds:
+            self._reshuffle.set()
+            return None
+        return node.name
+
+    async def _coordinate(self) -> None:
+        """Under a Cluster: whenever the slot map may have changed, learns it again, opens a
+        feed to each primary that owns a followed channel (and to the first primary, for the
+        control channels), closes those of nodes that left, and has every feed take the
+        channels its node owns now. It touches no pub/sub connection: each feed subscribes its
+        own."""
+        assert isinstance(self._redis, RedisCluster)
         backoff = 0.05
         while True:
+            self._reshuffle.clear()
             try:
-                await self._subscribe_all()
-                backoff = 0.05
-                assert self._pubsub is not None
-                while True:
-                    await self._follow_changes(self._pubsub)
-                    message = await self._pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._on_message(message)
-            except (RedisError, OSError) as exc:
+                await self._redis.initialize()  # the first time: the slot map and commands
+                await self._redis.nodes_manager.initialize()  # the slot map as it is now
+            except (RedisError, OSError, RedisClusterException) as exc:
                 self._metrics.redis_errors.labels("subscribe").inc()
-                log.warning("room fan-out lost redis; reconnecting", extra={"error": repr(exc)})
-                await self._unsubscribed()
+                log.warning("room fan-out cannot read the slot map", extra={"error": repr(exc)})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _RECONNECT_BACKOFF_MAX_S)
-            except BaseException:
-                await self._unsubscribed()
-                raise
+                continue
+            backoff = 0.05
+            primaries = sorted(node.name for node in self._redis.get_primaries())
+            for name in [name for name in self._feeds if name not in primaries]:
+                gone = self._feeds.pop(name)
+                if gone.task is not None:
+                    gone.task.cancel()
+            # Control messages reach every node: the first primary's feed carries them.
+            for name in sorted({primaries[0], *self._owners()} & set(primaries)):
+                if name not in self._feeds:
+                    feed = self._feeds[name] = _Feed(self, name, control=False)
+                    feed.task = self._tasks.spawn("room-fanout-shard", feed.read_forever)
+            for name, feed in self._feeds.items():
+                feed.control = name == primaries[0]
+            self._changed()
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.publish(self._wake_channel, b"")
+            await self._reshuffle.wait()
 
-    async def _follow_changes(self, pubsub: PubSub) -> None:
-        """Subscribes what was followed and unsubscribes what was left since the last call."""
-        if not self._changed:
-            return
-        self._changed = False
-        wanted, before = self._wanted(), self._on_pubsub
-        if added := wanted - before:
-            await pubsub.subscribe(*added)
-        if removed := before - wanted:
-            await pubsub.unsubscribe(*removed)
-        self._on_pubsub = wanted
-        # Left and followed again before this call: never unsubscribed, so confirmed now.
-        kept = before & wanted
-        for followed, channel in ((self._rooms, channel_of), (self._persons, person_channel_of)):
-            for key, confirmed in followed.items():
-                if channel(key) in kept:
-                    confirmed.set()
+    def _owners(self) -> set[str]:
+        """The nodes that own the slots of the rooms and people followed."""
+        assert isinstance(self._redis, RedisCluster)
+        owners = set()
+        followed = [
+            *map(self._keys.room_channel, self._rooms),
+            *map(self._keys.person_channel, self._persons),
+        ]
+        for channel in followed:
+            with contextlib.suppress(RedisClusterException):
+                if (node := self._redis.get_node_from_key(channel)) is not None:
+                    owners.add(node.name)
+        return owners
 
-    async def _subscribe_all(self) -> None:
+    def _feed_pool(self, feed: _Feed) -> ConnectionPool:
+        """A pool of one connection for ``feed``'s pub/sub, apart from the commands' pool."""
+        if isinstance(self._redis, RedisCluster):
+            node = self._redis.get_node(node_name=feed.node)
+            if node is None:
+                raise RedisClusterException(f"{feed.node} is no longer in the cluster")
+            # No retry inside redis-py: a dropped connection ends the run, and the feed
+            # subscribes again and has the handler catch up.
+            return ConnectionPool(
+                connection_class=node.connection_class,
+                max_connections=1,
+                **{**node.connection_kwargs, "retry": Retry(NoBackoff(), 0)},
+            )
         pool = self._redis.connection_pool
-        self._pubsub_client = client = Redis.from_pool(
-            ConnectionPool(
-                connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
-            )
+        return ConnectionPool(
+            connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
         )
-        pubsub = client.pubsub()
-        self._pubsub = pubsub
-        self._changed = False
-        wanted = self._wanted()
-        await pubsub.subscribe(*wanted)
-        self._on_pubsub = wanted
-        self.healthy = True
-        if self._subscribed_before:
-            log.info(
-                "room fan-out resubscribed",
-                extra={"rooms": len(self._rooms), "persons": len(self._persons)},
-            )
-            assert self._events is not None
-            self._events.on_resubscribed()
-        self._subscribed_before = True
 
-    async def _unsubscribed(self) -> None:
-        self.healthy = False
-        for confirmed in (*self._rooms.values(), *self._persons.values()):
-            confirmed.clear()
-        await self._close_pubsub()
-
-    def _on_message(self, message: dict[str, Any]) -> None:
+    def _on_message(self, feed: _Feed, message: dict[str, Any]) -> None:
         events = self._events
         assert events is not None
         channel = message["channel"]
         channel = channel.decode() if isinstance(channel, bytes) else channel
-        if message["type"] == "message" and channel in self._control_channels:
+        kind = message["type"]
+        if kind == "message" and channel in self._control_channels:
             events.on_control(channel, message["data"])
             return
-        if channel.startswith(_PERSON_PREFIX):
-            self._on_person(channel.removeprefix(_PERSON_PREFIX), message)
+        if kind == "sunsubscribe" and channel in feed.on_pubsub:
+            # Not asked for: Redis moved the channel's slot to another node.
+            self._slot_moved(feed, channel)
             return
-        room = channel.removeprefix(_ROOM_PREFIX) if channel.startswith(_ROOM_PREFIX) else None
+        if (user_id := self._keys.person_of(channel)) is not None:
+            self._on_person(user_id, kind, message)
+            return
+        room = self._keys.room_of(channel)
         if room is None or (confirmed := self._rooms.get(room)) is None:
             return
-        if message["type"] == "subscribe":
+        if kind in ("subscribe", "ssubscribe"):
             confirmed.set()
             return
-        if message["type"] != "message":
+        if kind not in ("message", "smessage"):
             return
         data: bytes = message["data"]
         if data.startswith(EPHEMERAL_HEAD):
@@ -505,20 +665,154 @@ class RedisBroker:
             return
         events.on_frame(room, frame)
 
-    def _on_person(self, user_id: str, message: dict[str, Any]) -> None:
+    def _on_person(self, user_id: str, kind: str, message: dict[str, Any]) -> None:
         confirmed = self._persons.get(user_id)
         if confirmed is None:
             return
-        if message["type"] == "subscribe":
+        if kind in ("subscribe", "ssubscribe"):
             confirmed.set()
-        elif message["type"] == "message":
+        elif kind in ("message", "smessage"):
             assert self._events is not None
             self._events.on_person(user_id, message["data"])
 
-    async def _close_pubsub(self) -> None:
+    def _slot_moved(self, feed: _Feed, channel: str) -> None:
+        log.info("a followed channel's slot moved", extra={"node": feed.node})
+        feed.on_pubsub.discard(channel)
+        room, person = self._keys.room_of(channel), self._keys.person_of(channel)
+        confirmed = self._rooms.get(room or "") or self._persons.get(person or "")
+        if confirmed is not None:
+            confirmed.clear()
+        self._moved.add(channel)
+        self._reshuffle.set()
+
+    def _subscribed_again(self, channels: set[str]) -> None:
+        """Called by a feed once it subscribed ``channels``: those whose slot had moved missed
+        what was published meanwhile, so the handler catches up as after a reconnect."""
+        if moved := self._moved & channels:
+            self._moved -= moved
+            assert self._events is not None
+            self._events.on_resubscribed()
+
+    def _resubscribed(self) -> None:
+        assert self._events is not None
+        log.info(
+            "room fan-out resubscribed",
+            extra={"rooms": len(self._rooms), "persons": len(self._persons)},
+        )
+        self._events.on_resubscribed()
+
+    def _lost(self, feed: _Feed) -> None:
+        """``feed`` lost its connection: its rooms wait for the next subscription; under a
+        Cluster the slot map is read again, as a failover may have moved its slots."""
+        for channel in feed.on_pubsub:
+            room, person = self._keys.room_of(channel), self._keys.person_of(channel)
+            confirmed = self._rooms.get(room or "") or self._persons.get(person or "")
+            if confirmed is not None:
+                confirmed.clear()
+        if self._clustered:
+            self._reshuffle.set()
+
+
+class _Feed:
+    """One pub/sub connection and the one task that reads it (``read_forever``): the whole
+    subscription on one Redis, one primary's shard of it under a Cluster."""
+
+    def __init__(self, broker: RedisBroker, node: str, *, control: bool) -> None:
+        self._broker = broker
+        self.node = node  # the Cluster node's name; '' on one Redis
+        self.control = control  # carries the control channels
+        self.task: asyncio.Task[None] | None = None
+        self.healthy = False
+        self.changed = False  # followed or left since the reader last subscribed
+        # Channels subscribed on the current pub/sub connection (the reader's alone).
+        self.on_pubsub: set[str] = set()
+        self._sharded: set[str] = set()
+        self._pubsub: PubSub | None = None
+        self._client: Redis | None = None
+        self._subscribed_before = False
+
+    async def read_forever(self) -> None:
+        """Owns the subscription: reconnects after a Redis failure itself; any other failure
+        ends the run (the supervisor restarts it), dropping the subscription first so the
+        next run subscribes afresh and the handler catches up."""
+        backoff = 0.05
+        metrics = self._broker._metrics
+        while True:
+            try:
+                await self._subscribe_all()
+                backoff = 0.05
+                assert self._pubsub is not None
+                while True:
+                    await self._follow_changes(self._pubsub)
+                    message = await self._pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._broker._on_message(self, message)
+            except (RedisError, OSError, RedisClusterException) as exc:
+                metrics.redis_errors.labels("subscribe").inc()
+                log.warning(
+                    "room fan-out lost redis; reconnecting",
+                    extra={"error": repr(exc), "node": self.node},
+                )
+                await self._unsubscribed()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _RECONNECT_BACKOFF_MAX_S)
+            except BaseException:
+                await self._unsubscribed()
+                raise
+
+    async def _follow_changes(self, pubsub: PubSub) -> None:
+        """Subscribes what was followed and unsubscribes what was left since the last call."""
+        if not self.changed:
+            return
+        self.changed = False
+        plain, sharded = self._broker._wanted(self)
+        wanted, before = plain | sharded, self.on_pubsub
+        added, removed = wanted - before, before - wanted
+        if added - sharded:
+            await pubsub.subscribe(*(added - sharded))
+        await _by_slot(pubsub.ssubscribe, added & sharded)
+        if removed - self._sharded:
+            await pubsub.unsubscribe(*(removed - self._sharded))
+        await _by_slot(pubsub.sunsubscribe, removed & self._sharded)
+        self.on_pubsub, self._sharded = wanted, sharded
+        self._broker._subscribed_again(added)
+        # Left and followed again before this call: never unsubscribed, so confirmed now.
+        self._confirm(before & wanted)
+
+    def _confirm(self, channels: set[str]) -> None:
+        keys = self._broker._keys
+        for channel in channels:
+            room, person = keys.room_of(channel), keys.person_of(channel)
+            followed = self._broker._rooms if room is not None else self._broker._persons
+            confirmed = followed.get(room if room is not None else person or "")
+            if confirmed is not None:
+                confirmed.set()
+
+    async def _subscribe_all(self) -> None:
+        self._client = client = Redis.from_pool(self._broker._feed_pool(self))
+        pubsub = client.pubsub()
+        self._pubsub = pubsub
+        self.changed = False
+        plain, sharded = self._broker._wanted(self)
+        await pubsub.subscribe(*plain)
+        await _by_slot(pubsub.ssubscribe, sharded)
+        self.on_pubsub, self._sharded = plain | sharded, sharded
+        self.healthy = True
+        if self._subscribed_before:
+            self._broker._resubscribed()
+        else:
+            self._broker._subscribed_again(sharded)
+        self._subscribed_before = True
+
+    async def _unsubscribed(self) -> None:
+        self.healthy = False
+        self._broker._lost(self)
+        await self.close()
+
+    async def close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
-        client, self._pubsub_client = self._pubsub_client, None
-        self._on_pubsub = set()
+        client, self._client = self._client, None
+        self.on_pubsub, self._sharded = set(), set()
         with contextlib.suppress(RedisError, OSError):
             if pubsub is not None:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
@@ -526,17 +820,10 @@ class RedisBroker:
                 await client.aclose()
 
 
-def _seq_key(room: str) -> str:
-    return f"seq:{room}"
-
-
-def _window_key(room: str) -> str:
-    return f"recent:{room}"
-
-
-def _dedup_key(user_id: str, client_msg_id: str) -> str:
-    return f"dedup:{user_id}:{client_msg_id}"
-
-
-def _lock_key(user_id: str, client_msg_id: str) -> str:
-    return f"sending:{user_id}:{client_msg_id}"
+async def _by_slot(command: Callable[..., Awaitable[Any]], channels: set[str]) -> None:
+    """SSUBSCRIBE and SUNSUBSCRIBE take the channels of one slot at a time."""
+    slots: dict[int, list[str]] = {}
+    for channel in channels:
+        slots.setdefault(key_slot(channel.encode()), []).append(channel)
+    for same_slot in slots.values():
+        await command(*same_slot)

@@ -4,19 +4,23 @@ Entries are pushed forward by each gateway's heartbeat, so the entries of a gate
 SIGKILL lapse by themselves. Each transition (first join, last leave, lapse) is reported by
 exactly one caller, because the script that makes it is the one that sees it.
 
-Keys (the room id embeds in each; this layout assumes one Redis, not a cluster):
-``presence:{room}`` user → expiry, ``presence:{room}:{user}`` connection → expiry,
-``presence-names:{room}`` user → display name, ``conns:{user}`` connection → expiry,
-``announced:presence:{room}:{user}`` the last announcement (state, time).
+Keys (the room id embeds in each): ``presence:<room>`` user → expiry,
+``presence:<room>:<user>`` connection → expiry, ``presence-names:<room>`` user → display name,
+``conns:<user>`` connection → expiry, ``announced:presence:<room>:<user>`` the last
+announcement (state, time). Under a Redis Cluster the room (or, for ``conns:``, the user) is the
+key's hash tag (``presence:{<room>}:<user>``): every script here touches one room's keys, or one
+user's, so each runs on the one node that owns them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import cast
 
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
+from chat_common.redis_client import KeyLayout, RedisClient
 from chat_gateway.presence import Member, OnlineUser
 
 # KEYS: the user's connection set. ARGV: now ms, expiry ms, max, connection id.
@@ -98,8 +102,9 @@ return {state, 0}
 
 
 class RedisPresence:
-    def __init__(self, redis: Redis, *, ttl_s: float) -> None:
+    def __init__(self, redis: RedisClient, *, ttl_s: float) -> None:
         self._redis = redis
+        self._keys = PresenceKeys(KeyLayout.of(redis))
         self._ttl_ms = int(ttl_s * 1000)
         self._admit = redis.register_script(_ADMIT)
         self._enter = redis.register_script(_ENTER)
@@ -116,14 +121,14 @@ class RedisPresence:
         # user's connections at once cannot both take the last place.
         now, expiry = self._now_and_expiry()
         admitted = await self._admit(
-            keys=[_connections_key(user_id)], args=[now, expiry, limit, connection]
+            keys=[self._keys.connections(user_id)], args=[now, expiry, limit, connection]
         )
         return bool(admitted)
 
     async def enter(self, room: str, member: Member) -> bool:
         now, expiry = self._now_and_expiry()
         first = await self._enter(
-            keys=_room_keys(room, member.id),
+            keys=self._keys.room(room, member.id),
             args=[now, expiry, member.id, member.connection, member.name],
         )
         return bool(first)
@@ -131,7 +136,7 @@ class RedisPresence:
     async def leave(self, room: str, member: Member) -> bool:
         now, _ = self._now_and_expiry()
         last = await self._leave(
-            keys=_room_keys(room, member.id), args=[now, member.id, member.connection]
+            keys=self._keys.room(room, member.id), args=[now, member.id, member.connection]
         )
         return bool(last)
 
@@ -139,15 +144,29 @@ class RedisPresence:
         # One round trip: a burst of disconnects then needs one pooled connection per
         # session, once.
         now, _ = self._now_and_expiry()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for room in rooms:
-                await self._leave(
-                    keys=_room_keys(room, member.id),
-                    args=[now, member.id, member.connection],
-                    client=pipe,
+        redis = self._redis
+        if isinstance(redis, RedisCluster):
+            # A cluster pipeline takes no script; the rooms' nodes answer side by side.
+            last = await asyncio.gather(
+                *(
+                    self._leave(
+                        keys=self._keys.room(room, member.id),
+                        args=[now, member.id, member.connection],
+                    )
+                    for room in rooms
                 )
-            pipe.zrem(_connections_key(member.id), member.connection)
-            last = await pipe.execute()
+            )
+            await redis.zrem(self._keys.connections(member.id), member.connection)
+        else:
+            async with redis.pipeline(transaction=False) as pipe:
+                for room in rooms:
+                    await self._leave(
+                        keys=self._keys.room(room, member.id),
+                        args=[now, member.id, member.connection],
+                        client=pipe,
+                    )
+                pipe.zrem(self._keys.connections(member.id), member.connection)
+                last = await pipe.execute()
         return [room for room, went in zip(rooms, last, strict=False) if went]
 
     async def sweep(self, room: str) -> list[OnlineUser]:
@@ -155,7 +174,8 @@ class RedisPresence:
         flat = cast(
             "list[bytes]",
             await self._sweep(
-                keys=[_users_key(room), _names_key(room)], args=[now, f"presence:{room}:"]
+                keys=[self._keys.users(room), self._keys.names(room)],
+                args=[now, self._keys.connections_in_prefix(room)],
             ),
         )
         return [OnlineUser(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
@@ -164,11 +184,13 @@ class RedisPresence:
         now, _ = self._now_and_expiry()
         users = cast(
             "list[bytes]",
-            await self._redis.zrangebyscore(_users_key(room), now, "+inf", start=0, num=limit),
+            await self._redis.zrangebyscore(
+                self._keys.users(room), now, "+inf", start=0, num=limit
+            ),
         )
         if not users:
             return []
-        names = cast("list[bytes | None]", await self._redis.hmget(_names_key(room), users))
+        names = cast("list[bytes | None]", await self._redis.hmget(self._keys.names(room), users))
         online = [
             OnlineUser(user.decode(), (name or user).decode())
             for user, name in zip(users, names, strict=True)
@@ -180,7 +202,7 @@ class RedisPresence:
             return set()
         now, _ = self._now_and_expiry()
         # Scored by expiry: a lapsed entry (its gateway died) is offline until swept.
-        scores = await self._redis.zmscore(_users_key(room), user_ids)
+        scores = await self._redis.zmscore(self._keys.users(room), user_ids)
         return {user for user, score in zip(user_ids, scores, strict=True) if score and score > now}
 
     async def heartbeat(
@@ -191,10 +213,10 @@ class RedisPresence:
         _, expiry = self._now_and_expiry()
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id, connection in connections:
-                pipe.zadd(_connections_key(user_id), {connection: expiry})
-                pipe.pexpire(_connections_key(user_id), self._ttl_ms)
+                pipe.zadd(self._keys.connections(user_id), {connection: expiry})
+                pipe.pexpire(self._keys.connections(user_id), self._ttl_ms)
             for room, member in memberships:
-                users, conns, names = _room_keys(room, member.id)
+                users, conns, names = self._keys.room(room, member.id)
                 pipe.zadd(conns, {member.connection: expiry})
                 pipe.pexpire(conns, self._ttl_ms)
                 pipe.zadd(users, {member.id: expiry}, gt=True)
@@ -204,27 +226,34 @@ class RedisPresence:
 
     async def announcement(self, room: str, user_id: str, interval_ms: int) -> tuple[str, int]:
         state, wait_ms = await self._announcement(
-            keys=[_said_key(room, user_id), _users_key(room)],
+            keys=[self._keys.said(room, user_id), self._keys.users(room)],
             args=[int(time.time() * 1000), interval_ms, user_id],
         )
         return state.decode(), int(wait_ms)
 
 
-def _connections_key(user_id: str) -> str:
-    return f"conns:{user_id}"
+class PresenceKeys:
+    """Presence's key names for the topology: a room's keys tagged by the room, a user's
+    connection set by the user, under a Cluster; the names they always had elsewhere."""
 
+    def __init__(self, layout: KeyLayout) -> None:
+        self.layout = layout
 
-def _users_key(room: str) -> str:
-    return f"presence:{room}"
+    def connections(self, user_id: str) -> str:
+        return f"conns:{self.layout.tag(user_id)}"
 
+    def users(self, room: str) -> str:
+        return f"presence:{self.layout.tag(room)}"
 
-def _names_key(room: str) -> str:
-    return f"presence-names:{room}"
+    def names(self, room: str) -> str:
+        return f"presence-names:{self.layout.tag(room)}"
 
+    def connections_in_prefix(self, room: str) -> str:
+        """Of the key of a user's connections in ``room``, what comes before the user."""
+        return f"presence:{self.layout.tag(room)}:"
 
-def _room_keys(room: str, user_id: str) -> list[str]:
-    return [_users_key(room), f"presence:{room}:{user_id}", _names_key(room)]
+    def room(self, room: str, user_id: str) -> list[str]:
+        return [self.users(room), self.connections_in_prefix(room) + user_id, self.names(room)]
 
-
-def _said_key(room: str, user_id: str) -> str:
-    return f"announced:presence:{room}:{user_id}"
+    def said(self, room: str, user_id: str) -> str:
+        return f"announced:presence:{self.layout.tag(room)}:{user_id}"

@@ -230,7 +230,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # Redis connections of this gateway, one of them the fan-out subscription. One event loop
     # gains nothing from more than a few dozen commands in flight, and 30 gateways at 64 stay
     # far below Redis's 10,000 clients. In a burst a command waits this long for a connection
-    # (well inside a client's 8 s connect timeout), then fails with `unavailable`.
+    # (well inside a client's 8 s connect timeout), then fails with `unavailable`. On a Redis
+    # Cluster the limit is per node and a command finding none free fails at once (redis-py
+    # has no blocking pool there; docs/gateway.md, "Redis Cluster").
     redis_max_connections: Annotated[int, msgspec.Meta(ge=4)] = 64
     redis_pool_timeout_s: PositiveFloat = 3.0
     # Connect storms (a restarted gateway, a balancer failover): this many `connect`s are

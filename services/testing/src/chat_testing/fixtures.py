@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pytest
 
 from chat_testing import stack
+from chat_testing.cluster import RedisClusterGroup
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +24,15 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     return stack.kafka_bootstrap()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterGroup]:
+    """A 3-primary Redis Cluster of the session's own, for the tests of the Cluster topology.
+    A test that restarts a node makes a cluster of its own instead."""
+    group = RedisClusterGroup(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        asyncio.run(group.start())
+        yield group
+    finally:
+        asyncio.run(group.stop())

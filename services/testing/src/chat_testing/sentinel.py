@@ -14,34 +14,9 @@ from pathlib import Path
 
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, redis_command
+from chat_testing.resp import ask
 
 MASTER = "chat"
-
-
-async def _ask(port: int, *words: str) -> list[bytes]:
-    """One command to the server on ``port``: its reply's lines (RESP2), in order."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-
-    async def element() -> list[bytes]:
-        line = await reader.readline()
-        if line.startswith(b"*") and line != b"*-1\r\n":
-            lines = [line]
-            for _ in range(int(line[1:])):
-                lines += await element()
-            return lines
-        if line.startswith(b"$") and line != b"$-1\r\n":
-            return [line, await reader.readline()]
-        return [line]
-
-    try:
-        command = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
-        writer.write(command.encode())
-        await writer.drain()
-        async with asyncio.timeout(5):
-            return await element()
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 class SentinelGroup:
@@ -66,7 +41,7 @@ class SentinelGroup:
             command += ["--replicaof", "127.0.0.1", str(self.ports[0])]
 
         async def pong() -> bool:
-            return (await _ask(port, "PING")) == [b"+PONG\r\n"]
+            return (await ask(port, "PING")) == [b"+PONG\r\n"]
 
         return ServiceProcess(f"redis-{port}", command, {}, self.folder, ready=pong)
 
@@ -88,7 +63,7 @@ class SentinelGroup:
         )
 
         async def knows_the_primary() -> bool:
-            reply = await _ask(port, "SENTINEL", "get-master-addr-by-name", MASTER)
+            reply = await ask(port, "SENTINEL", "get-master-addr-by-name", MASTER)
             return reply[0] == b"*2\r\n"
 
         return ServiceProcess(
@@ -102,7 +77,7 @@ class SentinelGroup:
     async def primary_port(self, sentinel: int = 0) -> int:
         """The primary's port as Sentinel number ``sentinel`` names it now."""
         port = self.sentinel_ports[sentinel]
-        reply = await _ask(port, "SENTINEL", "get-master-addr-by-name", MASTER)
+        reply = await ask(port, "SENTINEL", "get-master-addr-by-name", MASTER)
         return int(reply[4].strip())
 
     def server_on(self, port: int) -> ServiceProcess:
@@ -119,11 +94,11 @@ class SentinelGroup:
         deadline = loop.time() + limit_s
 
         async def whole() -> bool:
-            role = await _ask(self.ports[1], "ROLE")
+            role = await ask(self.ports[1], "ROLE")
             if b"connected\r\n" not in role:
                 return False
             for port in self.sentinel_ports:
-                replicas = await _ask(port, "SENTINEL", "replicas", MASTER)
+                replicas = await ask(port, "SENTINEL", "replicas", MASTER)
                 if replicas[0] == b"*0\r\n":
                     return False
             return True

@@ -1,0 +1,244 @@
+"""Two gateways and an auth-service on a 3-primary Redis Cluster (real redis-server processes,
+``redis+cluster://``), with rooms chosen so that every shard carries at least one.
+
+What must hold (docs/architecture.md, G1 to G6) as on one Redis: every message is acknowledged
+once, stored once, numbered without a seq given twice and increasing for each sender, and
+delivered to every member on both gateways in seq order, also after one primary's process is
+killed and restarted (it comes back with its nodes.conf, empty); presence, typing and the
+revocation of a session reach the other gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from redis.asyncio.cluster import RedisCluster
+
+from chat_common.redis_client import create_redis
+from chat_testing.cluster import RedisClusterGroup
+from chat_testing.ports import free_port
+from chat_testing.processes import ServiceProcess
+from gateway_harness import PASSWORD, ChatClient, ChatSystem, auth_service, gateway_process
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
+
+_SENDS_EACH = 30
+_INTERVAL_S = 0.05
+
+
+@dataclass
+class _OnCluster:
+    cluster: RedisClusterGroup
+    auth_url: str
+    gateways: list[ServiceProcess]
+
+    async def rooms_on_every_shard(self, prefix: str) -> dict[int, str]:
+        """A new room per primary, by the primary's port: the one that owns the room's slot."""
+        redis = create_redis(
+            self.cluster.url, client_name="test-slots", max_connections=2, pool_timeout_s=2
+        )
+        assert isinstance(redis, RedisCluster)
+        try:
+            await redis.initialize()
+            rooms: dict[int, str] = {}
+            while len(rooms) < len(self.cluster.ports):
+                room = f"{prefix}-{uuid.uuid4().hex[:10]}"
+                node = redis.get_node_from_key(f"room:{{{room}}}")
+                assert node is not None
+                rooms.setdefault(int(node.port), room)
+            return rooms
+        finally:
+            await redis.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def on_cluster(
+    system: ChatSystem, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[_OnCluster]:
+    cluster = RedisClusterGroup(tmp_path_factory.mktemp("redis-cluster"))
+    await cluster.start()
+    auth_port = free_port()
+    # Signs with the system's key: the gateways check tokens at the system's JWKS.
+    auth = auth_service(system.log_dir, auth_port, system.database_url, cluster.url)
+    gateways = [
+        gateway_process(system, name, CHAT_GATEWAY_REDIS_URL=cluster.url)
+        for name in ("cluster-a", "cluster-b")
+    ]
+    try:
+        await auth.start()
+        for gateway in gateways:
+            await gateway.start()
+        yield _OnCluster(cluster, f"http://127.0.0.1:{auth_port}", gateways)
+    finally:
+        for process in (*gateways, auth):
+            await process.stop()
+        await cluster.stop()
+
+
+def _events(client: ChatClient, kind: str) -> list[dict[str, Any]]:
+    return [event for event in client.events if event["type"] == kind]
+
+
+async def test_presence_and_typing_reach_the_other_gateway_on_a_cluster(
+    system: ChatSystem, on_cluster: _OnCluster
+) -> None:
+    first, second = on_cluster.gateways
+    for room in (await on_cluster.rooms_on_every_shard("presence")).values():
+        (watcher_id, watcher_token), (user_id, user_token) = (
+            await system.user("watcher"),
+            await system.user("typer"),
+        )
+        watcher = await system.client(first, watcher_token)
+        user = await system.client(second, user_token)
+        try:
+            await watcher.request("join", room=room)
+            joined = await user.request("join", room=room)
+            assert {u["id"] for u in joined["online"]} == {watcher_id, user_id}
+
+            def states(client: ChatClient, user_id: str = user_id) -> list[str]:
+                presence = _events(client, "presence")
+                return [e["state"] for e in presence if e["user"]["id"] == user_id]
+
+            await watcher.wait_for(lambda c: bool(states(c)))
+            await user.request("typing", room=room)
+            await watcher.wait_for(lambda c: bool(_events(c, "typing")))
+            assert _events(watcher, "typing")[0]["user"]["id"] == user_id
+            await user.close()
+            try:
+                await watcher.wait_for(lambda c: states(c) == ["online", "offline"], limit_s=30)
+            except TimeoutError:
+                raise AssertionError(f"presence seen: {_events(watcher, 'presence')}") from None
+        finally:
+            await watcher.close()
+            await user.close()
+
+
+async def test_a_logout_everywhere_on_a_cluster_closes_the_sockets_on_both_gateways(
+    system: ChatSystem, on_cluster: _OnCluster
+) -> None:
+    _, name = await system.register("leaver")
+    async with httpx.AsyncClient(base_url=on_cluster.auth_url, timeout=10.0) as auth:
+        pair = await auth.post("/v1/token", json={"username": name, "password": PASSWORD})
+        assert pair.status_code == 200, pair.text
+        token = pair.json()["access_token"]
+        sockets = [await system.client(gateway, token) for gateway in on_cluster.gateways]
+        try:
+            ended = await auth.post(
+                "/v1/logout", json={"all": True}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert ended.status_code == 204
+            for socket in sockets:
+                assert await socket.wait_closed(limit_s=5) == (4001, "session revoked")
+            again = await system.client(on_cluster.gateways[1], None)
+            try:  # the mark, read from the user's slot, refuses the token from now on
+                refused = await again.command("connect", token=token)
+                assert refused["code"] == "unauthorized"
+            finally:
+                await again.close()
+        finally:
+            for socket in sockets:
+                await socket.close()
+
+
+class _Sender:
+    """Sends its messages one at a time, each until acknowledged (resent with the same
+    client_msg_id after ``unavailable``)."""
+
+    def __init__(self, client: ChatClient, room: str, name: str) -> None:
+        self.client, self.room, self.name = client, room, name
+        self.acked: list[dict[str, Any]] = []
+        self.refused = 0
+
+    async def run(self) -> None:
+        for n in range(_SENDS_EACH):
+            cmid = f"{self.name}-{n}"
+            while True:
+                reply = await self.client.command(
+                    "send", room=self.room, body=f"{self.name} {n}", client_msg_id=cmid
+                )
+                if reply["type"] == "reply":
+                    self.acked.append(reply["message"])
+                    break
+                assert reply["code"] == "unavailable", reply
+                self.refused += 1
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(_INTERVAL_S)
+
+
+async def test_every_shard_delivers_once_in_order_also_after_a_primary_restarts(
+    system: ChatSystem, on_cluster: _OnCluster
+) -> None:
+    rooms = await on_cluster.rooms_on_every_shard("cluster")
+    gateways = on_cluster.gateways
+    senders: list[_Sender] = []
+    receivers: list[tuple[str, ChatClient]] = []
+    try:
+        for room in rooms.values():
+            for side in (0, 1):  # a sender on each gateway, a receiver on each
+                _, token = await system.user("sender")
+                client = await system.client(gateways[side], token)
+                await client.request("join", room=room)
+                senders.append(_Sender(client, room, f"{room}-{side}"))
+                _, token = await system.user("receiver")
+                receiver = await system.client(gateways[side], token)
+                await receiver.request("join", room=room)
+                receivers.append((room, receiver))
+
+        sending = [asyncio.create_task(sender.run()) for sender in senders]
+        await asyncio.sleep(0.5)  # traffic flowing on every shard
+        restarted = on_cluster.cluster.ports[0]
+        restarted_at = time.monotonic()
+        await on_cluster.cluster.restart(restarted)
+        async with asyncio.timeout(120):
+            await asyncio.gather(*sending)
+        assert time.monotonic() > restarted_at
+
+        acked = [message for sender in senders for message in sender.acked]
+        assert len(acked) == len(rooms) * 2 * _SENDS_EACH
+        for room in rooms.values():  # no seq given twice
+            seqs = [m["seq"] for m in acked if m["room"] == room]
+            assert len(seqs) == len(set(seqs)), f"{room}: a seq given twice"
+        for sender in senders:  # one sender's messages, sent one after another, keep increasing
+            own = [m["seq"] for m in sender.acked]
+            assert own == sorted(own), f"{sender.name}: a seq went back: {own}"
+
+        connection = await asyncpg.connect(system.database_url)
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    rows = await connection.fetch(
+                        "SELECT id::text, room, seq FROM messages WHERE room = ANY($1::text[])",
+                        list(rooms.values()),
+                    )
+                    if len(rows) >= len(acked):
+                        break
+                    await asyncio.sleep(0.25)
+        finally:
+            await connection.close()
+        stored = {(row["id"], row["room"], row["seq"]) for row in rows}
+        assert len(rows) == len(stored) == len(acked)  # once each, nothing else
+        assert stored == {(m["id"], m["room"], m["seq"]) for m in acked}
+
+        for room, receiver in receivers:
+            expected = sorted(m["seq"] for m in acked if m["room"] == room)
+
+            def caught_up(client: ChatClient, room: str = room, count: int = len(expected)) -> bool:
+                return len(client.messages(room)) >= count
+
+            await receiver.wait_for(caught_up, limit_s=30)
+            got = [m["seq"] for m in receiver.messages(room)]
+            assert got == expected, f"{room}: received {got}"
+    finally:
+        for sender in senders:
+            await sender.client.close()
+        for _, receiver in receivers:
+            await receiver.close()
