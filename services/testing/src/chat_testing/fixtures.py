@@ -1,10 +1,16 @@
-"""The pytest plugin every suite gets (entry point ``pytest11``): the stack's addresses."""
+"""The pytest plugin every suite gets (entry point ``pytest11``): the stack's addresses, and an
+object store of the session's own."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pytest
 
+from chat_common.object_store import ObjectStoreSettings
 from chat_testing import stack
+from chat_testing.object_store import SeaweedStore
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +26,17 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     return stack.kafka_bootstrap()
+
+
+@pytest.fixture(scope="session")
+def object_store_settings(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ObjectStoreSettings]:
+    """Settings of a SeaweedFS started for this session, its bucket empty at the start. The
+    process needs no event loop of its own, so each test's loop may use it."""
+    store = SeaweedStore(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        asyncio.run(store.start())
+        yield store.settings
+    finally:
+        asyncio.run(store.stop())
