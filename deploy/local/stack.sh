@@ -15,8 +15,10 @@ case "${1:?usage: stack.sh up|down|status}" in
       *) fail "REDIS must be single or sentinel, not ${REDIS}" ;;
     esac
     "$HERE/kafka.sh" start
+    "$HERE/seaweedfs.sh" start
     ;;
   down)
+    "$HERE/seaweedfs.sh" stop
     "$HERE/kafka.sh" stop
     "$HERE/redis-sentinel.sh" stop
     "$HERE/redis.sh" stop
@@ -27,6 +29,7 @@ case "${1:?usage: stack.sh up|down|status}" in
     "$HERE/redis.sh" status
     "$HERE/redis-sentinel.sh" status
     "$HERE/kafka.sh" status
+    "$HERE/seaweedfs.sh" status
     ;;
   *) fail "usage: stack.sh up|down|status" ;;
 esac
