@@ -164,7 +164,7 @@ class ObjectStore:
 
     async def older_than(self, prefix: str, cutoff: dt.datetime) -> AsyncIterator[StoredObject]:
         """Every object under ``prefix`` last written before ``cutoff``, page by page, so a
-        large bucket is never held in memory."""
+        large bucket is never held in memory. Listings carry no content type: it is empty."""
         paginator = self._client.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):

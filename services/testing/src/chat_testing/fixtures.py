@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from chat_common.object_store import ObjectStoreSettings
 from chat_testing import stack
-from chat_testing.object_store import SeaweedStore
+
+if TYPE_CHECKING:
+    from chat_common.object_store import ObjectStoreSettings
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +36,9 @@ def object_store_settings(
 ) -> Iterator[ObjectStoreSettings]:
     """Settings of a SeaweedFS started for this session, its bucket empty at the start. The
     process needs no event loop of its own, so each test's loop may use it."""
+    # Imported here: every suite loads this plugin, few need the S3 client.
+    from chat_testing.object_store import SeaweedStore
+
     store = SeaweedStore(tmp_path_factory.mktemp("seaweedfs"))
     try:
         asyncio.run(store.start())
