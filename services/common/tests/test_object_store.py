@@ -204,3 +204,18 @@ async def test_a_presigned_put_sent_in_chunks_is_refused(store: ObjectStore) -> 
         reply = await http.put(upload.url, content=chunks(), headers={"Content-Type": "image/png"})
     assert reply.status_code == 403, reply.text
     assert await store.head(key) is None
+
+
+@pytest.mark.parametrize(
+    ("size", "expires_s", "message"),
+    [(-1, 60, "size cannot be negative"), (10, 0, "1 to 604800 s"), (10, 604801, "1 to 604800 s")],
+)
+async def test_an_impossible_upload_is_refused_before_signing(
+    store: ObjectStore, size: int, expires_s: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await store.upload_url(
+            fresh_key(), size=size, content_type="image/png", expires_s=expires_s
+        )
+    with pytest.raises(ValueError, match="1 to 604800 s"):
+        await store.download_url(fresh_key(), disposition="attachment", expires_s=0)

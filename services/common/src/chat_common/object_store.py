@@ -95,9 +95,12 @@ class ObjectStore:
     async def upload_url(
         self, key: str, *, size: int, content_type: str, expires_s: int
     ) -> PresignedUpload:
-        """A presigned PUT of exactly ``size`` bytes of ``content_type`` to ``key``."""
+        """A presigned PUT of exactly ``size`` bytes of ``content_type`` to ``key``. A
+        browser's fetch sets Content-Length from the body itself; Content-Type it must send as
+        given."""
         if size < 0:
             raise ValueError(f"an object's size cannot be negative: {size}")
+        _check_expiry(expires_s)
         url = await self._presigner.generate_presigned_url(
             "put_object",
             Params={
@@ -114,6 +117,7 @@ class ObjectStore:
     async def download_url(self, key: str, *, disposition: str, expires_s: int) -> str:
         """A presigned GET of ``key`` whose response carries ``disposition`` as its
         Content-Disposition (see ``content_disposition``)."""
+        _check_expiry(expires_s)
         return await self._presigner.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": disposition},
@@ -205,6 +209,15 @@ async def open_object_store(settings: ObjectStoreSettings) -> AsyncIterator[Obje
         if settings.public_endpoint_url:
             presigner = await stack.enter_async_context(client(settings.public_endpoint_url))
         yield ObjectStore(s3, presigner, settings.bucket)
+
+
+# SigV4 presigned URLs live from a second to seven days; S3 refuses longer ones when used.
+_MAX_EXPIRY_S = 7 * 24 * 3600
+
+
+def _check_expiry(expires_s: int) -> None:
+    if not 1 <= expires_s <= _MAX_EXPIRY_S:
+        raise ValueError(f"a presigned URL lives 1 to {_MAX_EXPIRY_S} s, not {expires_s}")
 
 
 def _status(exc: ClientError) -> int | None:
