@@ -25,10 +25,10 @@ help:  ## list the targets
 doctor:  ## every prerequisite with the version found, and what to install when one is missing
 	@$(LOCAL)/doctor.sh
 
-install:  ## install what is missing (Debian packages, uv, Python workspace, Kafka jars)
+install:  ## install what is missing (Debian packages, uv, Python workspace, Kafka jars, SeaweedFS)
 	@$(LOCAL)/install.sh
 
-infra: install  ## start Postgres, Redis and Kafka (idempotent)
+infra: install  ## start Postgres, Redis, Kafka and SeaweedFS (idempotent)
 	@$(LOCAL)/stack.sh up
 
 migrate: infra  ## apply the database migrations

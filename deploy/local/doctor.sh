@@ -32,7 +32,7 @@ check() {
 first_version() { "$@" 2>&1 | grep -oE '[0-9]+\.[0-9]+(\.[0-9]+)?' | head -n1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-$quiet || say "prerequisites (installed by make install when missing: Debian packages, uv, Python packages, Kafka jars):"
+$quiet || say "prerequisites (installed by make install when missing: Debian packages, uv, Python packages, Kafka jars, SeaweedFS):"
 check python3 3.11 "$(have python3 && first_version python3 --version)" \
   "install CPython 3.11 or newer (Debian: apt-get install python3)"
 # Java and Maven run Kafka and collect its jars; Debian has both, so install.sh adds them.
@@ -58,6 +58,15 @@ for tool in pg_ctlcluster:postgresql-15 redis-server:redis-server nginx:nginx-li
     printf '  %-14s installed\n' "$binary"
   fi
 done
+
+# SeaweedFS is built from the Go module proxy by install.sh with the Go checked above, so a
+# binary not built yet is no problem here, only a line to read.
+weed=$("$ROOT/deploy/local/seaweedfs.sh" path)
+if [[ -x $weed ]]; then
+  $quiet || printf '  %-14s %s\n' seaweedfs "$(basename "$(dirname "$weed")" | sed 's/^weed-//') built"
+else
+  $quiet || printf '  %-14s not built yet: make install builds it from the Go module proxy\n' seaweedfs
+fi
 
 if ((problems)); then
   printf '%d prerequisite(s) to install first; see the lines above.\n' "$problems" >&2

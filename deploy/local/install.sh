@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need and is missing; quick when nothing is.
 # Debian packages (PostgreSQL 15, Redis, nginx, Chromium and a colour emoji font for the browser
-# tests and screenshots, Java and Maven when missing), uv, the Python workspace, the Kafka jars. `make doctor` lists what it needs.
+# tests and screenshots, Java and Maven when missing), uv, the Python workspace, the Kafka jars,
+# SeaweedFS (built once from the Go module proxy). `make doctor` lists what it needs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -39,3 +40,4 @@ export UV_PYTHON_DOWNLOADS=never
 uv sync --all-packages --locked -q
 
 "$ROOT/deploy/local/kafka.sh" install
+"$ROOT/deploy/local/seaweedfs.sh" install

@@ -17,8 +17,10 @@ case "${1:?usage: stack.sh up|down|status}" in
       *) fail "REDIS must be single, sentinel or cluster, not ${REDIS}" ;;
     esac
     "$HERE/kafka.sh" start
+    "$HERE/seaweedfs.sh" start
     ;;
   down)
+    "$HERE/seaweedfs.sh" stop
     "$HERE/kafka.sh" stop
     "$HERE/redis-sentinel.sh" stop
     "$HERE/redis-cluster.sh" stop
@@ -31,6 +33,7 @@ case "${1:?usage: stack.sh up|down|status}" in
     "$HERE/redis-sentinel.sh" status
     "$HERE/redis-cluster.sh" status
     "$HERE/kafka.sh" status
+    "$HERE/seaweedfs.sh" status
     ;;
   *) fail "usage: stack.sh up|down|status" ;;
 esac

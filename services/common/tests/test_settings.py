@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from chat_common.settings import (
@@ -61,3 +62,12 @@ def test_values_are_read_with_the_prefix_and_converted() -> None:
 def test_an_invalid_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         load_settings(DemoSettings, "CHAT_DEMO_", {variable: value})
+
+
+class SecretSettings(msgspec.Struct, frozen=True, kw_only=True):
+    api_secret: NonEmptyStr
+
+
+def test_a_missing_required_value_names_its_variable() -> None:
+    with pytest.raises(SettingsError, match=r"CHAT_DEMO_API_SECRET is required$"):
+        load_settings(SecretSettings, "CHAT_DEMO_", {})

@@ -61,6 +61,9 @@ def _split_if_sequence(hint: Any, value: str) -> Any:
 def _name_variable(exc: msgspec.ValidationError, prefix: str) -> str:
     # msgspec says "... - at `$.redis_url`"; point at the environment variable instead.
     message = str(exc)
+    missing = message.removeprefix("Object missing required field `")
+    if missing != message and "`" not in missing.rstrip("`"):
+        return f"{prefix}{missing.rstrip('`').upper()} is required"
     head, sep, path = message.rpartition(" - at `$.")
     if not sep:
         return message

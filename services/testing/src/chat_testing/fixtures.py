@@ -1,14 +1,19 @@
-"""The pytest plugin every suite gets (entry point ``pytest11``): the stack's addresses."""
+"""The pytest plugin every suite gets (entry point ``pytest11``): the stack's addresses, and a
+Redis Cluster and an object store of the session's own."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from chat_testing import stack
 from chat_testing.cluster import RedisClusterGroup
+
+if TYPE_CHECKING:
+    from chat_common.object_store import ObjectStoreSettings
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +41,20 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield group
     finally:
         asyncio.run(group.stop())
+
+
+@pytest.fixture(scope="session")
+def object_store_settings(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ObjectStoreSettings]:
+    """Settings of a SeaweedFS started for this session, its bucket empty at the start. The
+    process needs no event loop of its own, so each test's loop may use it."""
+    # Imported here: every suite loads this plugin, few need the S3 client.
+    from chat_testing.object_store import SeaweedStore
+
+    store = SeaweedStore(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        asyncio.run(store.start())
+        yield store.settings
+    finally:
+        asyncio.run(store.stop())
