@@ -40,4 +40,4 @@ export UV_PYTHON_DOWNLOADS=never
 uv sync --all-packages --locked -q
 
 "$ROOT/deploy/local/kafka.sh" install
-"$ROOT/deploy/local/seaweedfs.sh" install
+"$ROOT/deploy/local/seaweedfs.sh" prefetch

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The attachments' object store: SeaweedFS (Apache-2.0) with its S3 gateway, data under
-# .run/seaweedfs, log under .run/logs. Usage: seaweedfs.sh install|bin|path|start|stop|status
+# .run/seaweedfs, log under .run/logs. Usage: seaweedfs.sh install|prefetch|bin|path|start|stop|status
 #   install  build the pinned `weed` from the Go module proxy when missing (a few minutes, once)
+#   prefetch the same, in the background (make install)
 #   bin      print the path of that binary, building it first when missing (the tests use this)
 #   path     print where that binary is or will be, building nothing
 #
@@ -37,6 +38,12 @@ FILER_PORT=8888
 
 install() {
   [[ -x $WEED ]] && return 0
+  mkdir -p "$(dirname "$WEED")"
+  # One build at a time: a build started by `prefetch` holds the lock, and whoever needs the
+  # binary meanwhile waits here for it instead of building it a second time.
+  exec {lock}>"$WEED.lock"
+  flock "$lock"
+  [[ -x $WEED ]] && return 0
   command -v go >/dev/null || fail "go is needed to build SeaweedFS (make doctor says which)"
   say "building SeaweedFS $SEAWEEDFS_VERSION from the Go module proxy (once; a few minutes)" >&2
   local module
@@ -48,6 +55,15 @@ install() {
   (cd "$module" && GOTOOLCHAIN=local nice -n 10 go build -trimpath -ldflags='-s -w' -o "$WEED.tmp" ./weed) >&2 ||
     fail "could not build SeaweedFS"
   mv "$WEED.tmp" "$WEED"
+}
+
+# The build takes minutes of both cores: make install starts it in the background, so that it
+# runs while the rest is linted, built and tested, and `bin` (the tests, `start`) waits for it.
+prefetch() {
+  [[ -x $WEED ]] && return 0
+  mkdir -p "$(dirname "$WEED")" "$LOGS"
+  say "building SeaweedFS in the background (log $LOGS/seaweedfs-build.log)" >&2
+  setsid nohup "$0" install >"$LOGS/seaweedfs-build.log" 2>&1 </dev/null &
 }
 
 bin() {
@@ -137,4 +153,4 @@ stop() { stop_pid seaweedfs "$PIDFILE" 30; }
 
 status() { pid_alive "$PIDFILE" && say "seaweedfs: running" || say "seaweedfs: stopped"; }
 
-"${1:?usage: seaweedfs.sh install|bin|path|start|stop|status}"
+"${1:?usage: seaweedfs.sh install|prefetch|bin|path|start|stop|status}"
