@@ -15,16 +15,17 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from chat_common.envelope import Author, Envelope
+from chat_common.envelope import Envelope
 from chat_common.redis_client import KeyLayout, create_redis
 from chat_gateway.broker import Admission, EnvelopeDraft
-from chat_gateway.frames import RoomFrame, frame_of, to_payload
+from chat_gateway.frames import frame_of, to_payload
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.redis_broker import BrokerKeys, RedisBroker
 from chat_gateway.room_events import ROOM_EVENTS_CHANNEL
 from chat_gateway.supervisor import TaskSupervisor
 from chat_testing.cluster import RedisClusterGroup
 from chat_testing.resp import ask
+from redis_traffic import envelope_of, frame_at
 from test_broker_contract import _Recorder
 
 _KEYS = BrokerKeys(KeyLayout(clustered=True))
@@ -55,7 +56,7 @@ class _Running:
         async with asyncio.timeout(limit_s):
             while (room, seq) not in {(r, frame.seq) for r, frame in self.events.frames}:
                 try:
-                    await self.broker.publish(_frame(room, seq), room)
+                    await self.broker.publish(frame_at(room, seq), room)
                 except Exception:
                     await asyncio.sleep(0.2)
                     continue
@@ -104,23 +105,6 @@ class _broker_on:
         await self._redis.aclose()
 
 
-def _envelope(room: str, user: str, seq: int, client_msg_id: str) -> bytes:
-    envelope = Envelope(
-        id=str(uuid.uuid4()),
-        room=room,
-        seq=seq,
-        user=Author(id=user, name="Ada"),
-        body=f"message {seq}",
-        ts="2026-01-01T00:00:00.000Z",
-        client_msg_id=client_msg_id,
-    )
-    return msgspec.json.encode(envelope)
-
-
-def _frame(room: str, seq: int) -> RoomFrame:
-    return frame_of(msgspec.json.decode(_envelope(room, "u", seq, f"c{seq}"), type=Envelope))
-
-
 async def _shard_subscribers(port: int, channel: str) -> int:
     reply = await ask(port, "PUBSUB", "SHARDNUMSUB", channel)
     return int(reply[-1].strip().lstrip(b":"))
@@ -145,7 +129,7 @@ async def test_each_room_travels_on_the_sharded_pub_sub_of_the_shard_that_owns_i
         }
         assert await _shard_subscribers(port, channel) == 1
         assert await _plain_subscribers(port, channel) == 0
-        await running.broker.publish(_frame(room, 1), room)
+        await running.broker.publish(frame_at(room, 1), room)
     await running.events.until(running.events.frames, len(rooms))
     received = sorted((room, frame.seq) for room, frame in running.events.frames)
     assert received == sorted((room, 1) for room in rooms.values())
@@ -186,7 +170,7 @@ async def test_a_resend_after_a_crash_between_the_two_publish_steps_gets_the_sam
 ) -> None:
     broker, redis = running.broker, running.redis
     room, user = f"room-{uuid.uuid4().hex[:10]}", f"user-{uuid.uuid4().hex[:10]}"
-    head, _, tail = _envelope(room, user, -1, "m1").partition(b'"seq":-1')
+    head, _, tail = envelope_of(room, user, -1, "m1").partition(b'"seq":-1')
     draft = EnvelopeDraft(head + b'"seq":', tail)
     await broker.seed_seq(room, 9)
     assert (await broker.admit(user, "m1", "conn-1", room, draft)).outcome is Admission.NEW

@@ -11,16 +11,17 @@ from collections.abc import AsyncIterator, Sized
 import msgspec
 import pytest
 
-from chat_common.envelope import Author, Envelope
+from chat_common.envelope import Envelope
 from chat_common.redis_client import create_redis
 from chat_gateway.broker import Admission, Broker, EnvelopeDraft, SendAdmission
-from chat_gateway.frames import RoomFrame, frame_of, void_frame
+from chat_gateway.frames import RoomFrame, void_frame
 from chat_gateway.metrics import GatewayMetrics
 from chat_gateway.redis_broker import RedisBroker, ReplicationError
 from chat_gateway.room_events import ROOM_EVENTS_CHANNEL
 from chat_gateway.supervisor import TaskSupervisor
 from chat_testing.cluster import RedisClusterGroup
 from memory_broker import MemoryBackend
+from redis_traffic import envelope_of, frame_at
 
 _WINDOW = 5
 _RATE_PER_S = 2.0
@@ -94,35 +95,20 @@ def _names() -> tuple[str, str]:
     return f"room-{suffix}", f"user-{suffix}"
 
 
-def _envelope(room: str, user: str, seq: int, client_msg_id: str) -> bytes:
-    envelope = Envelope(
-        id=str(uuid.uuid4()),
-        room=room,
-        seq=seq,
-        user=Author(id=user, name="Ada"),
-        body=f"message {seq}",
-        ts="2026-01-01T00:00:00.000Z",
-        client_msg_id=client_msg_id,
-    )
-    return msgspec.json.encode(envelope)
-
-
-def _frame(room: str, seq: int) -> RoomFrame:
-    return frame_of(msgspec.json.decode(_envelope(room, "u", seq, f"c{seq}"), type=Envelope))
-
-
 async def test_a_send_is_new_then_done_with_its_envelope_once_published(broker: Broker) -> None:
     room, user = _names()
     assert (await broker.admit(user, "m1", "conn-1", room)).outcome is Admission.NEW
-    envelope = _envelope(room, user, 1, "m1")
+    envelope = envelope_of(room, user, 1, "m1")
     await broker.remember_pending(user, "m1", envelope)
-    await broker.publish(_frame(room, 1), room, user_id=user, client_msg_id="m1", envelope=envelope)
+    await broker.publish(
+        frame_at(room, 1), room, user_id=user, client_msg_id="m1", envelope=envelope
+    )
     again = await broker.admit(user, "m1", "conn-2", room)
     assert (again.outcome, again.envelope) == (Admission.DONE, envelope)
 
 
 def _draft(room: str, user: str, client_msg_id: str) -> EnvelopeDraft:
-    head, _, tail = _envelope(room, user, -1, client_msg_id).partition(b'"seq":-1')
+    head, _, tail = envelope_of(room, user, -1, client_msg_id).partition(b'"seq":-1')
     return EnvelopeDraft(head + b'"seq":', tail)
 
 
@@ -198,7 +184,7 @@ async def test_the_owner_of_a_lock_left_by_a_lost_answer_is_admitted_again(
 async def test_a_send_that_failed_is_retried_with_the_envelope_it_recorded(broker: Broker) -> None:
     room, user = _names()
     await broker.admit(user, "m1", "conn-1", room)
-    envelope = _envelope(room, user, 7, "m1")
+    envelope = envelope_of(room, user, 7, "m1")
     await broker.remember_pending(user, "m1", envelope)
     await broker.publish(void_frame(7), room, user_id=user, client_msg_id="m1")  # a failed send
     retry = await broker.admit(user, "m1", "conn-1", room)
@@ -208,7 +194,7 @@ async def test_a_send_that_failed_is_retried_with_the_envelope_it_recorded(broke
 async def test_a_client_msg_id_belongs_to_the_room_of_its_first_message(broker: Broker) -> None:
     room, user = _names()
     await broker.admit(user, "m1", "conn-1", room)
-    await broker.remember_pending(user, "m1", _envelope(room, user, 1, "m1"))
+    await broker.remember_pending(user, "m1", envelope_of(room, user, 1, "m1"))
     assert (await broker.admit(user, "m1", "conn-1", "elsewhere")).outcome is Admission.CONFLICT
 
 
@@ -241,11 +227,11 @@ async def test_the_window_keeps_the_newest_frames_and_a_message_wins_over_its_vo
 ) -> None:
     room, _ = _names()
     for seq in range(1, 8):
-        await broker.publish(void_frame(seq) if seq == 6 else _frame(room, seq), room)
+        await broker.publish(void_frame(seq) if seq == 6 else frame_at(room, seq), room)
     window = await broker.window(room, 0)
     assert [frame.seq for frame in window] == [3, 4, 5, 6, 7]
     assert window[3].is_void
-    await broker.publish(_frame(room, 6), room)  # the retry of the failed send of seq 6
+    await broker.publish(frame_at(room, 6), room)  # the retry of the failed send of seq 6
     assert not any(frame.is_void for frame in await broker.window(room, 0))
     assert [frame.seq for frame in await broker.window(room, 3, 5)] == [4, 5]
 
@@ -255,16 +241,16 @@ async def test_frames_arrive_in_order_from_subscribe_to_unsubscribe(broker: Brok
     events = _Recorder()
     await broker.start(events)
     try:
-        await broker.publish(_frame(room, 1), room)  # before the subscription: not delivered
+        await broker.publish(frame_at(room, 1), room)  # before the subscription: not delivered
         await broker.subscribe(room)
         assert broker.healthy
         for seq in (2, 3, 4):
-            await broker.publish(_frame(room, seq), room)
+            await broker.publish(frame_at(room, seq), room)
         await events.until(events.frames, 3)
         await broker.unsubscribe(room)
-        await broker.publish(_frame(room, 5), room)
+        await broker.publish(frame_at(room, 5), room)
         await broker.subscribe(f"{room}-other")  # a round trip: anything in flight is here
-        await broker.publish(_frame(f"{room}-other", 1), f"{room}-other")
+        await broker.publish(frame_at(f"{room}-other", 1), f"{room}-other")
         await events.until(events.frames, 4)
     finally:
         await broker.stop()

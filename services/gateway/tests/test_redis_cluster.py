@@ -28,6 +28,7 @@ from chat_testing.cluster import RedisClusterGroup
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess
 from gateway_harness import PASSWORD, ChatClient, ChatSystem, auth_service, gateway_process
+from redis_traffic import ResendingSender
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -149,37 +150,12 @@ async def test_a_logout_everywhere_on_a_cluster_closes_the_sockets_on_both_gatew
                 await socket.close()
 
 
-class _Sender:
-    """Sends its messages one at a time, each until acknowledged (resent with the same
-    client_msg_id after ``unavailable``)."""
-
-    def __init__(self, client: ChatClient, room: str, name: str) -> None:
-        self.client, self.room, self.name = client, room, name
-        self.acked: list[dict[str, Any]] = []
-        self.refused = 0
-
-    async def run(self) -> None:
-        for n in range(_SENDS_EACH):
-            cmid = f"{self.name}-{n}"
-            while True:
-                reply = await self.client.command(
-                    "send", room=self.room, body=f"{self.name} {n}", client_msg_id=cmid
-                )
-                if reply["type"] == "reply":
-                    self.acked.append(reply["message"])
-                    break
-                assert reply["code"] == "unavailable", reply
-                self.refused += 1
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(_INTERVAL_S)
-
-
 async def test_every_shard_delivers_once_in_order_also_after_a_primary_restarts(
     system: ChatSystem, on_cluster: _OnCluster
 ) -> None:
     rooms = await on_cluster.rooms_on_every_shard("cluster")
     gateways = on_cluster.gateways
-    senders: list[_Sender] = []
+    senders: list[ResendingSender] = []
     receivers: list[tuple[str, ChatClient]] = []
     try:
         for room in rooms.values():
@@ -187,7 +163,11 @@ async def test_every_shard_delivers_once_in_order_also_after_a_primary_restarts(
                 _, token = await system.user("sender")
                 client = await system.client(gateways[side], token)
                 await client.request("join", room=room)
-                senders.append(_Sender(client, room, f"{room}-{side}"))
+                senders.append(
+                    ResendingSender(
+                        client, room, f"{room}-{side}", sends=_SENDS_EACH, interval_s=_INTERVAL_S
+                    )
+                )
                 _, token = await system.user("receiver")
                 receiver = await system.client(gateways[side], token)
                 await receiver.request("join", room=room)
@@ -202,13 +182,13 @@ async def test_every_shard_delivers_once_in_order_also_after_a_primary_restarts(
             await asyncio.gather(*sending)
         assert time.monotonic() > restarted_at
 
-        acked = [message for sender in senders for message in sender.acked]
+        acked = [message for sender in senders for message in sender.messages]
         assert len(acked) == len(rooms) * 2 * _SENDS_EACH
         for room in rooms.values():  # no seq given twice
             seqs = [m["seq"] for m in acked if m["room"] == room]
             assert len(seqs) == len(set(seqs)), f"{room}: a seq given twice"
         for sender in senders:  # one sender's messages, sent one after another, keep increasing
-            own = [m["seq"] for m in sender.acked]
+            own = [m["seq"] for m in sender.messages]
             assert own == sorted(own), f"{sender.name}: a seq went back: {own}"
 
         connection = await asyncpg.connect(system.database_url)

@@ -11,10 +11,8 @@ in seq order and, once caught up, all of it.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
@@ -23,6 +21,7 @@ import pytest_asyncio
 from chat_testing.processes import ServiceProcess
 from chat_testing.sentinel import SentinelGroup
 from gateway_harness import ChatClient, ChatSystem, gateway_process
+from redis_traffic import ResendingSender
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -51,37 +50,12 @@ async def sentinel_gateways(
         await group.stop()
 
 
-class _Sender:
-    """Sends its messages one at a time, each until acknowledged (resent with the same
-    client_msg_id after ``unavailable``), and notes each acknowledgement's time."""
-
-    def __init__(self, client: ChatClient, room: str, name: str) -> None:
-        self.client, self.room, self.name = client, room, name
-        self.acked: list[tuple[float, dict[str, Any]]] = []
-        self.refused = 0
-
-    async def run(self) -> None:
-        for n in range(_SENDS_EACH):
-            cmid = f"{self.name}-{n}"
-            while True:
-                reply = await self.client.command(
-                    "send", room=self.room, body=f"{self.name} {n}", client_msg_id=cmid
-                )
-                if reply["type"] == "reply":
-                    self.acked.append((time.monotonic(), reply["message"]))
-                    break
-                assert reply["code"] == "unavailable", reply
-                self.refused += 1
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(_INTERVAL_S)
-
-
 async def test_a_sentinel_failover_under_traffic_loses_doubles_and_reorders_nothing(
     system: ChatSystem, sentinel_gateways: tuple[SentinelGroup, list[ServiceProcess]]
 ) -> None:
     group, gateways = sentinel_gateways
     rooms = [f"sentinel-{uuid.uuid4().hex[:10]}" for _ in range(_ROOMS)]
-    senders: list[_Sender] = []
+    senders: list[ResendingSender] = []
     receivers: list[tuple[str, ChatClient]] = []
     try:
         for index, room in enumerate(rooms):
@@ -89,7 +63,11 @@ async def test_a_sentinel_failover_under_traffic_loses_doubles_and_reorders_noth
                 _, token = await system.user(f"s{index}{side}")
                 client = await system.client(gateways[side], token)
                 await client.request("join", room=room)
-                senders.append(_Sender(client, room, f"{room}-{side}"))
+                senders.append(
+                    ResendingSender(
+                        client, room, f"{room}-{side}", sends=_SENDS_EACH, interval_s=_INTERVAL_S
+                    )
+                )
                 _, token = await system.user(f"r{index}{side}")
                 receiver = await system.client(gateways[1 - side], token)
                 await receiver.request("join", room=room)
