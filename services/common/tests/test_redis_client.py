@@ -125,6 +125,7 @@ def test_a_sentinel_url_names_the_sentinels_the_primary_and_the_replicas_to_wait
     assert replicas_to_wait("redis+sentinel://h:1/chat?replicas=0") == 0
     assert replicas_to_wait("redis://127.0.0.1:6379/0") == 0
     for bad in (
+        "redis+sentinel:///chat",  # no sentinel
         "redis+sentinel://h:1",  # no primary named
         "redis+sentinel://h/chat",  # no port
         "redis+sentinel://h:1/chat/x",  # a db that is no number

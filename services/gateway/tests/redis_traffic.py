@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 import msgspec
 
 from chat_common.envelope import Author, Envelope
@@ -63,3 +64,46 @@ class ResendingSender:
                 self.refused += 1
                 await asyncio.sleep(0.1)
             await asyncio.sleep(self.interval_s)
+
+
+async def assert_delivered_once_in_order(
+    database_url: str, senders: list[ResendingSender], receivers: list[tuple[str, ChatClient]]
+) -> None:
+    """After a Redis fault under traffic: every message was acknowledged, no seq was given twice
+    in a room, each sender's seqs kept increasing, Postgres holds each acknowledged message once
+    and nothing else, and every receiver got its room's messages in seq order."""
+    acked = [message for sender in senders for message in sender.messages]
+    assert len(acked) == sum(sender.sends for sender in senders)
+    rooms = sorted({sender.room for sender in senders})
+    for room in rooms:  # no seq given twice
+        seqs = [m["seq"] for m in acked if m["room"] == room]
+        assert len(seqs) == len(set(seqs)), f"{room}: a seq given twice"
+    for sender in senders:  # one sender's messages, sent one after another, keep increasing
+        own = [m["seq"] for m in sender.messages]
+        assert own == sorted(own), f"{sender.name}: a seq went back: {own}"
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                rows = await connection.fetch(
+                    "SELECT id::text, room, seq FROM messages WHERE room = ANY($1::text[])", rooms
+                )
+                if len(rows) >= len(acked):
+                    break
+                await asyncio.sleep(0.25)
+    finally:
+        await connection.close()
+    stored = {(row["id"], row["room"], row["seq"]) for row in rows}
+    assert len(rows) == len(stored) == len(acked)  # once each, nothing else
+    assert stored == {(m["id"], m["room"], m["seq"]) for m in acked}
+
+    for room, receiver in receivers:
+        expected = sorted(m["seq"] for m in acked if m["room"] == room)
+
+        def caught_up(client: ChatClient, room: str = room, count: int = len(expected)) -> bool:
+            return len(client.messages(room)) >= count
+
+        await receiver.wait_for(caught_up, limit_s=30)
+        got = [m["seq"] for m in receiver.messages(room)]
+        assert got == expected, f"{room}: received {got}"

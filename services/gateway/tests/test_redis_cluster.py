@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -28,7 +27,7 @@ from chat_testing.cluster import RedisClusterGroup
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess
 from gateway_harness import PASSWORD, ChatClient, ChatSystem, auth_service, gateway_process
-from redis_traffic import ResendingSender
+from redis_traffic import ResendingSender, assert_delivered_once_in_order
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -182,41 +181,7 @@ async def test_every_shard_delivers_once_in_order_also_after_a_primary_restarts(
             await asyncio.gather(*sending)
         assert time.monotonic() > restarted_at
 
-        acked = [message for sender in senders for message in sender.messages]
-        assert len(acked) == len(rooms) * 2 * _SENDS_EACH
-        for room in rooms.values():  # no seq given twice
-            seqs = [m["seq"] for m in acked if m["room"] == room]
-            assert len(seqs) == len(set(seqs)), f"{room}: a seq given twice"
-        for sender in senders:  # one sender's messages, sent one after another, keep increasing
-            own = [m["seq"] for m in sender.messages]
-            assert own == sorted(own), f"{sender.name}: a seq went back: {own}"
-
-        connection = await asyncpg.connect(system.database_url)
-        try:
-            async with asyncio.timeout(30):
-                while True:
-                    rows = await connection.fetch(
-                        "SELECT id::text, room, seq FROM messages WHERE room = ANY($1::text[])",
-                        list(rooms.values()),
-                    )
-                    if len(rows) >= len(acked):
-                        break
-                    await asyncio.sleep(0.25)
-        finally:
-            await connection.close()
-        stored = {(row["id"], row["room"], row["seq"]) for row in rows}
-        assert len(rows) == len(stored) == len(acked)  # once each, nothing else
-        assert stored == {(m["id"], m["room"], m["seq"]) for m in acked}
-
-        for room, receiver in receivers:
-            expected = sorted(m["seq"] for m in acked if m["room"] == room)
-
-            def caught_up(client: ChatClient, room: str = room, count: int = len(expected)) -> bool:
-                return len(client.messages(room)) >= count
-
-            await receiver.wait_for(caught_up, limit_s=30)
-            got = [m["seq"] for m in receiver.messages(room)]
-            assert got == expected, f"{room}: received {got}"
+        await assert_delivered_once_in_order(system.database_url, senders, receivers)
     finally:
         for sender in senders:
             await sender.client.close()

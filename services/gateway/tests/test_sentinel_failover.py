@@ -14,14 +14,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 import pytest_asyncio
 
 from chat_testing.processes import ServiceProcess
 from chat_testing.sentinel import SentinelGroup
 from gateway_harness import ChatClient, ChatSystem, gateway_process
-from redis_traffic import ResendingSender
+from redis_traffic import ResendingSender, assert_delivered_once_in_order
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -81,41 +80,7 @@ async def test_a_sentinel_failover_under_traffic_loses_doubles_and_reorders_noth
         async with asyncio.timeout(90):
             await asyncio.gather(*sending)
 
-        acked = [(at, message) for sender in senders for at, message in sender.acked]
-        assert len(acked) == _ROOMS * 2 * _SENDS_EACH
-        for room in rooms:  # no seq given twice
-            seqs = [m["seq"] for _, m in acked if m["room"] == room]
-            assert len(seqs) == len(set(seqs)), f"{room}: a seq given twice"
-        for sender in senders:  # one sender's messages, sent one after another, keep increasing
-            own = [m["seq"] for _, m in sender.acked]
-            assert own == sorted(own), f"{sender.name}: a seq went back: {own}"
-
-        connection = await asyncpg.connect(system.database_url)
-        try:
-            async with asyncio.timeout(30):
-                while True:
-                    rows = await connection.fetch(
-                        "SELECT id::text, room, seq FROM messages WHERE room = ANY($1::text[])",
-                        rooms,
-                    )
-                    if len(rows) >= len(acked):
-                        break
-                    await asyncio.sleep(0.25)
-        finally:
-            await connection.close()
-        stored = {(row["id"], row["room"], row["seq"]) for row in rows}
-        assert len(rows) == len(stored) == len(acked)  # once each, nothing else
-        assert stored == {(m["id"], m["room"], m["seq"]) for _, m in acked}
-
-        for room, receiver in receivers:
-            expected = sorted(m["seq"] for _, m in acked if m["room"] == room)
-
-            def caught_up(client: ChatClient, room: str = room, count: int = len(expected)) -> bool:
-                return len(client.messages(room)) >= count
-
-            await receiver.wait_for(caught_up, limit_s=30)
-            got = [m["seq"] for m in receiver.messages(room)]
-            assert got == expected, f"{room}: received {got}"
+        await assert_delivered_once_in_order(system.database_url, senders, receivers)
         assert sum(sender.refused for sender in senders) > 0  # the failover was felt
     finally:
         for sender in senders:

@@ -142,13 +142,9 @@ class SentinelGroup:
         parts = urlsplit(url)
         if parts.scheme != SENTINEL_SCHEME:
             raise ValueError(f"not a {SENTINEL_SCHEME}:// URL")
-        _, _, hosts = parts.netloc.rpartition("@")
-        sentinels = []
-        for host in hosts.split(","):
-            name, _, port = host.rpartition(":")
-            if not name or not port.isdigit():
-                raise ValueError(f"a sentinel must be host:port, not {host!r}")
-            sentinels.append((name, int(port)))
+        sentinels = _hosts(parts.netloc, "a sentinel")
+        if not sentinels:
+            raise ValueError("a sentinel URL names at least one sentinel (host:port,...)")
         path = [unquote(piece) for piece in parts.path.split("/") if piece]
         if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
             raise ValueError("the path must be /<master name>[/<db>]")
@@ -173,13 +169,7 @@ class ClusterNodes:
         parts = urlsplit(url)
         if parts.scheme != CLUSTER_SCHEME:
             raise ValueError(f"not a {CLUSTER_SCHEME}:// URL")
-        _, _, hosts = parts.netloc.rpartition("@")
-        nodes = []
-        for host in hosts.split(",") if hosts else []:
-            name, _, port = host.rpartition(":")
-            if not name or not port.isdigit():
-                raise ValueError(f"a cluster node must be host:port, not {host!r}")
-            nodes.append((name, int(port)))
+        nodes = _hosts(parts.netloc, "a cluster node")
         if not nodes:
             raise ValueError("a cluster URL names at least one node (host:port,...)")
         if parts.path.strip("/") not in ("", "0"):
@@ -193,6 +183,18 @@ class ClusterNodes:
             raise ValueError(f"a cluster URL takes no query, not {parts.query!r}")
         password = unquote(parts.password) if parts.password is not None else None
         return cls(tuple(nodes), password)
+
+
+def _hosts(netloc: str, what: str) -> list[tuple[str, int]]:
+    """The ``host:port`` list of a URL naming several servers (after any ``:password@``)."""
+    _, _, hosts = netloc.rpartition("@")
+    found = []
+    for host in hosts.split(",") if hosts else []:
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise ValueError(f"{what} must be host:port, not {host!r}")
+        found.append((name, int(port)))
+    return found
 
 
 def replicas_to_wait(url: str) -> int:
