@@ -9,6 +9,7 @@ import { MemoryStore, Prefs, type KeyValueStore } from "../core/prefs";
 import { dmPartner } from "../core/protocol";
 import { followRoutes, type PageHistory } from "../core/route";
 import { showAlert } from "./notifications";
+import { xhrPut } from "./upload";
 
 export const browserClock: Clock = {
   now: () => Date.now(),
@@ -118,6 +119,7 @@ export function startSession(grant: AccessGrant, onSignedOut: (message: string) 
       fetch: (input, init) => window.fetch(input, init),
       accessToken: (fresh) => keeper.accessToken(fresh),
     }),
+    putFile: xhrPut,
     prefs: new Prefs(localStore(), me.id),
     clock: browserClock,
     newId: () => crypto.randomUUID(),

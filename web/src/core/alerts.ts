@@ -3,6 +3,7 @@
 // for the badges.
 
 import type { RoomKind } from "./api";
+import { attachmentSummary } from "./attachments";
 import type { ChatMessage } from "./protocol";
 
 export interface Alert {
@@ -21,7 +22,8 @@ export function alertFor(message: ChatMessage, kind: RoomKind, me: string, roomT
   if (message.user.id === me) return null;
   const mentioned = (message.mentions ?? []).includes(me);
   if (kind !== "dm" && !mentioned) return null;
-  const text = message.body ?? "";
+  // A message of files alone says what it brings.
+  const text = message.body !== undefined && message.body !== "" ? message.body : attachmentSummary(message.attachments ?? []);
   const body = text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text;
   const title = kind === "dm" ? message.user.name : `${message.user.name} in #${roomTitle}`;
   return { room: message.room, tag: `chat:${message.room}`, title, body };

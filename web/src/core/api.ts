@@ -1,6 +1,7 @@
 // The gateway's HTTP routes (the person's rooms, the room directory and its search, the people
-// directory, room creation, members and topic, history pages) with the in-memory access token; a
-// refused token is renewed once and the request repeated.
+// directory, room creation, members and topic, history pages, uploads and links to attached
+// files) with the in-memory access token; a refused token is renewed once and the request
+// repeated.
 
 import { searchPage, type SearchPage } from "./messageSearch";
 import type { Fetch } from "./auth";
@@ -50,6 +51,35 @@ export interface MemberList {
   members: RoomMember[];
   /** The room has more members than the gateway listed. */
   more: boolean;
+}
+
+/** A file the person is about to upload, as the gateway is told of it. */
+export interface UploadRequest {
+  name: string;
+  type: string;
+  size: number;
+}
+
+/**
+ * The gateway's answer to `POST /v1/rooms/{room}/uploads`: the upload's id, and where to put the
+ * bytes (exactly `size` of them, with exactly these headers, before `expiresAt`).
+ */
+export interface UploadTicket {
+  id: string;
+  url: string;
+  method: string;
+  headers: Readonly<Record<string, string>>;
+  /** RFC 3339. */
+  expiresAt: string;
+}
+
+/** Which of an attachment's files: the original, or the thumbnail of an image. */
+export type AttachmentVariant = "original" | "thumbnail";
+
+/** A presigned link to an attachment's file, good until `expiresAt` (RFC 3339). */
+export interface AttachmentLink {
+  url: string;
+  expiresAt: string;
 }
 
 export interface GatewayApiOptions {
@@ -132,6 +162,39 @@ export class GatewayApi {
     return searchPage(await this.call("GET", `/search?${params.toString()}`));
   }
 
+  /** Announces a file to upload to `room`; rejects with the gateway's reason (too large, rate limited, forbidden). */
+  async createUpload(room: string, file: UploadRequest): Promise<UploadTicket> {
+    const body = (await this.call("POST", `/rooms/${encodeURIComponent(room)}/uploads`, file)) as {
+      upload?: { id?: unknown };
+      url?: unknown;
+      method?: unknown;
+      headers?: unknown;
+      expires_at?: unknown;
+    };
+    if (typeof body.upload?.id !== "string" || typeof body.url !== "string") {
+      throw new ProtocolError("internal", "the gateway's answer to the upload names no place to put the file");
+    }
+    const headers: Record<string, string> = {};
+    if (typeof body.headers === "object" && body.headers !== null) {
+      for (const [name, value] of Object.entries(body.headers)) if (typeof value === "string") headers[name] = value;
+    }
+    return {
+      id: body.upload.id,
+      url: body.url,
+      method: typeof body.method === "string" ? body.method : "PUT",
+      headers,
+      expiresAt: typeof body.expires_at === "string" ? body.expires_at : "",
+    };
+  }
+
+  /** A presigned link to one of an attachment's files (after the same read check as history). */
+  async attachmentLink(room: string, id: string, variant: AttachmentVariant): Promise<AttachmentLink> {
+    const path = `/rooms/${encodeURIComponent(room)}/attachments/${encodeURIComponent(id)}?variant=${variant}`;
+    const body = (await this.call("GET", path)) as { url?: unknown; expires_at?: unknown };
+    if (typeof body.url !== "string") throw new ProtocolError("internal", "the gateway's answer holds no link");
+    return { url: body.url, expiresAt: typeof body.expires_at === "string" ? body.expires_at : "" };
+  }
+
   async messages(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before !== undefined) query.set("before", String(before));
@@ -187,6 +250,9 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 async function httpError(response: Response): Promise<ProtocolError> {
   let message = `HTTP ${response.status}`;
   let code: ErrorCode = STATUS_CODES[response.status] ?? "internal";
+  // Seconds (RFC 9110 also allows a date, which the gateway does not send).
+  const retryAfter = Number(response.headers.get("Retry-After") ?? "");
+  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
   try {
     const body = (await response.json()) as { code?: unknown; message?: unknown };
     if (typeof body.message === "string") message = body.message;
@@ -194,5 +260,5 @@ async function httpError(response: Response): Promise<ProtocolError> {
   } catch {
     // Not JSON (a balancer page): the status says enough.
   }
-  return new ProtocolError(code, message);
+  return new ProtocolError(code, message, retryAfterMs);
 }

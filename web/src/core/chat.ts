@@ -5,7 +5,8 @@
 // `rooms` and `read` events, so every device shows the same list and the same badges.
 
 import type { Alert } from "./alerts";
-import type { GatewayApi, RoomInfo, RoomKind } from "./api";
+import type { AttachmentVariant, GatewayApi, RoomInfo, RoomKind } from "./api";
+import { AttachmentLinks } from "./attachmentLinks";
 import type { Clock, ConnectionLike, ConnectionOptions } from "./connection";
 import { ChatDispatcher } from "./dispatcher";
 import type { SearchPage } from "./messageSearch";
@@ -38,6 +39,7 @@ import { expired, nextExpiry, silenced } from "./stores/typing";
 import { dismissed, markKnown, unreadIn } from "./stores/unread";
 import { topicProblem } from "./topic";
 import { TypingAnnouncer } from "./typing";
+import { Uploader, type LocalFile, type PutFile } from "./uploads";
 
 export type ConnectionHandlers = Pick<ConnectionOptions, "onReady" | "onEvent" | "onState">;
 
@@ -56,7 +58,11 @@ export interface ChatDeps {
     | "findPeople"
     | "members"
     | "searchMessages"
+    | "createUpload"
+    | "attachmentLink"
   >;
+  /** Puts an attached file's bytes where the gateway's upload ticket says. */
+  putFile: PutFile;
   prefs: Prefs;
   clock: Clock;
   newId(): string;
@@ -88,6 +94,8 @@ export class ChatClient {
   private readonly search: RoomSearch;
   private readonly peopleSearch: PeopleSearch;
   private readonly reads: ReadMarker;
+  private readonly uploader: Uploader;
+  private readonly links: AttachmentLinks;
   private readonly unsubscribes: (() => void)[];
   private roomsTimer: unknown = null;
   private typingTimer: unknown = null;
@@ -131,6 +139,8 @@ export class ChatClient {
       store: this.stores.peopleSearch,
       find: (prefix) => deps.api.findPeople(prefix),
     });
+    this.uploader = new Uploader({ stores: this.stores, api: deps.api, putFile: deps.putFile, newId: deps.newId });
+    this.links = new AttachmentLinks(deps.api, deps.clock);
     this.unsubscribes = [
       rememberIn(deps.prefs, this.stores),
       this.stores.typing.subscribe(() => this.expireTypists()),
@@ -151,6 +161,7 @@ export class ChatClient {
     this.peopleSearch.stop();
     this.reads.stop();
     this.sender.stop();
+    this.uploader.stop();
     this.connection.stop();
     for (const unsubscribe of this.unsubscribes) unsubscribe();
   }
@@ -248,12 +259,42 @@ export class ChatClient {
     }
   }
 
-  /** Sends a message; `replyTo` is the message it answers (shown quoted above it). */
-  send(room: string, body: string, replyTo?: ReplyTo): void {
-    if (!this.fits(body) || this.stores.rooms.get()[room] === undefined) return;
+  /**
+   * Sends a message with the files attached in the room's box (when there are), `replyTo` being
+   * the message it answers (shown quoted above it). False, and nothing sent, while a file is still
+   * uploading or one failed, or when there is nothing to send.
+   */
+  send(room: string, body: string, replyTo?: ReplyTo): boolean {
+    if (this.stores.rooms.get()[room] === undefined) return false;
+    const files = this.uploader.ready(room);
+    if (files === null) return false;
+    if (files.length === 0 ? !this.fits(body) : body.length > this.stores.session.get().maxBodyChars) return false;
     this.announcer.sent(room);
-    this.sender.send(room, body, replyTo);
+    this.uploader.sent(room);
+    this.sender.send(room, body, replyTo, files);
     this.dispatcher.markReadIfInView(room);
+    return true;
+  }
+
+  /** Files pasted, dropped or picked for the message being written in `room`: they upload at once. */
+  attach(room: string, files: readonly LocalFile[]): void {
+    if (files.length === 0 || this.stores.rooms.get()[room] === undefined) return;
+    this.uploader.attach(room, files);
+  }
+
+  /** Takes a file out of the message being written (an upload under way stops). */
+  removeAttachment(room: string, key: string): void {
+    this.uploader.remove(room, key);
+  }
+
+  /** Tries a file that failed to upload again. */
+  retryAttachment(room: string, key: string): void {
+    this.uploader.retry(room, key);
+  }
+
+  /** A presigned link to an attached file (its thumbnail, or the original to view or download). */
+  attachmentLink(room: string, id: string, variant: AttachmentVariant): Promise<string> {
+    return this.links.link(room, id, variant);
   }
 
   /**

@@ -12,7 +12,11 @@ interface CommandMap {
   connect: { fields: { token: string }; reply: ConnectReply };
   join: { fields: { room: string; since?: number }; reply: JoinReply };
   leave: { fields: { room: string }; reply: Empty };
-  send: { fields: { room: string; body: string; client_msg_id: string; reply_to?: string }; reply: SendReply };
+  // With attachments the body may be absent (a message of files alone).
+  send: {
+    fields: { room: string; body?: string; client_msg_id: string; reply_to?: string; attachments?: { upload_id: string }[] };
+    reply: SendReply;
+  };
   edit: { fields: { room: string; message_id: string; body: string; client_msg_id: string }; reply: SendReply };
   delete: { fields: { room: string; message_id: string; client_msg_id: string }; reply: SendReply };
   react: { fields: { room: string; message_id: string; emoji: string; client_msg_id: string }; reply: SendReply };

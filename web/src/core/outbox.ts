@@ -3,6 +3,7 @@
 // the gateway and never doubles (G4).
 
 import type { ErrorCode, ReplyTo } from "./protocol";
+import type { ReadyFile } from "./uploads";
 
 export type PendingState = "sending" | "queued" | "failed";
 
@@ -29,6 +30,8 @@ export interface PendingMessage {
   readonly emoji?: string;
   /** The message this one answers, as shown above it while it is on its way. */
   readonly replyTo?: ReplyTo;
+  /** A message's uploaded files, sent as its `attachments` on every try (the gateway claims them once). */
+  readonly attachments?: readonly ReadyFile[];
 }
 
 // A dependency outage usually ends within seconds (a Kafka leader election, a restarted Redis):
@@ -120,7 +123,12 @@ export function afterFailure(
         ...message,
         attempts,
         state: "failed",
-        error: message.action === undefined ? failureText(code) : actionFailureText(message.action, code, reason),
+        error:
+          message.action !== undefined
+            ? actionFailureText(message.action, code, reason)
+            : message.attachments !== undefined && message.attachments.length > 0
+              ? attachmentFailureText(code, reason)
+              : failureText(code),
       };
   }
 }
@@ -144,6 +152,17 @@ function failureText(code: ErrorCode): string {
     default:
       return "not sent";
   }
+}
+
+/**
+ * Why a message with files was refused: the gateway's words say which file and what is wrong
+ * with it (not uploaded yet, already sent with another message, not what its type says).
+ */
+function attachmentFailureText(code: ErrorCode, reason: string | undefined): string {
+  if ((code === "bad_request" || code === "too_large") && reason !== undefined && reason !== "" && reason !== code) {
+    return `not sent: ${reason}`;
+  }
+  return failureText(code);
 }
 
 const VERBS: Record<ActionKind, string> = { edit: "edit", delete: "delete", react: "react to" };

@@ -21,8 +21,28 @@ export interface Reaction {
   me: boolean;
 }
 
+/**
+ * A file attached to a message (docs/protocol.md, "Attachments"). `type` is the content type the
+ * gateway sniffed from the file's first bytes; `image` says the app may preview it (PNG, JPEG,
+ * GIF, WebP only: an SVG or an HTML file is a file). `width`, `height` and `thumbnail` arrive once
+ * the media step has processed an image, with the `attachment` event.
+ */
+export interface Attachment {
+  /** The upload's id. */
+  id: string;
+  name: string;
+  type: string;
+  /** Bytes. */
+  size: number;
+  image: boolean;
+  width?: number;
+  height?: number;
+  /** A thumbnail is stored: `GET /v1/rooms/{room}/attachments/{id}?variant=thumbnail`. */
+  thumbnail?: boolean;
+}
+
 /** What a log entry that is not a message does to the message it names (`target`). */
-export type EventKind = "edit" | "delete" | "reaction";
+export type EventKind = "edit" | "delete" | "reaction" | "attachment";
 
 /**
  * One entry of a room's log: a message (no `kind`), or an event that changes one (docs/protocol.md,
@@ -55,6 +75,11 @@ export interface ChatMessage {
   reactions?: Reaction[];
   /** The seq of the newest event this message's state holds; absent: none. */
   updated_seq?: number;
+  /**
+   * A message: its files, absent when none (and on a deleted message). An `attachment` event:
+   * those of the target that changed, each complete.
+   */
+  attachments?: Attachment[];
 }
 
 export interface Limits {
@@ -127,6 +152,8 @@ export type ErrorCode =
   | "rate_limited"
   | "unavailable"
   | "internal"
+  // An attachment's original is asked for before the media step has processed it (HTTP 409).
+  | "not_ready"
   // Client-side codes: the request never got an answer.
   | "disconnected"
   | "timeout";

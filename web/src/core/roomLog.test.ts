@@ -165,3 +165,47 @@ describe("excerptOf", () => {
     expect(excerptOf(message(1, "short"))).toBe("short");
   });
 });
+
+describe("the attachment event", () => {
+  const photo = { id: "up-1", name: "cat.jpg", type: "image/jpeg", size: 2048, image: true };
+  const notes = { id: "up-2", name: "notes.txt", type: "text/plain", size: 12, image: false };
+  const withFiles = (): ChatMessage => ({ ...message(1), attachments: [photo, notes] });
+  const processed = { ...photo, width: 1200, height: 800, thumbnail: true };
+  const attachment = (seq: number, target: string, attachments: ChatMessage["attachments"]) =>
+    event(seq, "attachment", target, { attachments });
+
+  it("replaces the target's files with the same ids, keeping the others", () => {
+    const next = applyEvent(withFiles(), attachment(2, "m1", [processed]), ANN.id);
+    expect(next.attachments).toEqual([processed, notes]);
+    expect(next.updated_seq).toBe(2);
+    expect(next.body).toBe("message 1");
+  });
+
+  it("turns an image the media step could not decode into a file", () => {
+    const broken = { ...photo, image: false };
+    expect(applyEvent(withFiles(), attachment(2, "m1", [broken]), ANN.id).attachments).toEqual([broken, notes]);
+  });
+
+  it("is applied once, by seq, like the other room events: history's state holds it already", () => {
+    const fromHistory = { ...withFiles(), attachments: [processed, notes], updated_seq: 2 };
+    expect(applyEvent(fromHistory, attachment(2, "m1", [{ ...photo }]), ANN.id)).toBe(fromHistory);
+    const room = merge(NO_MESSAGES, [attachment(2, "m1", [processed]), withFiles()]);
+    expect(room.messages[0]!.attachments).toEqual([processed, notes]);
+    expect(room.lastSeq).toBe(2);
+  });
+
+  it("changes nothing on a deleted message, and a delete takes the files away", () => {
+    let state = received({}, withFiles(), ANN.id);
+    state = received(state, remove(2, "m1"), ANN.id);
+    expect(roomMessages(state, "lobby").messages[0]!.attachments).toBeUndefined();
+    const after = received(state, attachment(3, "m1", [processed]), ANN.id);
+    expect(after.lobby!.messages).toBe(state.lobby!.messages);
+  });
+
+  it("ignores a malformed event and one naming a message without files", () => {
+    const held = withFiles();
+    expect(applyEvent(held, event(2, "attachment", "m1", {}), ANN.id)).toBe(held);
+    const plain = message(1);
+    expect(applyEvent(plain, attachment(2, "m1", [processed]), ANN.id)).toBe(plain);
+  });
+});

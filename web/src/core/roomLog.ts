@@ -1,11 +1,12 @@
-// How the entries of a room's log that are not messages (edits, deletes, reactions) change the
+// How the entries of a room's log that are not messages (edits, deletes, reactions, attachments) change the
 // messages they name: the rules of docs/protocol.md "Applying room events", the same the
 // persistence worker and the gateway's history follow, so a client that was away shows what one
 // that never left shows. Pure functions; the message store calls them as entries arrive.
 
+import { replacedAttachments } from "./attachments";
 import type { ChatMessage, EventKind, Reaction } from "./protocol";
 
-const EVENT_KINDS: ReadonlySet<string> = new Set<EventKind>(["edit", "delete", "reaction"]);
+const EVENT_KINDS: ReadonlySet<string> = new Set<EventKind>(["edit", "delete", "reaction", "attachment"]);
 
 /** A message (no `kind`), the only entry that becomes a row. */
 export function isMessage(entry: ChatMessage): boolean {
@@ -42,6 +43,13 @@ export function applyEvent(message: ChatMessage, event: ChatMessage, me: string)
       const reactions = reacted(message.reactions ?? [], event.emoji, event.on, event.user.id === me);
       const { reactions: _old, ...rest } = message;
       return reactions.length === 0 ? { ...rest, updated_seq: event.seq } : { ...rest, reactions, updated_seq: event.seq };
+    }
+    case "attachment": {
+      // The media step processed the message's files: each named one is replaced by its new state
+      // (an image with its size and thumbnail, or one it could not decode, now a file).
+      if (!Array.isArray(event.attachments) || message.attachments === undefined) return message;
+      const attachments = replacedAttachments(message.attachments, event.attachments);
+      return { ...message, attachments: [...attachments], updated_seq: event.seq };
     }
     default:
       return message;

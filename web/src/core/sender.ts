@@ -7,6 +7,7 @@ import { isDue, markSending, newAction, newPending, retryNow, type ActionKind, t
 import { ProtocolError, type ChatMessage, type ReplyTo } from "./protocol";
 import type { ChatStores } from "./stores";
 import * as pending from "./stores/pending";
+import type { ReadyFile } from "./uploads";
 
 export class Sender {
   private readonly sending = new Set<string>();
@@ -21,9 +22,13 @@ export class Sender {
   ) {}
 
   /** The message shows at once as pending and goes out when the room is joined. */
-  send(room: string, body: string, replyTo?: ReplyTo): void {
+  send(room: string, body: string, replyTo?: ReplyTo, attachments: readonly ReadyFile[] = []): void {
     const message = newPending(room, body, this.newId(), this.clock.now());
-    this.queue(replyTo === undefined ? message : { ...message, replyTo });
+    this.queue({
+      ...message,
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(attachments.length === 0 ? {} : { attachments }),
+    });
   }
 
   /** An edit, delete or reaction: in the same queue as messages, in the order asked for, retried alike. */
@@ -80,8 +85,16 @@ export class Sender {
   private request(next: PendingMessage): Promise<{ message: ChatMessage }> {
     const { room, clientMsgId: client_msg_id, target } = next;
     if (next.action === undefined) {
-      const fields = { room, body: next.body, client_msg_id };
-      return this.connection.request("send", next.replyTo === undefined ? fields : { ...fields, reply_to: next.replyTo.id });
+      const files = next.attachments ?? [];
+      // A message of files alone has no body.
+      const text = files.length > 0 && next.body.trim() === "" ? {} : { body: next.body };
+      return this.connection.request("send", {
+        room,
+        client_msg_id,
+        ...text,
+        ...(next.replyTo === undefined ? {} : { reply_to: next.replyTo.id }),
+        ...(files.length === 0 ? {} : { attachments: files.map((file) => ({ upload_id: file.uploadId })) }),
+      });
     }
     const message_id = target ?? "";
     switch (next.action) {

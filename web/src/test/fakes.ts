@@ -1,10 +1,11 @@
 // In-memory stand-ins for the clock and the gateway, for unit tests of the client's state logic.
 // The real gateway is exercised by the end-to-end test in tests/e2e.
 
-import type { MemberList, RoomKind, RoomTopic } from "../core/api";
+import type { AttachmentLink, AttachmentVariant, MemberList, RoomKind, RoomTopic, UploadRequest, UploadTicket } from "../core/api";
 import type { SearchPage } from "../core/messageSearch";
 import type { Clock, OpenSocket, SocketHandlers, SocketLink } from "../core/connection";
-import { ProtocolError, type ChatMessage, type MyRoom, type ReplyTo, type UserRef } from "../core/protocol";
+import { ProtocolError, type Attachment, type ChatMessage, type ErrorCode, type MyRoom, type ReplyTo, type UserRef } from "../core/protocol";
+import { TransferError, type LocalFile, type PutFile, type Transfer } from "../core/uploads";
 
 interface Timer {
   at: number;
@@ -170,6 +171,14 @@ export class FakeGateway {
   readonly privateRooms = new Set<string>();
   private readonly seen = new Map<string, ChatMessage>();
   private nextId = 1;
+  /** Uploads announced by `user`, by id: whether the bytes arrived, and the message that claimed it. */
+  readonly uploads = new Map<string, FakeUpload>();
+  /** The gateway's `upload_max_bytes`. */
+  uploadMaxBytes = 25 * 1024 * 1024;
+  /** When set, announcing an upload is refused with this error. */
+  failUploads: { code: ErrorCode; message: string; retryAfterMs?: number } | null = null;
+  /** Every link to an attachment asked for, in order. */
+  readonly linksAsked: { room: string; id: string; variant: AttachmentVariant }[] = [];
 
   constructor(
     private readonly clock: FakeClock,
@@ -196,9 +205,14 @@ export class FakeGateway {
     from: UserRef = { id: "u-bob", name: "bob" },
     clientMsgId = `x-${this.nextId}`,
     replyTo?: ReplyTo,
+    attachments?: Attachment[],
   ): ChatMessage {
     const message = this.store(room, body, from, clientMsgId);
     if (replyTo !== undefined) message.reply_to = replyTo;
+    if (attachments !== undefined && attachments.length > 0) {
+      message.attachments = attachments;
+      if (body === "") delete message.body; // a message of files alone
+    }
     const joined = this.members.get(room) ?? new Set();
     for (const socket of joined) {
       if (socket.closed === null && !this.mute) socket.push({ type: "message", message });
@@ -383,6 +397,108 @@ export class FakeGateway {
     return entry;
   }
 
+  /** POST /v1/rooms/{room}/uploads by `user`. */
+  createUpload(room: string, request: UploadRequest): UploadTicket {
+    if (this.failUploads !== null) {
+      const { code, message, retryAfterMs } = this.failUploads;
+      throw new ProtocolError(code, message, retryAfterMs);
+    }
+    if (request.size > this.uploadMaxBytes) {
+      throw new ProtocolError("too_large", `a file may be at most ${this.uploadMaxBytes} bytes`);
+    }
+    const id = `up-${this.nextId++}`;
+    this.uploads.set(id, { id, room, ...request, stored: false, claimedBy: null });
+    return {
+      id,
+      url: `https://chat.test/chat-attachments/originals/${id}?X-Amz-Signature=s${id}`,
+      method: "PUT",
+      headers: { "Content-Type": request.type },
+      expiresAt: new Date(this.clock.now() + 300_000).toISOString(),
+    };
+  }
+
+  /**
+   * The media step processed a message's images: each named attachment gets `changes` (its size
+   * and thumbnail, or `image: false` for one it could not decode), told as an `attachment` event
+   * by the message's author, like the gateway's internal route makes it.
+   */
+  processed(room: string, messageId: string, changes: Record<string, Partial<Attachment>>): ChatMessage {
+    const log = this.rooms.get(room) ?? [];
+    const target = log.find((m) => m.id === messageId);
+    if (target === undefined) throw new Error(`no message ${messageId}`);
+    const current = this.attachmentsOf(room, messageId) ?? [];
+    const attachments = current.filter((a) => changes[a.id] !== undefined).map((a) => ({ ...a, ...changes[a.id] }));
+    const entry: ChatMessage = {
+      id: `m${this.nextId++}`,
+      room,
+      seq: log.length + 1,
+      user: target.user,
+      ts: new Date(this.clock.now()).toISOString(),
+      client_msg_id: `media-${messageId}-${log.length + 1}`,
+      kind: "attachment",
+      target: messageId,
+      attachments,
+    };
+    log.push(entry);
+    for (const socket of this.members.get(room) ?? []) {
+      if (socket.closed === null && !this.mute) socket.push({ type: "message", message: entry });
+    }
+    return entry;
+  }
+
+  /**
+   * GET /v1/rooms/{room}/attachments/{id}?variant=: a link while the file is an attachment of a
+   * message of the room that is not deleted; a thumbnail only once made, an image's original only
+   * once processed (409 `not_ready` before).
+   */
+  attachmentLink(room: string, id: string, variant: AttachmentVariant): AttachmentLink {
+    this.linksAsked.push({ room, id, variant });
+    const owner = (this.rooms.get(room) ?? []).find((m) => m.attachments?.some((a) => a.id === id) && m.kind === undefined);
+    const attachment = owner === undefined ? undefined : this.attachmentsOf(room, owner.id)?.find((a) => a.id === id);
+    if (attachment === undefined) throw new ProtocolError("not_found", "no such attachment");
+    if (variant === "thumbnail" && attachment.thumbnail !== true) throw new ProtocolError("not_found", "no thumbnail");
+    if (variant === "original" && attachment.image && attachment.thumbnail !== true) {
+      throw new ProtocolError("not_ready", "the image is being processed");
+    }
+    const key = variant === "thumbnail" ? `thumbnails/${id}.webp` : `originals/${id}`;
+    return {
+      url: `https://chat.test/chat-attachments/${key}?X-Amz-Signature=${this.linksAsked.length}`,
+      expiresAt: new Date(this.clock.now() + 300_000).toISOString(),
+    };
+  }
+
+  /** A message's attachments now: as sent, with the `attachment` events after it; none once deleted. */
+  attachmentsOf(room: string, messageId: string): Attachment[] | undefined {
+    let current: Attachment[] | undefined;
+    for (const entry of this.rooms.get(room) ?? []) {
+      if (entry.id === messageId && entry.kind === undefined) current = entry.attachments;
+      else if (entry.target === messageId && entry.kind === "delete") current = undefined;
+      else if (entry.target === messageId && entry.kind === "attachment" && current !== undefined) {
+        const changed = new Map((entry.attachments ?? []).map((a) => [a.id, a]));
+        current = current.map((a) => changed.get(a.id) ?? a);
+      }
+    }
+    return current;
+  }
+
+  /**
+   * The attachments of a `send`, checked as the gateway checks them: each upload `user`'s, for
+   * this room, its bytes stored, not claimed by another message. A string is the refusal.
+   */
+  private claim(room: string, key: string, wanted: unknown): Attachment[] | string {
+    if (!Array.isArray(wanted)) return "attachments must be a list";
+    const found: FakeUpload[] = [];
+    for (const item of wanted as { upload_id?: unknown }[]) {
+      const upload = this.uploads.get(String(item?.upload_id));
+      if (upload === undefined || upload.room !== room) return `unknown upload ${String(item?.upload_id)}`;
+      if (!upload.stored) return `upload ${upload.id} is not uploaded yet`;
+      if (upload.claimedBy !== null && upload.claimedBy !== key) return `upload ${upload.id} is attached to another message`;
+      found.push(upload);
+    }
+    for (const upload of found) upload.claimedBy = key;
+    return found.map(({ id, name, type, size }) => ({ id, name, type, size, image: RASTER.test(type) }));
+  }
+
   /** Stores a message without delivering it (sent while a client was away). */
   store(room: string, body: string, from: UserRef, clientMsgId: string): ChatMessage {
     const messages = this.rooms.get(room) ?? [];
@@ -461,9 +577,18 @@ export class FakeGateway {
         const key = String(command.client_msg_id);
         let message = this.seen.get(key);
         if (message === undefined) {
+          let attachments: Attachment[] | undefined;
+          if (command.attachments !== undefined) {
+            const claimed = this.claim(room, key, command.attachments);
+            if (typeof claimed === "string") {
+              socket.error(command, "bad_request", { message: claimed });
+              break;
+            }
+            attachments = claimed;
+          }
           const answered = messages.find((m) => m.id === command.reply_to);
           const replyTo = answered === undefined ? undefined : { id: answered.id, user: answered.user, excerpt: answered.body ?? "" };
-          message = this.post(room, String(command.body), this.user, key, replyTo);
+          message = this.post(room, command.body === undefined ? "" : String(command.body), this.user, key, replyTo, attachments);
           this.seen.set(key, message);
         }
         if (!this.mute) socket.reply(command, { message });
@@ -514,5 +639,84 @@ export class FakeGateway {
       default:
         socket.error(command, "bad_request");
     }
+  }
+}
+
+/** An upload as the fake gateway records it. */
+export interface FakeUpload extends UploadRequest {
+  id: string;
+  room: string;
+  /** The bytes reached the store. */
+  stored: boolean;
+  /** The client_msg_id of the message that claimed it. */
+  claimedBy: string | null;
+}
+
+// What the gateway marks `image`: rasters the app previews (an SVG is a file).
+const RASTER = /^image\/(png|jpeg|gif|webp)$/;
+
+/** One PUT to the fake store: the test moves it on (progress), ends it, or fails it. */
+export class FakeTransfer implements Transfer {
+  readonly done: Promise<void>;
+  aborted = false;
+  private resolve!: () => void;
+  private reject!: (error: TransferError) => void;
+
+  constructor(
+    readonly ticket: UploadTicket,
+    readonly file: LocalFile,
+    private readonly onProgress: (sent: number) => void,
+    private readonly stored: () => void,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  progress(sent: number): void {
+    this.onProgress(sent);
+  }
+
+  finish(): void {
+    this.onProgress(this.file.size);
+    this.stored();
+    this.resolve();
+  }
+
+  fail(reason: "network" | "refused", status = 0): void {
+    this.reject(new TransferError(reason, status));
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.reject(new TransferError("aborted"));
+  }
+}
+
+/**
+ * The object store in miniature: each PUT is a FakeTransfer a test moves by hand, or, with `auto`,
+ * one that lands at once; a landed one marks its upload stored in the fake gateway.
+ */
+export class FakeStore {
+  readonly transfers: FakeTransfer[] = [];
+  auto = true;
+
+  constructor(private readonly gateway: FakeGateway) {}
+
+  put: PutFile = (ticket, file, onProgress) => {
+    const upload = this.gateway.uploads.get(ticket.id);
+    const transfer = new FakeTransfer(ticket, file, onProgress, () => {
+      if (upload !== undefined) upload.stored = true;
+    });
+    this.transfers.push(transfer);
+    if (this.auto) queueMicrotask(() => transfer.finish());
+    return transfer;
+  };
+
+  get latest(): FakeTransfer {
+    const transfer = this.transfers.at(-1);
+    if (transfer === undefined) throw new Error("nothing was uploaded");
+    return transfer;
   }
 }

@@ -13,7 +13,7 @@ import { onlineIn } from "../core/stores/presence";
 import { roomTitle } from "../core/stores/rooms";
 import { typistsIn } from "../core/stores/typing";
 import { unreadIn } from "../core/stores/unread";
-import { FakeClock, FakeGateway, SocketRecorder, settle, type FakeSocket } from "./fakes";
+import { FakeClock, FakeGateway, FakeStore, SocketRecorder, settle, type FakeSocket } from "./fakes";
 
 export const ANN: UserRef = { id: "u-ann", name: "ann" };
 export const BOB: UserRef = { id: "u-bob", name: "bob" };
@@ -38,6 +38,7 @@ export function startChat(options: ChatOptions = {}) {
   const peopleAsked: string[] = [];
   let ids = 0;
   const alerts: Alert[] = [];
+  const store = new FakeStore(gateway);
   const visible = { value: options.visible ?? true };
   const client = new ChatClient(ANN, {
     connect: (handlers) =>
@@ -66,11 +67,14 @@ export function startChat(options: ChatOptions = {}) {
       },
       members: async (room) => gateway.memberList(room),
       searchMessages: async (query, room, before, limit) => gateway.search(query, room, before, limit),
+      createUpload: async (room, file) => gateway.createUpload(room, file),
+      attachmentLink: async (room, id, variant) => gateway.attachmentLink(room, id, variant),
       messages: async (room, before, limit): Promise<HistoryPage> => {
         const older = (gateway.rooms.get(room) ?? []).filter((m) => m.seq < (before ?? Infinity));
         return { messages: older.slice(-limit), has_more: older.length > limit };
       },
     },
+    putFile: store.put,
     prefs: new Prefs(storage, ANN.id),
     clock,
     newId: () => `c-${++ids}`,
@@ -115,6 +119,7 @@ export function startChat(options: ChatOptions = {}) {
     clock,
     recorder,
     gateway,
+    store,
     client,
     storage,
     serverRooms,

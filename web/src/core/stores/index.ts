@@ -17,6 +17,7 @@ import type { TypingState } from "./typing";
 import type { UnreadState } from "./unread";
 import { NO_MEMBERS, type MembersState } from "./members";
 import { NO_PEOPLE_FOUND, type PeopleSearchState } from "./peopleSearch";
+import type { DraftsState } from "./drafts";
 
 export interface ChatStores {
   readonly session: Store<SessionState>;
@@ -32,6 +33,7 @@ export interface ChatStores {
   readonly people: Store<PeopleState>;
   readonly members: Store<MembersState>;
   readonly peopleSearch: Store<PeopleSearchState>;
+  readonly drafts: Store<DraftsState>;
 }
 
 /**
@@ -53,5 +55,6 @@ export function createStores(me: UserRef, prefs: Prefs): ChatStores {
     people: new Store<PeopleState>({ ...prefs.names(), [me.id]: me.name }),
     members: new Store(NO_MEMBERS),
     peopleSearch: new Store(NO_PEOPLE_FOUND),
+    drafts: new Store<DraftsState>({}),
   };
 }
