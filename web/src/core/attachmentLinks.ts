@@ -5,6 +5,7 @@
 
 import type { AttachmentLink, AttachmentVariant, GatewayApi } from "./api";
 import type { Clock } from "./connection";
+import { ProtocolError } from "./protocol";
 
 // A link is used again only while it has at least this long to live: an <img> or a download
 // started with it must reach the store before the signature expires.
@@ -35,6 +36,8 @@ export class AttachmentLinks {
     const request = this.api
       .attachmentLink(room, id, variant)
       .then((link) => {
+        // It goes into an <img> or a download link: nothing but a web address may.
+        if (!isWebAddress(link.url)) throw new ProtocolError("internal", "the gateway's link is not an http(s) address");
         this.keep(key, link);
         return link.url;
       })
@@ -51,5 +54,15 @@ export class AttachmentLinks {
     const until = Number.isFinite(expires) ? expires - LINK_MARGIN_MS : 0;
     if (until > now) this.held.set(key, { url: link.url, until });
     else this.held.delete(key);
+  }
+}
+
+/** An http(s) URL (absolute, or a path on the page's own origin). */
+export function isWebAddress(url: string): boolean {
+  try {
+    const parsed = new URL(url, "https://page.invalid/");
+    return parsed.protocol === "https:" || parsed.protocol === "http:";
+  } catch {
+    return false;
   }
 }

@@ -46,8 +46,8 @@ describe("attachmentName", () => {
     expect(attachmentName("фото 😀.jpg")).toBe("фото 😀.jpg");
   });
 
-  it("turns control characters and slashes into _ and never leaves a name empty", () => {
-    expect(attachmentName("a/b\u0000c\u001bd\u007f.txt")).toBe("a_b_c_d_.txt");
+  it("turns control characters and slashes of both kinds into _ and never leaves a name empty", () => {
+    expect(attachmentName("a/b\u0000c\u001bd\u007f\\e.txt")).toBe("a_b_c_d__e.txt");
     expect(attachmentName("   ")).toBe("file");
     expect(attachmentName("")).toBe("file");
   });
@@ -62,7 +62,7 @@ describe("attachmentName", () => {
 describe("uploadType", () => {
   it("declares the browser's type, or application/octet-stream when it has none that is valid", () => {
     expect(uploadType("image/png")).toBe("image/png");
-    expect(uploadType("text/plain;charset=utf-8")).toBe("text/plain;charset=utf-8");
+    expect(uploadType("Text/Plain; charset=utf-8")).toBe("text/plain");
     expect(uploadType("")).toBe("application/octet-stream");
     expect(uploadType("not a type")).toBe("application/octet-stream");
   });

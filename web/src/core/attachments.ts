@@ -8,13 +8,13 @@ import type { Attachment } from "./protocol";
 // `bad_request` on send; the box stops the person at this many before anything is uploaded.
 export const MAX_FILES_PER_MESSAGE = 10;
 
-// What the gateway takes as a name: 1–255 characters, no `/`, no control characters.
+// What the gateway takes as a name: 1–255 characters, no `/` or `\`, no control characters.
 const NAME_CHARS = 255;
-// Control characters (C0, DEL, C1) and the path separator.
-const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f/]/g;
+// Control characters (C0, DEL, C1) and the path separators.
+const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f/\\]/g;
 
 /**
- * A file's name as the gateway accepts it: control characters and `/` become `_`, a name longer
+ * A file's name as the gateway accepts it: control characters, `/` and `\` become `_`, a name longer
  * than 255 characters (code points) is cut before its extension, which stays; an empty name is
  * `file`. What the person sees is the name the others will see.
  */
@@ -27,17 +27,18 @@ export function attachmentName(name: string): string {
   return [...clean.slice(0, NAME_CHARS - extension.length), ...extension].join("");
 }
 
-// type "/" subtype, each an RFC 6838 name, parameters allowed: what the gateway checks for.
-const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}(\s*;.*)?$/i;
+// type "/" subtype, each an RFC 6838 name, lower case, no parameters: what the gateway takes.
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 
 /**
- * The content type declared for a file: the browser's, or `application/octet-stream` when it
- * has none (a name without a known extension) or an unusable one. The gateway compares it with
- * what the file's first bytes are and refuses a mismatch that matters (an image, HTML, SVG or
- * script declared as something else).
+ * The content type declared for a file: the browser's, in lower case and without parameters
+ * (`text/plain;charset=utf-8` is `text/plain`), or `application/octet-stream` when it has none
+ * (a name without a known extension) or an unusable one. The upload's signed PUT carries exactly
+ * this type. The gateway compares it with what the file's first bytes are and refuses a mismatch
+ * that matters (an image, HTML, SVG or script declared as something else).
  */
 export function uploadType(browserType: string): string {
-  const type = browserType.trim();
+  const type = (browserType.split(";")[0] ?? "").trim().toLowerCase();
   return MEDIA_TYPE.test(type) ? type : "application/octet-stream";
 }
 

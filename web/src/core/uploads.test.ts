@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 
+import { isWebAddress } from "./attachmentLinks";
 import { CloseCode, ProtocolError } from "./protocol";
 import { draftsIn } from "./stores/drafts";
 import { announceFailure, retryIn, storeFailure, TransferError } from "./uploads";
@@ -254,5 +255,14 @@ describe("failure words", () => {
     expect(storeFailure(new TransferError("refused", 413))).toEqual({ error: "Too large for the file store", retryable: false });
     expect(retryIn(40_000)).toBe("in 40 s");
     expect(retryIn(61_000)).toBe("in 2 min");
+  });
+});
+
+describe("isWebAddress", () => {
+  it("lets only http(s) links into an <img> or a download", () => {
+    expect(isWebAddress("https://chat.example/chat-attachments/originals/x?X-Amz-Signature=1")).toBe(true);
+    expect(isWebAddress("/chat-attachments/originals/x")).toBe(true);
+    expect(isWebAddress("javascript:alert(1)")).toBe(false);
+    expect(isWebAddress("data:text/html,<script>alert(1)</script>")).toBe(false);
   });
 });

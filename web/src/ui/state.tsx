@@ -8,6 +8,7 @@ import type { ChatClient } from "../core/chat";
 import type { ConnectionState } from "../core/connection";
 import type { PendingMessage } from "../core/outbox";
 import { dmPartner, type UserRef } from "../core/protocol";
+import { draftsIn, type DraftFile } from "../core/stores/drafts";
 import { membersIn, type RoomMembers } from "../core/stores/members";
 import { roomMessages, type RoomMessages } from "../core/stores/messages";
 import type { PeopleSearchState } from "../core/stores/peopleSearch";
@@ -125,4 +126,9 @@ export function usePeopleFound(): PeopleSearchState {
 
 export function usePeople(): PeopleState {
   return useStore(useChatClient().stores.people, (s) => s);
+}
+
+/** The files chosen for the message being written in a room (uploading, uploaded or failed). */
+export function useDrafts(room: string): readonly DraftFile[] {
+  return useStore(useChatClient().stores.drafts, (s) => draftsIn(s, room));
 }

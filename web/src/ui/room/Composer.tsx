@@ -1,13 +1,16 @@
 // The input box: Enter sends, Shift+Enter starts a new line; grows with its text. Above it, the
-// message being answered (with a way to stop answering); typing `@` and letters offers the room's
-// members whose name starts so (arrows choose, Enter or Tab takes one, Escape closes).
+// message being answered (with a way to stop answering) and the files attached (pasted, dropped
+// or picked with the paperclip); typing `@` and letters offers the room's members whose name
+// starts so (arrows choose, Enter or Tab takes one, Escape closes).
 
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 
 import type { RoomMember } from "../../core/api";
 import { completed, mentionAt, suggestions } from "../../core/mentionComplete";
 import type { ReplyTo } from "../../core/protocol";
-import { SendIcon } from "../common/icons";
+import { summary, type DraftFile } from "../../core/stores/drafts";
+import { PaperclipIcon, SendIcon } from "../common/icons";
+import { DraftFiles } from "./DraftFiles";
 
 // Past this many lines the box scrolls instead of growing over the messages.
 const MAX_HEIGHT_PX = 200;
@@ -17,7 +20,8 @@ interface ComposerProps {
   disabled: boolean;
   disabledReason: string;
   maxChars: number;
-  onSend: (body: string) => void;
+  /** Sends what was typed (with the files attached); false when it could not go, and the text stays. */
+  onSend: (body: string) => boolean | void;
   onTyping: () => void;
   replyTo?: ReplyTo | null;
   onCancelReply?: () => void;
@@ -27,7 +31,14 @@ interface ComposerProps {
   onWantMembers?: () => void;
   /** The person's own id: they are not offered to themselves. */
   me?: string;
+  /** The files attached to the message (absent: this box takes no files). */
+  files?: readonly DraftFile[];
+  onAttach?: (files: File[]) => void;
+  onRemoveFile?: (key: string) => void;
+  onRetryFile?: (key: string) => void;
 }
+
+const NO_FILES: readonly DraftFile[] = [];
 
 export function Composer({
   roomTitle,
@@ -41,6 +52,10 @@ export function Composer({
   members = [],
   onWantMembers,
   me = "",
+  files = NO_FILES,
+  onAttach,
+  onRemoveFile,
+  onRetryFile,
 }: ComposerProps) {
   const [text, setText] = useState("");
   const [caret, setCaret] = useState(0);
@@ -86,10 +101,16 @@ export function Composer({
   }, [asking]);
   useEffect(() => setChosen(0), [query?.start, query?.prefix]);
 
+  const picker = useRef<HTMLInputElement>(null);
   const tooLong = text.length > maxChars;
+  const attached = summary(files);
+  // A file still uploading, or one that failed, holds the message back: the person sees which.
+  const held = attached.uploading > 0 || attached.failed > 0;
+  const empty = text.trim() === "" && attached.ready === 0;
+  const canSend = !disabled && !tooLong && !empty && !held;
   const send = (): void => {
-    if (disabled || tooLong || text.trim() === "") return;
-    onSend(text);
+    if (!canSend) return;
+    if (onSend(text) === false) return;
     setText("");
     setCaret(0);
   };
@@ -171,6 +192,7 @@ export function Composer({
           </button>
         </div>
       )}
+      <DraftFiles files={files} onRemove={(key) => onRemoveFile?.(key)} onRetry={(key) => onRetryFile?.(key)} />
       <form
         className="composer"
         onSubmit={(event) => {
@@ -178,6 +200,32 @@ export function Composer({
           send();
         }}
       >
+        {onAttach !== undefined && (
+          <>
+            <button
+              type="button"
+              className="attach"
+              aria-label="Attach files"
+              title="Attach files (or paste, or drop them here)"
+              disabled={disabled}
+              onClick={() => picker.current?.click()}
+            >
+              <PaperclipIcon />
+            </button>
+            <input
+              ref={picker}
+              type="file"
+              multiple
+              hidden
+              data-testid="file-input"
+              onChange={(event) => {
+                const chosen = [...(event.target.files ?? [])];
+                event.target.value = ""; // the same file may be chosen again
+                if (chosen.length > 0) onAttach(chosen);
+              }}
+            />
+          </>
+        )}
         <textarea
           ref={box}
           rows={1}
@@ -196,6 +244,13 @@ export function Composer({
           }}
           onSelect={(event) => setCaret(event.currentTarget.selectionStart)}
           onKeyDown={onKeyDown}
+          onPaste={(event) => {
+            // Pasted files (a screenshot, files copied in a file manager) are attached; text pastes as text.
+            const pasted = [...event.clipboardData.files];
+            if (pasted.length === 0 || onAttach === undefined || disabled) return;
+            event.preventDefault();
+            onAttach(pasted);
+          }}
         />
         {left < 200 && (
           <span className={`counter${tooLong ? " over" : ""}`} aria-live="polite">
@@ -206,8 +261,8 @@ export function Composer({
           type="submit"
           className="send"
           aria-label="Send"
-          title="Send (Enter)"
-          disabled={disabled || tooLong || text.trim() === ""}
+          title={attached.uploading > 0 ? "Waiting for the files to upload" : attached.failed > 0 ? "A file could not be uploaded: retry or remove it" : "Send (Enter)"}
+          disabled={!canSend}
         >
           <SendIcon />
         </button>

@@ -19,6 +19,7 @@ import {
   Reactions,
 } from "../message-actions/MessageActions";
 import { SendStatus } from "../message-actions/SendStatus";
+import { MessageFiles, PendingFiles } from "./Attachments";
 import { MessageText } from "./MessageText";
 
 export interface RowContext {
@@ -77,9 +78,12 @@ export function MessageRow({ row, context }: { row: Row; context: RowContext }) 
               </header>
             )}
             {pending.replyTo && <ReplyQuote reply={pending.replyTo} onJump={context.onJump} />}
-            <div className="msg-body" data-testid="message-body" dir="auto">
-              <MessageText body={pending.body} />
-            </div>
+            {(pending.attachments === undefined || pending.body.trim() !== "") && (
+              <div className="msg-body" data-testid="message-body" dir="auto">
+                <MessageText body={pending.body} />
+              </div>
+            )}
+            {pending.attachments !== undefined && <PendingFiles files={pending.attachments} />}
             <SendStatus pending={pending} onRetry={context.onRetry} onDiscard={context.onDiscard} />
           </div>
         </article>
@@ -97,6 +101,8 @@ function SentMessage({ row, context }: { row: Extract<Row, { kind: "message" }>;
   const article = useRef<HTMLElement>(null);
   const press = useRef<number | undefined>(undefined);
   const deleted = message.deleted === true;
+  // A deleted message shows no files, whatever an older frame carried.
+  const files = deleted ? [] : (message.attachments ?? []);
   const mayEdit = row.own && !deleted && context.mayAct;
   const mayDelete = (row.own || context.moderates) && !deleted && context.mayAct;
   const endPress = (): void => window.clearTimeout(press.current);
@@ -160,16 +166,17 @@ function SentMessage({ row, context }: { row: Extract<Row, { kind: "message" }>;
               article.current?.focus();
             }}
           />
-        ) : (
+        ) : files.length > 0 && (message.body ?? "") === "" && message.edited_at === undefined ? null : (
           /* Text nodes and the elements of its formatting only: never HTML, whatever the message
              says. Its direction comes from its own first strong character, line by line, and
              ends with it: a right-to-left override in a message cannot turn around the names
-             or the messages after it. */
+             or the messages after it. A message of files alone has no text to show. */
           <div className="msg-body" data-testid="message-body" dir="auto">
             <MessageText body={message.body ?? ""} me={context.me} mentions={message.mentions} />
             {message.edited_at !== undefined && <EditedMark at={message.edited_at} />}
           </div>
         )}
+        {files.length > 0 && <MessageFiles room={message.room} attachments={files} />}
         {!deleted && message.reactions && message.reactions.length > 0 && (
           <Reactions reactions={message.reactions} onToggle={(emoji) => context.onReact(message.id, emoji)} />
         )}

@@ -1,7 +1,7 @@
 // The middle of the screen: the open room's header, what is wrong (offline, removed, a failed
 // load), its messages, who types, and the box to write in; a welcome when no room is open.
 
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useMemo, useRef, useState, type DragEvent } from "react";
 
 import type { ChatMessage, ReplyTo } from "../../core/protocol";
 import { excerptOf } from "../../core/roomLog";
@@ -9,6 +9,7 @@ import type { RoomState } from "../../core/stores/rooms";
 import {
   useChatClient,
   useConnection,
+  useDrafts,
   useMaxBodyChars,
   useMaySpeakInReadOnly,
   useMe,
@@ -69,11 +70,56 @@ function NoticeBanner() {
   );
 }
 
+/** Whether the person may post in `room`: a member, and in a read-only room its staff. */
+function useMayPost(room: RoomState): boolean {
+  const moderates = useMaySpeakInReadOnly();
+  return room.kept && (!room.readOnly || moderates || room.role === "owner" || room.role === "moderator");
+}
+
+/** A drag that carries files (not text or a link dragged from the page). */
+function carriesFiles(event: DragEvent): boolean {
+  return [...event.dataTransfer.types].includes("Files");
+}
+
 function OpenRoom({ room }: { room: RoomState }) {
+  const client = useChatClient();
+  const title = useRoomTitle(room);
+  const mayPost = useMayPost(room);
   const [replyTo, setReplyTo] = useState<ReplyTo | null>(null);
   const onReply = useCallback((message: ChatMessage) => {
     setReplyTo({ id: message.id, user: message.user, excerpt: excerptOf(message) });
   }, []);
+  // Files dragged over the messages or the box: dropped, they are attached to the message being
+  // written. Enter and leave fire for every child crossed, so the drag is counted.
+  const [dragging, setDragging] = useState(false);
+  const depth = useRef(0);
+  const dropZone = mayPost
+    ? {
+        onDragEnter: (event: DragEvent) => {
+          if (!carriesFiles(event)) return;
+          event.preventDefault();
+          depth.current += 1;
+          setDragging(true);
+        },
+        onDragOver: (event: DragEvent) => {
+          if (!carriesFiles(event)) return;
+          event.preventDefault(); // without it the browser opens the file instead of dropping it here
+          event.dataTransfer.dropEffect = "copy";
+        },
+        onDragLeave: (event: DragEvent) => {
+          if (!carriesFiles(event)) return;
+          depth.current = Math.max(0, depth.current - 1);
+          if (depth.current === 0) setDragging(false);
+        },
+        onDrop: (event: DragEvent) => {
+          if (!carriesFiles(event)) return;
+          event.preventDefault();
+          depth.current = 0;
+          setDragging(false);
+          client.attach(room.id, [...event.dataTransfer.files]);
+        },
+      }
+    : {};
   return (
     <>
       {room.error && (
@@ -81,9 +127,16 @@ function OpenRoom({ room }: { room: RoomState }) {
           {room.error}
         </div>
       )}
-      <MessageList key={room.id} roomId={room.id} onReply={onReply} />
-      <TypingLine roomId={room.id} />
-      <RoomComposer room={room} replyTo={replyTo} onReplyDone={() => setReplyTo(null)} />
+      <div className={`room-body${dragging ? " dragging" : ""}`} data-testid="drop-zone" {...dropZone}>
+        <MessageList key={room.id} roomId={room.id} onReply={onReply} />
+        <TypingLine roomId={room.id} />
+        <RoomComposer room={room} replyTo={replyTo} onReplyDone={() => setReplyTo(null)} />
+        {dragging && (
+          <div className="drop-overlay" aria-hidden="true">
+            <span>Drop files to send them in {room.kind === "dm" ? title : `#${title}`}</span>
+          </div>
+        )}
+      </div>
     </>
   );
 }
@@ -101,8 +154,8 @@ function RoomComposer({
   const client = useChatClient();
   const title = useRoomTitle(room);
   const maxChars = useMaxBodyChars();
-  const moderates = useMaySpeakInReadOnly();
-  const mayPost = !room.readOnly || moderates || room.role === "owner" || room.role === "moderator";
+  const mayPost = useMayPost(room);
+  const files = useDrafts(room.id);
   const me = useMe();
   const members = useMembers(room.id);
   const online = useOnline(room.id);
@@ -121,12 +174,13 @@ function RoomComposer({
   return (
     <Composer
       roomTitle={room.kind === "dm" ? title : `#${title}`}
-      disabled={!room.kept || !mayPost}
+      disabled={!mayPost}
       disabledReason={room.kept ? "This room is read-only." : "You are not in this room."}
       maxChars={maxChars}
       onSend={(body) => {
-        client.send(room.id, body, replyTo ?? undefined);
-        onReplyDone();
+        const sent = client.send(room.id, body, replyTo ?? undefined);
+        if (sent) onReplyDone();
+        return sent;
       }}
       onTyping={() => client.typing(room.id)}
       replyTo={replyTo}
@@ -134,6 +188,10 @@ function RoomComposer({
       members={candidates}
       me={me.id}
       onWantMembers={wantMembers}
+      files={files}
+      onAttach={(chosen) => client.attach(room.id, chosen)}
+      onRemoveFile={(key) => client.removeAttachment(room.id, key)}
+      onRetryFile={(key) => client.retryAttachment(room.id, key)}
     />
   );
 }
