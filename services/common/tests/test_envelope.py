@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -7,6 +8,7 @@ import pytest
 
 from chat_common.envelope import (
     EVENT_SCHEMA_VERSION,
+    Attachment,
     Author,
     Envelope,
     EnvelopeError,
@@ -140,3 +142,77 @@ def test_a_record_of_the_wrong_shape_goes_to_the_dead_letters_with_its_reason() 
         decode_envelope(record.replace(b',"on":true', b""))
     with pytest.raises(EnvelopeError, match="a message needs a body"):
         decode_envelope(encode_envelope(_envelope()).replace(b'"body":"hello\\nworld",', b""))
+
+
+def _photo(**changes: object) -> Attachment:
+    photo = Attachment(
+        id="7a4f3c7e-2b1d-4e0a-9c55-3d2e1f0a9b8c",
+        name="beach.jpg",
+        type="image/jpeg",
+        size=123_456,
+        image=True,
+    )
+    return msgspec.structs.replace(photo, **changes)
+
+
+def test_a_message_with_attachments_is_version_2_and_may_have_no_body() -> None:
+    message = _envelope(v=EVENT_SCHEMA_VERSION, body=msgspec.UNSET, attachments=(_photo(),))
+    encoded = encode_envelope(message)
+    assert encoded.startswith(b'{"v":2,')
+    assert decode_envelope(encoded) == message
+    assert message.is_message
+
+
+def test_an_attachment_event_carries_the_processed_attachments() -> None:
+    processed = _photo(width=4032, height=3024, thumbnail=True)
+    event = _event(kind="attachment", attachments=(processed,))
+    assert decode_envelope(encode_envelope(event)) == event
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: _envelope(attachments=(_photo(),)), "a message with attachments is version 2"),
+        (lambda: _envelope(body=msgspec.UNSET), "a message needs a body or attachments"),
+        (lambda: _event(kind="attachment"), "an attachment event needs attachments"),
+        (
+            lambda: _event(kind="attachment", attachments=(_photo(),), body="x"),
+            "an attachment event has no body",
+        ),
+        (
+            lambda: _event(kind="delete", attachments=(_photo(),)),
+            "a delete event has no attachments",
+        ),
+    ],
+)
+def test_attachments_of_the_wrong_shape_are_refused(
+    make: Callable[[], object], reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": "../etc/passwd"}, "name"),
+        ({"name": "a\\b.txt"}, "name"),
+        ({"name": "line\nbreak.txt"}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 256}, "name"),
+        ({"type": "image/jpeg; charset=x"}, "type"),
+        ({"type": "Image/JPEG"}, "type"),
+        ({"type": "jpeg"}, "type"),
+        ({"size": 0}, "size"),
+        ({"width": 0}, "width"),
+    ],
+)
+def test_an_attachment_record_with_a_bad_field_goes_to_the_dead_letters(
+    changes: dict[str, object], field: str
+) -> None:
+    # The struct does not check its own fields; a record carrying them is refused on decoding.
+    message = _envelope(
+        v=EVENT_SCHEMA_VERSION, attachments=(msgspec.structs.replace(_photo(), **changes),)
+    )
+    with pytest.raises(EnvelopeError, match=f"attachments\\[0\\].{field}"):
+        decode_envelope(encode_envelope(message))

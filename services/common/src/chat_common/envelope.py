@@ -5,11 +5,13 @@ version, so the envelope can be sent to clients as it is. Readers refuse a versi
 know rather than guess; new optional fields keep the version, a changed meaning bumps it.
 
 Everything that changes a room travels as an envelope with its own seq: a message (``kind``
-absent, version 1, encoded exactly as before) or an edit, a delete or a reaction (``kind`` set,
-version 2). The events are version 2 because their ``body`` means something else, or is absent:
-a reader that knows only version 1 refuses them (the worker's dead-letter topic keeps them)
-instead of storing an edit as a new message. How a receiver applies them is "Applying room
-events" in docs/protocol.md.
+absent, version 1, encoded exactly as before) or an edit, a delete, a reaction or an attachment
+update (``kind`` set, version 2). The events are version 2 because their ``body`` means something
+else, or is absent: a reader that knows only version 1 refuses them (the worker's dead-letter
+topic keeps them) instead of storing an edit as a new message. A message that carries
+attachments is version 2 as well, for the same reason: a version-1 reader would store it without
+them, or refuse it for having no body, where it should keep it aside until it is upgraded. How a
+receiver applies them is "Applying room events" in docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -47,7 +49,21 @@ Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 MAX_EXCERPT_CHARS = 200
 Excerpt = Annotated[str, msgspec.Meta(max_length=MAX_EXCERPT_CHARS)]
 # ``message`` is written as an absent kind: a message is encoded exactly as version 1 did.
-EventKind = Literal["edit", "delete", "reaction"]
+EventKind = Literal["edit", "delete", "reaction", "attachment"]
+# The most attachments any producer may put on one message; the gateway allows fewer (a
+# setting). It bounds what a stored row's array holds.
+MAX_ATTACHMENTS = 20
+# A file's name as the person gave it: no path separator and no control characters, so it is
+# safe in a Content-Disposition header and in a listing.
+AttachmentName = Annotated[str, msgspec.Meta(pattern=r"^[^/\\\x00-\x1f\x7f]{1,255}$")]
+# A media type as RFC 6838 spells it (``type/subtype``), lower-cased, without parameters.
+MediaType = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=255, pattern=r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$"
+    ),
+]
+Pixels = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 
 
 class Author(msgspec.Struct, frozen=True):
@@ -61,6 +77,30 @@ class ReplyTo(msgspec.Struct, frozen=True):
     id: MessageId
     user: Author
     excerpt: Excerpt
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A file on a message, kept in the object store under its upload's id.
+
+    ``type`` is what the gateway sniffed from the file's first bytes, never the sender's claim.
+    ``image`` says the app previews it (a raster image: PNG, JPEG, GIF, WebP); an SVG is a file.
+    ``width``, ``height`` and ``thumbnail`` arrive later, in an ``attachment`` event, once the
+    media worker has stripped the image's metadata and made its thumbnail; an image it could
+    not decode comes back with ``image`` false."""
+
+    id: MessageId  # the upload's id
+    name: AttachmentName
+    type: MediaType
+    size: Annotated[int, msgspec.Meta(ge=1)]
+    image: bool
+    width: Pixels | msgspec.UnsetType = msgspec.UNSET
+    height: Pixels | msgspec.UnsetType = msgspec.UNSET
+    thumbnail: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+Attachments = Annotated[
+    tuple[Attachment, ...], msgspec.Meta(min_length=1, max_length=MAX_ATTACHMENTS)
+]
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +127,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     edited_at: Timestamp | msgspec.UnsetType = msgspec.UNSET  # an edit's, equal to its ts
     emoji: Emoji | msgspec.UnsetType = msgspec.UNSET  # a reaction's
     on: bool | msgspec.UnsetType = msgspec.UNSET  # a reaction's: added (true) or taken back
+    # A message's files; of an ``attachment`` event, those of its target that changed, each
+    # complete (a receiver replaces the target's attachments with the same ids).
+    attachments: Attachments | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
         problem = _shape_problem(self)
@@ -102,20 +145,34 @@ def _shape_problem(envelope: Envelope) -> str | None:
     """Which fields each kind must and must not have; None when the envelope is well formed."""
     kind = envelope.kind
     has_body = envelope.body is not msgspec.UNSET
+    has_attachments = envelope.attachments is not msgspec.UNSET
     if kind is msgspec.UNSET:
-        if not has_body:
-            return "a message needs a body"
-        if envelope.v != SCHEMA_VERSION:
-            return f"a message is version {SCHEMA_VERSION}"
+        if not has_body and not has_attachments:
+            return "a message needs a body or attachments"
+        version = EVENT_SCHEMA_VERSION if has_attachments else SCHEMA_VERSION
+        if envelope.v != version:
+            return (
+                f"a message with attachments is version {EVENT_SCHEMA_VERSION}"
+                if has_attachments
+                else f"a message is version {SCHEMA_VERSION}"
+            )
         if not _all_unset(envelope.target, envelope.edited_at, envelope.emoji, envelope.on):
             return "a message has no target, edited_at, emoji or on"
         return None
     if envelope.v != EVENT_SCHEMA_VERSION:
-        return f"an {kind} event is version {EVENT_SCHEMA_VERSION}"
+        return f"{_a(kind)} event is version {EVENT_SCHEMA_VERSION}"
     if envelope.target is msgspec.UNSET:
-        return f"an {kind} event needs a target"
+        return f"{_a(kind)} event needs a target"
     if not _all_unset(envelope.mentions, envelope.reply_to):
         return "an event has no mentions or reply_to"
+    if kind == "attachment":
+        if not has_attachments:
+            return "an attachment event needs attachments"
+        if not _all_unset(envelope.body, envelope.edited_at, envelope.emoji, envelope.on):
+            return "an attachment event has no body, edited_at, emoji or on"
+        return None
+    if has_attachments:
+        return f"{_a(kind)} event has no attachments"
     if kind == "edit":
         if not has_body or envelope.edited_at is msgspec.UNSET:
             return "an edit needs a body and edited_at"
@@ -129,6 +186,10 @@ def _shape_problem(envelope: Envelope) -> str | None:
     elif not _all_unset(envelope.body, envelope.edited_at):
         return "a reaction has no body or edited_at"
     return None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _all_unset(*values: object) -> bool:
