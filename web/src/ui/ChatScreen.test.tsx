@@ -1,4 +1,4 @@
-import { act, render, screen } from "@testing-library/react";
+import { act, fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
 import { BOB, startChat } from "../test/harness";
@@ -62,5 +62,20 @@ describe("ChatScreen", () => {
     act(() => chat.recorder.latest.push({ type: "presence", room: "lobby", user: BOB, state: "online" }));
     expect(screen.getByTestId("toggle-people")).toHaveTextContent("2 online");
     expect(renders.messageList).toBe(before);
+  });
+
+  it("keeps files dropped beside the room from replacing the app, and attaches only those dropped on it", async () => {
+    const chat = await chatInLobby();
+    const files = { files: [new File(["x"], "a.txt", { type: "text/plain" })], types: ["Files"] };
+    const sidebar = screen.getByRole("navigation", { name: "Rooms" });
+    expect(fireEvent.dragOver(sidebar, { dataTransfer: files })).toBe(false);
+    expect(fireEvent.drop(sidebar, { dataTransfer: files })).toBe(false);
+    await act(chat.pump);
+    expect(chat.client.stores.drafts.get()).toEqual({});
+    // Text dragged about the page is left to the browser.
+    expect(fireEvent.dragOver(sidebar, { dataTransfer: { files: [], types: ["text/plain"] } })).toBe(true);
+    fireEvent.drop(screen.getByTestId("messages"), { dataTransfer: files });
+    await act(chat.pump);
+    expect(chat.client.stores.drafts.get().lobby?.map((file) => file.name)).toEqual(["a.txt"]);
   });
 });

@@ -40,6 +40,22 @@ export function ChatScreen({ onLogout, notifications }: { onLogout: () => void; 
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, []);
+  // Files dropped beside the open room's messages and box (the sidebar, a dialog) are not
+  // attached, and the browser must not open them in place of the app either: that would lose
+  // the page and what is typed in it. The room's own drop zone handles its drops before these.
+  useEffect(() => {
+    const refuse = (event: DragEvent): void => {
+      if (event.defaultPrevented || !event.dataTransfer?.types.includes("Files")) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "none";
+    };
+    window.addEventListener("dragover", refuse);
+    window.addEventListener("drop", refuse);
+    return () => {
+      window.removeEventListener("dragover", refuse);
+      window.removeEventListener("drop", refuse);
+    };
+  }, []);
   return (
     <div className={`layout${drawer ? " drawer-open" : ""}${peopleOpen && room ? " with-people" : ""}`}>
       <DocumentTitle />
