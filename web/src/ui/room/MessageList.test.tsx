@@ -1,10 +1,14 @@
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { BOB } from "../../test/harness";
 import { chatWith, renderInChat } from "../../test/render";
 import { MessageList } from "./MessageList";
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
 
 const bodies = (): string[] => screen.queryAllByTestId("message-body").map((b) => b.textContent ?? "");
 
@@ -121,5 +125,43 @@ describe("MessageList", () => {
     fireEvent.scroll(log);
     await chat.settle();
     expect(reads()).toEqual([1]);
+  });
+
+  it("keeps a reader at the newest messages there when the view gets shorter, and one scrolled up where they were", async () => {
+    // jsdom has no layout and no ResizeObserver: the test plays the browser telling of a resize.
+    type Told = (entries: unknown[]) => void;
+    const observed: { tell: Told; target: Element }[] = [];
+    vi.stubGlobal(
+      "ResizeObserver",
+      class {
+        constructor(private readonly tell: Told) {}
+        observe(target: Element): void {
+          observed.push({ tell: this.tell, target });
+        }
+        unobserve(): void {}
+        disconnect(): void {}
+      },
+    );
+    const resized = (log: HTMLElement, height: number): void =>
+      act(() => {
+        const entry = { target: log, contentRect: { width: 800, height }, borderBoxSize: [{ inlineSize: 800, blockSize: height }] };
+        for (const { tell, target } of observed) if (target === log) tell([entry]);
+      });
+    const chat = await chatWith(["lobby"]);
+    renderInChat(chat, <MessageList roomId="lobby" />);
+    const log = screen.getByRole("log");
+    Object.defineProperty(log, "scrollHeight", { configurable: true, value: 2000 });
+    let height = 600;
+    Object.defineProperty(log, "clientHeight", { configurable: true, get: () => height });
+    log.scrollTop = 1400;
+    fireEvent.scroll(log); // at the bottom
+    height = 450; // files attached under it
+    resized(log, height);
+    expect(log.scrollTop).toBe(2000);
+    log.scrollTop = 300;
+    fireEvent.scroll(log); // scrolled up to read
+    height = 380;
+    resized(log, height);
+    expect(log.scrollTop).toBe(300);
   });
 });

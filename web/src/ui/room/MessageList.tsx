@@ -143,6 +143,21 @@ export const MessageList = memo(function MessageList({
     previous.current = { firstKey: firstMessageKey, lastKey, total };
   }, [rows, firstMessageKey, lastKey, virtualizer]);
 
+  // The view gets shorter when something appears under it (files attached to the message being
+  // written, a reply's quote, a taller box): a reader at the newest messages stays there.
+  useEffect(() => {
+    const element = scrollRef.current;
+    if (element === null || typeof ResizeObserver === "undefined") return;
+    let height = element.clientHeight;
+    const observer = new ResizeObserver(() => {
+      if (element.clientHeight === height) return;
+      height = element.clientHeight;
+      if (atBottom.current) element.scrollTop = element.scrollHeight;
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
   const items = virtualizer.getVirtualItems();
   const firstVisible = items[0]?.index ?? 0;
   useEffect(() => {
