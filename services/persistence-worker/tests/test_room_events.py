@@ -86,6 +86,7 @@ def _event(room: str, seq: int, kind: str, target: MessageRow, **fields: Any) ->
         emoji=fields.pop("emoji", None),
         reaction_on=fields.pop("on", None),
         edited_at=T0 + timedelta(seconds=seq) if kind == "edit" else None,
+        attachments=fields.pop("attachments", None),
     )
 
 

@@ -50,17 +50,17 @@ _CREATE_STAGING = """
 CREATE TEMPORARY TABLE message_staging (
     id uuid, room text, seq bigint, user_id text, user_name text, body text,
     client_msg_id text, created_at timestamptz, mentions text[], reply_to jsonb,
-    kind text NOT NULL DEFAULT 'message', target uuid, emoji text, reaction_on boolean,
-    edited_at timestamptz
+    attachments jsonb, kind text NOT NULL DEFAULT 'message', target uuid, emoji text,
+    reaction_on boolean, edited_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 _MOVE_STAGED = """
 INSERT INTO messages (
     id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
-    kind, target, emoji, reaction_on, edited_at
+    attachments, kind, target, emoji, reaction_on, edited_at
 )
 SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
-    kind, target, emoji, reaction_on, edited_at
+    attachments, kind, target, emoji, reaction_on, edited_at
 FROM message_staging
 ON CONFLICT DO NOTHING
 RETURNING id
@@ -101,17 +101,18 @@ ON CONFLICT DO NOTHING
 """
 _INSERT_ONE = """
 INSERT INTO messages (
-    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
+    attachments
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT DO NOTHING
 """
 _INSERT_ONE_EVENT = """
 INSERT INTO messages (
     id, room, seq, user_id, user_name, body, client_msg_id, created_at, kind, target, emoji,
-    reaction_on, edited_at
+    reaction_on, edited_at, attachments
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT DO NOTHING
 """
 
