@@ -135,8 +135,9 @@ async def test_uploads_of_another_room_person_or_message_and_missing_ones_are_le
         (message.id, taken, f"attached to message {first.id}"),
         (message.id, missing, "no such upload"),
     }
-    # A redelivery reports them again, and still takes nothing.
-    assert _unclaimed(await store.write([message])) == _unclaimed(outcome)
+    # A redelivery, even twice in one batch, reports each once again, and still takes nothing.
+    again = await store.write([message, message])
+    assert (len(again.unclaimed), _unclaimed(again)) == (4, _unclaimed(outcome))
     assert await _message_of(pool, elsewhere, bobs, taken) == [None, None, first.id]
 
 

@@ -261,6 +261,9 @@ class MessageTable:
                     "DELETE FROM unread_mentions WHERE room = ANY($1::text[])", self.rooms
                 )
                 await connection.execute(
+                    "DELETE FROM uploads WHERE room = ANY($1::text[])", self.rooms
+                )
+                await connection.execute(
                     "DELETE FROM messages WHERE room = ANY($1::text[])", self.rooms
                 )
                 await connection.execute("DELETE FROM rooms WHERE id = ANY($1::text[])", self.rooms)

@@ -82,9 +82,16 @@ async def claim_uploads(
 ) -> list[UnclaimedUpload]:
     """Set ``uploads.message_id`` for the attachments of the stored ``messages``; the ones left
     alone. Runs no statement when none of them has attachments."""
+    # A record produced twice may be twice in a batch: listed once. Records that only share an
+    # id are all listed; the statement ties the uploads of the one stored.
+    attached = {
+        (message.id, message.room, message.seq): message
+        for message in messages
+        if message.attachments is not None
+    }
     listed = [
         (message, uuid.UUID(attachment.id))
-        for message in messages
+        for message in attached.values()
         if message.attachments is not None
         for attachment in _listed.decode(message.attachments)
     ]
