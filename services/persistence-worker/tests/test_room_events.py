@@ -441,6 +441,10 @@ async def test_a_batch_of_messages_alone_runs_no_statement_for_events(
 
     assert not any(touches_events(query) for query in messages_only)
     assert any(touches_events(query) for query in queries)  # the check can see them
+    # Nor do plain messages tie uploads; a message with files does.
+    assert not any("uploads" in query for query in messages_only + queries)
+    await store.write([_with_files(room, 5, _file(uuid.uuid4()))])
+    assert any("uploads" in query for query in queries)
 
 
 async def test_a_message_stored_again_after_its_delete_is_not_unread_again(
