@@ -122,37 +122,39 @@ FROM (SELECT message_id, max(seq) AS seq FROM applied GROUP BY message_id) a
 WHERE m.id = a.message_id
 """
 # The messages the batch's attachment updates change (of their room, not deleted, older than
-# the update), each with every stored update of it: an attachment takes its version in the
-# newest update that lists it, the others stay as they are, in their order. Rewritten only when
-# that changes something.
+# the update), each with the lists of every stored update of it, newest first (one index scan a
+# message): an attachment takes its version in the newest list that holds it, the others stay as
+# they are, in their order. Rewritten only when that changes something.
 _ATTACH = """
 WITH targets AS (
-    SELECT DISTINCT m.id, m.room, m.seq
+    SELECT DISTINCT ON (m.id) m.id, m.room, m.seq, m.attachments
     FROM messages e
     JOIN messages m ON m.id = e.target AND m.room = e.room
     WHERE e.id = ANY($1::uuid[]) AND e.kind = 'attachment' AND e.seq > m.seq
       AND m.kind = 'message' AND m.deleted_at IS NULL
-),
-updates AS (
-    SELECT e.target, e.seq, e.attachments
-    FROM targets t
-    JOIN messages e ON e.target = t.id AND e.room = t.room
-    WHERE e.kind = 'attachment' AND e.seq > t.seq
-),
-newest AS (
-    SELECT DISTINCT ON (u.target, listed.value->>'id')
-        u.target, listed.value->>'id' AS id, listed.value
-    FROM updates u, jsonb_array_elements(u.attachments) listed
-    ORDER BY u.target, listed.value->>'id', u.seq DESC
+    ORDER BY m.id
 ),
 folded AS (
-    SELECT m.id,
-        (SELECT jsonb_agg(COALESCE(n.value, own.value) ORDER BY own.ordinality)
-         FROM jsonb_array_elements(m.attachments) WITH ORDINALITY own
-         LEFT JOIN newest n ON n.target = m.id AND n.id = own.value->>'id') AS attachments,
-        (SELECT max(u.seq) FROM updates u WHERE u.target = m.id) AS seq
+    SELECT t.id, updates.seq,
+        (SELECT jsonb_agg(
+                COALESCE(
+                    (SELECT changed
+                     FROM jsonb_array_elements(updates.lists) WITH ORDINALITY
+                         AS listed (list, newness),
+                         jsonb_array_elements(listed.list) AS changed
+                     WHERE changed->>'id' = own.file->>'id'
+                     ORDER BY listed.newness
+                     LIMIT 1),
+                    own.file)
+                ORDER BY own.place)
+         FROM jsonb_array_elements(t.attachments) WITH ORDINALITY AS own (file, place)
+        ) AS attachments
     FROM targets t
-    JOIN messages m ON m.id = t.id
+    CROSS JOIN LATERAL (
+        SELECT max(e.seq) AS seq, jsonb_agg(e.attachments ORDER BY e.seq DESC) AS lists
+        FROM messages e
+        WHERE e.target = t.id AND e.room = t.room AND e.kind = 'attachment' AND e.seq > t.seq
+    ) updates
 )
 UPDATE messages m SET
     attachments = f.attachments,

@@ -27,9 +27,11 @@ from asyncpg.pool import PoolConnectionProxy
 from chat_worker.rows import MessageRow
 
 # One row per (message, attachment) of the batch; a message counts only if the stored row with
-# its id is this log entry (same room and seq). ``claimed`` sees the uploads as they were when
-# the statement began, as does the final SELECT, which reports every listed upload that does
-# not name its message now.
+# its id is this log entry (same room and seq). The final SELECT sees the uploads as they were
+# when the statement began: it reports every listed upload that did not name its message then
+# and was not claimed for it now. Each upload is looked up by its key and ``claimed`` is read
+# through a hash (NOT IN), so the cost grows with the batch, not with its square (the planner
+# cannot know how many rows the CTEs hold and plans nested loops).
 _CLAIM = """
 WITH listed AS (
     SELECT w.message_id, w.room, w.seq, w.user_id, w.upload_id
@@ -52,11 +54,13 @@ claimed AS (
     RETURNING u.id, u.message_id
 )
 SELECT l.message_id, l.upload_id, l.room, l.user_id, u.room AS upload_room,
-    u.user_id AS upload_user, COALESCE(c.message_id, u.message_id) AS held_by
+    u.user_id AS upload_user,
+    COALESCE(u.message_id, (SELECT c.message_id FROM claimed c WHERE c.id = l.upload_id))
+        AS held_by
 FROM listed l
 LEFT JOIN uploads u ON u.id = l.upload_id
-LEFT JOIN claimed c ON c.id = l.upload_id
-WHERE COALESCE(c.message_id, u.message_id) IS DISTINCT FROM l.message_id
+WHERE u.message_id IS DISTINCT FROM l.message_id
+  AND (l.upload_id, l.message_id) NOT IN (SELECT c.id, c.message_id FROM claimed c)
 """
 
 
