@@ -129,11 +129,14 @@ ROW_REFUSALS: tuple[type[Exception], ...] = (
 # A database that is down, restarting, overloaded or unreachable: retry later, drop nothing.
 # Errors of the schema or permissions land here too, so a missed migration stalls the stream
 # (loudly) instead of sending good messages to the dead-letter topic.
+# A pooled connection whose operation a lost server interrupted answers InternalClientError
+# ("another operation is in progress"; asyncpg issues 784 and 1069) until the pool replaces it.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 
 
