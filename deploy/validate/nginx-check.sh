@@ -15,14 +15,14 @@ trap stop EXIT
 command -v nginx >/dev/null || fail "nginx is missing (make install adds it)"
 command -v openssl >/dev/null || fail "openssl is missing (make install adds it)"
 mkdir -p "$WORK/chat" "$WORK/web" "$WORK/secrets" "$WORK/tmp"
-cp "$ROOT"/deploy/nginx/{http-common,security-headers,chat-locations}.conf "$WORK/chat/"
+cp "$ROOT"/deploy/nginx/{http-common,security-headers,chat-locations,attachment-headers}.conf "$WORK/chat/"
 printf '<!doctype html>\n' >"$WORK/web/index.html"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj "/CN=localhost" -keyout "$WORK/secrets/tls.key" -out "$WORK/secrets/tls.crt" 2>/dev/null
 
 for conf in nginx.conf balancer.conf; do
   sed -e "s|/tmp/|$WORK/tmp/|g" -e "s|/srv/chat/web|$WORK/web|g" \
-    -e "s|/run/secrets/chat/|$WORK/secrets/|g" -e "s/server \(gateway-[0-9]\|auth-service\):/server 127.0.0.1:/" \
+    -e "s|/run/secrets/chat/|$WORK/secrets/|g" -e "s/server \(gateway-[0-9]\|auth-service\|seaweedfs\):/server 127.0.0.1:/" \
     "$ROOT/deploy/docker/web/$conf" >"$WORK/$conf"
   nginx -t -q -p "$WORK" -c "$WORK/$conf" -e "$WORK/error.log" 2>"$WORK/test.log" || {
     cat "$WORK/test.log" >&2
@@ -57,5 +57,6 @@ expect /rooms/general 200 "cache-control: no-cache"
 expect /auth/metrics 404
 expect /auth/readyz 404
 expect /auth/healthz 404
+expect /internal/v1/rooms/general/messages/0/attachments 404
 expect /nginx-health 200
 say "nginx: deploy/docker/web/nginx.conf and balancer.conf accepted; the static server answers as the Ingress expects"
