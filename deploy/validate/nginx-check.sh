@@ -31,13 +31,17 @@ for conf in nginx.conf balancer.conf; do
 done
 
 # The cluster's static server, run for a moment on a free port: the app's routes, the
-# security headers, and the auth service's paths that the Ingress hides.
+# security headers (with the object store's origin that prod mounts beside nginx.conf), and the
+# auth service's paths that the Ingress hides.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -i -e "s|listen 8080;|listen 127.0.0.1:$port;|" -e "s|pid $WORK/tmp/nginx.pid;|pid $WORK/nginx.pid;|" \
   "$WORK/nginx.conf"
 # As root, nginx's workers drop to nobody, who must be able to read the files.
 chmod 755 "$WORK" "$WORK/web"
 chmod 644 "$WORK/web/index.html"
+cp "$ROOT/k8s/overlays/prod/attachment-origin.conf" "$WORK/attachment-origin.conf"
+origin=$(sed -n 's/^"" "\(.*\)";$/\1/p' "$WORK/attachment-origin.conf")
+[[ -n $origin ]] || fail "k8s/overlays/prod/attachment-origin.conf is not one line '\"\" \"https://…\";'"
 nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" >"$WORK/run.log" 2>&1 ||
   fail "nginx did not start with deploy/docker/web/nginx.conf: $(cat "$WORK/run.log")"
 expect() {
@@ -53,6 +57,7 @@ expect() {
     fail "web image: GET $path has no $header header"
 }
 expect / 200 "content-security-policy: default-src 'none'"
+expect / 200 "content-security-policy: .*img-src 'self' $origin;.*connect-src 'self' $origin;"
 expect /rooms/general 200 "cache-control: no-cache"
 expect /auth/metrics 404
 expect /auth/readyz 404
