@@ -1158,7 +1158,14 @@ def _edit(root: Path, name: str, old: str, new: str) -> None:
 
 
 def test_the_dockerfiles_pass(image_tree: Path) -> None:
-    for name in ("gateway", "auth-service", "persistence-worker", "migrations", "web"):
+    for name in (
+        "gateway",
+        "auth-service",
+        "persistence-worker",
+        "media-worker",
+        "migrations",
+        "web",
+    ):
         assert _dockerfile_errors(image_tree, name) == []
     assert dockerfiles.check_dockerignore(image_tree) == []
 
