@@ -465,6 +465,26 @@ async def test_methods_no_presigned_url_is_made_for_are_refused(
     assert await store.head(key) is not None
 
 
+async def test_a_file_is_never_loaded_as_code_of_a_page(
+    store: ObjectStore, browser: httpx.AsyncClient
+) -> None:
+    """The app's `script-src 'self'` would trust a script at /chat-attachments/: browsers say
+    what a request is for (Sec-Fetch-Dest), and a file is refused as a script, style sheet or
+    worker, but served as an image or a document."""
+    key = _key()
+    script = b"fetch('/v1/me/rooms').then(r => r.text()).then(t => navigator.sendBeacon('x', t))"
+    await store.put(key, script, content_type="text/javascript")
+    url = await store.download_url(key, disposition=content_disposition("a.js"), expires_s=60)
+    for destination in ("script", "style", "worker", "serviceworker", "sharedworker"):
+        reply = await browser.get(url, headers={"Sec-Fetch-Dest": destination})
+        assert reply.status_code == 403, destination
+        assert reply.content != script
+        _assert_sandboxed(reply.headers)
+    for destination in ("image", "document", "empty"):
+        reply = await browser.get(url, headers={"Sec-Fetch-Dest": destination})
+        assert (reply.status_code, reply.content) == (200, script), destination
+
+
 @pytest.mark.parametrize(
     "path",
     [
