@@ -18,6 +18,11 @@ flow); in prod every StatefulSet keeps its data on volumes of its own, under a P
 nodes and zones, and the Redis URL that docs/operations.md has the operator put in the Secret
 chat-redis is a ``redis+sentinel://`` URL naming every Sentinel the manifests run, the primary
 they watch, and a number of replicas to wait for that still leaves one replica to lose.
+Attachments: the gateways and the media worker get every setting of the object store, its key
+pair and the internal token from Secrets, the same for both; every Secret key a pod reads is one
+its Secret has; no Ingress route reaches the gateways' /internal/ routes; where browsers reach
+the store at the site, the Ingress sends the public endpoint's path to it unchanged with the
+balancer's sandbox headers and upload limit, and elsewhere the web app's policy names its origin.
 
 Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
 """
