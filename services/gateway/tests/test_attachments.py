@@ -18,7 +18,8 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from chat_common.object_store import content_disposition
+from chat_common.object_store import content_disposition, open_object_store
+from chat_gateway.attachments import original_key
 from gateway_harness import ChatClient, ChatSystem, FileGateways
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -400,6 +401,10 @@ async def test_an_upload_goes_on_one_message_and_a_resend_gets_that_message_back
         upload_id = await system.upload(first, ada, room, NOTES)
         sent = await _send(client, room, "once", upload_id, body="the minutes")
         assert sent["type"] == "reply", sent
+        # The media step rewrites an original (its metadata gone): a resend must not look at
+        # the file again, or it would be refused for the new size instead of answered.
+        async with open_object_store(file_gateways.store) as store:
+            await store.put(original_key(upload_id), b"rewritten", content_type="text/plain")
         # The same send again, on the other gateway: the first result, nothing new.
         again = await _send(elsewhere, room, "once", upload_id, body="the minutes")
         assert again["message"] == sent["message"]
