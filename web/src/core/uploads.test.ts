@@ -103,7 +103,7 @@ describe("attaching files", () => {
     client.attach("lobby", [pdf(5 * 1024 * 1024)]);
     await settle();
     expect(drafts()[0]).toMatchObject({ state: "failed", retryable: false });
-    expect(drafts()[0]!.error).toBe("Too large to send (5 MB): a file may be at most 1000 bytes");
+    expect(drafts()[0]!.error).toBe("Too large to send: 5 MB, and files may be at most 1000 B");
     expect(store.transfers).toEqual([]);
     client.retryAttachment("lobby", drafts()[0]!.key);
     await settle();
@@ -249,6 +249,9 @@ describe("failure words", () => {
       error: "You may not post files in this room: muted",
       retryable: false,
     });
+    expect(announceFailure(new ProtocolError("too_large", "over the limit"), 2048).error).toBe(
+      "Too large to send (2 KB): over the limit",
+    );
     expect(announceFailure(new ProtocolError("disconnected", "x"), 1).retryable).toBe(true);
     expect(announceFailure(new ProtocolError("unavailable", "x"), 1).error).toBe("The chat service is unavailable; try again");
     expect(storeFailure(new TransferError("refused", 403)).error).toMatch(/refused the upload/);

@@ -199,8 +199,17 @@ export function announceFailure(error: unknown, size: number): { error: string; 
   if (!(error instanceof ProtocolError)) return { error: "Could not upload the file", retryable: true };
   const reason = error.message !== "" && error.message !== error.code ? `: ${error.message}` : "";
   switch (error.code) {
-    case "too_large":
-      return { error: `Too large to send (${humanSize(size)})${reason}`, retryable: false };
+    case "too_large": {
+      // The gateway says its limit in bytes ("a file may be at most N bytes; …"): said in words.
+      const limit = /at most (\d+) bytes/.exec(error.message)?.[1];
+      return {
+        error:
+          limit === undefined
+            ? `Too large to send (${humanSize(size)})${reason}`
+            : `Too large to send: ${humanSize(size)}, and files may be at most ${humanSize(Number(limit))}`,
+        retryable: false,
+      };
+    }
     case "rate_limited": {
       const when = error.retryAfterMs === undefined ? "later" : retryIn(error.retryAfterMs);
       return { error: `Too many uploads for now; try again ${when}`, retryable: true };

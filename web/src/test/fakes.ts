@@ -404,7 +404,7 @@ export class FakeGateway {
       throw new ProtocolError(code, message, retryAfterMs);
     }
     if (request.size > this.uploadMaxBytes) {
-      throw new ProtocolError("too_large", `a file may be at most ${this.uploadMaxBytes} bytes`);
+      throw new ProtocolError("too_large", `a file may be at most ${this.uploadMaxBytes} bytes; this one is ${request.size}`);
     }
     const id = `up-${this.nextId++}`;
     this.uploads.set(id, { id, room, ...request, stored: false, claimedBy: null });

@@ -116,7 +116,7 @@ describe("attaching files to a message", () => {
     await chat.settle();
     const chip = chips()[0]!;
     expect(chip).toHaveAttribute("data-state", "failed");
-    expect(within(chip).getByRole("alert")).toHaveTextContent("Too large to send (4.9 KB): a file may be at most 1000 bytes");
+    expect(within(chip).getByRole("alert")).toHaveTextContent("Too large to send: 4.9 KB, and files may be at most 1000 B");
     expect(within(chip).queryByRole("button", { name: "Retry" })).toBeNull();
     expect(chat.box).toHaveValue("see attached");
     expect(screen.getByRole("button", { name: "Send" })).toBeDisabled();
