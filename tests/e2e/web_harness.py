@@ -1,15 +1,19 @@
 """The whole system behind its balancer, and people using it through the web app.
 
 Everything runs as real processes on free ports: a Redis of its own, the auth-service, the
-persistence worker on a Kafka topic of its own, two gateways, and nginx rendered by
+persistence worker on a Kafka topic of its own, two gateways, an S3 object store (SeaweedFS) for
+attachments with the media worker that makes their thumbnails, and nginx rendered by
 deploy/local/nginx.sh from the configuration `make up` uses. Postgres and Kafka are the local
 stack's. The browser is Debian's Chromium driven by Playwright (never a downloaded one).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import os
+import secrets
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import msgspec
+from PIL import Image, ImageDraw
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -28,7 +34,8 @@ from playwright.async_api import (
 )
 
 from chat_common.kafka_client import ensure_topics
-from chat_testing import stack
+from chat_testing import object_store, stack
+from chat_testing.object_store import SeaweedStore
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module, redis_server
 from gateway_harness import auth_service
@@ -47,6 +54,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 PASSWORD = "correct horse battery"
+# The gateways' upload limit here: small, so that a test can offer a file just above it without
+# moving megabytes; real images stay far below it.
+UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -56,6 +66,7 @@ class WebSystem:
     auth_url: str
     gateways: list[ServiceProcess]
     log_dir: Path
+    store: SeaweedStore
 
 
 def _nginx(action: str, env: dict[str, str]) -> None:
@@ -96,6 +107,15 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
     origin = f"https://localhost:{nginx_port}"
     redis_port, auth_port, worker_port = free_port(), free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    store_dir = log_dir / "seaweedfs"
+    store_dir.mkdir()
+    store = SeaweedStore(store_dir)
+    # Browsers reach the store through nginx's /chat-attachments/ on the page's own origin, so
+    # presigned URLs are signed for that origin; the services reach it directly.
+    object_store_env = object_store.environment(
+        msgspec.structs.replace(store.settings, public_endpoint_url=origin)
+    )
+    internal_token = secrets.token_urlsafe(32)
     worker_env = {
         "CHAT_WORKER_KAFKA_BOOTSTRAP": kafka,
         "CHAT_WORKER_TOPIC": topic,
@@ -114,6 +134,9 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
         # The history test fills a room quickly through the protocol; people stay far slower.
         "CHAT_GATEWAY_SEND_RATE_PER_S": "500",
         "CHAT_GATEWAY_SEND_BURST": "1000",
+        "CHAT_GATEWAY_UPLOAD_MAX_BYTES": str(UPLOAD_MAX_BYTES),
+        "CHAT_GATEWAY_INTERNAL_TOKEN": internal_token,
+        **object_store_env,
     }
     gateways = [_gateway(name, run_id, gateway_env, log_dir) for name in ("gateway-a", "gateway-b")]
     processes = [
@@ -137,9 +160,12 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
         "CHAT_NGINX_GATEWAYS": " ".join(upstreams),
         "CHAT_NGINX_GATEWAY_SOCKETS": " ".join(sockets),
         "CHAT_NGINX_AUTH": f"127.0.0.1:{auth_port}",
+        "CHAT_NGINX_OBJECT_STORE": f"127.0.0.1:{store.s3_port}",
     }
     started: list[ServiceProcess] = []
     try:
+        started.append(store.process)
+        await store.start()
         for process in processes:
             started.append(process)
             await process.start()
@@ -150,6 +176,7 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
             auth_url=f"http://127.0.0.1:{auth_port}",
             gateways=gateways,
             log_dir=log_dir,
+            store=store,
         )
     finally:
         _nginx("stop", nginx_env)
@@ -251,3 +278,80 @@ class People:
     async def close(self) -> None:
         for context in self._contexts:
             await context.close()
+
+
+def sample_photo(width: int = 1600, height: int = 1000) -> bytes:
+    """A JPEG of a harbour at dusk (sky, sun, sea, hills), grainy like a phone's photo so that it
+    weighs some hundreds of kilobytes, with EXIF (a camera's make) that the media worker strips."""
+    sky = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge(
+        "RGB",
+        (
+            sky.point(lambda v: 250 - v // 4),
+            sky.point(lambda v: 150 - v // 3),
+            sky.point(lambda v: 90 + v // 3),
+        ),
+    )
+    draw = ImageDraw.Draw(image)
+    horizon = height * 3 // 5
+    sun = height // 7
+    sun_x = width * 2 // 3
+    draw.ellipse((sun_x - sun, horizon - sun * 2, sun_x + sun, horizon), fill=(255, 214, 120))
+    hill = [(0, horizon), (width // 4, horizon - height // 6), (width // 2, horizon)]
+    draw.polygon(hill, fill=(70, 50, 90))
+    draw.rectangle((0, horizon, width, height), fill=(35, 60, 110))
+    for row, y in enumerate(range(horizon + 6, height, 12)):  # the sun's reflection
+        half = sun * (height - y) // (height - horizon) + (row % 3) * sun // 5
+        draw.line((sun_x - half, y, sun_x + half, y), fill=(240, 180, 110), width=3)
+    grain = Image.effect_noise((width, height), 24).convert("RGB")
+    image = Image.blend(image, grain, 0.12)
+    exif = Image.Exif()
+    exif[0x010F] = "E2E Camera"  # Make
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=92, exif=exif)
+    return out.getvalue()
+
+
+async def hand_over(page: Page, kind: str, files: list[tuple[str, str, bytes]]) -> None:
+    """Pastes (`paste`, into the box) or drops (`drop`, on the messages) files, as the browser
+    does when a person pastes a screenshot or drags files from their desktop."""
+    payload = [(name, mime, base64.b64encode(data).decode()) for name, mime, data in files]
+    await page.evaluate(
+        """([kind, files]) => {
+            const transfer = new DataTransfer();
+            for (const [name, type, data] of files) {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name, { type }));
+            }
+            if (kind === "paste") {
+                const box = document.querySelector("[data-testid=composer]");
+                box.focus();
+                box.dispatchEvent(new ClipboardEvent("paste", {
+                    clipboardData: transfer, bubbles: true, cancelable: true,
+                }));
+                return;
+            }
+            const target = document.querySelector("[data-testid=messages]");
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                target.dispatchEvent(new DragEvent(type, {
+                    dataTransfer: transfer, bubbles: true, cancelable: true,
+                }));
+            }
+        }""",
+        [kind, payload],
+    )
+
+
+async def slow_uploads(page: Page, bytes_per_s: int) -> None:
+    """Throttles what the page sends (-1: no more), so an upload lasts long enough to watch."""
+    session = await page.context.new_cdp_session(page)
+    await session.send("Network.enable")
+    await session.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_s,
+        },
+    )
