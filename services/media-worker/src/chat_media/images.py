@@ -71,6 +71,8 @@ def process_image(data: bytes, content_type: str, limits: ImageLimits) -> Proces
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return _process(data, fmt, limits)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return Refused(f"too many pixels: {exc}"[:300])
     except Exception as exc:  # whatever a decoder raises on this file: it is not an image
         return Refused(f"not decodable: {type(exc).__name__}: {exc}"[:300])
 
