@@ -119,10 +119,7 @@ def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     rows = zlib.compress(b"\x00" * 1024)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", rows)
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
     )
 
 
@@ -230,9 +227,7 @@ class RecordingGateway:
             ]
         )
         server = _QuietServer(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, lifespan="off", log_config=None
-            )
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_config=None)
         )
         task = asyncio.create_task(server.serve())
         while not server.started:
