@@ -51,8 +51,10 @@ class DoneOffsets:
 
     async def commit(self) -> None:
         assigned = self._consumer.assignment()
-        offsets = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
-        self._pending = offsets
+        # A partition no longer assigned cannot be committed by this member, and would make
+        # the whole commit fail; its new owner starts from its committed offset.
+        self._pending = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
+        offsets = dict(self._pending)
         if not offsets:
             return
         try:

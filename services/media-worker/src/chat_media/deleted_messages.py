@@ -72,7 +72,7 @@ class DeletedMessages:
             self._metrics.deletes_unresolved.inc()
             log.warning(
                 "deleted message not stored in time; the sweep will delete its files",
-                extra={"message": delete.target, "room": delete.room},
+                extra={"message_id": delete.target, "room": delete.room},
             )
             return
         await self._retrier.run(
@@ -84,5 +84,6 @@ class DeletedMessages:
         if ids:
             await delete_files(self._store, self._uploads, ids, self._metrics, "message_deleted")
             log.info(
-                "deleted a message's files", extra={"message": str(message_id), "files": len(ids)}
+                "deleted a message's files",
+                extra={"message_id": str(message_id), "files": len(ids)},
             )

@@ -57,7 +57,7 @@ class GatewayClient:
         stop: asyncio.Event,
     ) -> Outcome:
         path = (
-            f"/internal/v1/rooms/{quote(room, safe='')}"
+            f"/internal/v1/rooms/{quote(room, safe=':')}"
             f"/messages/{quote(message_id, safe='')}/attachments"
         )
         body = _encoder.encode(_Body(attachments))
@@ -75,7 +75,7 @@ class GatewayClient:
                 if reply.status_code not in _RETRIED:
                     log.error(
                         "the gateway refused an attachment event",
-                        extra={"room": room, "message": message_id, "answer": problem},
+                        extra={"room": room, "message_id": message_id, "answer": problem},
                     )
                     return Outcome.REFUSED
             if stop.is_set():
@@ -84,7 +84,7 @@ class GatewayClient:
             self._retries.inc()
             log.warning(
                 "announcing processed images failed; retrying",
-                extra={"room": room, "message": message_id, "error": problem[:300],
+                extra={"room": room, "message_id": message_id, "error": problem[:300],
                        "retry_in_s": round(delay, 3)},
             )  # fmt: skip
             with contextlib.suppress(TimeoutError):

@@ -95,7 +95,7 @@ class MessageImages:
         if not stored:
             log.warning(
                 "message not stored in time; announcing its images anyway",
-                extra={"message": message.id, "room": message.room},
+                extra={"message_id": message.id, "room": message.room},
             )
         outcome = await self._gateway.announce(
             message.room, message.id, updated, self._retrier.delays(), stop
@@ -108,7 +108,7 @@ class MessageImages:
             self._metrics.events_dropped.labels(outcome.value).inc()
             log.info(
                 "attachment event not made",
-                extra={"message": message.id, "room": message.room, "outcome": outcome.value},
+                extra={"message_id": message.id, "room": message.room, "outcome": outcome.value},
             )
 
     async def _update_all(

@@ -6,21 +6,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import io
+import itertools
 import struct
+import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+import msgspec
 import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from PIL import ExifTags, Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from chat_common.object_store import SETTINGS_PREFIX, ObjectStoreSettings
+from chat_common.envelope import (
+    EVENT_SCHEMA_VERSION,
+    Attachment,
+    Author,
+    Envelope,
+    encode_envelope,
+    format_ts,
+)
+from chat_common.kafka_client import create_producer
+from chat_common.object_store import SETTINGS_PREFIX, ObjectStore, ObjectStoreSettings
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module
 
@@ -138,6 +153,57 @@ def exif_of(data: bytes) -> dict[int, object]:
         return dict(image.getexif())
 
 
+# The media worker's token for the gateways' internal route in tests.
+TOKEN = "media-worker-test-token"  # noqa: S105 - a test value, never a deployment's
+
+
+class Topic:
+    """A one-partition message topic of one test's own, produced to like the gateway does."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.name = f"test.media.{uuid.uuid4().hex[:12]}"
+        self._producer = create_producer(bootstrap, client_id="test-gateway")
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    def group(self) -> str:
+        """The consumer group the tests' workers use on this topic."""
+        return f"test-media-{self.name}"
+
+    async def produce(self, *envelopes: Envelope) -> None:
+        for envelope in envelopes:
+            await self._producer.send_and_wait(
+                self.name, encode_envelope(envelope), key=envelope.room.encode()
+            )
+
+    async def committed(self, group: str) -> int | None:
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await reader.start()
+        try:
+            committed: int | None = await reader.committed(TopicPartition(self.name, 0))
+            return committed
+        finally:
+            await reader.stop()
+
+    async def end(self) -> int:
+        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+        await reader.start()
+        try:
+            partition = TopicPartition(self.name, 0)
+            ends = await reader.end_offsets([partition])
+            end: int = ends[partition]
+            return end
+        finally:
+            await reader.stop()
+
+
 # The worker as a process ------------------------------------------------------------------
 
 
@@ -181,6 +247,9 @@ class MediaWorkerProcess:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+StartMediaWorker = Callable[..., Awaitable[MediaWorkerProcess]]
 
 
 # A stand-in for the gateways' internal route ----------------------------------------------
@@ -246,3 +315,115 @@ class _QuietServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         # The test's signals stay the test's.
         yield
+
+
+# Rows as the gateway and the persistence worker leave them --------------------------------
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    id: uuid.UUID
+    attachment: Attachment
+
+    @property
+    def original_key(self) -> str:
+        return f"originals/{self.id}"
+
+    @property
+    def thumbnail_key(self) -> str:
+        return f"thumbnails/{self.id}.webp"
+
+
+async def uploaded(
+    database: asyncpg.Pool,
+    store: ObjectStore,
+    room: str,
+    data: bytes,
+    content_type: str,
+    *,
+    name: str = "file",
+    image: bool = True,
+    claimed: bool = True,
+    created_at: dt.datetime | None = None,
+    claimed_at: dt.datetime | None = None,
+) -> StoredUpload:
+    """An upload as the gateway leaves it: a row (claimed by a send unless told otherwise, its
+    type as sniffed) and the bytes the person PUT under originals/."""
+    upload_id = uuid.uuid4()
+    now = dt.datetime.now(dt.UTC)
+    await database.execute(
+        "INSERT INTO uploads (id, room, user_id, name, declared_type, size, created_at,"
+        " client_msg_id, claimed_at, type, image)"
+        " VALUES ($1, $2, 'ann', $3, $4, $5, $6, $7, $8, $9, $10)",
+        upload_id,
+        room,
+        name,
+        content_type,
+        len(data),
+        created_at or now,
+        f"send-{upload_id.hex[:8]}" if claimed else None,
+        (claimed_at or now) if claimed else None,
+        content_type if claimed else None,
+        image if claimed else None,
+    )
+    await store.put(f"originals/{upload_id}", data, content_type=content_type)
+    attachment = Attachment(
+        id=str(upload_id), name=name, type=content_type, size=len(data), image=image
+    )
+    return StoredUpload(upload_id, attachment)
+
+
+_seqs = itertools.count(1)
+
+
+def message_with(room: str, *uploads: StoredUpload, body: str | None = None) -> Envelope:
+    """A message envelope carrying ``uploads``, as the gateway produces it."""
+    return Envelope(
+        v=EVENT_SCHEMA_VERSION,
+        id=str(uuid.uuid4()),
+        room=room,
+        seq=next(_seqs),
+        user=Author(id="ann", name="ann"),
+        body=body if body is not None else msgspec.UNSET,
+        ts=format_ts(dt.datetime.now(dt.UTC)),
+        client_msg_id=uuid.uuid4().hex,
+        attachments=tuple(upload.attachment for upload in uploads),
+    )
+
+
+def delete_of(message: Envelope) -> Envelope:
+    return Envelope(
+        v=EVENT_SCHEMA_VERSION,
+        id=str(uuid.uuid4()),
+        room=message.room,
+        seq=next(_seqs),
+        user=message.user,
+        ts=format_ts(dt.datetime.now(dt.UTC)),
+        client_msg_id=uuid.uuid4().hex,
+        kind="delete",
+        target=message.id,
+    )
+
+
+async def stored(database: asyncpg.Pool, message: Envelope, *, deleted: bool = False) -> None:
+    """The message as the persistence worker stores it: its row, and its uploads' message_id
+    in the same transaction."""
+    async with database.acquire() as connection, connection.transaction():
+        await connection.execute(
+            "INSERT INTO messages (id, room, seq, user_id, user_name, client_msg_id, created_at,"
+            " attachments, deleted_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, now(), $7::jsonb, $8)",
+            uuid.UUID(message.id),
+            message.room,
+            message.seq,
+            message.user.id,
+            message.user.name,
+            message.client_msg_id,
+            msgspec.json.encode(message.attachments or None).decode(),
+            dt.datetime.now(dt.UTC) if deleted else None,
+        )
+        await connection.execute(
+            "UPDATE uploads SET message_id = $1 WHERE id = ANY($2::uuid[])",
+            uuid.UUID(message.id),
+            [uuid.UUID(a.id) for a in message.attachments or ()],
+        )
