@@ -80,6 +80,13 @@ async def announce(
     )
 
 
+async def retried(retries: Counter, times: int) -> None:
+    """Until the client has retried ``times``; a client that gave up fails the test."""
+    async with asyncio.timeout(30):
+        while retries._value.get() < times:
+            await asyncio.sleep(0.02)
+
+
 async def test_the_event_is_asked_for_with_the_token_and_the_attachments(
     gateway: RecordingGateway,
 ) -> None:
@@ -109,8 +116,7 @@ async def test_a_gateway_not_listening_yet_is_waited_for() -> None:
     gateway_client, retries, http = client(gateway.url)
     async with http:
         announcing = asyncio.create_task(announce(gateway_client))
-        while retries._value.get() < 2:
-            await asyncio.sleep(0.02)
+        await retried(retries, 2)
         async with gateway.serving():
             assert await announcing == Outcome.ANNOUNCED
     assert len(gateway.calls) == 1
@@ -139,7 +145,6 @@ async def test_stopping_ends_the_retries(gateway: RecordingGateway) -> None:
     stop = asyncio.Event()
     async with http:
         announcing = asyncio.create_task(announce(gateway_client, stop))
-        while retries._value.get() < 2:
-            await asyncio.sleep(0.02)
+        await retried(retries, 2)
         stop.set()
         assert await announcing == Outcome.STOPPED

@@ -112,7 +112,9 @@ async def test_a_messages_images_are_cleaned_thumbnailed_and_announced_once_dura
     assert all(earlier.body == call.body for earlier in gateway.calls)
     assert call.path == f"/internal/v1/rooms/{here}/messages/{message.id}/attachments"
     assert call.authorization == f"Bearer {TOKEN}"
-    announced = {a["id"]: a for a in call.body["attachments"]}  # type: ignore[union-attr]
+    attachments = call.body["attachments"]
+    assert isinstance(attachments, list)
+    announced = {a["id"]: a for a in attachments}
     # The file is not an image: nothing of it changed, so it is not in the event.
     assert set(announced) == {
         u.attachment.id for u in (photo, drawing, animation, wide, broken, bomb)
@@ -149,7 +151,10 @@ async def test_a_messages_images_are_cleaned_thumbnailed_and_announced_once_dura
         assert row is not None
         assert (row["width"], row["height"], row["image"]) == (width, height, True)
         assert row["processed_at"] is not None
-    assert opened(await store.get(photo.original_key) or b"").getpixel((300, 100))[0] > 200
+    # Upright: the photo's left half, red, is on top.
+    top = opened(await store.get(photo.original_key) or b"").getpixel((300, 100))
+    assert isinstance(top, tuple)
+    assert top[0] > 200
 
     for refused in (broken, bomb):
         assert announced[refused.attachment.id] == {
