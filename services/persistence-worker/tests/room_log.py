@@ -1,6 +1,7 @@
-"""A room log mixing messages, edits, deletes and reactions, as gateways would produce it; the
-state its fold must leave in Postgres, computed by a small pure fold of the envelopes
-(docs/protocol.md "Applying room events"); and that state as the worker left it.
+"""A room log mixing messages (some with files), edits, deletes, reactions and attachment
+updates, as gateways would produce it; the state its fold must leave in Postgres, computed by a
+small pure fold of the envelopes (docs/protocol.md "Applying room events"); and that state as
+the worker left it.
 
 Used by the failure tests: whatever the worker went through (kills, replays, duplicates), the
 tables end in exactly the fold's state.
@@ -8,6 +9,7 @@ tables end in exactly the fold's state.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ from msgspec.structs import replace
 
 from chat_common.envelope import (
     EVENT_SCHEMA_VERSION,
+    Attachment,
     Author,
     Envelope,
     format_ts,
@@ -34,15 +37,19 @@ WATCHER = "watcher"
 
 
 class RoomLog:
-    """Envelopes round-robin over rooms: about 55% messages, then edits, reactions and deletes
-    of earlier messages of the same room (now and then of a deleted one, which the fold
-    ignores), each a log entry with its own seq."""
+    """Envelopes round-robin over rooms: about 55% messages (a quarter of them with two files),
+    then edits, attachment updates (of messages with files), reactions and deletes of earlier
+    messages of the same room (now and then of a deleted one, which the fold ignores), each a
+    log entry with its own seq. ``uploads`` lists the upload rows the messages' files need."""
 
     def __init__(self, rooms: Sequence[str], seed: int = 7) -> None:
         self.rooms = list(rooms)
+        # (upload id, room, user id): each file's upload, as the gateway handed it out.
+        self.uploads: list[tuple[uuid.UUID, str, str]] = []
         self._random = random.Random(seed)
         self._seqs = dict.fromkeys(self.rooms, 0)
         self._messages: dict[str, list[Envelope]] = {room: [] for room in self.rooms}
+        self._with_files: dict[str, list[Envelope]] = {room: [] for room in self.rooms}
         self._deleted: set[str] = set()
         self._reacted: set[tuple[str, str, str]] = set()  # (message id, emoji, user id)
         self._turn = 0
@@ -68,12 +75,31 @@ class RoomLog:
         )
         earlier = self._messages[room]
         roll = self._random.random()
+        version = EVENT_SCHEMA_VERSION
         if not earlier or roll < 0.55:
             message = base if seq % 3 else replace(base, mentions=(WATCHER,))
+            if seq % 4 == 1:
+                files = (self._file(room, person), self._file(room, person))
+                message = replace(message, v=version, attachments=files)
+                self._with_files[room].append(message)
             earlier.append(message)
             return message
-        version = EVENT_SCHEMA_VERSION
-        if roll < 0.72:
+        if 0.66 <= roll < 0.78 and self._with_files[room]:
+            # The media step's update of one or both files of a recent message, in any order:
+            # a new version each time, so a late older one must not undo a newer one.
+            updated = self._random.choice(self._with_files[room][-10:])
+            own = list(updated.attachments or ())
+            changed = tuple(
+                replace(file, width=seq, height=seq, thumbnail=True)
+                if self._random.random() < 0.8
+                else replace(file, image=False)
+                for file in self._random.sample(own, self._random.randint(1, len(own)))
+            )
+            update = {"body": msgspec.UNSET, "attachments": changed}
+            return replace(
+                base, v=version, kind="attachment", target=updated.id, user=updated.user, **update
+            )
+        if roll < 0.78:
             target = self._target(earlier, 20)
             edit = {"body": f"edited at {seq}", "edited_at": ts}
             return replace(base, v=version, kind="edit", target=target, **edit)
@@ -91,6 +117,12 @@ class RoomLog:
         target = self._target(earlier, 20)
         self._deleted.add(target)
         return replace(base, v=version, kind="delete", target=target, body=msgspec.UNSET)
+
+    def _file(self, room: str, person: Author) -> Attachment:
+        upload = uuid.uuid4()
+        self.uploads.append((upload, room, person.id))
+        name = f"photo {len(self.uploads)}.png"
+        return Attachment(id=str(upload), name=name, type="image/png", size=1024, image=True)
 
     def _target(self, earlier: list[Envelope], among: int) -> str:
         """One of the newest ``among`` messages; now and then a deleted one."""
@@ -112,6 +144,7 @@ class MessageState:
     deleted_by: str | None = None
     updated_seq: int | None = None
     mentions: tuple[str, ...] = ()
+    attachments: list[dict[str, Any]] | None = None  # as the protocol spells them
     # (emoji, user id) -> (on, seq of the event that set it)
     reactions: dict[tuple[str, str], tuple[bool, int]] = field(default_factory=dict)
 
@@ -123,13 +156,17 @@ class MessageState:
 class LogState:
     """What the tables hold of a set of rooms, in comparable form."""
 
-    # (room, seq) -> the row's log columns: (id, kind, user id, body, target, emoji, on)
+    # (room, seq) -> the row's log columns: (id, kind, user id, body, target, emoji, on, and an
+    # attachment update's list)
     entries: dict[tuple[str, int], tuple[Any, ...]]
-    # message id -> (body, edited_body, edited_at, edit_seq, deleted_at, deleted_by, updated_seq)
+    # message id -> (body, edited_body, edited_at, edit_seq, deleted_at, deleted_by, updated_seq,
+    # attachments)
     messages: dict[str, tuple[Any, ...]]
     reactions: set[tuple[str, str, str, bool, int]]
     unread_mentions: set[tuple[str, str, int]]
     last_seqs: dict[str, int]
+    # upload id -> the message it is tied to (None: none)
+    uploads: dict[str, str | None]
 
 
 def fold(envelopes: Sequence[Envelope], rooms: Sequence[str]) -> LogState:
@@ -150,6 +187,7 @@ def fold(envelopes: Sequence[Envelope], rooms: Sequence[str]) -> LogState:
             _or_none(envelope.target),
             _or_none(envelope.emoji),
             _or_none(envelope.on),
+            _stored_files(state, envelope),
         )
         for key, envelope in log.items()
     }
@@ -164,6 +202,7 @@ def fold(envelopes: Sequence[Envelope], rooms: Sequence[str]) -> LogState:
                 m.deleted_at,
                 m.deleted_by,
                 m.updated_seq,
+                m.attachments,
             )
             for message_id, m in state.items()
         },
@@ -182,6 +221,13 @@ def fold(envelopes: Sequence[Envelope], rooms: Sequence[str]) -> LogState:
             room: max((m.seq for m in state.values() if m.room == room), default=0)
             for room in rooms
         },
+        # Every upload is of its message's room and author, and named by that message alone.
+        uploads={
+            file.id: envelope.id
+            for envelope in log.values()
+            if envelope.is_message
+            for file in envelope.attachments or ()
+        },
     )
 
 
@@ -197,6 +243,16 @@ def _stored_body(state: dict[str, MessageState], entry: Envelope) -> str | None:
     return None if isinstance(entry.body, msgspec.UnsetType) else entry.body
 
 
+def _stored_files(state: dict[str, MessageState], entry: Envelope) -> Any:
+    """An attachment update's list unless its target is deleted (a delete erases it)."""
+    if entry.kind != "attachment":
+        return None
+    target = state.get(str(entry.target))
+    if target is not None and target.room == entry.room and target.deleted_at is not None:
+        return None
+    return msgspec.to_builtins(list(entry.attachments or ()))
+
+
 def _apply(state: dict[str, MessageState], entry: Envelope) -> None:
     if entry.is_message:
         state[entry.id] = MessageState(
@@ -204,6 +260,7 @@ def _apply(state: dict[str, MessageState], entry: Envelope) -> None:
             seq=entry.seq,
             body=_or_none(entry.body),
             mentions=_or_none(entry.mentions) or (),
+            attachments=msgspec.to_builtins(list(entry.attachments)) if entry.attachments else None,
         )
         return
     target = state.get(str(entry.target))
@@ -218,8 +275,14 @@ def _apply(state: dict[str, MessageState], entry: Envelope) -> None:
     elif entry.kind == "delete":
         target.body = target.edited_body = target.edited_at = None
         target.edit_seq = None
+        target.attachments = None
         target.deleted_at, target.deleted_by = entry.ts, entry.user.id
         target.reactions.clear()
+        target.touched(entry.seq)
+    elif entry.kind == "attachment":
+        changed = {file["id"]: file for file in msgspec.to_builtins(entry.attachments)}
+        if target.attachments is not None:
+            target.attachments = [changed.get(file["id"], file) for file in target.attachments]
         target.touched(entry.seq)
     else:
         key = (str(entry.emoji), entry.user.id)
@@ -250,6 +313,9 @@ async def stored_state(database_url: str, rooms: Sequence[str]) -> LogState:
         last_seqs = await connection.fetch(
             "SELECT id, last_seq FROM rooms WHERE id = ANY($1::text[])", list(rooms)
         )
+        uploads = await connection.fetch(
+            "SELECT id, message_id FROM uploads WHERE room = ANY($1::text[])", list(rooms)
+        )
     finally:
         await connection.close()
 
@@ -258,6 +324,9 @@ async def stored_state(database_url: str, rooms: Sequence[str]) -> LogState:
 
     def text(value: uuid.UUID | None) -> str | None:
         return None if value is None else str(value)
+
+    def files(value: str | None) -> Any:
+        return None if value is None else json.loads(value)
 
     return LogState(
         entries={
@@ -269,6 +338,7 @@ async def stored_state(database_url: str, rooms: Sequence[str]) -> LogState:
                 text(row["target"]),
                 row["emoji"],
                 row["reaction_on"],
+                files(row["attachments"]) if row["kind"] == "attachment" else None,
             )
             for row in rows
         },
@@ -281,6 +351,7 @@ async def stored_state(database_url: str, rooms: Sequence[str]) -> LogState:
                 moment(row["deleted_at"]),
                 row["deleted_by"],
                 row["updated_seq"],
+                files(row["attachments"]),
             )
             for row in rows
             if row["kind"] == "message"
@@ -291,4 +362,5 @@ async def stored_state(database_url: str, rooms: Sequence[str]) -> LogState:
         },
         unread_mentions={(m["user_id"], m["room"], m["seq"]) for m in mentions},
         last_seqs={row["id"]: row["last_seq"] for row in last_seqs},
+        uploads={str(row["id"]): text(row["message_id"]) for row in uploads},
     )

@@ -3,7 +3,8 @@ Postgres gone for ten seconds, SIGTERM during an outage or while one transaction
 stuck, a group member dying.
 
 Each ends the same way: every produced message stored once, none missing, none doubled; and a
-log mixing messages, edits, deletes and reactions ends in exactly the state its fold gives.
+log mixing messages, edits, deletes, reactions and attachment updates ends in exactly the state
+its fold gives.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ async def test_a_worker_killed_again_and_again_loses_nothing_and_doubles_nothing
 
 
 @KILLED_AGAIN_AND_AGAIN
-async def test_edits_deletes_and_reactions_killed_again_and_again_end_in_the_fold_s_state(
+async def test_a_log_of_every_kind_killed_again_and_again_ends_in_the_fold_s_state(
     topics: Topics,
     conversation: Conversation,
     stored: MessageTable,
@@ -116,7 +117,9 @@ async def test_edits_deletes_and_reactions_killed_again_and_again_end_in_the_fol
     await stored.create_rooms()
     # 300 entries a room, so that people react and take reactions back on the same messages.
     rooms = conversation.rooms[:20]
-    entries = RoomLog(rooms).entries(6000)
+    log = RoomLog(rooms)
+    entries = log.entries(6000)
+    await stored.create_uploads(log.uploads)
     stream = asyncio.create_task(
         topics.produce_steadily(
             _with_late_duplicates(_with_producer_retries(entries)), per_second=330
@@ -148,6 +151,7 @@ async def test_edits_deletes_and_reactions_killed_again_and_again_end_in_the_fol
     assert state.reactions == expected.reactions
     assert state.unread_mentions == expected.unread_mentions
     assert state.last_seqs == expected.last_seqs
+    assert state.uploads == expected.uploads
 
 
 async def test_postgres_down_for_ten_seconds_the_worker_waits_then_catches_up(

@@ -216,3 +216,28 @@ async def test_marks_a_flush_could_not_write_are_written_by_a_later_one(
     finally:
         marked.flusher.stop()
         await running
+
+
+async def test_a_connection_an_outage_left_busy_is_an_outage_and_the_marks_wait() -> None:
+    # asyncpg answers InternalClientError ("another operation is in progress") on a pooled
+    # connection whose operation a lost server interrupted (its issues 784 and 1069). It is no
+    # InterfaceError; taken for a bug, it ended the flusher and the worker with it.
+    written: list[dict[Author, int]] = []
+    busy_left = 1
+
+    async def advance(marks: Mapping[Author, int]) -> None:
+        nonlocal busy_left
+        if busy_left:
+            busy_left -= 1
+            raise asyncpg.InternalClientError(
+                "cannot perform operation: another operation is in progress"
+            )
+        written.append(dict(marks))
+
+    registry = CollectorRegistry()
+    flusher = AuthorMarksFlusher(advance, AuthorMarks(1000), SOON_S, WorkerMetrics(registry))
+    flusher.note({("ann", "lobby"): 4})
+    await flusher.flush()
+    assert registry.get_sample_value("chat_worker_author_mark_flush_failures_total") == 1
+    await flusher.flush()
+    assert written == [{("ann", "lobby"): 4}]

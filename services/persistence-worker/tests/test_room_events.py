@@ -1,9 +1,10 @@
-"""Edits, deletes and reactions stored and applied by MessageStore, against the real Postgres:
-each kind, replays and late older duplicates changing nothing, deletes erasing, events never
-moving a room's newest seq."""
+"""Edits, deletes, reactions and attachment updates stored and applied by MessageStore, against
+the real Postgres: each kind, replays and late older duplicates changing nothing, deletes
+erasing, events never moving a room's newest seq."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,7 @@ def _event(room: str, seq: int, kind: str, target: MessageRow, **fields: Any) ->
         emoji=fields.pop("emoji", None),
         reaction_on=fields.pop("on", None),
         edited_at=T0 + timedelta(seconds=seq) if kind == "edit" else None,
+        attachments=fields.pop("attachments", None),
     )
 
 
@@ -95,6 +97,27 @@ def _edit(room: str, seq: int, target: MessageRow, body: str) -> EventRow:
 
 def _react(room: str, seq: int, target: MessageRow, emoji: str, user: str, on: bool) -> EventRow:
     return _event(room, seq, "reaction", target, emoji=emoji, user_id=user, on=on)
+
+
+def _file(upload: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    """An attachment object as the protocol spells it."""
+    return {"id": str(upload), "name": "cat.png", "type": "image/png", "size": 9, "image": True} | (
+        changes
+    )
+
+
+def _with_files(room: str, seq: int, *files: dict[str, Any]) -> MessageRow:
+    return _message(room, seq, attachments=json.dumps(files))
+
+
+def _attach(room: str, seq: int, target: MessageRow, *files: dict[str, Any]) -> EventRow:
+    return _event(room, seq, "attachment", target, attachments=json.dumps(files))
+
+
+async def _files(pool: asyncpg.Pool, row: MessageRow | EventRow) -> Any:
+    """The attachments a row holds (a message's current ones, an update's own list)."""
+    stored = await pool.fetchval("SELECT attachments FROM messages WHERE id = $1", row.id)
+    return None if stored is None else json.loads(stored)
 
 
 async def _state(pool: asyncpg.Pool, message: MessageRow) -> dict[str, Any]:
@@ -418,6 +441,10 @@ async def test_a_batch_of_messages_alone_runs_no_statement_for_events(
 
     assert not any(touches_events(query) for query in messages_only)
     assert any(touches_events(query) for query in queries)  # the check can see them
+    # Nor do plain messages tie uploads; a message with files does.
+    assert not any("uploads" in query for query in messages_only + queries)
+    await store.write([_with_files(room, 5, _file(uuid.uuid4()))])
+    assert any("uploads" in query for query in queries)
 
 
 async def test_a_message_stored_again_after_its_delete_is_not_unread_again(
@@ -431,3 +458,156 @@ async def test_a_message_stored_again_after_its_delete_is_not_unread_again(
     await store.write([message, _message(room, 3)])
     await store.write([message, _message(room, 4, body="nul \x00")])
     assert await pool.fetchval("SELECT count(*) FROM unread_mentions WHERE room = $1", room) == 0
+
+
+async def test_an_attachment_update_replaces_those_with_its_ids_and_keeps_the_others_in_order(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    message = _with_files(room, 1, _file(first), _file(second), _file(third, image=False))
+    processed = _file(second, width=640, height=480, thumbnail=True)
+    update = _attach(room, 2, message, processed)
+    await _store(pool).write([message, update])
+    assert await _files(pool, message) == [_file(first), processed, _file(third, image=False)]
+    assert (await _state(pool, message))["updated_seq"] == 2
+    assert await _files(pool, update) == [processed]  # the update's row keeps its own list
+
+
+async def test_attachment_updates_arriving_late_or_twice_change_nothing(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = _store(pool)
+    photo, drawing = uuid.uuid4(), uuid.uuid4()
+    message = _with_files(room, 1, _file(photo), _file(drawing))
+    await store.write([message])
+    # The media step's update of both, then a newer one of the photo alone.
+    older = _attach(
+        room, 2, message, _file(photo, width=10, height=10), _file(drawing, image=False)
+    )
+    newer = _attach(room, 3, message, _file(photo, width=20, height=20, thumbnail=True))
+    folded = [_file(photo, width=20, height=20, thumbnail=True), _file(drawing, image=False)]
+
+    await store.write([newer])
+    await store.write([older])  # the older one comes later: it still brings the drawing's
+    assert await _files(pool, message) == folded
+    assert (await _state(pool, message))["updated_seq"] == 3
+    after = await _everything(pool, room)
+    await store.write([older])
+    await store.write([newer])
+    await store.write([message, older, newer])
+    assert await _everything(pool, room) == after
+
+
+async def test_within_a_batch_attachment_updates_fold_in_seq_order_whatever_their_order(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    photo = uuid.uuid4()
+    message = _with_files(room, 1, _file(photo))
+    newest = _file(photo, width=3, height=3, thumbnail=True)
+    await _store(pool).write(
+        [
+            message,
+            _attach(room, 4, message, newest),
+            _attach(room, 2, message, _file(photo, width=1, height=1)),
+            _attach(room, 3, message, _file(photo, width=2, height=2)),
+        ]
+    )
+    assert await _files(pool, message) == [newest]
+    assert (await _state(pool, message))["updated_seq"] == 4
+
+
+async def test_an_update_naming_none_of_the_message_s_files_changes_them_but_moves_updated_seq(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    photo = uuid.uuid4()
+    message = _with_files(room, 1, _file(photo))
+    plain = _message(room, 2)
+    await _store(pool).write(
+        [
+            message,
+            plain,
+            _attach(room, 3, message, _file(uuid.uuid4(), width=1, height=1)),
+            _attach(room, 4, plain, _file(photo, width=1, height=1)),
+        ]
+    )
+    assert await _files(pool, message) == [_file(photo)]
+    assert await _files(pool, plain) is None
+    assert [(await _state(pool, row))["updated_seq"] for row in (message, plain)] == [3, 4]
+
+
+async def test_a_delete_clears_the_attachments_and_an_update_of_a_deleted_message_changes_nothing(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = _store(pool)
+    photo = uuid.uuid4()
+    message = _with_files(room, 1, _file(photo))
+    before_delete = _attach(room, 2, message, _file(photo, width=5, height=5))
+    await store.write([message, before_delete])
+    await store.write([_event(room, 3, "delete", message)])
+    state = await _state(pool, message)
+    assert (await _files(pool, message), state["updated_seq"]) == (None, 3)
+    # A delete erases the files' names from the log, as it erases the words of edits.
+    assert await _files(pool, before_delete) is None
+
+    late = _attach(room, 4, message, _file(photo, width=6, height=6, thumbnail=True))
+    await store.write([late])
+    await store.write([before_delete])  # a late duplicate of the earlier one
+    assert await _state(pool, message) == state
+    assert await _files(pool, message) is None
+    assert await _files(pool, late) is None
+
+
+@pytest.mark.parametrize("delete_seq", [2, 3])
+async def test_a_delete_and_an_attachment_update_in_one_batch_leave_no_attachments(
+    pool: asyncpg.Pool, room: str, delete_seq: int
+) -> None:
+    photo = uuid.uuid4()
+    message = _with_files(room, 1, _file(photo))
+    update = _attach(room, 5 - delete_seq, message, _file(photo, width=1, height=1))
+    await _store(pool).write([message, update, _event(room, delete_seq, "delete", message)])
+    assert await _files(pool, message) is None
+    assert await _files(pool, update) is None
+    assert (await _state(pool, message))["updated_seq"] == delete_seq
+
+
+async def test_an_attachment_update_of_a_missing_or_elsewhere_target_changes_nothing(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = _store(pool)
+    photo = uuid.uuid4()
+    other_room = f"{room}-x"
+    elsewhere = _with_files(other_room, 1, _file(photo))
+    await store.write([elsewhere])
+    message = _with_files(room, 1, _file(photo))
+    processed = _file(photo, width=1, height=1)
+    updates: list[Row] = [
+        message,
+        _attach(room, 2, elsewhere, processed),
+        _attach(room, 3, _message(room, 9), processed),  # never stored anywhere
+    ]
+    await store.write(updates)
+    elsewhere_state = (await _files(pool, elsewhere), await _state(pool, elsewhere))
+    await pool.execute("DELETE FROM messages WHERE room = $1", other_room)
+    assert await _files(pool, message) == [_file(photo)]
+    assert elsewhere_state[0] == [_file(photo)]
+    assert elsewhere_state[1]["updated_seq"] is None
+    kinds = await pool.fetch("SELECT seq, kind FROM messages WHERE room = $1 ORDER BY seq", room)
+    assert [(row["seq"], row["kind"]) for row in kinds] == [
+        (1, "message"),
+        (2, "attachment"),
+        (3, "attachment"),
+    ]
+
+
+async def test_attachment_updates_are_applied_when_a_refused_row_sends_the_batch_one_by_one(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    photo = uuid.uuid4()
+    message = _with_files(room, 1, _file(photo))
+    processed = _file(photo, width=1, height=1, thumbnail=True)
+    outcome = await _store(pool).write(
+        [message, _edit(room, 2, message, "nul \x00 inside"), _attach(room, 3, message, processed)]
+    )
+    assert [index for index, _ in outcome.refused] == [1]
+    assert await _files(pool, message) == [processed]
+    assert (await _state(pool, message))["updated_seq"] == 3

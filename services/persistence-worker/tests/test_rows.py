@@ -22,6 +22,9 @@ from chat_worker.rows import EventRow, MessageRow, Row, decode_row, to_row
 MESSAGE_ID = "0b6f8f5e-6d1c-4c43-9a53-0c3f8f0c5a11"
 TARGET_ID = "5d0c6c4e-6a8e-4f1e-8c52-2b8f8f0c5a22"
 REPLY_TO = {"id": TARGET_ID, "user": {"id": "u2", "name": "bob"}, "excerpt": "the question"}
+UPLOAD_ID = "3f1c2b9a-7d4e-4a5b-9c6d-1e2f3a4b5c66"
+PHOTO = {"id": UPLOAD_ID, "name": "cat.png", "type": "image/png", "size": 2048, "image": True}
+PROCESSED = {**PHOTO, "width": 640, "height": 480, "thumbnail": True}
 
 
 def _value(**changes: object) -> bytes:
@@ -45,6 +48,7 @@ def _event(kind: str, **changes: object) -> bytes:
         "edit": {"body": "hello, fixed", "edited_at": "2026-11-25T21:05:00.456Z"},
         "delete": {"body": None},
         "reaction": {"body": None, "emoji": "👍", "on": True},
+        "attachment": {"body": None, "attachments": [PROCESSED]},
     }
     return _value(**{"v": 2, "kind": kind, "target": TARGET_ID, **own[kind], **changes})
 
@@ -114,6 +118,19 @@ VALUES = [
     _value(on=False),
     _value(edited_at="2026-11-25T21:05:00.456Z"),
     _value(v=2, kind=None),  # an entry of version 2 without a kind: a message must be 1
+    # A message with attachments is version 2, with or without a body.
+    _value(v=2, attachments=[PHOTO]),
+    _value(v=2, attachments=[PHOTO, PROCESSED], body=None),
+    _value(v=1, attachments=[PHOTO]),
+    _value(v=2, attachments=[PHOTO], mentions=["u2"], reply_to=REPLY_TO),
+    _value(v=2, attachments=[]),
+    _value(v=2, attachments=None),
+    _value(v=2, body=None),
+    _value(v=2, attachments=[{**PHOTO, "id": "upload-1"}]),
+    _value(v=2, attachments=[{**PHOTO, "name": "a/b.png"}]),
+    _value(v=2, attachments=[{**PHOTO, "type": "image/png; q=1"}]),
+    _value(v=2, attachments=[{**PHOTO, "size": 0}]),
+    _value(v=2, attachments=[PHOTO] * 21),
 ]
 EVENTS = [
     _event("edit"),
@@ -141,6 +158,13 @@ EVENTS = [
     _event("edit", reply_to=REPLY_TO),
     _value(v=2, kind="pin", target=TARGET_ID, body=None),
     _event("delete", id="m-1"),
+    _event("attachment"),
+    _event("attachment", attachments=None),
+    _event("attachment", body="text"),
+    _event("attachment", attachments=[{**PROCESSED, "id": "upload-1"}]),
+    _event("attachment", attachments=[{**PROCESSED, "width": 0}]),
+    _event("edit", attachments=[PHOTO]),
+    _event("reaction", attachments=[PHOTO]),
 ]
 
 
@@ -175,6 +199,20 @@ def test_mentions_become_the_rows_array_and_none_or_an_empty_list_a_null() -> No
     assert _message_row(_value(mentions=["u2", "u3"])).mentions == ["u2", "u3"]
     assert _message_row(_value()).mentions is None
     assert _message_row(_value(mentions=[])).mentions is None
+
+
+def test_attachments_become_the_json_array_of_the_protocol_s_objects_and_none_a_null() -> None:
+    row = _message_row(_value(v=2, attachments=[PHOTO, {**PROCESSED, "id": TARGET_ID}]))
+    assert row.attachments is not None
+    assert msgspec.json.decode(row.attachments) == [PHOTO, {**PROCESSED, "id": TARGET_ID}]
+    assert row.body == "hello"
+    alone = _message_row(_value(v=2, attachments=[PHOTO], body=None))
+    assert (alone.body, alone.attachments is not None) == (None, True)
+    # What no attachment object holds is not stored.
+    extra = _message_row(_value(v=2, attachments=[{**PHOTO, "url": "https://elsewhere"}]))
+    assert extra.attachments is not None
+    assert msgspec.json.decode(extra.attachments) == [PHOTO]
+    assert _message_row(_value()).attachments is None
 
 
 def test_reply_to_becomes_the_json_object_as_sent_and_none_a_null() -> None:
@@ -222,6 +260,22 @@ def test_each_kind_of_event_becomes_an_event_row(
     )
     assert row.edited_at == (None if edited_at is None else parse_ts(edited_at))
     assert row.created_at == parse_ts(NOON)
+    assert row.attachments is None
+
+
+def test_an_attachment_update_becomes_an_event_row_with_its_list() -> None:
+    row = decode_row(_event("attachment"))
+    assert isinstance(row, EventRow)
+    assert (row.kind, row.target, row.body, row.emoji, row.reaction_on, row.edited_at) == (
+        "attachment",
+        uuid.UUID(TARGET_ID),
+        None,
+        None,
+        None,
+        None,
+    )
+    assert row.attachments is not None
+    assert msgspec.json.decode(row.attachments) == [PROCESSED]
 
 
 @pytest.mark.parametrize(
@@ -233,12 +287,27 @@ def test_each_kind_of_event_becomes_an_event_row(
         (_event("delete", body="t"), "invalid envelope: a delete has no body, edited_at"),
         (_event("reaction", on=None), "invalid envelope: a reaction needs an emoji and on"),
         (_event("reaction", body="t"), "invalid envelope: a reaction has no body or edited_at"),
-        (_event("delete", target=None), "invalid envelope: an delete event needs a target"),
+        (_event("delete", target=None), "invalid envelope: a delete event needs a target"),
         (_event("delete", mentions=["u2"]), "invalid envelope: an event has no mentions"),
         (_event("delete", target="m-1"), "target is not a UUID: 'm-1'"),
         (_event("edit", edited_at="2026-02-30T10:00:00.000Z"), "edited_at is not a real moment"),
         (_value(target=TARGET_ID), "invalid envelope: a message has no target"),
         (_value(v=2), "invalid envelope: a message is version 1"),
+        (
+            _value(attachments=[PHOTO]),
+            "invalid envelope: a message with attachments is version 2",
+        ),
+        (_value(v=2, body=None), "invalid envelope: a message needs a body or attachments"),
+        (
+            _value(v=2, attachments=[{**PHOTO, "id": "upload-1"}]),
+            "attachment id is not a UUID: 'upload-1'",
+        ),
+        (
+            _event("attachment", attachments=[{**PROCESSED, "id": "upload-1"}]),
+            "attachment id is not a UUID: 'upload-1'",
+        ),
+        (_event("attachment", attachments=None), "invalid envelope: an attachment event needs"),
+        (_event("edit", attachments=[PHOTO]), "invalid envelope: an edit event has no attachm"),
     ],
 )
 def test_a_bad_shape_is_poison_saying_why(value: bytes, reason: str) -> None:

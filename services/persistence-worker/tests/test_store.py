@@ -303,3 +303,24 @@ async def test_reply_to_is_stored_as_the_json_object_by_every_path(
         (row["seq"], None if row["reply_to"] is None else json.loads(row["reply_to"]))
         for row in stored
     ) == [(1, answered), (2, None), (3, answered), (5, answered)]
+
+
+async def test_attachments_are_stored_as_the_json_array_by_every_path(
+    pool: asyncpg.Pool, room: str
+) -> None:
+    store = _store(pool)
+    photo = {"id": str(uuid.uuid4()), "name": "cat.png", "type": "image/png", "size": 9}
+    files = json.dumps([{**photo, "image": True}, {**photo, "name": "notes.txt", "image": False}])
+    await store.write([_row(room, 1)._replace(attachments=files, body=None), _row(room, 2)])
+    await store.write([_row(room, 2), _row(room, 3)._replace(attachments=files)])  # staging
+    await store.write([_row(room, 4, body="nul \x00"), _row(room, 5)._replace(attachments=files)])
+    stored = await pool.fetch("SELECT seq, body, attachments FROM messages WHERE room = $1", room)
+    expected = json.loads(files)
+    assert sorted(
+        (
+            row["seq"],
+            row["body"],
+            None if row["attachments"] is None else json.loads(row["attachments"]),
+        )
+        for row in stored
+    ) == [(1, None, expected), (2, "hi", None), (3, "hi", expected), (5, "hi", expected)]

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import msgspec
 
-from chat_common.envelope import encode_envelope
+from chat_common.envelope import EVENT_SCHEMA_VERSION, Attachment, Envelope, encode_envelope
 from chat_worker.rows import to_row
 from chat_worker.store import COLUMNS
 from worker_harness import Conversation, MessageTable, StartWorker, Topics, eventually
@@ -140,6 +140,99 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_stream_goes_on
         assert headers["dlq.source.partition"] == str(sent.partition)
         assert headers["dlq.source.offset"] == str(sent.offset)
     assert await worker.metric("chat_worker_dlq_records_total") == len(poison)
+
+
+async def test_a_message_with_attachments_is_stored_once_tied_to_its_uploads_and_updated(
+    topics: Topics,
+    conversation: Conversation,
+    stored: MessageTable,
+    start_worker: StartWorker,
+    database_url: str,
+) -> None:
+    [template] = conversation.messages(1)
+    photo, notes, bobs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.executemany(
+            "INSERT INTO uploads (id, room, user_id, name, declared_type, size)"
+            " VALUES ($1, $2, $3, 'f', 'image/png', 9)",
+            [
+                (photo, template.room, template.user.id),
+                (notes, template.room, template.user.id),
+                (bobs, template.room, "bob"),
+            ],
+        )
+
+        def file(upload: uuid.UUID, side: int = 0) -> Attachment:
+            """Once the media step has processed it: ``side`` pixels wide and high."""
+            attachment = Attachment(
+                id=str(upload), name="cat.png", type="image/png", size=9, image=True
+            )
+            if not side:
+                return attachment
+            return msgspec.structs.replace(attachment, width=side, height=side, thumbnail=True)
+
+        message = msgspec.structs.replace(
+            template, v=EVENT_SCHEMA_VERSION, attachments=(file(photo), file(notes), file(bobs))
+        )
+        update = Envelope(
+            v=EVENT_SCHEMA_VERSION,
+            id=str(uuid.uuid4()),
+            room=template.room,
+            seq=template.seq + 1,
+            user=template.user,
+            ts=template.ts,
+            client_msg_id="media-1",
+            kind="attachment",
+            target=message.id,
+            attachments=(file(photo, 4),),
+        )
+        # A version-1 reader would store it without its files: refused as version 1.
+        as_version_1 = encode_envelope(
+            msgspec.structs.replace(message, id=str(uuid.uuid4()), seq=template.seq + 2)
+        ).replace(b'"v":2', b'"v":1', 1)
+        # Produced twice (a producer retry), the update again later (a late duplicate).
+        await topics.produce([message, message, update])
+        await topics.produce_raw([(template.room.encode(), as_version_1)])
+        await topics.produce([update, message])
+        worker = await start_worker()
+
+        [letter] = await topics.dead_letters(1)
+        assert letter.value == as_version_1
+        reason = dict(letter.headers)["dlq.reason"].decode()
+        assert "a message with attachments is version 2" in reason
+
+        async def all_handled() -> bool:
+            return await worker.metric(WRITTEN) + await worker.metric(DUPLICATE) >= 5
+
+        await eventually(all_handled, "5 records handled")
+        rows = await connection.fetch(
+            "SELECT id, kind, attachments FROM messages WHERE room = $1 ORDER BY seq",
+            template.room,
+        )
+        assert [(str(row["id"]), row["kind"]) for row in rows] == [
+            (message.id, "message"),
+            (update.id, "attachment"),
+        ]
+        expected = [file(photo, 4), file(notes), file(bobs)]
+        assert msgspec.json.decode(rows[0]["attachments"]) == msgspec.to_builtins(expected)
+        assert msgspec.json.decode(rows[1]["attachments"]) == msgspec.to_builtins(
+            list(update.attachments or ())
+        )
+        tied = await connection.fetch(
+            "SELECT id, message_id FROM uploads WHERE room = $1", template.room
+        )
+        message_id = uuid.UUID(message.id)
+        assert {row["id"]: row["message_id"] for row in tied} == {
+            photo: message_id,
+            notes: message_id,
+            bobs: None,
+        }
+        # Bob's upload, once for each time the message was stored or found stored.
+        assert await worker.metric("chat_worker_uploads_unclaimed_total") >= 1
+        assert f"upload_id={bobs} reason=an upload of user 'bob'" in worker.log_tail(200)
+    finally:
+        await connection.close()
 
 
 async def test_on_sigterm_the_authors_read_markers_of_what_is_stored_are_written(

@@ -238,6 +238,18 @@ class MessageTable:
         finally:
             await connection.close()
 
+    async def create_uploads(self, uploads: Sequence[tuple[uuid.UUID, str, str]]) -> None:
+        """Upload rows (id, room, user id) as the gateway makes and claims them."""
+        connection = await self._connect()
+        try:
+            await connection.executemany(
+                "INSERT INTO uploads (id, room, user_id, name, declared_type, size, claimed_at)"
+                " VALUES ($1, $2, $3, 'photo.png', 'image/png', 1024, now())",
+                uploads,
+            )
+        finally:
+            await connection.close()
+
     async def wait_for(self, expected: int) -> None:
         seen = 0
 
@@ -259,6 +271,9 @@ class MessageTable:
                 )
                 await connection.execute(
                     "DELETE FROM unread_mentions WHERE room = ANY($1::text[])", self.rooms
+                )
+                await connection.execute(
+                    "DELETE FROM uploads WHERE room = ANY($1::text[])", self.rooms
                 )
                 await connection.execute(
                     "DELETE FROM messages WHERE room = ANY($1::text[])", self.rooms

@@ -37,6 +37,12 @@ class WorkerMetrics:
             "Records sent to the dead-letter topic.",
             registry=registry,
         )
+        self.uploads_unclaimed = Counter(
+            "chat_worker_uploads_unclaimed",
+            "Attachments of stored messages whose upload was missing, of another room or person,"
+            " or another message's: left as it was (the message is stored all the same).",
+            registry=registry,
+        )
         self.db_retries = Counter(
             "chat_worker_db_retries",
             "Batch writes retried because Postgres was unavailable.",

@@ -7,9 +7,9 @@ refuses one by one.
 
 Every message takes the fast path: one msgspec call decodes the value with the contract's
 constraints and the table's (``_StoredEnvelope``), then the id and the timestamp are parsed in
-C. A value that path refuses, and every edit, delete and reaction (a few in a hundred entries of
-a log), take the contract's decoder and ``to_row``, which say why a record is poison; a value
-both accept becomes the same row.
+C. A value that path refuses, every edit, delete, reaction and attachment update, and every
+message with attachments (a few in a hundred entries of a log), take the contract's decoder and
+``to_row``, which say why a record is poison; a value both accept becomes the same row.
 
 A message becomes a ``MessageRow``; an event an ``EventRow``, a row of the same table with the
 columns that say what it changes (the store applies it to its target, room_events.py).
@@ -26,6 +26,7 @@ from asyncpg.pgproto.pgproto import UUID as FastUUID
 
 from chat_common.envelope import (
     SCHEMA_VERSION,
+    Attachments,
     Author,
     Body,
     ClientMsgId,
@@ -53,15 +54,18 @@ class MessageRow(NamedTuple):
     seq: int
     user_id: str
     user_name: str
-    body: str | None  # never None: a message has a body (its shape rules)
+    body: str | None  # None only in a message of attachments alone
     client_msg_id: str
     created_at: datetime
     mentions: list[str] | None = None  # NULL when the message mentions nobody
     reply_to: str | None = None  # the envelope's reply_to as JSON text (jsonb); NULL: none
+    # The envelope's attachment objects as a JSON array (jsonb); NULL: none.
+    attachments: str | None = None
 
 
 class EventRow(NamedTuple):
-    """An edit, delete or reaction: column order of its COPY (store.EVENT_COLUMNS)."""
+    """An edit, delete, reaction or attachment update: column order of its COPY
+    (store.EVENT_COLUMNS)."""
 
     id: uuid.UUID
     room: str
@@ -71,11 +75,12 @@ class EventRow(NamedTuple):
     body: str | None  # an edit's new text; NULL in deletes and reactions
     client_msg_id: str
     created_at: datetime
-    kind: str  # edit, delete or reaction
+    kind: str  # edit, delete, reaction or attachment
     target: uuid.UUID  # the message it changes
     emoji: str | None  # a reaction's
     reaction_on: bool | None  # a reaction's: added (true) or taken back (false)
     edited_at: datetime | None  # an edit's
+    attachments: str | None  # an attachment update's: the changed attachments, a JSON array
 
 
 Row = MessageRow | EventRow
@@ -97,19 +102,22 @@ class _StoredEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     client_msg_id: ClientMsgId
     mentions: Mentions | msgspec.UnsetType = msgspec.UNSET
     reply_to: ReplyTo | msgspec.UnsetType = msgspec.UNSET
-    # Absent in every message: an event, or a message carrying one of them (which the contract
-    # refuses), fails this decoder and goes the contract's way, at no cost to messages.
+    # Absent in every message of version 1: an event, or a message carrying one of them (which
+    # the contract refuses), or a message with attachments (version 2, and refused by the
+    # contract at version 1), fails this decoder and goes the contract's way, at no cost to
+    # plain messages.
     kind: msgspec.UnsetType = msgspec.UNSET
     target: msgspec.UnsetType = msgspec.UNSET
     edited_at: msgspec.UnsetType = msgspec.UNSET
     emoji: msgspec.UnsetType = msgspec.UNSET
     on: msgspec.UnsetType = msgspec.UNSET
+    attachments: msgspec.UnsetType = msgspec.UNSET
 
 
 _decoder = msgspec.json.Decoder(_StoredEnvelope)
 
 
-_reply_encoder = msgspec.json.Encoder()
+_json = msgspec.json.Encoder()
 
 
 def decode_row(value: bytes) -> Row:
@@ -139,7 +147,8 @@ def decode_row(value: bytes) -> Row:
             stored.client_msg_id,
             created_at,
             list(stored.mentions) if stored.mentions else None,
-            None if reply_to is msgspec.UNSET else _reply_encoder.encode(reply_to).decode(),
+            None if reply_to is msgspec.UNSET else _json.encode(reply_to).decode(),
+            None,  # attachments: a message with some is version 2, never on this path
         )
     )
 
@@ -162,10 +171,9 @@ def to_row(envelope: Envelope) -> Row:
         created_at=created_at,
         mentions=list(envelope.mentions) if envelope.mentions else None,
         reply_to=(
-            None
-            if envelope.reply_to is msgspec.UNSET
-            else _reply_encoder.encode(envelope.reply_to).decode()
+            None if envelope.reply_to is msgspec.UNSET else _json.encode(envelope.reply_to).decode()
         ),
+        attachments=_attachments(envelope.attachments),
     )
 
 
@@ -186,7 +194,21 @@ def _event_row(envelope: Envelope, event_id: uuid.UUID, created_at: datetime) ->
         emoji=_or_none(envelope.emoji),
         reaction_on=_or_none(envelope.on),
         edited_at=None if edited_at is None else _moment("edited_at", edited_at),
+        attachments=_attachments(envelope.attachments),
     )
+
+
+def _attachments(attachments: Attachments | msgspec.UnsetType) -> str | None:
+    """The attachment objects as the protocol spells them, as JSON; None when there are none.
+
+    An attachment's id names its upload (``uploads.id``, a uuid): one that is not a UUID could
+    never be fetched nor tied to its upload, so the record is poison, like a target that is not
+    one."""
+    if attachments is msgspec.UNSET:
+        return None
+    for attachment in attachments:
+        _uuid("attachment id", attachment.id)
+    return _json.encode(attachments).decode()
 
 
 def _or_none(value: T | msgspec.UnsetType) -> T | None:

@@ -17,7 +17,9 @@ stored messages. A batch holding messages that mention people also records, in t
 transaction, one ``unread_mentions`` row per person and message above that person's read
 marker: what their room list counts. A batch holding edits, deletes or reactions applies them
 to the messages they change, in the same transaction, once its rows are in (room_events.py);
-rooms and markers move with messages only. A batch of messages alone runs no statement more.
+rooms and markers move with messages only. A batch holding messages with attachments ties
+their uploads to them in the same transaction (uploads.py). A batch of plain messages alone runs
+no statement more.
 
 Authors' read markers (a person has read what they wrote) are not moved in that transaction:
 once it has committed, each (author, room)'s newest stored seq is handed on, and
@@ -39,6 +41,7 @@ from asyncpg.pool import PoolConnectionProxy
 from chat_worker.author_marks import Author, newest_by_author
 from chat_worker.room_events import apply_events
 from chat_worker.rows import EventRow, MessageRow, Row
+from chat_worker.uploads import UnclaimedUpload, claim_uploads
 
 # The rows' fields are named after the columns they fill, in the order COPY writes them.
 COLUMNS = MessageRow._fields
@@ -50,17 +53,17 @@ _CREATE_STAGING = """
 CREATE TEMPORARY TABLE message_staging (
     id uuid, room text, seq bigint, user_id text, user_name text, body text,
     client_msg_id text, created_at timestamptz, mentions text[], reply_to jsonb,
-    kind text NOT NULL DEFAULT 'message', target uuid, emoji text, reaction_on boolean,
-    edited_at timestamptz
+    attachments jsonb, kind text NOT NULL DEFAULT 'message', target uuid, emoji text,
+    reaction_on boolean, edited_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 _MOVE_STAGED = """
 INSERT INTO messages (
     id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
-    kind, target, emoji, reaction_on, edited_at
+    attachments, kind, target, emoji, reaction_on, edited_at
 )
 SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
-    kind, target, emoji, reaction_on, edited_at
+    attachments, kind, target, emoji, reaction_on, edited_at
 FROM message_staging
 ON CONFLICT DO NOTHING
 RETURNING id
@@ -101,17 +104,18 @@ ON CONFLICT DO NOTHING
 """
 _INSERT_ONE = """
 INSERT INTO messages (
-    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to
+    id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions, reply_to,
+    attachments
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT DO NOTHING
 """
 _INSERT_ONE_EVENT = """
 INSERT INTO messages (
     id, room, seq, user_id, user_name, body, client_msg_id, created_at, kind, target, emoji,
-    reaction_on, edited_at
+    reaction_on, edited_at, attachments
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT DO NOTHING
 """
 
@@ -125,11 +129,14 @@ ROW_REFUSALS: tuple[type[Exception], ...] = (
 # A database that is down, restarting, overloaded or unreachable: retry later, drop nothing.
 # Errors of the schema or permissions land here too, so a missed migration stalls the stream
 # (loudly) instead of sending good messages to the dead-letter topic.
+# A pooled connection whose operation a lost server interrupted answers InternalClientError
+# ("another operation is in progress"; asyncpg issues 784 and 1069) until the pool replaces it.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 
 
@@ -139,6 +146,8 @@ class WriteOutcome:
     duplicates: int
     # (index into the written rows, Postgres's reason) for rows that can never be stored.
     refused: list[tuple[int, str]] = field(default_factory=list)
+    # Attachments of stored messages whose upload rows were left as they are (uploads.py).
+    unclaimed: list[UnclaimedUpload] = field(default_factory=list)
 
 
 async def prepare_connection(connection: asyncpg.Connection) -> None:
@@ -171,12 +180,14 @@ class MessageStore:
                     async with connection.transaction():
                         inserted = await _copy_new(connection, log)
                         await _advance(connection, log.messages, step)
+                        unclaimed = await claim_uploads(connection, log.messages)
                         await _apply(connection, log.events)
                 except asyncpg.UniqueViolationError:
                     # Some are stored already; the failed COPY rolled back and left nothing.
                     async with connection.transaction():
                         new = await _copy_skipping_stored(connection, log)
                         await _advance(connection, log.messages, step, new)
+                        unclaimed = await claim_uploads(connection, log.messages)
                         await _apply(connection, log.events)
                     inserted = len(new)
             except ROW_REFUSALS:
@@ -184,7 +195,7 @@ class MessageStore:
                 self._note_author_marks(newest_by_author(stored.messages))
                 return outcome
         self._note_author_marks(newest_by_author(log.messages))
-        return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted)
+        return WriteOutcome(inserted=inserted, duplicates=len(rows) - inserted, unclaimed=unclaimed)
 
     async def ping(self) -> None:
         async with self._pool.acquire() as connection:
@@ -271,9 +282,13 @@ async def _write_one_by_one(
         set_aside = {index for index, _ in refused}
         stored = _Log.of([row for index, row in enumerate(rows) if index not in set_aside])
         await _advance(connection, stored.messages, activity_step, new)
+        unclaimed = await claim_uploads(connection, stored.messages)
         await _apply(connection, stored.events)
     outcome = WriteOutcome(
-        inserted=len(new), duplicates=len(rows) - len(new) - len(refused), refused=refused
+        inserted=len(new),
+        duplicates=len(rows) - len(new) - len(refused),
+        refused=refused,
+        unclaimed=unclaimed,
     )
     return outcome, stored
 

@@ -168,6 +168,16 @@ class PersistenceWorker:
         self._metrics.record_age.observe_many(
             [max(0.0, (now_ms - source.timestamp) / 1000) for source in stored]
         )
+        self._metrics.uploads_unclaimed.inc(len(outcome.unclaimed))
+        for upload in outcome.unclaimed:
+            log.warning(
+                "an attachment's upload was left as it is",
+                extra={
+                    "message_id": str(upload.message_id),
+                    "upload_id": str(upload.upload_id),
+                    "reason": upload.reason,
+                },
+            )
         for item in poison:
             log.warning(
                 "record sent to the dead-letter topic",
