@@ -72,7 +72,7 @@ class MediaSettings(ServiceSettings, frozen=True, kw_only=True):
     # An image with more pixels (all frames of an animation together) is not decoded but shown
     # as a file: the decompression-bomb guard. Decoding takes 3-4 bytes a pixel and the
     # re-encode a copy or two, so 50 megapixels (a 50 MP camera's full-resolution photo, well
-    # above a phone's usual 12) is some 600 MB at the peak, per image being decoded.
+    # above a phone's usual 12) peaks at some 700 MB per image being decoded (bench_images.py).
     max_image_pixels: PositiveInt = 50_000_000
     # An animation with more frames is shown as a file: every frame is held while it is
     # re-encoded, and frames cost a Python object each however small they are.
