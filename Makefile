@@ -34,7 +34,7 @@ infra: install  ## start Postgres, Redis, Kafka and SeaweedFS (idempotent)
 migrate: infra  ## apply the database migrations
 	@$(UV) chat-migrate upgrade head
 
-keys:  ## make the auth service's development signing key when there is none
+keys: install  ## make the auth service's development signing key when there is none
 	@$(LOCAL)/keys.sh
 
 up: migrate web keys  ## run the whole system locally (REDIS=sentinel or REDIS=cluster)
@@ -77,7 +77,12 @@ protocol-check: $(PROTOCOL_DEPS)  ## validate the protocol's AsyncAPI and OpenAP
 k8s-check: install  ## validate k8s/, compose.yaml and the Dockerfiles offline (no Docker, no cluster)
 	@deploy/validate/check.sh
 
-test: lint protocol-check k8s-check migrate web web-test keys  ## lint, type-check, then every test against the real services
+# What the tests need first does not depend on one part on another: three parts run at a time
+# (on a fresh machine k8s-check's tool downloads and builds, the web build and the start of
+# Kafka overlap mypy), each one's output kept together.
+BEFORE_TESTS := lint protocol-check k8s-check migrate web web-test keys
+test:  ## lint, type-check, then every test against the real services
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(BEFORE_TESTS)
 	@$(UV) pytest
 
 test-only:  ## the tests alone, with the stack already up (make test-only ARGS='-k kafka')

@@ -23,6 +23,7 @@ COPY services/common/pyproject.toml services/common/
 COPY services/gateway/pyproject.toml services/gateway/
 COPY services/auth-service/pyproject.toml services/auth-service/
 COPY services/persistence-worker/pyproject.toml services/persistence-worker/
+COPY services/media-worker/pyproject.toml services/media-worker/
 COPY services/migrations/pyproject.toml services/migrations/
 COPY services/testing/pyproject.toml services/testing/
 RUN --mount=type=cache,target=/root/.cache/uv \

@@ -19,7 +19,8 @@ FROM nginx:1.28.0-alpine
 # The image's own site and entrypoint scripts rewrite files under /etc/nginx at start, which a
 # read-only root filesystem refuses; this image starts nginx directly with its own files.
 RUN rm -f /etc/nginx/conf.d/default.conf
-COPY deploy/nginx/http-common.conf deploy/nginx/security-headers.conf deploy/nginx/chat-locations.conf /etc/nginx/chat/
+COPY deploy/nginx/http-common.conf deploy/nginx/security-headers.conf deploy/nginx/chat-locations.conf \
+     deploy/nginx/attachment-headers.conf /etc/nginx/chat/
 COPY deploy/docker/web/nginx.conf deploy/docker/web/balancer.conf /etc/nginx/
 COPY --from=build /web/dist /srv/chat/web
 # nginx's own unprivileged user (uid 101); pid and temporary files go to /tmp.

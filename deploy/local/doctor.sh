@@ -59,6 +59,14 @@ for tool in pg_ctlcluster:postgresql-15 redis-server:redis-server nginx:nginx-li
   fi
 done
 
+# The gateway sniffs uploaded files' types with libmagic (python-magic loads it at import).
+if dpkg-query -W -f='${Status}' libmagic1 2>/dev/null | grep -q 'install ok installed'; then
+  $quiet || printf '  %-14s installed\n' libmagic1
+else
+  printf '  %-14s missing: apt-get install libmagic1 (make install does this)\n' libmagic1
+  problems=$((problems + 1))
+fi
+
 # SeaweedFS is built from the Go module proxy by install.sh with the Go checked above, so a
 # binary not built yet is no problem here, only a line to read.
 weed=$("$ROOT/deploy/local/seaweedfs.sh" path)

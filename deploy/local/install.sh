@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need and is missing; quick when nothing is.
 # Debian packages (PostgreSQL 15, Redis, nginx, Chromium and a colour emoji font for the browser
-# tests and screenshots, Java and Maven when missing), uv, the Python workspace, the Kafka jars,
+# tests and screenshots, libmagic for the gateway's sniffing of uploaded files' types, Java and
+# Maven when missing), uv, the Python workspace, the Kafka jars,
 # SeaweedFS (built once from the Go module proxy). `make doctor` lists what it needs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light openssl chromium
-  fonts-noto-color-emoji)
+  fonts-noto-color-emoji libmagic1)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

@@ -11,6 +11,7 @@
 #   CHAT_NGINX_GATEWAYS  the gateways' HTTP ports, space-separated host:port (127.0.0.1:8101 127.0.0.1:8102)
 #   CHAT_NGINX_GATEWAY_SOCKETS  the gateways' WebSocket ports (127.0.0.1:8111 127.0.0.1:8112)
 #   CHAT_NGINX_AUTH      the auth service, host:port (127.0.0.1:8200)
+#   CHAT_NGINX_OBJECT_STORE  the object store's S3 endpoint, host:port (127.0.0.1:8333)
 #   CHAT_NGINX_WEB_ROOT  the built app (web/dist)
 #   CHAT_NGINX_TLS_CERT, CHAT_NGINX_TLS_KEY   a certificate and key to use instead
 #   CHAT_NGINX_UNLIMITED_ADDRESSES  client IPs, space-separated, exempt from the per-address
@@ -25,6 +26,7 @@ LISTEN="${CHAT_NGINX_LISTEN:-127.0.0.1:8443}"
 GATEWAYS="${CHAT_NGINX_GATEWAYS:-127.0.0.1:8101 127.0.0.1:8102}"
 GATEWAY_SOCKETS="${CHAT_NGINX_GATEWAY_SOCKETS:-127.0.0.1:8111 127.0.0.1:8112}"
 AUTH="${CHAT_NGINX_AUTH:-127.0.0.1:8200}"
+OBJECT_STORE="${CHAT_NGINX_OBJECT_STORE:-127.0.0.1:8333}"
 WEB_ROOT="${CHAT_NGINX_WEB_ROOT:-$ROOT/web/dist}"
 CERT="${CHAT_NGINX_TLS_CERT:-$RUN/tls/localhost.crt}"
 KEY="${CHAT_NGINX_TLS_KEY:-$RUN/tls/localhost.key}"
@@ -86,6 +88,7 @@ render() {
   text=${text//@GATEWAYS@/$(servers "$GATEWAYS")}
   text=${text//@GATEWAY_SOCKETS@/$(servers "$GATEWAY_SOCKETS")}
   text=${text//@AUTH@/$(servers "$AUTH")}
+  text=${text//@OBJECT_STORE@/$(servers "$OBJECT_STORE")}
   printf '%s\n' "$text" >"$CONF"
   exemptions >"$DIR/limit-exempt.conf"
   nginx -t -q -p "$DIR" -c "$CONF" -e "$LOG" 2>>"$LOG" || fail "nginx rejected $CONF; see $LOG"

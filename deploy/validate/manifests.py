@@ -18,19 +18,26 @@ flow); in prod every StatefulSet keeps its data on volumes of its own, under a P
 nodes and zones, and the Redis URL that docs/operations.md has the operator put in the Secret
 chat-redis is a ``redis+sentinel://`` URL naming every Sentinel the manifests run, the primary
 they watch, and a number of replicas to wait for that still leaves one replica to lose.
+Attachments: the gateways and the media worker get every setting of the object store, its key
+pair and the internal token from Secrets, the same for both; every Secret key a pod reads is one
+its Secret has; no Ingress route reaches the gateways' /internal/ routes; where browsers reach
+the store at the site, the Ingress sends the public endpoint's path to it unchanged with the
+balancer's sandbox headers and upload limit, and elsewhere the web app's policy names its origin.
 
 Usage: manifests.py OVERLAY BUILT_YAML OUTPUT_DIR
 """
 
 from __future__ import annotations
 
+import importlib
+import ipaddress
 import json
 import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import msgspec
@@ -39,8 +46,10 @@ import yaml  # type: ignore[import-untyped]
 import chat_gateway
 from chat_auth.settings import PREFIX as AUTH_PREFIX
 from chat_auth.settings import AuthSettings
+from chat_common.object_store import SETTINGS_PREFIX as OBJECT_STORE_PREFIX
+from chat_common.object_store import ObjectStoreSettings
 from chat_common.redis_client import SENTINEL_SCHEME, SentinelGroup
-from chat_common.settings import SettingsError, load_settings
+from chat_common.settings import ServiceSettings, SettingsError, load_settings
 from chat_gateway.settings import PREFIX as GATEWAY_PREFIX
 from chat_gateway.settings import GatewaySettings
 from chat_worker.settings import PREFIX as WORKER_PREFIX
@@ -53,16 +62,74 @@ KUBECONFORM_GROUPS = {"postgresql.cnpg.io", "monitoring.coreos.com"}
 STRIMZI_GROUPS = {"kafka.strimzi.io", "core.strimzi.io"}
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
 
-# name → (settings class, prefix, port, readiness path, liveness path)
-SERVICES: dict[str, tuple[type[msgspec.Struct] | None, str, int, str, str]] = {
-    "gateway": (GatewaySettings, GATEWAY_PREFIX, 8101, "/readyz", "/healthz"),
-    "auth-service": (AuthSettings, AUTH_PREFIX, 8200, "/readyz", "/healthz"),
-    "persistence-worker": (WorkerSettings, WORKER_PREFIX, 8300, "/readyz", "/healthz"),
-    "web": (None, "", 8080, "/nginx-health", "/nginx-health"),
+
+class Service(NamedTuple):
+    settings: type[msgspec.Struct] | None
+    prefix: str
+    port: int
+    ready: str
+    live: str
+    # Why the settings class could not be loaded; None when it was, or the service has none.
+    missing: str | None = None
+
+
+def _loaded_service(module_name: str, port: int) -> Service:
+    """A service whose settings class is the one ServiceSettings subclass its settings module
+    defines, beside the module's PREFIX (the convention of every service's settings.py)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return Service(None, "", port, "/readyz", "/healthz", f"{module_name}: {exc}")
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, ServiceSettings)
+        and value.__module__ == module_name
+    ]
+    if len(classes) != 1 or not isinstance(getattr(module, "PREFIX", None), str):
+        found = sorted(c.__name__ for c in classes)
+        return Service(
+            None, "", port, "/readyz", "/healthz", f"{module_name}: settings classes {found}"
+        )
+    return Service(classes[0], module.PREFIX, port, "/readyz", "/healthz")
+
+
+# The Deployments of the system by name: settings, prefix, port, readiness and liveness paths.
+SERVICES: dict[str, Service] = {
+    "gateway": Service(GatewaySettings, GATEWAY_PREFIX, 8101, "/readyz", "/healthz"),
+    "auth-service": Service(AuthSettings, AUTH_PREFIX, 8200, "/readyz", "/healthz"),
+    "persistence-worker": Service(WorkerSettings, WORKER_PREFIX, 8300, "/readyz", "/healthz"),
+    "media-worker": _loaded_service("chat_media.settings", 8400),
+    "web": Service(None, "", 8080, "/nginx-health", "/nginx-health"),
 }
+# The object store's clients: both sign or use its URLs, so both get its every setting.
+OBJECT_STORE_CLIENTS = ("gateway", "media-worker")
+# Settings every client of the store is given explicitly: where the store is, where browsers
+# reach it, which bucket, the region signed into requests, the addressing style, the key pair.
+OBJECT_STORE_REQUIRED = (
+    "ENDPOINT_URL",
+    "PUBLIC_ENDPOINT_URL",
+    "BUCKET",
+    "REGION",
+    "PATH_STYLE",
+    "ACCESS_KEY_ID",
+    "SECRET_ACCESS_KEY",
+)
+OBJECT_STORE_SECRET_SETTINGS = ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")
+# The token of the gateways' /internal/ routes, by service: both must read the same Secret key.
+INTERNAL_TOKENS = {
+    "gateway": "CHAT_GATEWAY_INTERNAL_TOKEN",
+    "media-worker": "CHAT_MEDIA_INTERNAL_TOKEN",
+}
+# The media worker's address of the gateways' HTTP routes.
+MEDIA_GATEWAY_URL = "CHAT_MEDIA_GATEWAY_URL"
 # Every Python service serves these at its root for Prometheus and the kubelet, which reach the
 # pods directly; no Ingress route may lead to one.
 INTERNAL_PATHS = ("/metrics", "/readyz", "/healthz")
+# Routes between services (the media worker's on the gateways); none is ever published.
+INTERNAL_PREFIX = "/internal/"
+INTERNAL_ROUTE = "/internal/v1/rooms/general/messages/0/attachments"
 _REGEX_SYNTAX = re.compile(r"[\\^$.|?*+()\[\]{}]")
 # Containers allowed a writable root filesystem, with the reason.
 WRITABLE_ROOT = {
@@ -89,8 +156,45 @@ _REDIS_SECRET_URL = re.compile(
     r"kubectl -n chat create secret generic chat-redis\b.*?--from-literal=url=\"([^\"]+)\"",
     re.DOTALL,
 )
+# Every Secret CloudNativePG makes for a Cluster's application user, `<cluster>-app`, and its
+# keys (pkg/specs/secrets.go of CloudNativePG 1.28).
+CNPG_APP_SECRET_KEYS = frozenset(
+    {
+        "username",
+        "user",
+        "password",
+        "dbname",
+        "host",
+        "port",
+        "pgpass",
+        "uri",
+        "jdbc-uri",
+        "fqdn-uri",
+        "fqdn-jdbc-uri",
+    }
+)
+# `kubectl -n NAMESPACE create secret generic|tls NAME …` in docs/operations.md, one logical line.
+_CREATE_SECRET = re.compile(r"kubectl -n (\S+) create secret (generic|tls) (\S+)(.*)")
+_FROM_LITERAL = re.compile(r"--from-literal=([^=\s]+)=")
+_FROM_FILE = re.compile(r"--from-file=(\S+)")
+# The balancer's configuration: the Ingress of an in-cluster store sends what it sends.
+NGINX_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
+ATTACHMENT_HEADERS = NGINX_DIR / "attachment-headers.conf"
+CHAT_LOCATIONS = NGINX_DIR / "chat-locations.conf"
+_ADD_HEADER = re.compile(r'^add_header\s+(\S+)\s+"([^"]*)"\s+always;', re.MULTILINE)
+_ATTACHMENT_LOCATION = re.compile(r"^location \^~ /chat-attachments/ \{(.*?)^\}", re.M | re.S)
+_BODY_LIMIT = re.compile(r"^\s*client_max_body_size\s+(\S+);", re.MULTILINE)
+CUSTOM_HEADERS = "nginx.ingress.kubernetes.io/custom-headers"
+# Where the web image's nginx reads the origin of an object store that is not the site
+# (deploy/nginx/http-common.conf: attachment-origin*.conf beside /etc/nginx/nginx.conf).
+ATTACHMENT_ORIGIN_MOUNT = re.compile(r"^/etc/nginx/attachment-origin[^/]*\.conf$")
+_ATTACHMENT_ORIGIN = re.compile(r'^""\s+"([^"]+)";\s*$')
+# A key as the gateway names an original (docs/protocol.md, Attachments).
+SAMPLE_KEY = "originals/00000000-0000-4000-8000-000000000000"
+# An address of the public internet, where a cloud provider's S3 endpoint is (TEST-NET-3).
+PUBLIC_ADDRESS = "203.0.113.10"
 # Pods of the system that must never reach Redis or its Sentinels: they have no business there.
-NOT_REDIS_CLIENTS = ("persistence-worker", "web", "migrations")
+NOT_REDIS_CLIENTS = ("persistence-worker", "media-worker", "web", "migrations")
 # The label kube-prometheus-stack's Prometheus selects monitors and rules by.
 PROMETHEUS_SELECTOR_LABEL = "release"
 ARGO_WAVE = "argocd.argoproj.io/sync-wave"
@@ -263,12 +367,15 @@ def sleep_seconds(container: Resource) -> float:
 def check_services(report: Report, by_kind: dict[str, list[Resource]]) -> None:
     config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
     deployments = {r["metadata"]["name"]: r for r in by_kind.get("Deployment", [])}
-    for name, (settings, prefix, port, ready, live) in SERVICES.items():
+    for name, (settings, prefix, port, ready, live, missing) in SERVICES.items():
         where = f"Deployment/{name}"
         deployment = deployments.get(name)
         report.check(deployment is not None, where, "missing")
         if deployment is None:
             continue
+        report.check(
+            missing is None, where, f"its settings cannot be checked without its package: {missing}"
+        )
         container = pod_spec(deployment)["containers"][0]
         report.check(
             http_probe(container, "readinessProbe") == (ready, port),
@@ -444,13 +551,21 @@ def database_pools(report: Report, by_kind: dict[str, list[Resource]]) -> dict[s
             continue
         env = environment(deployments[name], config_maps)
         loaded = load_settings(settings, prefix, env)
-        if isinstance(loaded, AuthSettings):
-            size = loaded.database_pool_size
-        elif isinstance(loaded, WorkerSettings):
+        if isinstance(loaded, WorkerSettings):
             # One connection per parallel transaction and one for /readyz (chat_worker/service.py).
             size = loaded.write_connections + 1
-        else:
+        elif isinstance(loaded, GatewaySettings):
             size = gateway_pool_size()
+        else:
+            # The auth service's setting, and any other service's of the same name.
+            pool_size = getattr(loaded, "database_pool_size", None)
+            if not isinstance(pool_size, int):
+                report.errors.append(
+                    f"{report.overlay}: Deployment/{name}: no database_pool_size setting tells"
+                    " how many Postgres connections it opens"
+                )
+                continue
+            size = pool_size
         pools[name] = size * int(hpas[name]["spec"]["maxReplicas"])
     return pools
 
@@ -565,12 +680,14 @@ def check_network_policies(report: Report, by_kind: dict[str, list[Resource]]) -
 
 @dataclass(frozen=True)
 class Pod:
-    """A pod as NetworkPolicies see it: its namespace, its labels, its named ports."""
+    """A pod as NetworkPolicies see it: its namespace, its labels, its named ports; or, with an
+    ``address``, a place outside the cluster, which only ipBlock peers match."""
 
     name: str
     namespace: str
     labels: tuple[tuple[str, str], ...]
     ports: tuple[tuple[str, int], ...] = ()
+    address: str | None = None
 
     @classmethod
     def of(cls, workload: Resource) -> Pod:
@@ -591,6 +708,14 @@ class Pod:
 
 def _peer_matches(peer: Resource, pod: Pod, policy_namespace: str) -> bool:
     if "ipBlock" in peer:
+        if pod.address is None:
+            return False
+        address = ipaddress.ip_address(pod.address)
+        block = peer["ipBlock"]
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(excepted) for excepted in block.get("except", [])
+        )
+    if pod.address is not None:
         return False
     namespaces = peer.get("namespaceSelector")
     if namespaces is None:
@@ -704,6 +829,427 @@ def check_redis_flows(report: Report, by_kind: dict[str, list[Resource]]) -> Non
             )
             if "metrics" in dict(target.ports):
                 expect(prometheus, target, dict(target.ports)["metrics"], True)
+
+
+def secret_references(workload: Resource) -> Iterator[tuple[str, str | None, str]]:
+    """Every Secret a workload's pods read: (name, key or None for the whole Secret, where)."""
+    where = name_of(workload)
+    for container in containers(workload):
+        at = f"{where} container {container['name']}"
+        for variable in container.get("env", []):
+            selector = variable.get("valueFrom", {}).get("secretKeyRef")
+            if selector is not None:
+                yield selector["name"], selector["key"], f"{at} {variable['name']}"
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                yield source["secretRef"]["name"], None, f"{at} envFrom"
+    for volume in pod_spec(workload).get("volumes", []):
+        secret = volume.get("secret")
+        if secret is None:
+            continue
+        at = f"{where} volume {volume['name']}"
+        items = secret.get("items", [])
+        if not items:
+            yield secret["secretName"], None, at
+        for item in items:
+            yield secret["secretName"], item["key"], at
+
+
+def _key_selectors(value: Any, where: str) -> Iterator[tuple[str, str | None, str]]:
+    """CloudNativePG's secret key selectors ({name, key}) anywhere in a custom resource."""
+    if isinstance(value, dict):
+        if set(value) == {"name", "key"} and all(isinstance(v, str) for v in value.values()):
+            yield value["name"], value["key"], where
+            return
+        for item in value.values():
+            yield from _key_selectors(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _key_selectors(item, where)
+
+
+def documented_secrets(namespace: str, document: Path = OPERATIONS_DOC) -> dict[str, set[str]]:
+    """The Secrets docs/operations.md has the operator make in ``namespace``, with their keys."""
+    text = document.read_text().replace("\\\n", " ")
+    made: dict[str, set[str]] = {}
+    for found in _CREATE_SECRET.finditer(text):
+        if found[1] != namespace:
+            continue
+        keys = made.setdefault(found[3], set())
+        if found[2] == "tls":
+            keys.update({"tls.crt", "tls.key"})
+            continue
+        keys.update(_FROM_LITERAL.findall(found[4]))
+        for source in _FROM_FILE.findall(found[4]):
+            name, separator, _ = source.partition("=")
+            keys.add(name if separator else Path(source).name)
+    return made
+
+
+def check_secret_references(
+    report: Report, by_kind: dict[str, list[Resource]], document: Path = OPERATIONS_DOC
+) -> None:
+    """Every Secret key a pod or an operator reads is one that Secret has: a Secret of the
+    manifests, one docs/operations.md has the operator make in the overlay's namespace, or the
+    application Secret CloudNativePG makes for a Cluster."""
+    resources = [r for kind in by_kind.values() for r in kind]
+    namespace = next(
+        (r["metadata"]["namespace"] for r in resources if "namespace" in r["metadata"]),
+        "default",
+    )
+    available: dict[str, set[str]] = {}
+    for secret in by_kind.get("Secret", []):
+        keys = {*secret.get("data", {}), *secret.get("stringData", {})}
+        available.setdefault(secret["metadata"]["name"], set()).update(keys)
+    for cluster in by_kind.get("Cluster", []):
+        available.setdefault(f"{cluster['metadata']['name']}-app", set()).update(
+            CNPG_APP_SECRET_KEYS
+        )
+    for name, keys in documented_secrets(namespace, document).items():
+        available.setdefault(name, set()).update(keys)
+    references = [
+        reference
+        for kind in WORKLOADS
+        for workload in by_kind.get(kind, [])
+        for reference in secret_references(workload)
+    ]
+    for cluster in by_kind.get("Cluster", []):
+        references += list(_key_selectors(cluster["spec"], name_of(cluster)))
+    for name, key, where in references:
+        if name not in available:
+            report.errors.append(
+                f"{report.overlay}: {where}: Secret {name} is neither in the manifests nor made"
+                f" in namespace {namespace} by docs/operations.md"
+            )
+        elif key is not None and key not in available[name]:
+            report.errors.append(
+                f"{report.overlay}: {where}: Secret {name} has no key {key}"
+                f" (it has {', '.join(sorted(available[name]))})"
+            )
+
+
+def _secret_refs(workload: Resource) -> dict[str, tuple[str, str]]:
+    """The first container's variables that come from a Secret: variable → (Secret, key)."""
+    container = pod_spec(workload)["containers"][0]
+    return {
+        variable["name"]: (selector["name"], selector["key"])
+        for variable in container.get("env", [])
+        if (selector := variable.get("valueFrom", {}).get("secretKeyRef")) is not None
+    }
+
+
+def public_store(settings: ObjectStoreSettings) -> tuple[str, str]:
+    """Where browsers fetch the store's files: the origin, and the path every key follows
+    (``/<bucket>/`` path-style; ``/`` when the bucket is in the host name)."""
+    base = urlsplit(settings.public_endpoint_url or settings.endpoint_url)
+    path = base.path.rstrip("/")
+    if settings.path_style:
+        return f"{base.scheme}://{base.netloc}", f"{path}/{settings.bucket}/"
+    return f"{base.scheme}://{settings.bucket}.{base.netloc}", f"{path}/"
+
+
+def check_object_store(report: Report, by_kind: dict[str, list[Resource]]) -> None:
+    """The gateways and the media worker get every setting of the object store, the key pair
+    from a Secret, the same store as each other, and the internal token from one Secret key;
+    the media worker calls the gateways through their Service. Then where browsers reach the
+    store is checked (check_attachment_route)."""
+    config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
+    deployments = {r["metadata"]["name"]: r for r in by_kind.get("Deployment", [])}
+    fields = {f"{OBJECT_STORE_PREFIX}{f.upper()}" for f in ObjectStoreSettings.__struct_fields__}
+    loaded: dict[str, ObjectStoreSettings] = {}
+    credentials: dict[str, tuple[tuple[str, str] | None, ...]] = {}
+    tokens: dict[str, tuple[str, str] | None] = {}
+    for name in OBJECT_STORE_CLIENTS:
+        deployment = deployments.get(name)
+        if deployment is None:
+            continue
+        where = name_of(deployment)
+        env = environment(deployment, config_maps)
+        refs = _secret_refs(deployment)
+        for setting in OBJECT_STORE_REQUIRED:
+            report.check(
+                f"{OBJECT_STORE_PREFIX}{setting}" in env,
+                where,
+                f"no {OBJECT_STORE_PREFIX}{setting}",
+            )
+        for variable in sorted(env):
+            if variable.startswith(OBJECT_STORE_PREFIX):
+                report.check(
+                    variable in fields, where, f"{variable} is no setting of the object store"
+                )
+        for setting in OBJECT_STORE_SECRET_SETTINGS:
+            variable = f"{OBJECT_STORE_PREFIX}{setting}"
+            report.check(
+                variable not in env or variable in refs,
+                where,
+                f"{variable} is not read from a Secret",
+            )
+        credentials[name] = tuple(
+            refs.get(f"{OBJECT_STORE_PREFIX}{s}") for s in OBJECT_STORE_SECRET_SETTINGS
+        )
+        try:
+            loaded[name] = load_settings(ObjectStoreSettings, OBJECT_STORE_PREFIX, env)
+        except SettingsError as exc:
+            report.errors.append(f"{report.overlay}: {where}: {exc}")
+        token = INTERNAL_TOKENS[name]
+        report.check(token in refs, where, f"{token} is not read from a Secret")
+        tokens[name] = refs.get(token)
+    if len(loaded) == len(OBJECT_STORE_CLIENTS):
+        gateway, media = (loaded[name] for name in OBJECT_STORE_CLIENTS)
+        report.check(
+            gateway == media,
+            "Deployment/media-worker",
+            "its object store settings differ from the gateways'",
+        )
+        report.check(
+            credentials["gateway"] == credentials["media-worker"],
+            "Deployment/media-worker",
+            "its object store key pair is not the Secret keys the gateways read",
+        )
+    if len(tokens) == len(INTERNAL_TOKENS):
+        report.check(
+            tokens["gateway"] == tokens["media-worker"],
+            "Deployment/media-worker",
+            f"{INTERNAL_TOKENS['media-worker']} {tokens['media-worker']} is not the Secret key"
+            f" the gateways' {INTERNAL_TOKENS['gateway']} comes from {tokens['gateway']}",
+        )
+    if "media-worker" in deployments:
+        check_media_gateway_url(report, by_kind, deployments, config_maps)
+    if "gateway" in loaded:
+        check_attachment_route(report, by_kind, loaded["gateway"])
+        check_object_store_flows(report, by_kind, loaded["gateway"])
+
+
+def _service_port(service: Resource, port: int, workload: Resource) -> int | None:
+    """The container port a Service's ``port`` leads to on the workload's pods."""
+    named = dict(Pod.of(workload).ports)
+    for entry in service["spec"].get("ports", []):
+        if int(entry["port"]) != port:
+            continue
+        target = entry.get("targetPort", entry["port"])
+        return named.get(target) if isinstance(target, str) else int(target)
+    return None
+
+
+def check_media_gateway_url(
+    report: Report,
+    by_kind: dict[str, list[Resource]],
+    deployments: dict[str, Resource],
+    config_maps: dict[str, Resource],
+) -> None:
+    """The media worker reaches the gateways' HTTP port through their Service, never the site."""
+    where = "Deployment/media-worker"
+    url = environment(deployments["media-worker"], config_maps).get(MEDIA_GATEWAY_URL, "")
+    parts = urlsplit(url)
+    gateway = deployments.get("gateway")
+    services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
+    service = services.get((parts.hostname or "").split(".")[0])
+    reaches = (
+        gateway is not None
+        and service is not None
+        and selects(
+            {"matchLabels": service["spec"].get("selector", {})}, dict(Pod.of(gateway).labels)
+        )
+        and _service_port(service, parts.port or 80, gateway) == SERVICES["gateway"].port
+    )
+    report.check(
+        parts.scheme == "http" and reaches,
+        where,
+        f"{MEDIA_GATEWAY_URL} {url!r} is not the gateway Service's HTTP port"
+        f" ({SERVICES['gateway'].port})",
+    )
+
+
+def attachment_headers(path: Path = ATTACHMENT_HEADERS) -> dict[str, str]:
+    """The headers the balancer sends on every response under /chat-attachments/, by name;
+    HSTS, a variable there, is the Ingress controller's own."""
+    return dict(_ADD_HEADER.findall(path.read_text()))
+
+
+def balancer_body_limit(path: Path = CHAT_LOCATIONS) -> str:
+    """client_max_body_size of the balancer's /chat-attachments/ location: the upload limit."""
+    location = _ATTACHMENT_LOCATION.search(path.read_text())
+    limit = _BODY_LIMIT.search(location[1]) if location else None
+    if limit is None:
+        raise SystemExit(f"{path}: no client_max_body_size in location ^~ /chat-attachments/")
+    return limit[1]
+
+
+def check_attachment_route(
+    report: Report,
+    by_kind: dict[str, list[Resource]],
+    settings: ObjectStoreSettings,
+    headers: Path = ATTACHMENT_HEADERS,
+    locations: Path = CHAT_LOCATIONS,
+) -> None:
+    """Where browsers reach the store. At the site's own origin, an Ingress routes the public
+    endpoint's path to the store's Service unchanged (the signature covers it), with the
+    balancer's sandbox headers and upload limit; at an origin of its own, the web app's
+    Content-Security-Policy names that origin."""
+    origin, prefix = public_store(settings)
+    public = urlsplit(origin)
+    ingresses = by_kind.get("Ingress", [])
+    sites = {rule["host"] for ingress in ingresses for rule in ingress["spec"]["rules"]}
+    where = f"{OBJECT_STORE_PREFIX}PUBLIC_ENDPOINT_URL {origin}"
+    if public.netloc not in sites:
+        check_attachment_origin(report, by_kind, origin)
+        return
+    report.check(
+        settings.path_style,
+        where,
+        "is the site's origin but not path-style: the bucket would need a host name of its own",
+    )
+    report.check(
+        prefix == f"/{settings.bucket}/",
+        where,
+        f"has a path: the store checks the signature against the path the browser asked for,"
+        f" so files must be at /{settings.bucket}/ of the site",
+    )
+    routes = ingress_routes(ingresses).get(public.netloc, [])
+    uri = prefix + SAMPLE_KEY
+    route = route_for(routes, uri)
+    store = (urlsplit(settings.endpoint_url).hostname or "").split(".")[0]
+    if route is None or route.service != store:
+        reached = "nothing" if route is None else f"Service {route.service}"
+        report.errors.append(
+            f"{report.overlay}: Ingress: {public.netloc}{uri} reaches {reached}, not the object"
+            f" store's Service {store} (the Ingress path must be the public endpoint's {prefix})"
+        )
+        return
+    at = f"Ingress/{route.ingress}"
+    report.check(
+        route.path == prefix,
+        at,
+        f"routes {route.path}, not the public endpoint's path {prefix}",
+    )
+    report.check(
+        upstream_uri(route, uri) == uri,
+        at,
+        f"rewrites {uri} to {upstream_uri(route, uri)}: the store checks the signature against"
+        " the path the browser signed",
+    )
+    ingress = next(i for i in ingresses if i["metadata"]["name"] == route.ingress)
+    annotations = ingress["metadata"].get("annotations", {})
+    namespace = ingress["metadata"].get("namespace", "default")
+    named = annotations.get(CUSTOM_HEADERS, "")
+    config_map = next(
+        (
+            c
+            for c in by_kind.get("ConfigMap", [])
+            if f"{c['metadata'].get('namespace', 'default')}/{c['metadata']['name']}" == named
+        ),
+        None,
+    )
+    report.check(
+        config_map is not None,
+        at,
+        f"{CUSTOM_HEADERS} {named!r} names no ConfigMap {namespace}/<name> of the manifests:"
+        " the attachment path would carry no sandbox Content-Security-Policy",
+    )
+    sent = config_map.get("data", {}) if config_map is not None else {}
+    policy = sent.get("Content-Security-Policy", "").split("; ")
+    report.check(
+        config_map is None or ("sandbox" in policy and "default-src 'none'" in policy),
+        at,
+        "the attachment path's Content-Security-Policy is not `sandbox; default-src 'none'`",
+    )
+    for header, value in attachment_headers(headers).items():
+        report.check(
+            config_map is None or sent.get(header) == value,
+            at,
+            f"sends {header} {sent.get(header)!r}, not the balancer's {value!r} ({headers.name})",
+        )
+    limit = balancer_body_limit(locations)
+    body = annotations.get("nginx.ingress.kubernetes.io/proxy-body-size")
+    report.check(
+        body == limit,
+        at,
+        f"proxy-body-size {body} is not the upload limit of the balancer ({limit})",
+    )
+    report.check(
+        annotations.get("nginx.ingress.kubernetes.io/proxy-request-buffering") == "off",
+        at,
+        "buffers uploads (proxy-request-buffering is not off)",
+    )
+
+
+def check_attachment_origin(
+    report: Report, by_kind: dict[str, list[Resource]], origin: str
+) -> None:
+    """A store at an origin of its own: the web pods mount the file that puts it into the
+    app's Content-Security-Policy (img-src and connect-src)."""
+    config_maps = {r["metadata"]["name"]: r for r in by_kind.get("ConfigMap", [])}
+    web = next((d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "web"), None)
+    named: set[str] = set()
+    if web is not None:
+        volumes = {v["name"]: v for v in pod_spec(web).get("volumes", [])}
+        for container in pod_spec(web)["containers"]:
+            for mount in container.get("volumeMounts", []):
+                if not ATTACHMENT_ORIGIN_MOUNT.match(mount["mountPath"]):
+                    continue
+                source = volumes.get(mount["name"], {}).get("configMap", {})
+                data = config_maps.get(source.get("name", ""), {}).get("data", {})
+                for line in str(data.get(mount.get("subPath", ""), "")).splitlines():
+                    if found := _ATTACHMENT_ORIGIN.match(line):
+                        named.add(found[1])
+    report.check(
+        origin in named,
+        "Deployment/web",
+        f"the app's Content-Security-Policy does not allow the object store's origin {origin}:"
+        f" no /etc/nginx/attachment-origin.conf naming it (it names {sorted(named)})",
+    )
+
+
+def check_object_store_flows(
+    report: Report, by_kind: dict[str, list[Resource]], settings: ObjectStoreSettings
+) -> None:
+    """The NetworkPolicies let the gateways and the media worker reach the store, and the media
+    worker the gateways' HTTP port; no other pod of the system reaches an in-cluster store."""
+    policies = by_kind.get("NetworkPolicy", [])
+    workloads = [r for kind in WORKLOADS for r in by_kind.get(kind, [])]
+    pods = {dict(p.labels).get("app.kubernetes.io/name", p.name): p for p in map(Pod.of, workloads)}
+    endpoint = urlsplit(settings.endpoint_url)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
+    service = services.get((endpoint.hostname or "").split(".")[0])
+    targets: list[Pod] = []
+    if service is not None:
+        selector = {"matchLabels": service["spec"].get("selector", {})}
+        for workload in workloads:
+            pod = Pod.of(workload)
+            if selects(selector, dict(pod.labels)):
+                target_port = _service_port(service, port, workload)
+                report.check(
+                    target_port is not None,
+                    f"Service/{service['metadata']['name']}",
+                    f"has no port {port} ({OBJECT_STORE_PREFIX}ENDPOINT_URL)",
+                )
+                targets.append(
+                    Pod(pod.name, pod.namespace, pod.labels, ((str(port), target_port or -1),))
+                )
+        report.check(bool(targets), f"Service/{service['metadata']['name']}", "selects no pod")
+    else:
+        # Outside the cluster: an address of the public internet.
+        targets.append(Pod("object-store", "", (), (), PUBLIC_ADDRESS))
+
+    def expect(source: Pod, target: Pod, target_port: int, allowed: bool) -> None:
+        report.check(
+            reachable(policies, source, target, target_port) == allowed,
+            f"NetworkPolicy ({source.namespace}/{source.name} -> {target.name}:{target_port})",
+            "must be allowed" if allowed else "must be denied",
+        )
+
+    for target in targets:
+        target_port = target.ports[0][1] if target.ports else port
+        for name in OBJECT_STORE_CLIENTS:
+            if name in pods:
+                expect(pods[name], target, target_port, True)
+        if target.address is None:
+            for name in ("auth-service", "persistence-worker", "web", "migrations"):
+                if name in pods:
+                    expect(pods[name], target, target_port, False)
+    if "media-worker" in pods and "gateway" in pods:
+        expect(pods["media-worker"], pods["gateway"], SERVICES["gateway"].port, True)
 
 
 def check_stateful_sets(report: Report, by_kind: dict[str, list[Resource]]) -> None:
@@ -963,22 +1509,24 @@ def upstream_uri(route: IngressRoute, uri: str) -> str:
 
 
 def check_published_paths(report: Report, ingresses: list[Resource]) -> None:
-    """No request through the Ingresses reaches a service's metrics or probes.
+    """No request through the Ingresses reaches a service's metrics or probes, or the routes
+    between services under /internal/ (the media worker's on the gateways).
 
     Tries each internal path after the literal start of every route's path (``/auth`` for
     ``/auth/(v1/.*)``, nothing for ``/``), the requests a prefix-stripping route would turn
     into an internal path.
     """
-    internal = {name for name, (settings, *_) in SERVICES.items() if settings is not None}
+    internal = {name for name, service in SERVICES.items() if service.settings or service.missing}
+    probes = (*INTERNAL_PATHS, INTERNAL_ROUTE)
     for host, routes in ingress_routes(ingresses).items():
         starts = {_REGEX_SYNTAX.split(route.path, 1)[0].rstrip("/") for route in routes}
-        for uri in sorted(start + path for start in starts for path in INTERNAL_PATHS):
+        for uri in sorted(start + path for start in starts for path in probes):
             route = route_for(routes, uri)
             if route is None or route.service not in internal:
                 continue
             upstream = upstream_uri(route, uri).split("?", 1)[0]
             report.check(
-                upstream not in INTERNAL_PATHS,
+                upstream not in INTERNAL_PATHS and not upstream.startswith(INTERNAL_PREFIX),
                 f"Ingress/{route.ingress}",
                 f"{host}{uri} reaches {route.service}'s {upstream}, which is for the cluster only",
             )
@@ -1042,6 +1590,8 @@ def main(argv: list[str]) -> int:
         check_redis_flows,
         check_stateful_sets,
         check_redis_url,
+        check_secret_references,
+        check_object_store,
     ]
     for check in checks:
         check(report, by_kind)

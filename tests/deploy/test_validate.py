@@ -48,10 +48,9 @@ def _kustomize() -> str:
     return str(found[-1])
 
 
-@pytest.fixture(scope="module")
-def prod() -> list[dict[str, Any]]:
+def _build(overlay: str) -> list[dict[str, Any]]:
     built = subprocess.run(
-        [_kustomize(), "build", str(ROOT / "k8s" / "overlays" / "prod")],
+        [_kustomize(), "build", str(ROOT / "k8s" / "overlays" / overlay)],
         check=True,
         capture_output=True,
         text=True,
@@ -59,17 +58,30 @@ def prod() -> list[dict[str, Any]]:
     return [r for r in yaml.safe_load_all(built) if r]
 
 
+@pytest.fixture(scope="module")
+def prod() -> list[dict[str, Any]]:
+    return _build("prod")
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[dict[str, Any]]:
+    return _build("dev")
+
+
 def _errors(
-    resources: list[dict[str, Any]], tmp_path: Path, redis_url: str | None = None
+    resources: list[dict[str, Any]],
+    tmp_path: Path,
+    redis_url: str | None = None,
+    overlay: str = "prod",
 ) -> list[str]:
-    """Every check of manifests.py on ``resources`` as prod; the Redis URL is the one
+    """Every check of manifests.py on ``resources`` as ``overlay``; the Redis URL is the one
     docs/operations.md documents unless given."""
     built = tmp_path / "all.yaml"
     built.write_text(yaml.safe_dump_all(resources))
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
         by_kind.setdefault(resource["kind"], []).append(resource)
-    report = manifests.Report("prod")
+    report = manifests.Report(overlay)
     manifests.sort_by_validator(resources, tmp_path, report)
     for workload in (r for kind in manifests.WORKLOADS for r in by_kind.get(kind, [])):
         manifests.check_container_bounds(report, workload)
@@ -84,6 +96,8 @@ def _errors(
     manifests.check_redis_flows(report, by_kind)
     manifests.check_stateful_sets(report, by_kind)
     manifests.check_redis_url(report, by_kind, redis_url)
+    manifests.check_secret_references(report, by_kind)
+    manifests.check_object_store(report, by_kind)
     manifests.check_ingress(report, by_kind, 20.0)
     errors: list[str] = report.errors
     return errors
@@ -106,6 +120,10 @@ def _named(resources: list[dict[str, Any]], kind: str, name: str) -> dict[str, A
 
 def test_the_prod_overlay_passes(prod: list[dict[str, Any]], tmp_path: Path) -> None:
     assert _errors(prod, tmp_path) == []
+
+
+def test_the_dev_overlay_passes(dev: list[dict[str, Any]], tmp_path: Path) -> None:
+    assert _errors(dev, tmp_path, overlay="dev") == []
 
 
 def test_a_grace_period_shorter_than_the_drain_is_refused(
@@ -269,7 +287,8 @@ def test_services_that_bypass_the_pooler_are_refused(
 def test_pools_that_outgrow_the_pooler_or_postgres_are_refused(
     prod: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    # 40 gateways of 10 connections: 400 + auth-service 100 + persistence-worker 36 = 536.
+    # 40 gateways of 10 connections: 400 + auth-service 100 + persistence-worker 36 = 536, and
+    # the media worker's pool.
     broken = copy.deepcopy(prod)
     _find(broken, "HorizontalPodAutoscaler", "gateway")["spec"]["maxReplicas"] = 40
     _find(broken, "Cluster", "chat-postgres")["spec"]["postgresql"]["parameters"][
@@ -277,7 +296,8 @@ def test_pools_that_outgrow_the_pooler_or_postgres_are_refused(
     ] = "300"
     errors = _errors(broken, tmp_path)
     assert any(
-        "Pooler/chat-postgres-pooler: one instance opens at most 450 connections < 536" in e
+        "Pooler/chat-postgres-pooler: one instance opens at most 450 connections < 5" in e
+        and "(auth-service 100 + gateway 400 + media-worker " in e
         for e in errors
     ), errors
     assert any("Cluster/chat-postgres: max_connections 300 < 2 poolers x 450" in e for e in errors)
@@ -300,11 +320,15 @@ def test_the_pool_arithmetic_reads_each_services_pool() -> None:
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
         by_kind.setdefault(resource["kind"], []).append(resource)
-    assert manifests.database_pools(report, by_kind) == {
+    pools = manifests.database_pools(report, by_kind)
+    assert report.errors == []
+    assert {name: pools[name] for name in ("gateway", "auth-service", "persistence-worker")} == {
         "gateway": 10 * 30,
         "auth-service": 10 * 10,
         "persistence-worker": 3 * 12,
     }
+    # Its pool at the HPA's maximum of 12, whatever its size.
+    assert pools["media-worker"] % 12 == 0
 
 
 def test_a_migration_job_argo_cd_cannot_order_is_refused(
@@ -666,6 +690,404 @@ def test_sentinels_watching_no_redis_stateful_set_are_refused(
     ), errors
 
 
+# The attachments: the object store's settings and Secrets, its route, and /internal/.
+
+
+def _env(resources: list[dict[str, Any]], deployment: str) -> list[dict[str, Any]]:
+    container = _named(resources, "Deployment", deployment)["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    env: list[dict[str, Any]] = container["env"]
+    return env
+
+
+def _variable(resources: list[dict[str, Any]], deployment: str, name: str) -> dict[str, Any]:
+    for variable in _env(resources, deployment):
+        if variable["name"] == name:
+            return variable
+    raise AssertionError(f"Deployment/{deployment} has no {name}")
+
+
+def _without_variable(resources: list[dict[str, Any]], deployment: str, name: str) -> None:
+    env = _env(resources, deployment)
+    env[:] = [variable for variable in env if variable["name"] != name]
+
+
+def test_a_client_of_the_store_without_a_setting_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    del _find(broken, "ConfigMap", "object-store-config")["data"]["CHAT_OBJECT_STORE_BUCKET"]
+    _without_variable(broken, "media-worker", "CHAT_OBJECT_STORE_SECRET_ACCESS_KEY")
+    errors = _errors(broken, tmp_path)
+    for deployment in ("gateway", "media-worker"):
+        assert f"prod: Deployment/{deployment}: no CHAT_OBJECT_STORE_BUCKET" in errors, errors
+    assert "prod: Deployment/media-worker: no CHAT_OBJECT_STORE_SECRET_ACCESS_KEY" in errors
+    assert any(
+        e.startswith("prod: Deployment/media-worker: invalid configuration")
+        and e.endswith("CHAT_OBJECT_STORE_SECRET_ACCESS_KEY is required")
+        for e in errors
+    ), errors
+
+
+def test_an_unknown_object_store_setting_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _find(broken, "ConfigMap", "object-store-config")["data"]["CHAT_OBJECT_STORE_BUCKETS"] = "a"
+    errors = _errors(broken, tmp_path)
+    assert (
+        "prod: Deployment/gateway: CHAT_OBJECT_STORE_BUCKETS is no setting of the object store"
+        in errors
+    ), errors
+
+
+def test_a_store_key_outside_a_secret_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    variable = _variable(broken, "gateway", "CHAT_OBJECT_STORE_SECRET_ACCESS_KEY")
+    del variable["valueFrom"]
+    variable["value"] = "written-into-the-manifest"
+    errors = _errors(broken, tmp_path)
+    assert (
+        "prod: Deployment/gateway: CHAT_OBJECT_STORE_SECRET_ACCESS_KEY is not read from a Secret"
+        in errors
+    ), errors
+    assert (
+        "prod: Deployment/media-worker: its object store key pair is not the Secret keys the"
+        " gateways read" in errors
+    ), errors
+
+
+def test_a_media_worker_on_another_store_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    _env(broken, "media-worker").append({"name": "CHAT_OBJECT_STORE_BUCKET", "value": "other"})
+    errors = _errors(broken, tmp_path)
+    assert (
+        "prod: Deployment/media-worker: its object store settings differ from the gateways'"
+        in errors
+    ), errors
+
+
+def test_an_internal_token_missing_or_from_another_secret_key_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    selector = _variable(broken, "media-worker", "CHAT_MEDIA_INTERNAL_TOKEN")["valueFrom"]
+    selector["secretKeyRef"] = {"name": "chat-redis", "key": "password"}
+    errors = _errors(broken, tmp_path)
+    assert any(
+        e.startswith(
+            "prod: Deployment/media-worker: CHAT_MEDIA_INTERNAL_TOKEN ('chat-redis', 'password')"
+            " is not the Secret key the gateways' CHAT_GATEWAY_INTERNAL_TOKEN comes from"
+        )
+        for e in errors
+    ), errors
+    _without_variable(broken, "gateway", "CHAT_GATEWAY_INTERNAL_TOKEN")
+    errors = _errors(broken, tmp_path)
+    assert (
+        "prod: Deployment/gateway: CHAT_GATEWAY_INTERNAL_TOKEN is not read from a Secret" in errors
+    ), errors
+
+
+def test_a_media_worker_calling_the_gateways_elsewhere_than_their_service_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # Through the site: the Ingress publishes no /internal/ route, so every call would fail.
+    for url in ("https://chat.example.com", "http://gateway:8111", "http://auth-service:8200"):
+        broken = copy.deepcopy(prod)
+        _find(broken, "ConfigMap", "media-config")["data"]["CHAT_MEDIA_GATEWAY_URL"] = url
+        errors = _errors(broken, tmp_path)
+        assert (
+            f"prod: Deployment/media-worker: CHAT_MEDIA_GATEWAY_URL {url!r} is not the gateway"
+            " Service's HTTP port (8101)" in errors
+        ), errors
+
+
+def test_the_documented_secrets_are_read_with_their_keys() -> None:
+    made = manifests.documented_secrets("chat")
+    assert made["chat-object-store"] == {"access_key_id", "secret_access_key"}
+    assert made["chat-internal-token"] == {"token"}
+    assert made["chat-redis"] == {"password", "url"}
+    assert made["auth-signing-keys"] == {"signing.pem", "previous.pem"}
+    assert manifests.documented_secrets("chat-dev")["chat-tls"] == {"tls.crt", "tls.key"}
+
+
+def test_a_secret_key_no_secret_has_is_refused(
+    prod: list[dict[str, Any]], dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    selector = _variable(broken, "gateway", "CHAT_GATEWAY_INTERNAL_TOKEN")["valueFrom"]
+    selector["secretKeyRef"]["key"] = "value"
+    _variable(broken, "media-worker", "DATABASE_USER")["valueFrom"]["secretKeyRef"]["key"] = "name"
+    errors = _errors(broken, tmp_path)
+    assert (
+        "prod: Deployment/gateway container gateway CHAT_GATEWAY_INTERNAL_TOKEN: Secret"
+        " chat-internal-token has no key value (it has token)" in errors
+    ), errors
+    assert any(
+        e.startswith(
+            "prod: Deployment/media-worker container media-worker DATABASE_USER: Secret"
+            " chat-postgres-app has no key name (it has dbname, "
+        )
+        for e in errors
+    ), errors
+    # dev makes its Secrets in the kustomization: without one, nothing makes it.
+    broken = [r for r in copy.deepcopy(dev) if not r["metadata"]["name"].startswith("chat-object")]
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert any(
+        e.startswith(
+            "dev: Deployment/gateway container gateway CHAT_OBJECT_STORE_ACCESS_KEY_ID: Secret"
+            " chat-object-store-"
+        )
+        and e.endswith(
+            " is neither in the manifests nor made in namespace chat-dev by docs/operations.md"
+        )
+        for e in errors
+    ), errors
+
+
+def test_an_operations_page_without_a_secret_the_pods_read_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    document = tmp_path / "operations.md"
+    text = manifests.OPERATIONS_DOC.read_text()
+    document.write_text(text.replace("secret generic chat-internal-token", "secret generic x"))
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for resource in prod:
+        by_kind.setdefault(resource["kind"], []).append(resource)
+    report = manifests.Report("prod")
+    manifests.check_secret_references(report, by_kind, document)
+    assert sorted(report.errors) == [
+        f"prod: Deployment/{name} container {name} {variable}: Secret chat-internal-token is"
+        " neither in the manifests nor made in namespace chat by docs/operations.md"
+        for name, variable in (
+            ("gateway", "CHAT_GATEWAY_INTERNAL_TOKEN"),
+            ("media-worker", "CHAT_MEDIA_INTERNAL_TOKEN"),
+        )
+    ]
+
+
+@pytest.mark.parametrize("overlay", ["prod", "dev"])
+def test_an_ingress_route_to_the_internal_routes_is_refused(
+    prod: list[dict[str, Any]], dev: list[dict[str, Any]], tmp_path: Path, overlay: str
+) -> None:
+    broken = copy.deepcopy(prod if overlay == "prod" else dev)
+    gateway = _find(broken, "Ingress", "chat-gateway")
+    host = gateway["spec"]["rules"][0]["host"]
+    paths = gateway["spec"]["rules"][0]["http"]["paths"]
+    paths.append({**paths[1], "path": "/internal/", "pathType": "Prefix"})
+    errors = _errors(broken, tmp_path, overlay=overlay)
+    assert (
+        f"{overlay}: Ingress/chat-gateway: {host}/internal/v1/rooms/general/messages/0/attachments"
+        " reaches gateway's /internal/v1/rooms/general/messages/0/attachments, which is for the"
+        " cluster only" in errors
+    ), errors
+
+
+def test_a_prefix_stripping_route_that_reaches_the_internal_routes_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    gateway = _find(broken, "Ingress", "chat-gateway")
+    paths = gateway["spec"]["rules"][0]["http"]["paths"]
+    gateway["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"] = "/$1"
+    paths[1] = {**paths[1], "path": "/v1/(.*)", "pathType": "ImplementationSpecific"}
+    errors = _errors(broken, tmp_path)
+    assert any(
+        "chat.example.com/v1/internal/v1/rooms/general/messages/0/attachments reaches gateway's"
+        " /internal/v1/rooms/general/messages/0/attachments" in e
+        for e in errors
+    ), errors
+
+
+def _attachments(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return _named(resources, "Ingress", "chat-attachments")
+
+
+def test_an_attachment_path_without_the_sandbox_headers_is_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(dev)
+    del _attachments(broken)["metadata"]["annotations"][manifests.CUSTOM_HEADERS]
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert (
+        "dev: Ingress/chat-attachments: nginx.ingress.kubernetes.io/custom-headers '' names no"
+        " ConfigMap chat-dev/<name> of the manifests: the attachment path would carry no"
+        " sandbox Content-Security-Policy" in errors
+    ), errors
+
+
+def test_an_attachment_path_whose_policy_does_not_sandbox_is_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(dev)
+    headers = _named(broken, "ConfigMap", "chat-attachment-headers")["data"]
+    headers["Content-Security-Policy"] = "default-src 'none'"
+    del headers["X-Content-Type-Options"]
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert (
+        "dev: Ingress/chat-attachments: the attachment path's Content-Security-Policy is not"
+        " `sandbox; default-src 'none'`" in errors
+    ), errors
+    assert (
+        "dev: Ingress/chat-attachments: sends X-Content-Type-Options None, not the balancer's"
+        " 'nosniff' (attachment-headers.conf)" in errors
+    ), errors
+
+
+def test_an_ingress_that_sends_other_headers_than_the_balancer_is_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The balancer's file is what both are held to: a header changed there alone is found."""
+    headers = tmp_path / "attachment-headers.conf"
+    text = manifests.ATTACHMENT_HEADERS.read_text()
+    headers.write_text(text.replace('"private, no-store"', '"no-store"'))
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for resource in dev:
+        by_kind.setdefault(resource["kind"], []).append(resource)
+    report = manifests.Report("dev")
+    config_maps = {r["metadata"]["name"]: r for r in by_kind["ConfigMap"]}
+    env = manifests.environment(_named(dev, "Deployment", "gateway"), config_maps)
+    settings = manifests.load_settings(
+        manifests.ObjectStoreSettings, manifests.OBJECT_STORE_PREFIX, env
+    )
+    manifests.check_attachment_route(report, by_kind, settings, headers=headers)
+    assert report.errors == [
+        "dev: Ingress/chat-attachments: sends Cache-Control 'private, no-store', not the"
+        " balancer's 'no-store' (attachment-headers.conf)"
+    ]
+
+
+def test_an_attachment_route_off_the_public_endpoints_path_is_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(dev)
+    _attachments(broken)["spec"]["rules"][0]["http"]["paths"][0]["path"] = "/files/"
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert (
+        "dev: Ingress: chat.localhost/chat-attachments/originals/00000000-0000-4000-8000-"
+        "000000000000 reaches Service web, not the object store's Service object-store (the"
+        " Ingress path must be the public endpoint's /chat-attachments/)" in errors
+    ), errors
+
+
+def test_a_public_endpoint_with_a_path_or_virtual_hosted_at_the_site_is_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(dev)
+    data = _find(broken, "ConfigMap", "object-store-config")["data"]
+    data["CHAT_OBJECT_STORE_PUBLIC_ENDPOINT_URL"] = "https://chat.localhost/files"
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert any(
+        e.startswith(
+            "dev: CHAT_OBJECT_STORE_PUBLIC_ENDPOINT_URL https://chat.localhost: has a path"
+        )
+        for e in errors
+    ), errors
+    data["CHAT_OBJECT_STORE_PUBLIC_ENDPOINT_URL"] = "https://localhost"
+    data["CHAT_OBJECT_STORE_PATH_STYLE"] = "false"
+    # The bucket's own name under the site: chat-attachments.localhost, no site of this overlay.
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert any(
+        "Deployment/web: the app's Content-Security-Policy does not allow the object store's"
+        " origin https://chat-attachments.localhost" in e
+        for e in errors
+    ), errors
+
+
+def test_an_attachment_route_that_rewrites_or_buffers_is_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(dev)
+    annotations = _attachments(broken)["metadata"]["annotations"]
+    annotations["nginx.ingress.kubernetes.io/rewrite-target"] = "/chat-attachments/$1"
+    annotations["nginx.ingress.kubernetes.io/proxy-body-size"] = "64k"
+    del annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"]
+    _attachments(broken)["spec"]["rules"][0]["http"]["paths"][0]["path"] = "/chat-attachments/(.*)"
+    errors = _errors(broken, tmp_path, overlay="dev")
+    key = "originals/00000000-0000-4000-8000-000000000000"
+    assert any(
+        e.startswith(
+            f"dev: Ingress/chat-attachments: rewrites /chat-attachments/{key} to"
+            f" /chat-attachments/{key}"
+        )
+        for e in errors
+    ) or any("routes /chat-attachments/(.*), not the public endpoint's path" in e for e in errors)
+    assert (
+        "dev: Ingress/chat-attachments: proxy-body-size 64k is not the upload limit of the"
+        " balancer (25m)" in errors
+    ), errors
+    assert (
+        "dev: Ingress/chat-attachments: buffers uploads (proxy-request-buffering is not off)"
+        in errors
+    ), errors
+
+
+def test_the_balancers_upload_limit_is_read_from_its_location() -> None:
+    assert manifests.balancer_body_limit() == "25m"
+    assert manifests.attachment_headers()["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in manifests.attachment_headers()
+
+
+def test_a_store_origin_the_apps_policy_does_not_allow_is_refused(
+    prod: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(prod)
+    data = _find(broken, "ConfigMap", "object-store-config")["data"]
+    data["CHAT_OBJECT_STORE_BUCKET"] = "another-bucket"
+    errors = _errors(broken, tmp_path)
+    assert (
+        "prod: Deployment/web: the app's Content-Security-Policy does not allow the object"
+        " store's origin https://another-bucket.s3.eu-west-1.amazonaws.com: no"
+        " /etc/nginx/attachment-origin.conf naming it (it names"
+        " ['https://chat-example-attachments.s3.eu-west-1.amazonaws.com'])" in errors
+    ), errors
+    web = _named(broken, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]
+    web["volumeMounts"] = [m for m in web["volumeMounts"] if "attachment" not in m["name"]]
+    errors = _errors(broken, tmp_path)
+    assert any(
+        e.endswith("no /etc/nginx/attachment-origin.conf naming it (it names [])") for e in errors
+    )
+
+
+def test_clients_cut_off_from_the_store_or_the_gateways_are_refused(
+    prod: list[dict[str, Any]], dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = [r for r in copy.deepcopy(dev) if r["metadata"]["name"] != "object-store-clients"]
+    ingress = _named(broken, "NetworkPolicy", "gateway")["spec"]["ingress"]
+    ingress[:] = [rule for rule in ingress if "podSelector" not in rule["from"][0]]
+    errors = _errors(broken, tmp_path, overlay="dev")
+    for client in ("gateway", "media-worker"):
+        assert _flow(f"chat-dev/{client}", "seaweedfs", 8333, "allowed") in "\n".join(errors)
+    assert _flow("chat-dev/media-worker", "gateway", 8101, "allowed") in "\n".join(errors)
+    broken = [r for r in copy.deepcopy(prod) if r["metadata"]["name"] != "object-store-clients"]
+    errors = _errors(broken, tmp_path)
+    assert _flow("chat/gateway", "object-store", 443, "allowed") in "\n".join(errors), errors
+
+
+def test_pods_that_are_no_clients_of_the_store_reaching_it_are_refused(
+    dev: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(dev)
+    server = _named(broken, "NetworkPolicy", "object-store-server")["spec"]["ingress"][0]
+    server["from"][0]["podSelector"]["matchExpressions"][0]["values"].append("persistence-worker")
+    clients = _named(broken, "NetworkPolicy", "object-store-clients")["spec"]["podSelector"]
+    clients["matchExpressions"][0]["values"].append("persistence-worker")
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert _flow("chat-dev/persistence-worker", "seaweedfs", 8333, "denied") in "\n".join(errors)
+    # The media worker has no business with Redis either.
+    _allowed_names(_named(broken, "NetworkPolicy", "redis")).append("media-worker")
+    _named(broken, "NetworkPolicy", "media-worker")["spec"]["egress"].append(
+        _egress_rule("redis", 6379)
+    )
+    errors = _errors(broken, tmp_path, overlay="dev")
+    assert _flow("chat-dev/media-worker", "redis", 6379, "denied") in "\n".join(errors), errors
+
+
 def test_custom_resources_are_sorted_to_their_validators(
     prod: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -736,7 +1158,14 @@ def _edit(root: Path, name: str, old: str, new: str) -> None:
 
 
 def test_the_dockerfiles_pass(image_tree: Path) -> None:
-    for name in ("gateway", "auth-service", "persistence-worker", "migrations", "web"):
+    for name in (
+        "gateway",
+        "auth-service",
+        "persistence-worker",
+        "media-worker",
+        "migrations",
+        "web",
+    ):
         assert _dockerfile_errors(image_tree, name) == []
     assert dockerfiles.check_dockerignore(image_tree) == []
 
