@@ -76,7 +76,7 @@ async def serve(settings: MediaSettings, store_settings: ObjectStoreSettings) ->
         pool = await create_pool(
             settings.database_url,
             min_size=_POOL_MIN,
-            max_size=settings.database_connections,
+            max_size=settings.database_pool_size,
             command_timeout=settings.database_timeout_s,
         )
         resources.push_async_callback(_close_pool, pool)

@@ -53,8 +53,8 @@ class MediaSettings(ServiceSettings, frozen=True, kw_only=True):
     # Statements are single-row updates and small scans; one slower than this means Postgres is
     # in trouble, and the work is retried.
     database_timeout_s: PositiveFloat = 10.0
-    # Connections: one per image being recorded at once plus the sweep and /readyz.
-    database_connections: PositiveInt = 4
+    # Postgres connections: the records of a poll's partitions at once, the sweep and /readyz.
+    database_pool_size: PositiveInt = 4
 
     # The gateways' internal route that turns a processed image into an ``attachment`` event.
     # Locally the first gateway's HTTP port; in a cluster the gateway Service.
@@ -78,8 +78,9 @@ class MediaSettings(ServiceSettings, frozen=True, kw_only=True):
     # re-encoded, and frames cost a Python object each however small they are.
     max_animation_frames: PositiveInt = 1_000
     # Images decoded at once, each in a process of its own: decoding is CPU-bound, so one per
-    # core the worker is given; more only queue and multiply the memory above.
-    max_concurrent_images: ConcurrentImages = 2
+    # core the worker is given (a pod is given one); more only queue and multiply the memory
+    # above.
+    max_concurrent_images: ConcurrentImages = 1
     # Encoder quality of the re-encoded originals (JPEG, WebP) and of thumbnails (WebP): 85
     # is indistinguishable from the source for photos at a fraction of 95's size.
     jpeg_quality: Quality = 85
