@@ -72,7 +72,7 @@ $(PROTOCOL_DEPS): docs/protocol/package-lock.json
 	@npm ci --prefix docs/protocol --no-audit --no-fund --silent
 
 protocol-check: $(PROTOCOL_DEPS)  ## validate the protocol's AsyncAPI and OpenAPI documents (offline)
-	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml docs/protocol/openapi.yaml docs/protocol/people.openapi.yaml docs/protocol/search.openapi.yaml
+	@node docs/protocol/validate.mjs docs/protocol/asyncapi.yaml docs/protocol/openapi.yaml docs/protocol/people.openapi.yaml docs/protocol/search.openapi.yaml docs/protocol/attachments.openapi.yaml
 
 k8s-check: install  ## validate k8s/, compose.yaml and the Dockerfiles offline (no Docker, no cluster)
 	@deploy/validate/check.sh

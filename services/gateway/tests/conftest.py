@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -15,10 +16,20 @@ import pytest
 import pytest_asyncio
 
 from chat_common.kafka_client import ensure_topics
+from chat_common.object_store import ObjectStoreSettings
 from chat_testing import stack
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module, redis_server
-from gateway_harness import ORIGIN, STRICT_ORIGIN, ChatSystem, auth_service, gateway_process
+from gateway_harness import (
+    ORIGIN,
+    STRICT_ORIGIN,
+    ChatSystem,
+    FileGateways,
+    RecordedLog,
+    auth_service,
+    files_gateway,
+    gateway_process,
+)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -110,6 +121,41 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chat
     finally:
         for process in reversed(processes):
             await process.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def file_gateways(
+    system: ChatSystem, object_store_settings: ObjectStoreSettings
+) -> AsyncIterator[FileGateways]:
+    """The system's gateways take no attachments (no object store); these two do. Tests that
+    use them run last, with the object store's (``chat_testing.fixtures``).
+
+    They produce to a topic of their own that no persistence worker stores (``RecordedLog``):
+    what the tests see is then the gateway's own doing, from the recent window, whatever the
+    worker of this tree makes of attachments. The reads of stored attachments are tested on
+    rows as the worker keeps them (``test_message_store.py``)."""
+    run_id = uuid.uuid4().hex[:10]
+    log = RecordedLog(system.kafka, f"test.gateway.files.{run_id}", f"test-files-{run_id}")
+    await ensure_topics(system.kafka, {log.topic: 6})
+    await log.start()
+    token = secrets.token_hex(16)
+    settings = {"CHAT_GATEWAY_KAFKA_TOPIC": log.topic, "CHAT_GATEWAY_PERSISTENCE_GROUP": log.group}
+    gateways = (
+        files_gateway(
+            system, "gateway-files-a", object_store_settings, internal_token=token, **settings
+        ),
+        files_gateway(
+            system, "gateway-files-b", object_store_settings, internal_token=token, **settings
+        ),
+    )
+    try:
+        for gateway in gateways:
+            await gateway.start()
+        yield FileGateways(gateways, object_store_settings, token, log)
+    finally:
+        for gateway in reversed(gateways):
+            await gateway.stop()
+        await log.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,13 +19,16 @@ from typing import Any
 import httpx
 import jwt
 import msgspec
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from chat_common.object_store import ObjectStoreSettings
 from chat_testing.keys import signing_key
+from chat_testing.object_store import environment
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module
 
@@ -247,16 +250,44 @@ class ChatSystem:
         token: str | None,
         body: Any = None,
         *,
-        gateway: int = 0,
+        gateway: int | ServiceProcess = 0,
         **options: Any,
     ) -> httpx.Response:
-        """One request to a gateway's HTTP routes (the first unless ``gateway``) as the holder
-        of ``token`` (None: nobody signed in), with ``body`` as JSON."""
+        """One request to a gateway's HTTP routes (the first unless ``gateway``: an index of
+        ``gateways``, or a process) as the holder of ``token`` (None: nobody signed in), with
+        ``body`` as JSON."""
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         if body is not None:
             options["json"] = body
-        async with httpx.AsyncClient(base_url=self.http_url(self.gateways[gateway])) as http:
+        process = self.gateways[gateway] if isinstance(gateway, int) else gateway
+        async with httpx.AsyncClient(base_url=self.http_url(process)) as http:
             return await http.request(method, path, headers=headers, **options)
+
+    async def upload(
+        self,
+        gateway: ServiceProcess,
+        token: str,
+        room: str,
+        data: bytes,
+        *,
+        name: str = "notes.txt",
+        content_type: str = "text/plain",
+    ) -> str:
+        """Upload a file as a client does: ask ``gateway`` for a presigned PUT, then PUT
+        ``data`` to the object store; returns the upload's id, for a ``send``'s attachments."""
+        asked = await self.http(
+            "POST",
+            f"/v1/rooms/{room}/uploads",
+            token,
+            {"name": name, "type": content_type, "size": len(data)},
+            gateway=gateway,
+        )
+        assert asked.status_code == 201, asked.text
+        upload = asked.json()
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            put = await http.put(upload["url"], content=data, headers=upload["headers"])
+        assert put.status_code == 200, put.text
+        return str(upload["upload"]["id"])
 
     async def person(self, prefix: str = "user") -> tuple[str, str, str]:
         """Register a new user and log in; returns (user id, username, access token)."""
@@ -333,6 +364,81 @@ def gateway_process(system: ChatSystem, name: str, **overrides: str) -> ServiceP
         env,
         system.log_dir,
         ready_url=f"http://127.0.0.1:{port}/readyz",
+    )
+
+
+class RecordedLog:
+    """Stands in for the persistence worker on a topic of a test's own: reads every record and
+    commits it (so a gateway seeding a room's counter never waits), stores nothing, and keeps
+    each room's envelopes in the order they were produced, for the test to look at. Gateways
+    producing there have the recent window as their only record of what was sent."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
+        self.topic, self.group = topic, group
+        self._consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._rooms: dict[str, list[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    envelope = msgspec.json.decode(record.value)
+                    self._rooms.setdefault(envelope["room"], []).append(envelope)
+            if batch:
+                await self._consumer.commit()
+
+    def of(self, room: str) -> list[dict[str, Any]]:
+        """The envelopes produced for ``room`` so far."""
+        return list(self._rooms.get(room, ()))
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._consumer.stop()
+
+
+@dataclass(frozen=True)
+class FileGateways:
+    """Gateways of a system that take attachments, the object store they use, the token of
+    their internal route and what they produced (the gateway tests' ``file_gateways``)."""
+
+    gateways: tuple[ServiceProcess, ServiceProcess]
+    store: ObjectStoreSettings
+    internal_token: str
+    log: RecordedLog
+
+
+def files_gateway(
+    system: ChatSystem,
+    name: str,
+    object_store: ObjectStoreSettings,
+    *,
+    internal_token: str,
+    **overrides: str,
+) -> ServiceProcess:
+    """A gateway of ``system`` that takes attachments: wired to the object store of
+    ``object_store`` (the ``object_store_settings`` fixture's), and answering the media step's
+    internal route for ``internal_token``."""
+    return gateway_process(
+        system,
+        name,
+        **environment(object_store),
+        CHAT_GATEWAY_INTERNAL_TOKEN=internal_token,
+        **overrides,
     )
 
 

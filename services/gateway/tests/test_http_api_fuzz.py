@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from chat_testing.api_fuzz import schemathesis_command, schemathesis_environment
-from gateway_harness import ChatSystem
+from chat_testing.processes import ServiceProcess
+from gateway_harness import ChatSystem, FileGateways
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -30,6 +31,20 @@ SEED = 20261130
 async def test_the_http_routes_keep_their_documents_promises_under_generated_input(
     system: ChatSystem, tmp_path: Path, document: str, operations: int
 ) -> None:
+    await _fuzz(system, system.gateways[0], tmp_path, document, operations)
+
+
+async def test_the_attachment_routes_keep_their_document_s_promises_under_generated_input(
+    system: ChatSystem, file_gateways: FileGateways, tmp_path: Path
+) -> None:
+    """On a gateway with an object store. The internal route is fuzzed with a person's token,
+    which it refuses (401) whatever the body."""
+    await _fuzz(system, file_gateways.gateways[0], tmp_path, "attachments.openapi.yaml", 3)
+
+
+async def _fuzz(
+    system: ChatSystem, gateway: ServiceProcess, tmp_path: Path, document: str, operations: int
+) -> None:
     _, token = await system.user("fuzzer")
     run = await asyncio.create_subprocess_exec(
         *schemathesis_command(
@@ -37,7 +52,7 @@ async def test_the_http_routes_keep_their_documents_promises_under_generated_inp
             seed=SEED,
             options=[
                 "--url",
-                system.http_url(system.gateways[0]),
+                system.http_url(gateway),
                 "--header",
                 f"Authorization: Bearer {token}",
             ],

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 _INSERT = (
     "INSERT INTO messages (id, room, seq, user_id, user_name, body, client_msg_id, created_at,"
     " kind, target, emoji, reaction_on, reply_to, edited_body, edited_at, edit_seq,"
-    " deleted_at, deleted_by, updated_seq, mentions)"
+    " deleted_at, deleted_by, updated_seq, mentions, attachments)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, '2026-11-30T10:00:00Z', $8, $9, $10, $11, $12::jsonb,"
-    " $13, $14, $15, $16, $17, $18, $19)"
+    " $13, $14, $15, $16, $17, $18, $19, $20::jsonb)"
 )
 ADA, BOB = {"id": "ada", "name": "Ada"}, {"id": "bob", "name": "Bob"}
 TS = "2026-11-30T10:00:00.000Z"
@@ -67,6 +67,7 @@ async def _row(connection: asyncpg.Connection, room: str, seq: int, **fields: An
         "deleted_by": None,
         "updated_seq": None,
         "mentions": None,
+        "attachments": None,
         **fields,
     }
     await connection.execute(
@@ -90,6 +91,7 @@ async def _row(connection: asyncpg.Connection, room: str, seq: int, **fields: An
         values["deleted_by"],
         values["updated_seq"],
         values["mentions"],
+        None if values["attachments"] is None else json.dumps(values["attachments"]),
     )
     return str(row_id)
 
@@ -228,3 +230,79 @@ async def test_catch_up_reads_the_log_as_sent_with_the_deleted_words_erased(
     assert (log[4]["deleted"], "body" in log[4], log[4]["kind"]) == (True, False, "edit")
     assert (log[5]["kind"], log[5]["emoji"], log[5]["on"]) == ("reaction", "👍", True)
     assert (log[7]["kind"], log[7]["target"], "body" in log[7]) == ("delete", ids["gone"], False)
+
+
+PHOTO = {"id": str(uuid.uuid4()), "name": "cat.png", "type": "image/png", "size": 68, "image": True}
+NOTES = {"id": str(uuid.uuid4()), "name": "notes.txt", "type": "text/plain", "size": 9}
+PROCESSED = {**PHOTO, "width": 1, "height": 1, "thumbnail": True}
+
+
+async def _room_with_files(connection: asyncpg.Connection) -> tuple[str, dict[str, str]]:
+    """As the worker stores files: a message's row holds them in their current state (the
+    media step's event applied), the event's row its own list; a deleted message's files are
+    gone with its words, and so are those of its event."""
+    room = f"files-{uuid.uuid4().hex[:10]}"
+    at = datetime(2026, 11, 30, 10, 0, 5, tzinfo=UTC)
+    ids = {}
+    ids["album"] = await _row(
+        connection, room, 1, attachments=[PROCESSED, {**NOTES, "image": False}], updated_seq=2
+    )
+    await _row(
+        connection,
+        room,
+        2,
+        kind="attachment",
+        target=uuid.UUID(ids["album"]),
+        attachments=[PROCESSED],
+    )
+    ids["gone"] = await _row(
+        connection, room, 3, body="see", user=BOB, deleted_at=at, deleted_by="bob", updated_seq=5
+    )
+    await _row(connection, room, 4, user=BOB, kind="attachment", target=uuid.UUID(ids["gone"]))
+    await _row(connection, room, 5, user=BOB, kind="delete", target=uuid.UUID(ids["gone"]))
+    return room, ids
+
+
+async def test_history_and_targets_read_a_message_s_files_in_their_current_state(
+    connection: asyncpg.Connection,
+) -> None:
+    room, ids = await _room_with_files(connection)
+    store = _store(connection)
+    shown = [
+        msgspec.json.decode(render(state, "ada")) for state in await store.before(room, None, 10)
+    ]
+    assert shown[0]["v"] == 2
+    assert "body" not in shown[0]
+    assert shown[0]["attachments"] == [PROCESSED, {**NOTES, "image": False}]
+    assert shown[0]["updated_seq"] == 2
+    assert "attachments" not in shown[1]
+    album = await store.current(room, ids["album"])
+    assert album is not None
+    assert [file.id for file in album.attachments] == [PHOTO["id"], NOTES["id"]]
+
+
+async def test_catch_up_replays_files_as_stored_and_none_of_a_deleted_message(
+    connection: asyncpg.Connection,
+) -> None:
+    room, ids = await _room_with_files(connection)
+    log = [
+        msgspec.json.decode(frame.message_json)
+        for frame in await _store(connection).between(room, 0, None, 10)
+    ]
+    assert log[0]["attachments"] == [PROCESSED, {**NOTES, "image": False}]
+    assert log[1] == {
+        "v": 2,
+        "id": log[1]["id"],
+        "room": room,
+        "seq": 2,
+        "user": ADA,
+        "ts": TS,
+        "client_msg_id": "c2",
+        "kind": "attachment",
+        "target": ids["album"],
+        "attachments": [PROCESSED],
+    }
+    assert "attachments" not in log[2]
+    assert log[3]["kind"] == "attachment"
+    assert log[3]["deleted"] is True
+    assert "attachments" not in log[3]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chat_common.settings import SettingsError, load_settings
-from chat_gateway.settings import PREFIX, GatewaySettings
+from chat_gateway.settings import PREFIX, GatewaySettings, load_object_store_settings
 
 
 def test_every_wait_and_limit_is_a_setting_with_its_default() -> None:
@@ -36,3 +36,39 @@ def test_a_reply_never_takes_more_than_half_the_outbound_queue() -> None:
 def test_an_invalid_configuration_names_its_variable(environ: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(GatewaySettings, PREFIX, environ)
+
+
+def test_the_attachment_limits_have_their_defaults() -> None:
+    settings = load_settings(GatewaySettings, PREFIX, {})
+    assert settings.upload_max_bytes == 25 * 1024 * 1024
+    assert (settings.upload_max_per_message, settings.uploads_per_hour) == (10, 60)
+    assert (settings.upload_url_ttl_s, settings.download_url_ttl_s) == (300, 300)
+    assert settings.internal_token == ""
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"CHAT_GATEWAY_INTERNAL_TOKEN": "short"}, "CHAT_GATEWAY_INTERNAL_TOKEN"),
+        ({"CHAT_GATEWAY_UPLOAD_MAX_PER_MESSAGE": "21"}, "CHAT_GATEWAY_UPLOAD_MAX_PER_MESSAGE"),
+        # The in-flight lock must outlast the checks of a send's files and its Kafka wait.
+        ({"CHAT_GATEWAY_ATTACHMENT_CHECK_TIMEOUT_S": "12"}, "ATTACHMENT_CHECK_TIMEOUT_S"),
+    ],
+)
+def test_an_invalid_attachment_setting_names_its_variable(
+    environ: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(GatewaySettings, PREFIX, environ)
+
+
+def test_without_object_store_settings_the_gateway_takes_no_attachments() -> None:
+    assert load_object_store_settings({"CHAT_GATEWAY_PORT": "8101"}) is None
+    store = load_object_store_settings(
+        {"CHAT_OBJECT_STORE_ACCESS_KEY_ID": "key", "CHAT_OBJECT_STORE_SECRET_ACCESS_KEY": "secret"}
+    )
+    assert store is not None
+    assert store.bucket == "chat-attachments"
+    # One variable set and a required one missing is a mistake, not "no store".
+    with pytest.raises(SettingsError, match="CHAT_OBJECT_STORE_SECRET_ACCESS_KEY is required"):
+        load_object_store_settings({"CHAT_OBJECT_STORE_ACCESS_KEY_ID": "key"})

@@ -15,6 +15,8 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found"
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
+    # Exists, but cannot be handed out yet (an image's original before its metadata is gone).
+    NOT_READY = "not_ready"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -42,6 +44,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.NOT_READY: 409,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }

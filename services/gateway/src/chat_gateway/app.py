@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,12 +27,15 @@ from chat_common.errors import ChatError, ErrorCode
 from chat_common.health import health_routes, tolerated
 from chat_common.kafka_client import create_producer
 from chat_common.metrics import metrics_route
+from chat_common.object_store import ObjectStoreSettings, open_object_store
 from chat_common.revocation import is_revoked
 from chat_common.tokens import JwksVerifier, SigningKeysUnavailableError, TokenError
 from chat_gateway import protocol
 from chat_gateway.access import RoomAccess
+from chat_gateway.attachments import SendFiles
 from chat_gateway.context import Claims, GatewayContext, VerifyToken, build_context
 from chat_gateway.directory_http import RoomPeople, directory_routes
+from chat_gateway.internal_http import internal_routes
 from chat_gateway.me_http import me_routes
 from chat_gateway.message_log import MessageLog, PersistenceWatch
 from chat_gateway.metrics import GatewayMetrics
@@ -49,14 +53,21 @@ from chat_gateway.search_http import search_routes
 from chat_gateway.session import Session
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.shutdown import bounded, watched_closing
+from chat_gateway.sniffing import FileSniffer
 from chat_gateway.store import MessageStore, RoomDirectory
 from chat_gateway.supervisor import TaskSupervisor
+from chat_gateway.uploads import UploadRecords
+from chat_gateway.uploads_http import AttachmentFiles, upload_routes
 from chat_gateway.websocket import WebSocketServer
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: GatewaySettings) -> Starlette:
+def create_app(
+    settings: GatewaySettings, object_store: ObjectStoreSettings | None = None
+) -> Starlette:
+    """The gateway; without ``object_store`` it takes no attachments (docs/gateway.md,
+    "Attachments")."""
     state: dict[str, Any] = {}
     metrics = GatewayMetrics()
 
@@ -65,7 +76,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
         async with watched_closing(settings.shutdown_report_after_s) as stack:
             tasks = TaskSupervisor(metrics.task_failures)
             state["tasks"] = tasks
-            ctx, app.state.rooms, app.state.people = await _build(settings, stack, tasks)
+            ctx, app.state.rooms, app.state.people, app.state.files = await _build(
+                settings, stack, tasks
+            )
             app.state.ctx = ctx
             app.state.search = MessageSearch(state["pool"], SearchLimits.of(settings))
             app.state.sessions = set()
@@ -113,7 +126,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     async def _build(
         settings: GatewaySettings, stack: contextlib.AsyncExitStack, tasks: TaskSupervisor
-    ) -> tuple[GatewayContext, RoomAdministration, RoomPeople]:
+    ) -> tuple[GatewayContext, RoomAdministration, RoomPeople, AttachmentFiles | None]:
         redis = redis_client.create_redis(
             settings.redis_url,
             client_name=f"gateway-{settings.node_id}",
@@ -166,6 +179,17 @@ def create_app(settings: GatewaySettings) -> Starlette:
             cache_ttl_s=settings.access_cache_ttl_s,
             stale_if_error_s=settings.access_stale_if_error_s,
         )
+        files, send_files = None, None
+        if object_store is not None:
+            store = await stack.enter_async_context(open_object_store(object_store))
+            files = AttachmentFiles(UploadRecords(pool), store)
+            send_files = SendFiles(
+                files.records,
+                store,
+                FileSniffer(),
+                sniff_bytes=settings.upload_sniff_bytes,
+                timeout_s=settings.attachment_check_timeout_s,
+            )
         ctx = build_context(
             settings,
             broker=broker,
@@ -181,18 +205,22 @@ def create_app(settings: GatewaySettings) -> Starlette:
             is_revoked=functools.partial(is_revoked, redis),
             metrics=metrics,
             tasks=tasks,
+            files=send_files,
         )
         stack.callback(ctx.presence_announcer.close)
         await ctx.fanout.start()
         stack.push_async_callback(ctx.fanout.stop)
         people = RoomPeople(people_directory, roster, access, ctx.presence, broker)
-        return ctx, RoomAdministration(access, roster, RoomCatalog(pool), broker), people
+        rooms = RoomAdministration(access, roster, RoomCatalog(pool), broker)
+        return ctx, rooms, people, files
 
     routes = [
         *room_routes(),
         *me_routes(),
         *directory_routes(),
         *search_routes(),
+        *upload_routes(),
+        *internal_routes(),
         *health_routes(checks),
         metrics_route(metrics.registry),
     ]
@@ -271,6 +299,8 @@ async def _chat_error_response(_: Request, exc: ChatError) -> Response:
     response = JSONResponse(body, status_code=exc.http_status)
     if exc.code is ErrorCode.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after_ms is not None:
+        response.headers["Retry-After"] = str(math.ceil(exc.retry_after_ms / 1000))
     return response
 
 

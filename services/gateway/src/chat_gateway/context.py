@@ -26,7 +26,7 @@ from chat_gateway.presence import Presence
 from chat_gateway.presence_announcer import PresenceAnnouncer
 from chat_gateway.read_markers import Markers
 from chat_gateway.room_events import ControlHandler
-from chat_gateway.sending import ActionLimits, DurableLog, MemberNames, MessageSender
+from chat_gateway.sending import ActionLimits, DurableLog, Files, MemberNames, MessageSender
 from chat_gateway.sequencer import PersistenceProgress, Sequencer
 from chat_gateway.settings import GatewaySettings
 from chat_gateway.supervisor import TaskSupervisor
@@ -48,6 +48,7 @@ class GatewayContext:
     is_revoked: IsRevoked
     broker: Broker
     sender: MessageSender
+    targets: CurrentTargets
     history: MessageHistory
     fanout: RoomFanout
     hub: Hub
@@ -78,8 +79,10 @@ def build_context(
     is_revoked: IsRevoked,
     metrics: GatewayMetrics,
     tasks: TaskSupervisor,
+    files: Files | None = None,
 ) -> GatewayContext:
-    """The gateway's domain, wired; its fan-out is started by the caller (``fanout.start``)."""
+    """The gateway's domain, wired; its fan-out is started by the caller (``fanout.start``).
+    Without ``files`` (no object store) a send with attachments is refused."""
     history = MessageHistory(broker, store)
     hub = Hub()
     person = PersonChannel(broker, hub, my_rooms, follow_timeout_s=settings.join_follow_timeout_s)
@@ -96,13 +99,14 @@ def build_context(
         hole_deadline_s=settings.hole_deadline_s,
         batch_s=settings.fanout_batch_s,
     )
+    targets = CurrentTargets(broker, store, persistence, settings.seed_wait_s)
     sender = MessageSender(
         broker=broker,
         sequencer=Sequencer(broker, history, persistence, settings.seed_wait_s),
         message_log=message_log,
         access=access,
         members=members,
-        targets=CurrentTargets(broker, store, persistence, settings.seed_wait_s),
+        targets=targets,
         metrics=metrics,
         max_body_chars=settings.max_body_chars,
         max_mentions=settings.max_mentions_per_message,
@@ -113,6 +117,8 @@ def build_context(
         ),
         duplicate_wait_s=settings.duplicate_wait_s,
         on_started=person.rooms_added,
+        files=files,
+        max_attachments=settings.upload_max_per_message,
     )
     return GatewayContext(
         settings=settings,
@@ -120,6 +126,7 @@ def build_context(
         is_revoked=is_revoked,
         broker=broker,
         sender=sender,
+        targets=targets,
         history=history,
         fanout=fanout,
         hub=hub,

@@ -18,7 +18,13 @@ connections and gateways is kept where the shared state is, by the same rule:
   (``MAX_ONLINE_LISTED``): ``session``; rooms in the room list (``MAX_OWN_ROOMS_LISTED``,
   ``DIRECTORY_PAGE_SIZE``): ``rooms_http`` and ``room_list``; sessions in setup
   (``MAX_CONCURRENT_CONNECTS``, ``MAX_PENDING_CONNECTS``): ``admission``; presence events
-  (``PRESENCE_ANNOUNCE_INTERVAL_S``): ``presence_announcer``.
+  (``PRESENCE_ANNOUNCE_INTERVAL_S``): ``presence_announcer``;
+- attachments: a file's size (``UPLOAD_MAX_BYTES``) and the URLs' lifetimes
+  (``UPLOAD_URL_TTL_S``, ``DOWNLOAD_URL_TTL_S``): ``uploads_http``, the store enforcing the size
+  the PUT was signed for; uploads per person and hour (``UPLOADS_PER_HOUR``): ``uploads``, one
+  count in Postgres across gateways; files per message (``UPLOAD_MAX_PER_MESSAGE``): ``sending``;
+  the bytes read to tell a file's type and the time a send's files may take
+  (``UPLOAD_SNIFF_BYTES``, ``ATTACHMENT_CHECK_TIMEOUT_S``): ``attachments``.
 """
 
 from __future__ import annotations

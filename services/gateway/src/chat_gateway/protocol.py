@@ -43,11 +43,21 @@ class Leave(Command, tag="leave"):
     room: RoomId
 
 
+class UploadRef(msgspec.Struct, frozen=True):
+    """A file to attach: an upload made with POST /v1/rooms/{room}/uploads and PUT to the store."""
+
+    upload_id: MessageId
+
+
 class Send(Command, tag="send"):
     room: RoomId
-    body: str
     client_msg_id: ClientMsgId
+    # Required without attachments (checked by the sender, which says so); with them it may be
+    # left out.
+    body: str | None = None
     reply_to: MessageId | None = None
+    # The count is checked by the sender against the deployment's setting; this bounds decoding.
+    attachments: Annotated[tuple[UploadRef, ...], msgspec.Meta(max_length=100)] | None = None
 
 
 class Edit(Command, tag="edit"):

@@ -301,10 +301,11 @@ async def _moderated(request: Request) -> tuple[RoomAdministration, Caller, str]
     return rooms, caller, room
 
 
-async def decode_body(request: Request, kind: type[BodyT]) -> BodyT:
-    """The JSON body as ``kind``, bounded in size; ``bad_request`` saying what is wrong."""
+async def decode_body(request: Request, kind: type[BodyT], max_bytes: int | None = None) -> BodyT:
+    """The JSON body as ``kind``, bounded in size (``max_bytes``, else the setting);
+    ``bad_request`` saying what is wrong."""
     raw = await request.body()
-    if len(raw) > _ctx(request).settings.http_body_max_bytes:
+    if len(raw) > (max_bytes or _ctx(request).settings.http_body_max_bytes):
         raise ChatError(ErrorCode.TOO_LARGE, "request body too large")
     try:
         return msgspec.json.decode(raw, type=kind)
@@ -317,14 +318,14 @@ async def decode_body(request: Request, kind: type[BodyT]) -> BodyT:
 
 
 def room_of(request: Request) -> str:
-    return _path_param(request, "room", RoomId)
+    return path_param(request, "room", RoomId)
 
 
 def _user_of(request: Request) -> str:
-    return _path_param(request, "user_id", UserId)
+    return path_param(request, "user_id", UserId)
 
 
-def _path_param(request: Request, name: str, kind: Any) -> str:
+def path_param(request: Request, name: str, kind: Any) -> str:
     """A path parameter checked like the same field of a WebSocket command."""
     value: str = request.path_params[name]
     try:

@@ -5,6 +5,12 @@ An ``edit``, ``delete`` or ``react`` makes an event that takes the same path (``
 once its target's current state (``targets``) allows it; a ``send`` with ``reply_to`` quotes
 its target's current text.
 
+A ``send`` with attachments is admitted first: a resend is answered from its dedup record
+without checking its files again (the media step may have re-encoded them since). Only a first
+attempt checks and claims them (``attachments.SendFiles``), holding the in-flight lock, then is
+numbered and made durable like any message. The media step's updates of a message's files are
+``attachment`` events on the same path (``update_attachments``).
+
 Mentions are resolved only for a body with an ``@`` in it: the usual message pays one scan for a
 character and nothing else. The sender returns the ids a new message mentions with its ack, so
 whoever tells those people (their own channel) does so once the message is durable.
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -25,7 +32,15 @@ import asyncpg
 import msgspec
 from redis.exceptions import RedisError
 
-from chat_common.envelope import EVENT_SCHEMA_VERSION, Author, Envelope, format_ts, parse_ts
+from chat_common.envelope import (
+    EVENT_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    Attachment,
+    Author,
+    Envelope,
+    format_ts,
+    parse_ts,
+)
 from chat_common.errors import ChatError, ErrorCode
 from chat_common.text import body_problem
 from chat_common.tokens import AccessClaims
@@ -64,6 +79,9 @@ def _draft_of(fresh: Envelope) -> EnvelopeDraft | None:
     return EnvelopeDraft(head + b'"seq":', tail)
 
 
+# Who admits the media step's updates of a message, and how their client_msg_ids begin.
+_MEDIA = "media:"
+
 # Refusals that depend on the target's state, which a resend may find changed by its own event.
 _STATE_REFUSALS = frozenset({ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN, ErrorCode.BAD_REQUEST})
 
@@ -80,6 +98,17 @@ class Started(Protocol):
     """Told the people a direct message was just started for (its first send)."""
 
     async def __call__(self, room: str, user_ids: tuple[str, ...]) -> None: ...
+
+
+class Files(Protocol):
+    """A send's files, checked and claimed (``attachments.SendFiles``: the object store and
+    Postgres)."""
+
+    async def claim(
+        self, user_id: str, room: str, client_msg_id: str, upload_ids: Sequence[str]
+    ) -> tuple[Attachment, ...]:
+        """The attachments of the uploads, claimed for this send; ``ChatError`` saying which
+        cannot be, and then none is."""
 
 
 class DurableLog(Protocol):
@@ -122,6 +151,8 @@ class MessageSender:
         limits: ActionLimits,
         duplicate_wait_s: float,
         on_started: Started,
+        files: Files | None = None,
+        max_attachments: int = 10,
     ) -> None:
         self._broker = broker
         self._targets = targets
@@ -135,18 +166,25 @@ class MessageSender:
         self._max_mentions = max_mentions
         self._duplicate_wait_s = duplicate_wait_s
         self._on_started = on_started
+        self._files = files
+        self._max_attachments = max_attachments
 
     async def send(
         self, claims: AccessClaims, session_id: str, command: protocol.Send
     ) -> SentMessage:
         """The acknowledged message, once it is durable, and whom it mentions."""
         started = time.perf_counter()
-        self._validate_body(command.body)
+        upload_ids = self._upload_ids(command)
+        body = command.body or ""
+        if body or not upload_ids:
+            self._validate_body(body)
         room = await self._access.for_send(Caller(claims.sub, claims.roles), command.room)
         if room.kind == "dm":
             entry = await self._access.open_direct(command.room)  # both people list it
             if entry.added:
                 await self._on_started(command.room, entry.added)
+        if upload_ids:
+            return await self._send_with_files(claims, session_id, command, upload_ids, started)
         fresh = self._fresh_envelope(claims, command)
         if command.reply_to is not None:
             try:
@@ -154,9 +192,100 @@ class MessageSender:
             except ChatError as refusal:
                 return await self._unless_sent(refusal, claims.sub, session_id, fresh, started)
             fresh = msgspec.structs.replace(fresh, reply_to=excerpt_of(answered))
-        if "@" in command.body:
-            fresh = await self._with_mentions(fresh, command.body)
+        if "@" in body:
+            fresh = await self._with_mentions(fresh, body)
         return await self._deliver(claims.sub, session_id, fresh, started)
+
+    async def _send_with_files(
+        self,
+        claims: AccessClaims,
+        session_id: str,
+        command: protocol.Send,
+        upload_ids: tuple[str, ...],
+        started: float,
+    ) -> SentMessage:
+        """A message with files: a resend answered from its record, a first attempt checked,
+        its files claimed, then numbered and made durable while it holds the in-flight lock."""
+        user_id, client_msg_id = claims.sub, command.client_msg_id
+        admission = await self._admit(user_id, client_msg_id, session_id, command.room, None)
+        if admission.outcome in (Admission.DONE, Admission.RETRY):
+            return await self._complete(admission, user_id, None, started)
+        try:
+            fresh = await self._message_with_files(claims, command, upload_ids)
+        except BaseException:
+            with contextlib.suppress(*DEPENDENCY_ERRORS):
+                await self._broker.release(user_id, client_msg_id)
+            raise
+        return await self._complete(admission, user_id, fresh, started)
+
+    async def _message_with_files(
+        self, claims: AccessClaims, command: protocol.Send, upload_ids: tuple[str, ...]
+    ) -> Envelope:
+        assert self._files is not None
+        reply_to = None
+        if command.reply_to is not None:
+            reply_to = excerpt_of(await self._live_target(command.room, command.reply_to))
+        attachments = await self._files.claim(
+            claims.sub, command.room, command.client_msg_id, upload_ids
+        )
+        fresh = self._fresh_envelope(claims, command, attachments)
+        if reply_to is not None:
+            fresh = msgspec.structs.replace(fresh, reply_to=reply_to)
+        if command.body and "@" in command.body:
+            fresh = await self._with_mentions(fresh, command.body)
+        return fresh
+
+    def _upload_ids(self, command: protocol.Send) -> tuple[str, ...]:
+        """The uploads a send attaches, checked for their number and for repeats."""
+        if command.attachments is None:
+            return ()
+        if self._files is None:
+            raise ChatError(ErrorCode.BAD_REQUEST, "this server does not take attachments")
+        upload_ids = tuple(ref.upload_id for ref in command.attachments)
+        if not upload_ids:
+            raise ChatError(ErrorCode.BAD_REQUEST, "attachments must name at least one upload")
+        if len(upload_ids) > self._max_attachments:
+            raise ChatError(
+                ErrorCode.TOO_LARGE, f"a message carries at most {self._max_attachments} files"
+            )
+        if len(set(upload_ids)) != len(upload_ids):
+            raise ChatError(ErrorCode.BAD_REQUEST, "an upload is attached twice")
+        return upload_ids
+
+    async def update_attachments(
+        self, room: str, message_id: str, attachments: tuple[Attachment, ...]
+    ) -> SentMessage:
+        """The ``attachment`` event that replaces files of message ``message_id`` (the media
+        step's: dimensions, a thumbnail), by the message's author, once it is durable.
+
+        The same update again gets the same event: it is admitted as the media step of that
+        message (``media:<message id>``) with a ``client_msg_id`` made of the update's content.
+        A person's admissions are keyed by their user id, a UUID, which never starts with
+        ``m``, so no update can be answered with a person's message or the other way round."""
+        started = time.perf_counter()
+        target = await self._live_target(room, message_id)
+        carried = {attachment.id for attachment in target.attachments}
+        for attachment in attachments:
+            if attachment.id not in carried:
+                raise ChatError(
+                    ErrorCode.BAD_REQUEST,
+                    f"message {message_id} has no attachment {attachment.id}",
+                )
+        digest = hashlib.sha256(msgspec.json.encode(attachments)).hexdigest()
+        event = Envelope(
+            v=EVENT_SCHEMA_VERSION,
+            id=str(uuid.uuid4()),
+            room=room,
+            seq=_UNNUMBERED,
+            user=target.user,
+            ts=format_ts(datetime.now(UTC)),
+            client_msg_id=f"{_MEDIA}{digest[: 64 - len(_MEDIA)]}",
+            kind="attachment",
+            target=target.id,
+            attachments=attachments,
+        )
+        owner = f"{_MEDIA}{uuid.uuid4().hex}"  # one request: never re-admitted as the same owner
+        return await self._deliver(f"{_MEDIA}{target.id}", owner, event, started)
 
     async def act(
         self, claims: AccessClaims, session_id: str, command: protocol.Action
@@ -395,14 +524,18 @@ class MessageSender:
             await asyncio.sleep(0.05)
 
     @staticmethod
-    def _fresh_envelope(claims: AccessClaims, command: protocol.Send) -> Envelope:
+    def _fresh_envelope(
+        claims: AccessClaims, command: protocol.Send, attachments: tuple[Attachment, ...] = ()
+    ) -> Envelope:
         """The message as it will be sent, but for its seq (``_UNNUMBERED`` until it has one)."""
         return Envelope(
+            v=EVENT_SCHEMA_VERSION if attachments else SCHEMA_VERSION,
             id=str(uuid.uuid4()),
             room=command.room,
             seq=_UNNUMBERED,
             user=Author(id=claims.sub, name=claims.name),
-            body=command.body,
+            body=command.body or msgspec.UNSET,
             ts=format_ts(datetime.now(UTC)),
             client_msg_id=command.client_msg_id,
+            attachments=attachments or msgspec.UNSET,
         )

@@ -17,10 +17,11 @@ from types import FrameType
 import uvicorn
 
 from chat_common.logs import configure_logging, log_event_loop
+from chat_common.object_store import ObjectStoreSettings
 from chat_common.proxies import proxy_header_options
 from chat_common.settings import SettingsError
 from chat_gateway.app import create_app, drain
-from chat_gateway.settings import GatewaySettings, load_gateway_settings
+from chat_gateway.settings import GatewaySettings, load_gateway_settings, load_object_store_settings
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,11 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-def build_config(settings: GatewaySettings) -> uvicorn.Config:
+def build_config(
+    settings: GatewaySettings, object_store: ObjectStoreSettings | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, object_store),
         host=settings.host,
         port=settings.port,
         # uvloop and httptools: the C event loop and HTTP parser. WebSockets are not served here
@@ -79,11 +82,14 @@ def build_config(settings: GatewaySettings) -> uvicorn.Config:
 def main() -> int:
     try:
         settings = load_gateway_settings()
+        object_store = load_object_store_settings()
     except SettingsError as exc:
         print(f"chat-gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    server = DrainingServer(build_config(settings), settings)
+    if object_store is None:
+        log.info("no CHAT_OBJECT_STORE_* settings: this gateway takes no attachments")
+    server = DrainingServer(build_config(settings, object_store), settings)
     server.run()
     return 0
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from typing import Annotated
 
 import msgspec
 
-from chat_common.envelope import MAX_MENTIONS
+from chat_common.envelope import MAX_ATTACHMENTS, MAX_MENTIONS
+from chat_common.object_store import SETTINGS_PREFIX as OBJECT_STORE_PREFIX
+from chat_common.object_store import ObjectStoreSettings
 from chat_common.proxies import check_trusted_proxies
 from chat_common.settings import (
     LOCAL_DATABASE_URL,
@@ -24,6 +27,8 @@ from chat_common.settings import (
 )
 
 PREFIX = "CHAT_GATEWAY_"
+# The internal token is a shared secret: 16 characters of `openssl rand -hex` are 64 bits.
+_MIN_INTERNAL_TOKEN_CHARS = 16
 
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
@@ -182,6 +187,35 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # while a script cannot bury a message under thousands (each reaction is a log entry).
     max_emoji_per_message: PositiveInt = 20
     max_reactions_per_person: PositiveInt = 10
+    # Attachments (docs/gateway.md, "Attachments"). The largest file: a phone's photo is 3-12
+    # MB and a PDF of slides or a short screen recording fits in 25 MiB; anything larger is for
+    # a file-sharing service. The balancer's body limit for the object store's path is the same.
+    upload_max_bytes: PositiveInt = 25 * 1024 * 1024
+    # Files on one message: a handful of photos of one moment, as other chat apps allow (Slack
+    # 10); at most envelope.MAX_ATTACHMENTS, which bounds what any producer may store.
+    upload_max_per_message: Annotated[int, msgspec.Meta(ge=1, le=MAX_ATTACHMENTS)] = 10
+    # Uploads a person may start in an hour: one a minute, with bursts for an album; it caps
+    # what one account can put in the store at 60 x 25 MiB = 1.5 GiB an hour, and upload URLs
+    # handed out but never used count too, so a script cannot collect them.
+    uploads_per_hour: PositiveInt = 60
+    # How long a presigned PUT stays usable: 25 MiB at 1 Mbit/s takes about 210 s, so 300 s
+    # lets a slow phone finish, while a URL that leaks stops working within minutes.
+    upload_url_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
+    # How long a presigned GET stays usable: a client asks for it when it shows or downloads the
+    # file and fetches at once; a link passed around stops working within minutes.
+    download_url_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
+    # Bytes read from the start of an uploaded file to tell its type (a ranged GET): more than
+    # the 1,445 bytes a browser's content sniffing looks at (WHATWG MIME Sniffing), enough for
+    # libmagic's markup and script rules, and a few milliseconds of its time at most.
+    upload_sniff_bytes: Annotated[int, msgspec.Meta(ge=1024, le=65_536)] = 4096
+    # A send's checks of its files (a HEAD and a ranged read each, side by side, and the claim
+    # in Postgres) answer in milliseconds; past this the send is refused `unavailable`. With the
+    # Kafka wait it must fit in SEND_LOCK_S (checked below): the in-flight lock must outlast
+    # the checks, or a resend could be admitted while the first attempt is still checking.
+    attachment_check_timeout_s: PositiveFloat = 5.0
+    # The media step's bearer token for the internal route (the same value as
+    # CHAT_MEDIA_INTERNAL_TOKEN). Empty: the route answers 404, as if it did not exist.
+    internal_token: str = ""
     # Bodies of the HTTP routes are a few dozen bytes (a room name, a user id and a reason).
     http_body_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4096
     # After drain_grace_s the rest are closed with 1012; their close handshakes get this long,
@@ -256,6 +290,19 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
             raise ValueError(f"{PREFIX}PEOPLE_PAGE_SIZE must not exceed {PREFIX}PEOPLE_PAGE_MAX")
         if self.search_page_size > self.search_page_max:
             raise ValueError(f"{PREFIX}SEARCH_PAGE_SIZE must not exceed {PREFIX}SEARCH_PAGE_MAX")
+        if self.internal_token and len(self.internal_token) < _MIN_INTERNAL_TOKEN_CHARS:
+            raise ValueError(
+                f"{PREFIX}INTERNAL_TOKEN must be at least {_MIN_INTERNAL_TOKEN_CHARS} characters"
+                " (make one with `openssl rand -hex 32`)"
+            )
+        if (self.send_lock_s - self.attachment_check_timeout_s) * 1000 <= (
+            self.kafka_request_timeout_ms
+        ):
+            raise ValueError(
+                f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}ATTACHMENT_CHECK_TIMEOUT_S and"
+                f" {PREFIX}KAFKA_REQUEST_TIMEOUT_MS together, or a resend could be admitted while"
+                " the first attempt still checks its files"
+            )
         if self.send_lock_s * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(
                 f"{PREFIX}SEND_LOCK_S must outlast {PREFIX}KAFKA_REQUEST_TIMEOUT_MS, or a retry"
@@ -270,3 +317,15 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
 
 def load_gateway_settings() -> GatewaySettings:
     return load_settings(GatewaySettings, PREFIX)
+
+
+def load_object_store_settings(
+    environ: Mapping[str, str] | None = None,
+) -> ObjectStoreSettings | None:
+    """The attachments' store from ``CHAT_OBJECT_STORE_*``; None when no such variable is set,
+    and the gateway then takes no attachments (docs/gateway.md, "Attachments"). One variable
+    set and a required one missing is a mistake, refused with the missing variable's name."""
+    env = os.environ if environ is None else environ
+    if not any(name.startswith(OBJECT_STORE_PREFIX) for name in env):
+        return None
+    return load_settings(ObjectStoreSettings, OBJECT_STORE_PREFIX, env)

@@ -9,6 +9,7 @@ import msgspec
 from chat_common.envelope import (
     EVENT_SCHEMA_VERSION,
     SCHEMA_VERSION,
+    Attachment,
     Author,
     ReplyTo,
     format_ts,
@@ -19,8 +20,8 @@ from chat_gateway.targets import MessageState, WireMessage, WireReplyTo, encode_
 # The log's entries as they were sent, as far as a delete left them words.
 _LOG_SELECT = (
     "SELECT id, room, seq, user_id, user_name, body, client_msg_id, created_at, mentions,"
-    " reply_to, kind, target, emoji, reaction_on, deleted_at IS NOT NULL AS deleted"
-    " FROM messages"
+    " reply_to, kind, target, emoji, reaction_on, attachments,"
+    " deleted_at IS NOT NULL AS deleted FROM messages"
 )
 # Messages ``m`` in their current state, as the persistence worker keeps it: ``state_of`` reads
 # a row of them (search selects them too, from rows it found). The reactions are read only for
@@ -29,6 +30,7 @@ _LOG_SELECT = (
 STATE_SELECT = (
     "SELECT m.id, m.room, m.seq, m.user_id, m.user_name, COALESCE(m.edited_body, m.body) AS body,"
     " m.client_msg_id, m.created_at, m.mentions, m.reply_to, m.edited_at, m.updated_seq,"
+    " m.attachments,"
     " m.deleted_at IS NOT NULL AS deleted,"
     " CASE WHEN m.updated_seq IS NOT NULL AND m.deleted_at IS NULL THEN"
     "  (SELECT json_agg(json_build_array(r.emoji, r.user_id, r.seq) ORDER BY r.seq)"
@@ -45,6 +47,9 @@ HISTORY_PAGE = (
 )
 _reactions_decoder = msgspec.json.Decoder(list[tuple[str, str, int]])
 _reply_decoder = msgspec.json.Decoder(ReplyTo)
+# ``messages.attachments``: a message's files in their current state, an ``attachment`` event's
+# own list, as the persistence worker writes them (the envelope's objects); NULL: none.
+_attachments_decoder = msgspec.json.Decoder(tuple[Attachment, ...])
 
 
 class Room(msgspec.Struct, frozen=True):
@@ -129,14 +134,21 @@ def _logged(row: asyncpg.Record) -> WireMessage:
         )
         if row["deleted"]:
             return WireMessage(v=SCHEMA_VERSION, reply_to=wire_reply, deleted=True, **common)
+        attachments = _attachments_of(row)
         return WireMessage(
-            v=SCHEMA_VERSION,
+            v=EVENT_SCHEMA_VERSION if attachments else SCHEMA_VERSION,
             body=row["body"],
             mentions=tuple(row["mentions"] or ()),
             reply_to=wire_reply,
+            attachments=attachments,
             **common,
         )
     event = WireMessage(v=EVENT_SCHEMA_VERSION, kind=kind, target=str(row["target"]), **common)
+    if kind == "attachment":
+        # Files of a deleted message are gone with it: like an edit's words, its attachment
+        # events show them no more once the worker erased them.
+        attachments = _attachments_of(row)
+        return msgspec.structs.replace(event, attachments=attachments, deleted=not attachments)
     if kind == "edit":
         body = row["body"]
         # An edit's edited_at is its ts (chat_common.envelope).
@@ -168,7 +180,13 @@ def state_of(row: asyncpg.Record) -> MessageState:
         reactions=reactions,
         updated_seq=row["updated_seq"],
         answered_deleted=bool(row["answered_deleted"]),
+        attachments=() if deleted else _attachments_of(row),
     )
+
+
+def _attachments_of(row: asyncpg.Record) -> tuple[Attachment, ...]:
+    stored = row["attachments"]
+    return () if stored is None else _attachments_decoder.decode(stored)
 
 
 def _reply_of(row: asyncpg.Record) -> ReplyTo | None:

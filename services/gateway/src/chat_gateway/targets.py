@@ -20,6 +20,7 @@ from chat_common.envelope import (
     EVENT_SCHEMA_VERSION,
     MAX_EXCERPT_CHARS,
     SCHEMA_VERSION,
+    Attachment,
     Author,
     Envelope,
     ReplyTo,
@@ -30,9 +31,12 @@ from chat_gateway.frames import RoomFrame
 if TYPE_CHECKING:
     from chat_gateway.sequencer import PersistenceProgress
 
-# The encoded envelope of an event starts so (``v`` is its first field): the window's events
-# are told from its messages without decoding them.
+# The encoded envelope of an event starts so (``v`` is its first field) and names its kind:
+# the window's events are told from its messages without decoding them. A message with
+# attachments is version 2 too, but has no kind; the key cannot occur inside a string value,
+# where JSON escapes every quote.
 _EVENT_HEAD = b'{"v":%d,' % EVENT_SCHEMA_VERSION
+_KIND_KEY = b'"kind":"'
 _envelope_decoder = msgspec.json.Decoder(Envelope)
 
 
@@ -45,7 +49,7 @@ class MessageState:
     room: str
     seq: int
     user: Author
-    body: str | None  # None once deleted
+    body: str | None  # None once deleted, or for a message of files alone
     ts: str
     client_msg_id: str
     mentions: tuple[str, ...] = ()
@@ -54,6 +58,8 @@ class MessageState:
     deleted: bool = False
     reactions: dict[str, dict[str, int]] = field(default_factory=dict)
     updated_seq: int | None = None
+    # The files, as the newest ``attachment`` event of each left them; none once deleted.
+    attachments: tuple[Attachment, ...] = ()
     # The message it replies to was deleted, as far as the store knew when it was read.
     answered_deleted: bool = False
 
@@ -67,17 +73,17 @@ class MessageState:
 
 def state_of(message: Envelope) -> MessageState:
     """A message as sent, before any event."""
-    assert isinstance(message.body, str), "a message has a body"
     return MessageState(
         id=message.id,
         room=message.room,
         seq=message.seq,
         user=message.user,
-        body=message.body,
+        body=message.body or None,
         ts=message.ts,
         client_msg_id=message.client_msg_id,
         mentions=message.mentions or (),
         reply_to=message.reply_to or None,
+        attachments=message.attachments or (),
     )
 
 
@@ -100,6 +106,13 @@ def apply(state: MessageState, event: Envelope) -> MessageState:
             edited_at=None,
             deleted=True,
             reactions={},
+            attachments=(),
+            updated_seq=event.seq,
+        )
+    if event.kind == "attachment":
+        return replace(
+            state,
+            attachments=replaced(state.attachments, event.attachments or ()),
             updated_seq=event.seq,
         )
     assert isinstance(event.emoji, str)
@@ -114,6 +127,15 @@ def apply(state: MessageState, event: Envelope) -> MessageState:
     return replace(state, reactions=reactions, updated_seq=event.seq)
 
 
+def replaced(
+    attachments: tuple[Attachment, ...], changed: tuple[Attachment, ...]
+) -> tuple[Attachment, ...]:
+    """``attachments`` with each one ``changed`` names (by id) replaced by it, in their order;
+    an id the message does not carry adds nothing."""
+    by_id = {attachment.id: attachment for attachment in changed}
+    return tuple(by_id.get(attachment.id, attachment) for attachment in attachments)
+
+
 def fold(state: MessageState, events: Iterable[Envelope]) -> MessageState:
     """``state`` with ``events`` (ascending by seq) applied in order."""
     for event in events:
@@ -122,9 +144,10 @@ def fold(state: MessageState, events: Iterable[Envelope]) -> MessageState:
 
 
 def excerpt_of(state: MessageState) -> ReplyTo:
-    """What a reply to ``state`` carries of it: its author and its current text, cut."""
-    assert state.body is not None
-    return ReplyTo(id=state.id, user=state.user, excerpt=state.body[:MAX_EXCERPT_CHARS])
+    """What a reply to ``state`` carries of it: its author and its current text, cut; for a
+    message of files alone, their names, as a person would describe what they answer."""
+    text = state.body or ", ".join(attachment.name for attachment in state.attachments)
+    return ReplyTo(id=state.id, user=state.user, excerpt=text[:MAX_EXCERPT_CHARS])
 
 
 # -- how history shows a message --------------------------------------------------------------
@@ -162,6 +185,7 @@ class WireMessage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     edited_at: str | None = None
     emoji: str | None = None
     on: bool | None = None
+    attachments: tuple[Attachment, ...] = ()
     deleted: bool = False
     reactions: tuple[WireReaction, ...] = ()
     updated_seq: int | None = None
@@ -187,7 +211,7 @@ def render(state: MessageState, viewer: str, *, answered_deleted: bool = False) 
     ordered = sorted(state.reactions.items(), key=lambda item: min(item[1].values()))
     return _wire_encoder.encode(
         WireMessage(
-            v=SCHEMA_VERSION,
+            v=EVENT_SCHEMA_VERSION if state.attachments else SCHEMA_VERSION,
             id=state.id,
             room=state.room,
             seq=state.seq,
@@ -198,6 +222,7 @@ def render(state: MessageState, viewer: str, *, answered_deleted: bool = False) 
             mentions=state.mentions,
             reply_to=reply_to,
             edited_at=state.edited_at,
+            attachments=state.attachments,
             deleted=state.deleted,
             reactions=tuple(
                 WireReaction(emoji, len(people), viewer in people) for emoji, people in ordered
@@ -215,7 +240,8 @@ def encode_wire(message: WireMessage) -> bytes:
 
 
 def is_event(frame: RoomFrame) -> bool:
-    return frame.message_json.startswith(_EVENT_HEAD)
+    message = frame.message_json
+    return message.startswith(_EVENT_HEAD) and _KIND_KEY in message
 
 
 def decode_frame(frame: RoomFrame) -> Envelope:
@@ -258,6 +284,19 @@ class CurrentTargets:
             await self._persistence.wait_until_stored(self._wait_s)
             state, _ = await self._read(room, message_id)
         return state
+
+    async def carrying(self, room: str, attachment_id: str) -> MessageState | None:
+        """The current state of the message of ``room`` that carries file ``attachment_id``,
+        found in the recent window: for a message the persistence worker has not stored yet
+        (the upload's row names the message once it has). None when the window has none."""
+        named = b'"%s"' % attachment_id.encode()
+        for frame in await self._broker.window(room, 0):
+            if frame.is_void or is_event(frame) or named not in frame.message_json:
+                continue
+            message = decode_frame(frame)
+            if any(attachment.id == attachment_id for attachment in message.attachments or ()):
+                return await self.current(room, message.id)
+        return None
 
     async def _read(
         self, room: str, message_id: str

@@ -15,12 +15,23 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from chat_common.object_store import ObjectStoreSettings
+from chat_common.object_store import SETTINGS_PREFIX, ObjectStoreSettings
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[4]
 BUCKET = "chat-attachments"
+
+
+def environment(settings: ObjectStoreSettings) -> dict[str, str]:
+    """The ``CHAT_OBJECT_STORE_*`` variables that point a service process (a gateway, the media
+    worker) at the store of ``settings``, as the deployment sets them."""
+    variables = {}
+    for name in settings.__struct_fields__:
+        value = getattr(settings, name)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        variables[f"{SETTINGS_PREFIX}{name.upper()}"] = text
+    return variables
 
 
 def weed_binary() -> str:
