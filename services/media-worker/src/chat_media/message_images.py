@@ -83,8 +83,8 @@ class MessageImages:
         )
         if not updated:
             return
-        # The gateway finds the message in Postgres: announcing before the persistence worker
-        # stored it would be answered 404, as if it were deleted.
+        # The gateway finds a message in the room's recent window or in Postgres; one that has
+        # left the window is found only once stored, and a 404 must mean deleted.
         stored = await self._retrier.run(
             lambda: wait_stored(
                 lambda: self._uploads.message_stored(message_id), self._stored_wait_s, stop
