@@ -34,6 +34,11 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --package chat-gateway --no-dev --no-editable
 
 FROM python:3.11.13-slim-bookworm
+# libmagic: the gateway sniffs the type of every uploaded file from its first bytes with it
+# (python-magic loads it when the gateway starts). Bookworm's version, pinned.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libmagic1=1:5.44-3 \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 chat \
  && useradd --system --uid 10001 --gid chat --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin chat

@@ -142,6 +142,8 @@ SECRET_PLACEHOLDERS = {
     "uri": "postgresql://chat:secret@postgres:5432/chat",
     "url": "redis://:secret@redis:6379/0",
     "username": "chat",
+    # `openssl rand -hex 32`, as docs/operations.md makes it; the gateway refuses a short one.
+    "token": "0123456789abcdef" * 4,
 }
 # The kubelet's $(NAME) references to variables defined before; $$ is a literal $.
 _ENV_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
