@@ -53,8 +53,11 @@ class MediaSettings(ServiceSettings, frozen=True, kw_only=True):
     # Statements are single-row updates and small scans; one slower than this means Postgres is
     # in trouble, and the work is retried.
     database_timeout_s: PositiveFloat = 10.0
-    # Postgres connections: the records of a poll's partitions at once, the sweep and /readyz.
-    database_pool_size: PositiveInt = 4
+    # Postgres connections per worker. Its statements are single-row updates and short scans,
+    # a few per image against the hundreds of milliseconds an image takes to decode, so one
+    # connection, taken in turn by the partitions, the sweep and /readyz, keeps up; and every
+    # worker's connections at the HPA maximum count against the pooler (docs/operations.md).
+    database_pool_size: PositiveInt = 1
 
     # The gateways' internal route that turns a processed image into an ``attachment`` event.
     # Locally the first gateway's HTTP port; in a cluster the gateway Service.
