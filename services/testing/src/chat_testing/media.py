@@ -35,7 +35,8 @@ from chat_common.envelope import (
     format_ts,
 )
 from chat_common.kafka_client import create_producer
-from chat_common.object_store import SETTINGS_PREFIX, ObjectStore, ObjectStoreSettings
+from chat_common.object_store import ObjectStore, ObjectStoreSettings
+from chat_testing.object_store import environment
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module
 
@@ -221,10 +222,7 @@ class MediaWorkerProcess:
         env = {
             "CHAT_MEDIA_PORT": str(self.port),
             "CHAT_MEDIA_LOG_LEVEL": "info",
-            f"{SETTINGS_PREFIX}ENDPOINT_URL": store.endpoint_url,
-            f"{SETTINGS_PREFIX}BUCKET": store.bucket,
-            f"{SETTINGS_PREFIX}ACCESS_KEY_ID": store.access_key_id,
-            f"{SETTINGS_PREFIX}SECRET_ACCESS_KEY": store.secret_access_key,
+            **environment(store),
         }
         env.update({f"CHAT_MEDIA_{key.upper()}": value for key, value in settings.items()})
         self.process = ServiceProcess(
