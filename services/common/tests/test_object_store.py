@@ -149,6 +149,15 @@ def test_content_disposition_keeps_the_name_and_a_safe_fallback() -> None:
     assert content_disposition("日本.txt").startswith('attachment; filename="__.txt";')
 
 
+async def test_get_reads_the_whole_object_or_none_when_missing(store: ObjectStore) -> None:
+    key = fresh_key("big.bin")
+    # Larger than one read of the response stream, so every chunk must be gathered.
+    data = bytes(range(256)) * 4096
+    await store.put(key, data, content_type="application/octet-stream")
+    assert await store.get(key) == data
+    assert await store.get(fresh_key()) is None
+
+
 async def test_delete_is_idempotent(store: ObjectStore) -> None:
     key = fresh_key()
     await store.put(key, PNG, content_type="image/png")

@@ -3,7 +3,8 @@
 File bytes never pass through a service's event loop. A client uploads straight to the store
 with a short-lived presigned PUT whose signature covers the object's size and content type, so
 the store itself refuses an upload of another size or type; the service then checks what
-arrived (``head``, ``first_bytes`` to sniff the type) and hands out presigned GETs that name the
+arrived (``head``, ``first_bytes`` to sniff the type; ``get`` reads a whole object for the
+media worker) and hands out presigned GETs that name the
 file for the browser (``content_disposition``). ``put`` and ``delete`` serve what the services
 write themselves (thumbnails) and clean-up; ``older_than`` finds objects an upload left behind.
 
@@ -153,6 +154,19 @@ class ObjectStore:
                 return None
             if _status(exc) == 416:  # an empty object has no first byte to range over
                 return b""
+            raise
+        async with reply["Body"] as body:
+            return await body.read()
+
+    async def get(self, key: str) -> bytes | None:
+        """The whole object, or None when there is no such object. For the objects a service
+        works on itself (an image the media worker re-encodes), which the upload limit keeps
+        small enough to hold in memory."""
+        try:
+            reply = await self._client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return None
             raise
         async with reply["Body"] as body:
             return await body.read()
