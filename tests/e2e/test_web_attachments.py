@@ -9,6 +9,7 @@ script in it never runs it, in the page or opened on its own.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from playwright.async_api import Download, FilePayload, Locator, expect
@@ -21,6 +22,8 @@ from web_harness import (
     Person,
     WebSystem,
     hand_over,
+    sample_photo,
+    slow_uploads,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -28,7 +31,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 expect.set_options(timeout=20_000)
 # The media worker decodes and re-encodes the image and the gateway makes the event durable:
 # seconds on a quiet machine, more on two shared cores.
-PROCESSED_S = 60_000
+PROCESSED_MS = 60_000
 
 
 def composer(person: Person) -> Locator:
@@ -46,6 +49,82 @@ def files_of(person: Person, text: str) -> Locator:
         has=page.get_by_test_id("message-body").filter(has_text=text)
     )
     return row.get_by_test_id("attachments")
+
+
+async def test_an_image_shows_as_a_thumbnail_for_both_and_opens_in_the_viewer(
+    web_system: WebSystem, people: People
+) -> None:
+    ann = await people.sign_up("ann")
+    room = await create_room(ann)
+    bob = await people.sign_up("bob")
+    await join_room(bob, room)
+
+    # Ann pastes a photo; its upload is slowed so that its progress shows.
+    await slow_uploads(ann.page, 60_000)
+    jpeg = sample_photo()
+    await hand_over(ann.page, "paste", [("harbour.jpg", "image/jpeg", jpeg)])
+    chip = chips(ann).filter(has_text="harbour.jpg")
+    progress = chip.get_by_test_id("upload-progress")
+    await expect(progress).to_be_visible()
+    await expect(chip).to_have_attribute("data-state", "uploading")
+    # Part of it sent, and said: somewhere between 1 % and 99 %.
+    await expect(chip.get_by_test_id("upload-percent")).to_have_text(re.compile(r"^[1-9][0-9]?%$"))
+    assert 0 < float(await progress.get_attribute("value") or 0) < len(jpeg)
+    await composer(ann).fill("the harbour this morning")
+    await expect(chip).to_have_attribute("data-state", "ready", timeout=60_000)
+    await slow_uploads(ann.page, -1)
+
+    # While the media worker is away the image is a box of the right kind, for her and for Bob;
+    # once it made the thumbnail, the thumbnail.
+    await web_system.media_worker.stop()
+    try:
+        await composer(ann).press("Enter")
+        await expect(chips(ann)).to_have_count(0)
+        for person in (ann, bob):
+            placeholder = files_of(person, "the harbour this morning").get_by_test_id(
+                "image-placeholder"
+            )
+            await expect(placeholder).to_have_attribute("data-processed", "false")
+            await expect(placeholder).to_contain_text("Processing image")
+    finally:
+        await web_system.media_worker.start()
+    for person in (ann, bob):
+        thumbnail = files_of(person, "the harbour this morning").get_by_role(
+            "img", name="harbour.jpg"
+        )
+        await expect(thumbnail).to_be_visible(timeout=PROCESSED_MS)
+        await expect(thumbnail).to_have_attribute(
+            "src", re.compile(r"/chat-attachments/thumbnails/")
+        )
+        # Its box has the photo's shape: 1600 by 1000 scaled into 360 by 280.
+        await expect(thumbnail).to_have_attribute("width", "360")
+        await expect(thumbnail).to_have_attribute("height", "225")
+        assert await thumbnail.evaluate("(img) => img.complete && img.naturalWidth > 0")
+
+    # Bob opens the viewer with the keyboard: the original, as the media worker stored it.
+    await (
+        files_of(bob, "the harbour this morning")
+        .get_by_role("button", name="Open harbour.jpg")
+        .focus()
+    )
+    await bob.page.keyboard.press("Enter")
+    viewer = bob.page.get_by_role("dialog", name="harbour.jpg")
+    original = viewer.get_by_test_id("viewer-image")
+    await expect(original).to_be_visible()
+    await expect(original).to_have_attribute("src", re.compile(r"/chat-attachments/originals/"))
+    await expect(original).to_have_js_property("naturalWidth", 1600)
+    # The original the store serves has lost its EXIF.
+    served = await bob.context.request.get(await original.get_attribute("src") or "")
+    assert served.status == 200
+    content = await served.body()
+    assert content[:2] == b"\xff\xd8"
+    assert b"E2E Camera" not in content
+    await bob.page.keyboard.press("Escape")
+    await expect(viewer).to_have_count(0)
+
+    for person in (ann, bob):
+        assert person.dialogs == []
+        assert person.csp_violations == []
 
 
 async def test_a_dropped_file_is_a_chip_with_its_size_that_downloads(people: People) -> None:

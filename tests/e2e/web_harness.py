@@ -35,6 +35,7 @@ from playwright.async_api import (
 
 from chat_common.kafka_client import ensure_topics
 from chat_testing import object_store, stack
+from chat_testing.media import MediaWorkerProcess
 from chat_testing.object_store import SeaweedStore
 from chat_testing.ports import free_port
 from chat_testing.processes import ServiceProcess, python_module, redis_server
@@ -67,6 +68,7 @@ class WebSystem:
     gateways: list[ServiceProcess]
     log_dir: Path
     store: SeaweedStore
+    media_worker: MediaWorkerProcess
 
 
 def _nginx(action: str, env: dict[str, str]) -> None:
@@ -151,6 +153,18 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
         ),
         *gateways,
     ]
+    media_worker = MediaWorkerProcess(
+        log_dir,
+        store.settings,
+        {
+            "kafka_bootstrap": kafka,
+            "topic": topic,
+            "group_id": f"test-web-media-{run_id}",
+            "database_url": database_url,
+            "gateway_url": f"http://127.0.0.1:{gateways[0].env['CHAT_GATEWAY_PORT']}",
+            "internal_token": internal_token,
+        },
+    )
     upstreams = (f"127.0.0.1:{g.env['CHAT_GATEWAY_PORT']}" for g in gateways)
     sockets = (f"127.0.0.1:{g.env['CHAT_GATEWAY_WS_PORT']}" for g in gateways)
     nginx_env = {
@@ -169,6 +183,8 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
         for process in processes:
             started.append(process)
             await process.start()
+        started.append(media_worker.process)
+        await media_worker.start()
         _nginx("start", nginx_env)
         yield WebSystem(
             url=f"{origin}/",
@@ -177,6 +193,7 @@ async def running_system(log_dir: Path) -> AsyncIterator[WebSystem]:
             gateways=gateways,
             log_dir=log_dir,
             store=store,
+            media_worker=media_worker,
         )
     finally:
         _nginx("stop", nginx_env)

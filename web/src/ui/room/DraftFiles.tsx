@@ -33,7 +33,9 @@ export function DraftFiles({
               {file.state === "uploading" && (
                 <div className="draft-line">
                   <progress max={file.size} value={file.sent} aria-label={`Uploading ${file.name}`} data-testid="upload-progress" />
-                  <span className="draft-percent">{percent}%</span>
+                  <span className="draft-percent" data-testid="upload-percent">
+                    {percent}%
+                  </span>
                 </div>
               )}
               {file.state === "ready" && <span className="draft-done">Uploaded</span>}
