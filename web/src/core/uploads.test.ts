@@ -252,6 +252,9 @@ describe("failure words", () => {
     expect(announceFailure(new ProtocolError("too_large", "over the limit"), 2048).error).toBe(
       "Too large to send (2 KB): over the limit",
     );
+    expect(announceFailure(new ProtocolError("too_large", "a file may be at most 1048576 bytes; this one is 1048577"), 1048577).error).toBe(
+      "Too large to send: files may be at most 1 MB",
+    );
     expect(announceFailure(new ProtocolError("disconnected", "x"), 1).retryable).toBe(true);
     expect(announceFailure(new ProtocolError("unavailable", "x"), 1).error).toBe("The chat service is unavailable; try again");
     expect(storeFailure(new TransferError("refused", 403)).error).toMatch(/refused the upload/);

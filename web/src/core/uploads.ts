@@ -201,14 +201,12 @@ export function announceFailure(error: unknown, size: number): { error: string; 
   switch (error.code) {
     case "too_large": {
       // The gateway says its limit in bytes ("a file may be at most N bytes; …"): said in words.
-      const limit = /at most (\d+) bytes/.exec(error.message)?.[1];
-      return {
-        error:
-          limit === undefined
-            ? `Too large to send (${humanSize(size)})${reason}`
-            : `Too large to send: ${humanSize(size)}, and files may be at most ${humanSize(Number(limit))}`,
-        retryable: false,
-      };
+      const bytes = /at most (\d+) bytes/.exec(error.message)?.[1];
+      if (bytes === undefined) return { error: `Too large to send (${humanSize(size)})${reason}`, retryable: false };
+      const limit = humanSize(Number(bytes));
+      // Just over the limit reads the same in words as the limit itself: then only the limit.
+      const own = humanSize(size) === limit ? "" : `${humanSize(size)}, and `;
+      return { error: `Too large to send: ${own}files may be at most ${limit}`, retryable: false };
     }
     case "rate_limited": {
       const when = error.retryAfterMs === undefined ? "later" : retryIn(error.retryAfterMs);
