@@ -1,20 +1,34 @@
 """Takes the screenshots in docs/screenshots/ from the real system: `make screenshots`.
 
 Starts the same system as the end-to-end tests (web_harness), lets three people talk, and
-photographs the main screens in light and dark, on a wide and on a phone-sized screen.
+photographs the main screens in light and dark, on a wide and on a phone-sized screen. Names given
+on the command line (`python screenshots.py attachments image-viewer`) retake only those pictures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import tempfile
 from pathlib import Path
 
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import FilePayload, Locator, Page, expect
 
-from web_harness import REPO, People, Person, chromium, running_system
+from web_harness import (
+    REPO,
+    UPLOAD_MAX_BYTES,
+    People,
+    Person,
+    chromium,
+    hand_over,
+    running_system,
+    sample_photo,
+    slow_uploads,
+)
 
 OUT = REPO / "docs/screenshots"
+ONLY = set(sys.argv[1:])
 expect.set_options(timeout=20_000)
 
 CONVERSATION = [
@@ -29,6 +43,8 @@ CONVERSATION = [
 
 
 async def shoot(page: Page, name: str) -> None:
+    if ONLY and name not in ONLY:
+        return
     await page.wait_for_timeout(300)  # let transitions settle before the picture
     await page.screenshot(path=str(OUT / f"{name}.png"))
     print(f"docs/screenshots/{name}.png")
@@ -162,6 +178,53 @@ async def main() -> None:
             await expect(ann.page.get_by_test_id("edited")).to_be_visible()
             await message(ann, "Thanks! I added mine").hover()
             await shoot(ann.page, "message-actions")
+
+            # Files: a photo pasted and a PDF picked; the other person sees the thumbnail and
+            # the chip, and opens the photo.
+            await hand_over(ann.page, "paste", [("harbour.jpg", "image/jpeg", sample_photo())])
+            await ann.page.get_by_test_id("file-input").set_input_files(
+                files=[
+                    FilePayload(
+                        name="review-notes.pdf",
+                        mimeType="application/pdf",
+                        buffer=b"%PDF-1.4\n" + b"%" * 180_000 + b"\n%%EOF\n",
+                    )
+                ]
+            )
+            for draft in await ann.page.get_by_test_id("draft-file").all():
+                await expect(draft).to_have_attribute("data-state", "ready", timeout=60_000)
+            await say(ann, "Photos from the offsite, and the notes.")
+            files = message(bob, "Photos from the offsite").get_by_test_id("attachments")
+            thumbnail = files.get_by_role("img", name="harbour.jpg", exact=True)
+            await expect(thumbnail).to_have_js_property("complete", True, timeout=60_000)
+            await expect(files.get_by_test_id("file-chip")).to_be_visible()
+            await bob.page.mouse.move(0, 0)  # no message's action bar in the picture
+            await shoot(bob.page, "attachments")
+            await files.get_by_role("button", name="Open harbour.jpg").click()
+            viewer = bob.page.get_by_test_id("viewer-image")
+            await expect(viewer).to_have_js_property("complete", True)
+            await shoot(bob.page, "image-viewer")
+            await bob.page.keyboard.press("Escape")
+            # A file on its way, and one the gateway refused as too large; the text stays.
+            await slow_uploads(ann.page, 60_000)
+            whiteboard = sample_photo(2400, 1600)
+            await hand_over(ann.page, "paste", [("whiteboard.jpg", "image/jpeg", whiteboard)])
+            too_large = b"\0" * (UPLOAD_MAX_BYTES * 3 // 2)
+            await ann.page.get_by_test_id("file-input").set_input_files(
+                files=[
+                    FilePayload(name="offsite.mov", mimeType="video/quicktime", buffer=too_large)
+                ]
+            )
+            await ann.page.get_by_test_id("composer").fill("And the whiteboard, for Thursday")
+            await expect(ann.page.get_by_test_id("upload-error")).to_be_visible()
+            await expect(ann.page.get_by_test_id("upload-progress")).to_be_visible()
+            await ann.page.wait_for_timeout(1500)
+            await shoot(ann.page, "attachment-upload")
+            await slow_uploads(ann.page, -1)
+            drafts = ann.page.get_by_test_id("draft-file")
+            while await drafts.count() > 0:
+                await drafts.first.get_by_role("button", name=re.compile("^Remove ")).click()
+            await ann.page.get_by_test_id("composer").fill("")
 
             # Finding a message by its words, in every room of the person's.
             await ann.page.keyboard.press("Control+k")

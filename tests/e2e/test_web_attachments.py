@@ -90,7 +90,7 @@ async def test_an_image_shows_as_a_thumbnail_for_both_and_opens_in_the_viewer(
         await web_system.media_worker.start()
     for person in (ann, bob):
         thumbnail = files_of(person, "the harbour this morning").get_by_role(
-            "img", name="harbour.jpg"
+            "img", name="harbour.jpg", exact=True
         )
         await expect(thumbnail).to_be_visible(timeout=PROCESSED_MS)
         await expect(thumbnail).to_have_attribute(
@@ -108,7 +108,7 @@ async def test_an_image_shows_as_a_thumbnail_for_both_and_opens_in_the_viewer(
         .focus()
     )
     await bob.page.keyboard.press("Enter")
-    viewer = bob.page.get_by_role("dialog", name="harbour.jpg")
+    viewer = bob.page.get_by_role("dialog", name="harbour.jpg", exact=True)
     original = viewer.get_by_test_id("viewer-image")
     await expect(original).to_be_visible()
     await expect(original).to_have_attribute("src", re.compile(r"/chat-attachments/originals/"))
