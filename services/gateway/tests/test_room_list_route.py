@@ -116,6 +116,9 @@ async def test_a_room_that_comes_alive_moves_to_the_top_of_the_directory(
     await database.execute(
         "INSERT INTO rooms (id, kind, last_active_at) VALUES ($1, 'public', $2)", room, long_ago
     )
+    # A first page full of livelier rooms, whatever else the database holds (a fresh one may
+    # hold fewer public rooms than a page, and then the sleepy one would be listed too).
+    await _public_rooms(database, f"{prefix}busy-", DEFAULT_PAGE, datetime.now(UTC), per_minute=10)
     _, token = await system.user("waker")
     _, before = await _list(system.gateways[0], token)
     assert room not in {listed["id"] for listed in before["rooms"]}
