@@ -81,7 +81,7 @@ k8s-check: install  ## validate k8s/, compose.yaml and the Dockerfiles offline (
 # (on a fresh machine k8s-check's tool downloads and builds, the web build and the start of
 # Kafka overlap mypy), each one's output kept together.
 BEFORE_TESTS := lint protocol-check k8s-check migrate web web-test keys
-# The tests mostly wait on the services they start (a measured run used 0.75 of the two cores),
+# The tests mostly wait on the services they start (a serial run used 0.83 of the two cores),
 # so two pytest processes share them, each taking whole test files (a module's system is started
 # once) and each with its own session fixtures; the slowest tests are listed at the end.
 test:  ## lint, type-check, then every test against the real services
