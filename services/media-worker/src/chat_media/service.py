@@ -8,17 +8,15 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-import socket
-from collections.abc import Iterator
 
 import asyncpg
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from chat_common.database import create_pool
+from chat_common.endpoints import listen, serve_endpoints
 from chat_common.health import health_routes
 from chat_common.kafka_client import create_consumer
 from chat_common.metrics import metrics_route, new_registry
@@ -45,13 +43,6 @@ _POOL_CLOSE_TIMEOUT_S = 5.0
 _READY_PROBE_KEY = "readyz"
 
 
-class _EndpointServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # SIGTERM belongs to the worker, which finishes the record in hand before this stops.
-        yield
-
-
 def create_http_app(
     registry: CollectorRegistry, uploads: Uploads, consumer: AIOKafkaConsumer, store: ObjectStore
 ) -> Starlette:
@@ -72,7 +63,7 @@ async def serve(settings: MediaSettings, store_settings: ObjectStoreSettings) ->
     metrics = MediaMetrics(registry)
     # Everything is closed in reverse order of creation, whichever step fails.
     async with contextlib.AsyncExitStack() as resources:
-        listener = resources.enter_context(_listen(settings.host, settings.port))
+        listener = resources.enter_context(listen(settings.host, settings.port))
         pool = await create_pool(
             settings.database_url,
             min_size=_POOL_MIN,
@@ -130,17 +121,7 @@ async def serve(settings: MediaSettings, store_settings: ObjectStoreSettings) ->
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
         )
         resources.push_async_callback(consumer.stop)  # leaves the group
-        endpoints = _EndpointServer(
-            uvicorn.Config(
-                create_http_app(registry, uploads, consumer, store),
-                lifespan="off",
-                access_log=False,
-                log_config=None,
-                log_level="warning",
-            )
-        )
-        serving = asyncio.create_task(endpoints.serve(sockets=[listener]))
-        resources.push_async_callback(_stop_endpoints, endpoints, serving)
+        serve_endpoints(resources, create_http_app(registry, uploads, consumer, store), listener)
 
         await consumer.start()
         offsets = DoneOffsets(consumer, metrics)
@@ -165,23 +146,6 @@ async def serve(settings: MediaSettings, store_settings: ObjectStoreSettings) ->
         )
         await worker.run(stop)
     log.info("media worker stopped")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
-
-async def _stop_endpoints(endpoints: uvicorn.Server, serving: asyncio.Task[None]) -> None:
-    endpoints.should_exit = True
-    await serving
 
 
 async def _stop_sweeping(stop: asyncio.Event, sweeping: asyncio.Task[None]) -> None:

@@ -8,17 +8,15 @@ import contextlib
 import functools
 import logging
 import signal
-import socket
-from collections.abc import Iterator
 from datetime import timedelta
 
 import asyncpg
-import uvicorn
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from chat_common.database import create_pool
+from chat_common.endpoints import listen, serve_endpoints
 from chat_common.health import health_routes
 from chat_common.kafka_client import create_consumer, create_producer
 from chat_common.metrics import metrics_route, new_registry
@@ -37,13 +35,6 @@ log = logging.getLogger(__name__)
 # Postgres is down.
 _POOL_MIN = 0
 _POOL_CLOSE_TIMEOUT_S = 5.0
-
-
-class _EndpointServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # SIGTERM belongs to the worker, which finishes its batch before this server stops.
-        yield
 
 
 def create_http_app(
@@ -65,7 +56,7 @@ async def serve(settings: WorkerSettings) -> None:
     # Everything is closed in reverse order of creation, whichever step fails; a client is
     # registered for closing before it starts, since starting can fail half-way.
     async with contextlib.AsyncExitStack() as resources:
-        listener = resources.enter_context(_listen(settings.metrics_host, settings.metrics_port))
+        listener = resources.enter_context(listen(settings.metrics_host, settings.metrics_port))
         pool = await create_pool(
             settings.database_url,
             min_size=_POOL_MIN,
@@ -105,17 +96,7 @@ async def serve(settings: WorkerSettings) -> None:
         )
         resources.push_async_callback(producer.stop)
         resources.push_async_callback(consumer.stop)  # leaves the group
-        endpoints = _EndpointServer(
-            uvicorn.Config(
-                create_http_app(registry, store, consumer),
-                lifespan="off",
-                access_log=False,
-                log_config=None,
-                log_level="warning",
-            )
-        )
-        serving = asyncio.create_task(endpoints.serve(sockets=[listener]))
-        resources.push_async_callback(_stop_endpoints, endpoints, serving)
+        serve_endpoints(resources, create_http_app(registry, store, consumer), listener)
 
         await producer.start()
         await consumer.start()
@@ -134,23 +115,6 @@ async def serve(settings: WorkerSettings) -> None:
         )
         await worker.run(stop)
     log.info("worker stopped")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
-
-async def _stop_endpoints(endpoints: uvicorn.Server, serving: asyncio.Task[None]) -> None:
-    endpoints.should_exit = True
-    await serving
 
 
 async def _stop_flushing(author_marks: AuthorMarksFlusher, flushing: asyncio.Task[None]) -> None:
