@@ -6,49 +6,24 @@ have no place among the shared tables other tests read.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from auth_harness import AuthProcess, KeyFiles, service_settings
 from chat_testing.api_fuzz import schemathesis_command, schemathesis_environment
+from chat_testing.databases import migrated_database
 
 # A fixed seed keeps a failure reproducible with the same command.
 SEED = 20261125
 
 
-async def _admin(database_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def scratch_database_url(database_url: str) -> Iterator[str]:
-    name = f"chat_auth_fuzz_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
-    try:
-        url = database_url.rsplit("/", 1)[0] + f"/{name}"
-        migrate = subprocess.run(
-            [sys.executable, "-m", "chat_migrations.cli", "upgrade", "head"],
-            env={**os.environ, "CHAT_DATABASE_URL": url},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr
+    with migrated_database(database_url, "auth_fuzz") as url:
         yield url
-    finally:
-        asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,6 @@ store, a recording stand-in for the gateways, and the worker as a process."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from chat_common.kafka_client import ensure_topics
 from chat_common.object_store import ObjectStore, ObjectStoreSettings, open_object_store
+from chat_testing.databases import migrated_database
 from chat_testing.media import (
     TOKEN,
     MediaWorkerProcess,
@@ -27,32 +23,11 @@ from chat_testing.media import (
 )
 
 
-async def _admin(database_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 def media_database_url(database_url: str) -> Iterator[str]:
     """A database migrated to head, of this session's own."""
-    name = f"chat_media_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
-    try:
-        url = database_url.rsplit("/", 1)[0] + f"/{name}"
-        migrate = subprocess.run(
-            [sys.executable, "-m", "chat_migrations.cli", "upgrade", "head"],
-            env={**os.environ, "CHAT_DATABASE_URL": url},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr
+    with migrated_database(database_url, "media") as url:
         yield url
-    finally:
-        asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
